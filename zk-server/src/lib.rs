@@ -1,0 +1,1 @@
+//! zk-server: a ZooKeeper server (in progress, see the README status table).
