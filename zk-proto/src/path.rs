@@ -14,7 +14,11 @@ pub struct PathError {
 
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Invalid path string \"{}\" caused by {}", self.path, self.reason)
+        write!(
+            f,
+            "Invalid path string \"{}\" caused by {}",
+            self.path, self.reason
+        )
     }
 }
 
@@ -90,7 +94,7 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
 /// validates `path + "1"` and a trailing `/` is allowed (`/a/` becomes `/a/0000000003`).
 pub fn validate_create_path(path: &str, sequential: bool) -> Result<(), PathError> {
     if sequential {
-        validate_path(&format!("{path}1")).map_err(|e| error(path, e.reason))
+        validate_path(&format!("{path}1"))
     } else {
         validate_path(path)
     }
@@ -141,7 +145,18 @@ mod tests {
 
     #[test]
     fn java_rules() {
-        for ok in ["/", "/a", "/a/b", "/a.b", "/.a", "/a..", "/...", "/app/unicode-ü", "/a b", "/-"] {
+        for ok in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a.b",
+            "/.a",
+            "/a..",
+            "/...",
+            "/app/unicode-ü",
+            "/a b",
+            "/-",
+        ] {
             assert!(validate_path(ok).is_ok(), "{ok} should be valid");
         }
         let cases = [
@@ -164,7 +179,11 @@ mod tests {
             ("/x\u{1F600}", "invalid character @2"),
         ];
         for (path, reason) in cases {
-            assert_eq!(validate_path(path).unwrap_err().reason, reason, "path {path:?}");
+            assert_eq!(
+                validate_path(path).unwrap_err().reason,
+                reason,
+                "path {path:?}"
+            );
         }
     }
 

@@ -52,6 +52,13 @@ macro_rules! int_enum {
             }
         }
 
+        /// Code 0, as in a freshly constructed Java record.
+        impl Default for $name {
+            fn default() -> Self {
+                Self::from_code(0)
+            }
+        }
+
         impl From<i32> for $name {
             fn from(code: i32) -> Self {
                 Self::from_code(code)
@@ -375,7 +382,10 @@ impl CreateMode {
 
     /// Whether the node ends with its session.
     pub const fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     /// Whether a sequence suffix is appended.
@@ -507,7 +517,7 @@ impl Xid {
     /// The xid after this one, as the Java client counts: from 1 up, wrapping back to 1 after
     /// `i32::MAX` so ordinary xids are never negative.
     pub const fn next(self) -> Xid {
-        if self.0 >= i32::MAX || self.0 < 0 {
+        if self.0 == i32::MAX || self.0 < 0 {
             Xid(1)
         } else {
             Xid(self.0 + 1)
@@ -529,10 +539,18 @@ mod tests {
         assert_eq!(ErrorCode::from_code(-126), ErrorCode::Unknown(-126));
         assert_eq!(OpCode::from_code(106), OpCode::AddWatch);
         for op in OpCode::ALL {
-            assert_eq!(OpCode::from_code(op.code()), *op, "duplicate code for {op:?}");
+            assert_eq!(
+                OpCode::from_code(op.code()),
+                *op,
+                "duplicate code for {op:?}"
+            );
         }
         for e in ErrorCode::ALL {
-            assert_eq!(ErrorCode::from_code(e.code()), *e, "duplicate code for {e:?}");
+            assert_eq!(
+                ErrorCode::from_code(e.code()),
+                *e,
+                "duplicate code for {e:?}"
+            );
         }
     }
 
@@ -544,8 +562,14 @@ mod tests {
         assert_eq!(CreateMode::from_flags(7), None);
         assert_eq!(CreateMode::from_flags(-1), None);
         assert_eq!(CreateMode::Container.opcode(false), OpCode::CreateContainer);
-        assert_eq!(CreateMode::PersistentSequentialWithTtl.opcode(true), OpCode::CreateTtl);
-        assert_eq!(CreateMode::EphemeralSequential.opcode(true), OpCode::Create2);
+        assert_eq!(
+            CreateMode::PersistentSequentialWithTtl.opcode(true),
+            OpCode::CreateTtl
+        );
+        assert_eq!(
+            CreateMode::EphemeralSequential.opcode(true),
+            OpCode::Create2
+        );
         assert_eq!(CreateMode::Ephemeral.opcode(false), OpCode::Create);
     }
 
