@@ -1,1 +1,155 @@
-//! Harness for running the real Java ZooKeeper next to zk-rs.
+//! Harness for running the real Apache ZooKeeper (Java) next to zk-rs.
+//!
+//! The tests in this crate put the real thing on the other side of the wire:
+//!
+//! - [`JavaZkServer`]: the Debian ZooKeeper 3.8 server in a temporary data directory on a free
+//!   loopback port, ready once it answers `ruok` with `imok` and reports a serving `Mode:`;
+//!   [`JavaEnsemble`] runs several of them as one quorum.
+//! - [`JavaProgram`]: a small Java driver (a source string, or a file under
+//!   `interop-tests/java/`) compiled once against the ZooKeeper client and Curator jars and run
+//!   with arguments and a timeout.
+//! - [`PythonScript`]: a kazoo driver run with `/usr/bin/python3` (where Debian's
+//!   `python3-kazoo` lives) and a timeout.
+//! - [`four_letter_word`]: sends a four-letter word (`ruok`, `srvr`, `mntr`, ...) and returns the
+//!   text the server wrote before closing.
+//!
+//! # Finding Java and the jars
+//!
+//! See [`JavaEnv`]. By default the Debian layout is used (`/usr/share/java/zookeeper.jar` and
+//! friends, installed by `scripts/test.sh`); these environment variables override it:
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `ZK_JAVA_CLASSPATH` | the whole classpath for servers and drivers (ZooKeeper, jute, Curator, an slf4j binding); skips jar discovery |
+//! | `ZK_JARS_DIR` | directory holding the Debian-named jars instead of `/usr/share/java` |
+//! | `ZK_JAVA_HOME`, then `JAVA_HOME` | the JDK whose `bin/java` and `bin/javac` are used (else `PATH`) |
+//! | `ZK_PYTHON` | the Python interpreter with kazoo instead of `/usr/bin/python3` |
+//! | `ZK_INTEROP_CACHE_DIR` | where compiled drivers are cached (default: next to the test binary under `target/`) |
+//! | `ZK_INTEROP_KEEP_DIRS` | when set, server and driver temp directories are kept (their paths are printed) |
+//!
+//! When Java, a jar or kazoo is missing, every constructor returns [`Error::Missing`] whose
+//! message says to run `scripts/test.sh`; tests fail with it rather than silently skip.
+//!
+//! # Timeouts
+//!
+//! Every wait here is bounded: server start, compilation, driver runs, four-letter words and
+//! process shutdown all take a deadline, so a broken peer fails a test instead of hanging it.
+//! Java children also watch their stdin and halt when this process goes away, so a killed test
+//! run does not leave JVMs behind.
+
+mod fourlw;
+mod java;
+mod process;
+mod program;
+mod python;
+mod server;
+
+pub use fourlw::{four_letter_word, four_letter_word_timeout, FOUR_LETTER_WORD_TIMEOUT};
+pub use java::JavaEnv;
+pub use program::{JavaProgram, ProgramOutput, RunningProgram, PROGRAM_TIMEOUT};
+pub use python::PythonScript;
+pub use server::{
+    free_port, JavaEnsemble, JavaZkServer, JavaZkServerBuilder, ServerAddr, SERVER_START_TIMEOUT,
+};
+
+use std::path::PathBuf;
+
+/// Why the harness could not do what a test asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Java, javac, a ZooKeeper/Curator jar, or Python with kazoo is not installed.
+    #[error(
+        "{what} not found ({detail}). The interop tests need the Debian packages zookeeper, \
+         zookeeper-bin, libcurator-recipes-java and python3-kazoo plus a JDK: run scripts/test.sh \
+         (it installs them), or point ZK_JAVA_CLASSPATH / ZK_JAVA_HOME / ZK_PYTHON at your own \
+         copies"
+    )]
+    Missing {
+        /// What is missing.
+        what: String,
+        /// Where it was looked for.
+        detail: String,
+    },
+    /// An IO operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What the harness was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A deadline passed.
+    #[error("timed out after {after_ms} ms: {what}")]
+    Timeout {
+        /// What was being waited for.
+        what: String,
+        /// How long the harness waited.
+        after_ms: u128,
+    },
+    /// The Java server did not come up.
+    #[error(
+        "Java ZooKeeper server failed to start: {reason}\n--- server log ({log}) tail ---\n{tail}"
+    )]
+    ServerStart {
+        /// What went wrong.
+        reason: String,
+        /// Path of the server log.
+        log: PathBuf,
+        /// The last lines of the server log.
+        tail: String,
+    },
+    /// A process ended badly (non-zero exit, or exit before it said what was awaited).
+    #[error("{what}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")]
+    Failed {
+        /// What failed and how.
+        what: String,
+        /// What it printed on stdout.
+        stdout: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// javac rejected a driver.
+    #[error("javac failed for {class}:\n{stderr}")]
+    Compile {
+        /// The main class being compiled.
+        class: String,
+        /// What javac printed.
+        stderr: String,
+    },
+}
+
+/// The harness's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Whether `ZK_INTEROP_KEEP_DIRS` asks to keep temporary directories.
+pub(crate) fn keep_dirs() -> bool {
+    std::env::var_os("ZK_INTEROP_KEEP_DIRS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A new temporary directory with a recognisable name prefix.
+pub(crate) fn temp_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| Error::io("creating a temporary directory", e))
+}
+
+/// Consumes a temp dir: kept on disk (path printed) when `ZK_INTEROP_KEEP_DIRS` is set, else
+/// removed.
+pub(crate) fn finish_temp_dir(dir: tempfile::TempDir) {
+    if keep_dirs() {
+        let path = dir.keep();
+        eprintln!("interop-tests: kept {}", path.display());
+    }
+}
