@@ -41,12 +41,14 @@ mod fourlw;
 mod java;
 mod process;
 mod program;
+mod proxy;
 mod python;
 mod server;
 
 pub use fourlw::{four_letter_word, four_letter_word_timeout, FOUR_LETTER_WORD_TIMEOUT};
 pub use java::JavaEnv;
 pub use program::{JavaProgram, ProgramOutput, RunningProgram, PROGRAM_TIMEOUT};
+pub use proxy::PausableProxy;
 pub use python::PythonScript;
 pub use server::{
     free_port, JavaEnsemble, JavaZkServer, JavaZkServerBuilder, ServerAddr, SERVER_START_TIMEOUT,

@@ -1,0 +1,459 @@
+//! The connection task: the only place with sockets and timers. It tries the servers in
+//! shuffled order, does the handshake, feeds frames to the [`Session`] and writes what the API
+//! submits, pings when idle, and declares a connection dead when the server goes quiet.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio_util::codec::Framed;
+use tracing::{debug, info, info_span, warn, Instrument};
+use zk_proto::frame::{ClientCodec, ServerFrame};
+use zk_proto::proto::{AuthPacket, RemoveWatchesRequest};
+use zk_proto::{Jute, OpCode, WatcherType};
+
+use crate::error::{Error, Result};
+use crate::session::{FrameOutcome, Session, SessionInfo, SessionState, Submission};
+
+/// What the API asks of the connection task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Submit(Submission),
+    AddAuth {
+        packet: AuthPacket,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    /// A persistent watch handle was dropped.
+    RemovePersistent {
+        server_path: String,
+        id: u64,
+    },
+    Close {
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// State the connection task publishes to the API.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub state: watch::Sender<SessionState>,
+    pub info: Mutex<SessionInfo>,
+    pub listeners: Mutex<Vec<mpsc::UnboundedSender<SessionState>>>,
+}
+
+impl Shared {
+    /// Publishes a state. The listener lock is held across both updates so a listener that
+    /// subscribes concurrently sees each change exactly once: either in `state` or as an event.
+    fn set_state(&self, state: SessionState) {
+        let mut listeners = self.listeners.lock().expect("listener lock");
+        self.state.send_replace(state);
+        listeners.retain(|tx| tx.send(state).is_ok());
+    }
+}
+
+/// How the connection task was configured.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnConfig {
+    pub hosts: Vec<(String, u16)>,
+    pub requested_timeout: Duration,
+    pub max_frame_len: usize,
+}
+
+pub(crate) struct Driver {
+    config: ConnConfig,
+    session: Session,
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Requests submitted while no connection is up.
+    queued: VecDeque<Submission>,
+    /// Index into `config.hosts` (already shuffled) of the next server to try.
+    next_host: usize,
+    /// Set once close() was called: who to tell when the session is over.
+    closing: Option<oneshot::Sender<Result<()>>>,
+}
+
+/// Why a connected period ended.
+enum Ended {
+    /// The connection broke; try again.
+    Lost,
+    /// The session is over in this state.
+    Terminal(SessionState),
+}
+
+impl Driver {
+    pub(crate) fn new(
+        mut config: ConnConfig,
+        session: Session,
+        shared: Arc<Shared>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        seed: u64,
+    ) -> Self {
+        shuffle(&mut config.hosts, seed);
+        Driver {
+            config,
+            session,
+            shared,
+            commands,
+            queued: VecDeque::new(),
+            next_host: 0,
+            closing: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let span = info_span!("zk_session", session_id = tracing::field::Empty);
+        async move {
+            let mut recorded_session_id = None;
+            let end_state = loop {
+                let (framed, connected_state) = match self.connect().await {
+                    Ok(connected) => connected,
+                    Err(state) => break state,
+                };
+                let session_id = self.session.info().session_id;
+                if recorded_session_id != Some(session_id) {
+                    tracing::Span::current().record(
+                        "session_id",
+                        tracing::field::display(format_args!("{session_id:#x}")),
+                    );
+                    recorded_session_id = Some(session_id);
+                }
+                match self.serve(framed, connected_state).await {
+                    Ended::Lost => {
+                        self.session.on_connection_lost();
+                        if self.closing.is_some() {
+                            break SessionState::Closed;
+                        }
+                        self.shared.set_state(SessionState::Disconnected);
+                        info!("disconnected; trying the servers again");
+                    }
+                    Ended::Terminal(state) => break state,
+                }
+            };
+            self.finish(end_state);
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Ends the session: everything waiting fails, the state becomes final.
+    fn finish(&mut self, state: SessionState) {
+        info!(?state, "session over");
+        self.session.terminate(state);
+        let err = state.terminal_error().unwrap_or(Error::Closed);
+        for sub in self.queued.drain(..) {
+            if let Some(reply) = sub.reply {
+                let _ = reply.send(Err(err.clone()));
+            }
+        }
+        self.commands.close();
+        while let Ok(cmd) = self.commands.try_recv() {
+            fail_command(cmd, &err);
+        }
+        self.shared.set_state(state);
+        self.shared.listeners.lock().expect("listener lock").clear();
+        if let Some(reply) = self.closing.take() {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    /// Handles a command while no connection is up. Returns a terminal state if it ends the
+    /// session.
+    fn command_while_disconnected(&mut self, cmd: Option<Command>) -> Option<SessionState> {
+        match cmd {
+            // Every Client handle is gone: nobody can use the session any more.
+            None => Some(SessionState::Closed),
+            Some(Command::Submit(sub)) => {
+                self.queued.push_back(sub);
+                None
+            }
+            Some(Command::AddAuth { packet, reply }) => {
+                self.session.add_auth(packet, reply, false);
+                None
+            }
+            Some(Command::RemovePersistent { server_path, id }) => {
+                self.session.watches.remove_persistent(&server_path, id);
+                None
+            }
+            Some(Command::Close { reply }) => {
+                self.closing = Some(reply);
+                Some(SessionState::Closed)
+            }
+        }
+    }
+
+    /// Tries servers until one accepts the session. `Err` carries the terminal state when the
+    /// session ended meanwhile (expired, closed).
+    async fn connect(
+        &mut self,
+    ) -> Result<(Framed<TcpStream, ClientCodec>, SessionState), SessionState> {
+        let host_count = self.config.hosts.len().max(1) as u32;
+        let mut failed_in_a_row = 0u32;
+        loop {
+            let (host, port) = self.config.hosts[self.next_host].clone();
+            self.next_host = (self.next_host + 1) % self.config.hosts.len();
+            // Java gives each attempt the session timeout split across the hosts.
+            let negotiated = self.session.info().negotiated_timeout_ms;
+            let session_timeout = if negotiated > 0 {
+                Duration::from_millis(negotiated as u64)
+            } else {
+                self.config.requested_timeout
+            };
+            let attempt_timeout = (session_timeout / host_count).max(Duration::from_millis(500));
+            let request = Bytes::from(self.session.connect_request().to_jute_bytes());
+            let attempt = timeout(
+                attempt_timeout,
+                handshake(host.clone(), port, request, self.config.max_frame_len),
+            );
+            tokio::pin!(attempt);
+            let outcome = loop {
+                tokio::select! {
+                    biased;
+                    cmd = self.commands.recv() => {
+                        if let Some(state) = self.command_while_disconnected(cmd) {
+                            return Err(state);
+                        }
+                    }
+                    outcome = &mut attempt => break outcome,
+                }
+            };
+            let outcome = outcome.map(|r| {
+                r.and_then(|(framed, payload)| {
+                    let state = self.session.on_connect_response(&payload)?;
+                    Ok((framed, state))
+                })
+            });
+            match outcome {
+                Ok(Ok((framed, state))) => {
+                    info!(%host, port, ?state, "connected");
+                    return Ok((framed, state));
+                }
+                Ok(Err(Error::SessionExpired)) => {
+                    warn!(%host, port, "server says the session expired");
+                    return Err(SessionState::Expired);
+                }
+                Ok(Err(e)) => debug!(%host, port, error = %e, "connect attempt failed"),
+                Err(_) => debug!(%host, port, "connect attempt timed out"),
+            }
+            failed_in_a_row += 1;
+            if failed_in_a_row % host_count == 0 {
+                // A whole round failed: back off a little before the next one.
+                let rounds = (failed_in_a_row / host_count).min(6);
+                let pause = Duration::from_millis(25 << rounds).min(Duration::from_secs(1));
+                let wake = sleep(pause);
+                tokio::pin!(wake);
+                loop {
+                    tokio::select! {
+                        biased;
+                        cmd = self.commands.recv() => {
+                            if let Some(state) = self.command_while_disconnected(cmd) {
+                                return Err(state);
+                            }
+                        }
+                        _ = &mut wake => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one connection until it breaks or the session ends.
+    async fn serve(
+        &mut self,
+        mut framed: Framed<TcpStream, ClientCodec>,
+        connected_state: SessionState,
+    ) -> Ended {
+        for frame in self.session.prime() {
+            if framed.feed(frame).await.is_err() {
+                return Ended::Lost;
+            }
+        }
+        while let Some(sub) = self.queued.pop_front() {
+            let frame = self.session.submit(sub);
+            if framed.feed(frame).await.is_err() {
+                return Ended::Lost;
+            }
+        }
+        if framed.flush().await.is_err() {
+            return Ended::Lost;
+        }
+        *self.shared.info.lock().expect("info lock") = self.session.info().clone();
+        self.shared.set_state(connected_state);
+
+        let negotiated =
+            Duration::from_millis(self.session.info().negotiated_timeout_ms.max(1) as u64);
+        // Java: read timeout 2/3 of the session timeout; ping after a third of it idle.
+        let read_timeout = negotiated * 2 / 3;
+        let ping_interval = negotiated / 3;
+        let mut last_sent = Instant::now();
+        let mut last_received = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                frame = framed.next() => {
+                    let payload = match frame {
+                        Some(Ok(ServerFrame::Reply(p))) => p,
+                        Some(Ok(ServerFrame::ConnectResponse(_))) => unreachable!("codec yields it once"),
+                        Some(Err(e)) => {
+                            warn!(error = %e, "bad frame from server; reconnecting");
+                            return Ended::Lost;
+                        }
+                        None => return Ended::Lost,
+                    };
+                    last_received = Instant::now();
+                    match self.session.on_frame(&payload) {
+                        Ok(FrameOutcome::Continue) => {}
+                        Ok(FrameOutcome::Closed) => return Ended::Terminal(SessionState::Closed),
+                        Err(Error::AuthFailed) => return Ended::Terminal(SessionState::AuthFailed),
+                        Err(e) => {
+                            warn!(error = %e, "protocol error; reconnecting");
+                            return Ended::Lost;
+                        }
+                    }
+                    *self.shared.info.lock().expect("info lock") = self.session.info().clone();
+                }
+                // Once closing, new commands wait for `finish`, which fails them with Closed.
+                cmd = self.commands.recv(), if self.closing.is_none() => {
+                    let mut next = cmd;
+                    // Write everything already waiting, then flush once: pipelining.
+                    loop {
+                        if self.command_while_connected(next, &mut framed).await.is_err() {
+                            return Ended::Lost;
+                        }
+                        if self.closing.is_some() {
+                            break;
+                        }
+                        match self.commands.try_recv() {
+                            Ok(cmd) => next = Some(cmd),
+                            Err(_) => break,
+                        }
+                    }
+                    if framed.flush().await.is_err() {
+                        return Ended::Lost;
+                    }
+                    last_sent = Instant::now();
+                }
+                _ = sleep_until(last_sent + ping_interval) => {
+                    if framed.send(Session::ping_payload()).await.is_err() {
+                        return Ended::Lost;
+                    }
+                    last_sent = Instant::now();
+                }
+                _ = sleep_until(last_received + read_timeout) => {
+                    warn!(?read_timeout, "nothing heard from the server; reconnecting");
+                    return Ended::Lost;
+                }
+            }
+        }
+    }
+
+    /// Writes one command's frames (without flushing); `Err` when the socket failed.
+    async fn command_while_connected(
+        &mut self,
+        cmd: Option<Command>,
+        framed: &mut Framed<TcpStream, ClientCodec>,
+    ) -> std::result::Result<(), ()> {
+        let frame = match cmd {
+            None => {
+                // Every handle dropped: end the session politely so ephemerals go now.
+                let (tx, _rx) = oneshot::channel();
+                self.closing = Some(tx);
+                self.close_frame()
+            }
+            Some(Command::Submit(sub)) => Some(self.session.submit(sub)),
+            Some(Command::AddAuth { packet, reply }) => self.session.add_auth(packet, reply, true),
+            Some(Command::RemovePersistent { server_path, id }) => {
+                if self.session.watches.remove_persistent(&server_path, id) {
+                    let body = RemoveWatchesRequest {
+                        path: server_path,
+                        r#type: WatcherType::Any,
+                    };
+                    Some(self.session.submit(Submission {
+                        op: OpCode::RemoveWatches,
+                        body: body.to_jute_bytes().into(),
+                        watch: None,
+                        reply: None,
+                    }))
+                } else {
+                    None
+                }
+            }
+            Some(Command::Close { reply }) => {
+                self.closing = Some(reply);
+                self.close_frame()
+            }
+        };
+        if let Some(frame) = frame {
+            framed.feed(frame).await.map_err(|_| ())?;
+        }
+        Ok(())
+    }
+
+    fn close_frame(&mut self) -> Option<Bytes> {
+        Some(self.session.submit(Submission {
+            op: OpCode::CloseSession,
+            body: Bytes::new(),
+            watch: None,
+            reply: None,
+        }))
+    }
+}
+
+/// Opens a connection and exchanges ConnectRequest/ConnectResponse; returns the response
+/// payload for the session to judge.
+async fn handshake(
+    host: String,
+    port: u16,
+    request: Bytes,
+    max_frame_len: usize,
+) -> Result<(Framed<TcpStream, ClientCodec>, Bytes)> {
+    let stream = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|_| Error::ConnectionLoss)?;
+    let _ = stream.set_nodelay(true);
+    let mut framed = Framed::new(stream, ClientCodec::new(max_frame_len));
+    framed
+        .send(request)
+        .await
+        .map_err(|_| Error::ConnectionLoss)?;
+    match framed.next().await {
+        Some(Ok(ServerFrame::ConnectResponse(payload))) => Ok((framed, payload)),
+        // Closed without an answer: our lastZxidSeen is ahead of this server, or it is
+        // read-only and we are not; try another.
+        _ => Err(Error::ConnectionLoss),
+    }
+}
+
+fn fail_command(cmd: Command, err: &Error) {
+    match cmd {
+        Command::Submit(sub) => {
+            if let Some(reply) = sub.reply {
+                let _ = reply.send(Err(err.clone()));
+            }
+        }
+        Command::AddAuth { reply, .. } => {
+            let _ = reply.send(Err(err.clone()));
+        }
+        Command::Close { reply } => {
+            let _ = reply.send(Ok(()));
+        }
+        Command::RemovePersistent { .. } => {}
+    }
+}
+
+/// Fisher-Yates with a small xorshift generator: hosts are tried in a random order, as Java's
+/// StaticHostProvider does, so clients spread over the ensemble.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = (state % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}

@@ -1,0 +1,498 @@
+//! Watches: the events, the handles users hold, and the registry that routes server
+//! notifications to them (Java's `ZKWatchManager` rules).
+//!
+//! Paths in the registry are server paths (chroot included), because notifications and
+//! SetWatches use them; events handed to users carry client paths.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::{mpsc, oneshot};
+use zk_proto::proto::{SetWatches, SetWatches2};
+use zk_proto::{EventType, KeeperState};
+
+/// A watch firing: what happened, in which session state, to which node (relative to the
+/// client's chroot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedEvent {
+    /// What happened. `EventType::None` marks a session end (see `state`).
+    pub event_type: EventType,
+    /// `SyncConnected` for node events; `Expired`, `Closed` or `AuthFailed` when the session
+    /// ended and the watch will never fire.
+    pub state: KeeperState,
+    /// The node, as the client names it (chroot removed).
+    pub path: String,
+}
+
+/// A one-shot watch left by `exists`, `get_data` or `get_children`: a future that resolves
+/// once, with the event that fired it or with the end of the session. Dropping it stops
+/// delivery (the server-side watch, if any, fires into nothing and is not re-registered).
+#[derive(Debug)]
+pub struct OneshotWatcher {
+    pub(crate) rx: oneshot::Receiver<WatchedEvent>,
+    pub(crate) path: String,
+}
+
+impl Future for OneshotWatcher {
+    type Output = WatchedEvent;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WatchedEvent> {
+        let path = self.path.clone();
+        Pin::new(&mut self.rx).poll(cx).map(|r| {
+            // The sender only goes away without sending when the client task is gone.
+            r.unwrap_or(WatchedEvent {
+                event_type: EventType::None,
+                state: KeeperState::Closed,
+                path,
+            })
+        })
+    }
+}
+
+/// A persistent (optionally recursive) watch added by `add_watch`: a stream of events that lasts
+/// until it is dropped or the session ends. Dropping it removes the watch from the server when no
+/// other watch of this client remains on the path.
+pub struct PersistentWatcher {
+    pub(crate) rx: mpsc::UnboundedReceiver<WatchedEvent>,
+    pub(crate) on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for PersistentWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistentWatcher").finish_non_exhaustive()
+    }
+}
+
+impl PersistentWatcher {
+    /// The next event; `None` after the session ended (the last event then has type `None`).
+    pub async fn next(&mut self) -> Option<WatchedEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is already waiting.
+    pub fn try_next(&mut self) -> Option<WatchedEvent> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl futures_core::Stream for PersistentWatcher {
+    type Item = WatchedEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchedEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for PersistentWatcher {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_drop.take() {
+            f();
+        }
+    }
+}
+
+/// The kinds of one-shot watch, as the server keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum OneshotKind {
+    /// Left by `getData` on an existing node.
+    Data,
+    /// Left by `exists` (also on a missing node).
+    Exist,
+    /// Left by `getChildren`.
+    Child,
+}
+
+type PersistentSink = (u64, mpsc::UnboundedSender<WatchedEvent>);
+
+/// Every watch this client holds, by server path.
+#[derive(Debug, Default)]
+pub(crate) struct WatchRegistry {
+    data: HashMap<String, Vec<oneshot::Sender<WatchedEvent>>>,
+    exist: HashMap<String, Vec<oneshot::Sender<WatchedEvent>>>,
+    child: HashMap<String, Vec<oneshot::Sender<WatchedEvent>>>,
+    persistent: HashMap<String, Vec<PersistentSink>>,
+    recursive: HashMap<String, Vec<PersistentSink>>,
+}
+
+/// Where a SetWatches batch starts a new packet: Java cuts at 128 KiB of path bytes.
+const SET_WATCHES_MAX_BYTES: usize = 128 * 1024;
+
+/// The watch lists to re-register after a reconnect, in one or more packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SetWatchesPacket {
+    /// No persistent watches: opcode 101.
+    V1(SetWatches),
+    /// Some persistent watches: opcode 105.
+    V2(SetWatches2),
+}
+
+impl WatchRegistry {
+    pub(crate) fn add_oneshot(
+        &mut self,
+        kind: OneshotKind,
+        server_path: String,
+        tx: oneshot::Sender<WatchedEvent>,
+    ) {
+        let table = match kind {
+            OneshotKind::Data => &mut self.data,
+            OneshotKind::Exist => &mut self.exist,
+            OneshotKind::Child => &mut self.child,
+        };
+        table.entry(server_path).or_default().push(tx);
+    }
+
+    pub(crate) fn add_persistent(
+        &mut self,
+        recursive: bool,
+        server_path: String,
+        id: u64,
+        tx: mpsc::UnboundedSender<WatchedEvent>,
+    ) {
+        let table = if recursive {
+            &mut self.recursive
+        } else {
+            &mut self.persistent
+        };
+        table.entry(server_path).or_default().push((id, tx));
+    }
+
+    /// Forgets persistent watch `id`; returns whether the path is now free of any live watch
+    /// (so the server-side watches on it can be removed without hurting another handle).
+    pub(crate) fn remove_persistent(&mut self, server_path: &str, id: u64) -> bool {
+        for table in [&mut self.persistent, &mut self.recursive] {
+            if let Some(list) = table.get_mut(server_path) {
+                list.retain(|(i, _)| *i != id);
+                if list.is_empty() {
+                    table.remove(server_path);
+                }
+            }
+        }
+        self.prune();
+        !self.has_any_watch(server_path)
+    }
+
+    fn has_any_watch(&self, path: &str) -> bool {
+        self.data.contains_key(path)
+            || self.exist.contains_key(path)
+            || self.child.contains_key(path)
+            || self.persistent.contains_key(path)
+            || self.recursive.contains_key(path)
+    }
+
+    /// Drops handles whose receivers are gone.
+    fn prune(&mut self) {
+        for table in [&mut self.data, &mut self.exist, &mut self.child] {
+            table.retain(|_, list| {
+                list.retain(|tx| !tx.is_closed());
+                !list.is_empty()
+            });
+        }
+        for table in [&mut self.persistent, &mut self.recursive] {
+            table.retain(|_, list| {
+                list.retain(|(_, tx)| !tx.is_closed());
+                !list.is_empty()
+            });
+        }
+    }
+
+    /// Routes a node event: one-shot watches fire and are removed; persistent ones on the path
+    /// fire; recursive ones on the path or an ancestor fire for everything but child events.
+    pub(crate) fn dispatch(&mut self, event_type: EventType, server_path: &str, client_path: &str) {
+        let event = WatchedEvent {
+            event_type,
+            state: KeeperState::SyncConnected,
+            path: client_path.to_owned(),
+        };
+        let mut fired = Vec::new();
+        match event_type {
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                fired.extend(self.data.remove(server_path).unwrap_or_default());
+                fired.extend(self.exist.remove(server_path).unwrap_or_default());
+            }
+            EventType::NodeChildrenChanged => {
+                fired.extend(self.child.remove(server_path).unwrap_or_default());
+            }
+            EventType::NodeDeleted => {
+                fired.extend(self.data.remove(server_path).unwrap_or_default());
+                fired.extend(self.exist.remove(server_path).unwrap_or_default());
+                fired.extend(self.child.remove(server_path).unwrap_or_default());
+            }
+            _ => {}
+        }
+        for tx in fired {
+            let _ = tx.send(event.clone());
+        }
+        if let Some(list) = self.persistent.get(server_path) {
+            for (_, tx) in list {
+                let _ = tx.send(event.clone());
+            }
+        }
+        // Recursive watches promise no child events, even when the server sends one because
+        // of another watch on the same connection.
+        if event_type != EventType::NodeChildrenChanged {
+            for ancestor in self_and_ancestors(server_path) {
+                if let Some(list) = self.recursive.get(ancestor) {
+                    for (_, tx) in list {
+                        let _ = tx.send(event.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends every watch with a session-end event (`Expired`, `Closed`, `AuthFailed`).
+    pub(crate) fn terminate(
+        &mut self,
+        state: KeeperState,
+        to_client_path: impl Fn(&str) -> String,
+    ) {
+        let end = |path: &str| WatchedEvent {
+            event_type: EventType::None,
+            state,
+            path: to_client_path(path),
+        };
+        for table in [&mut self.data, &mut self.exist, &mut self.child] {
+            for (path, list) in table.drain() {
+                for tx in list {
+                    let _ = tx.send(end(&path));
+                }
+            }
+        }
+        for table in [&mut self.persistent, &mut self.recursive] {
+            for (path, list) in table.drain() {
+                for (_, tx) in list {
+                    let _ = tx.send(end(&path));
+                }
+            }
+        }
+    }
+
+    /// The SetWatches packets that re-register every live watch, as Java batches them.
+    pub(crate) fn set_watches_packets(&mut self, relative_zxid: i64) -> Vec<SetWatchesPacket> {
+        self.prune();
+        let lists = [
+            sorted(&self.data),
+            sorted(&self.exist),
+            sorted(&self.child),
+            sorted(&self.persistent),
+            sorted(&self.recursive),
+        ];
+        let use_v2 = !lists[3].is_empty() || !lists[4].is_empty();
+        let mut packets = Vec::new();
+        let mut batch: [Vec<String>; 5] = Default::default();
+        let mut batch_bytes = 0;
+        for (which, list) in lists.into_iter().enumerate() {
+            for path in list {
+                batch_bytes += path.len();
+                batch[which].push(path);
+                if batch_bytes >= SET_WATCHES_MAX_BYTES {
+                    packets.push(make_packet(
+                        relative_zxid,
+                        use_v2,
+                        std::mem::take(&mut batch),
+                    ));
+                    batch_bytes = 0;
+                }
+            }
+        }
+        if batch.iter().any(|l| !l.is_empty()) {
+            packets.push(make_packet(relative_zxid, use_v2, batch));
+        }
+        packets
+    }
+
+    /// Paths with any live watch (for tests and diagnostics).
+    #[cfg(test)]
+    pub(crate) fn watched_paths(&mut self) -> std::collections::HashSet<String> {
+        self.prune();
+        [&self.data, &self.exist, &self.child]
+            .into_iter()
+            .flat_map(|t| t.keys().cloned())
+            .chain(
+                [&self.persistent, &self.recursive]
+                    .into_iter()
+                    .flat_map(|t| t.keys().cloned()),
+            )
+            .collect()
+    }
+}
+
+fn sorted<V>(table: &HashMap<String, V>) -> Vec<String> {
+    let mut paths: Vec<String> = table.keys().cloned().collect();
+    paths.sort();
+    paths
+}
+
+fn make_packet(relative_zxid: i64, v2: bool, lists: [Vec<String>; 5]) -> SetWatchesPacket {
+    let [data, exist, child, persistent, recursive] = lists;
+    if v2 {
+        SetWatchesPacket::V2(SetWatches2 {
+            relative_zxid,
+            data_watches: data,
+            exist_watches: exist,
+            child_watches: child,
+            persistent_watches: persistent,
+            persistent_recursive_watches: recursive,
+        })
+    } else {
+        SetWatchesPacket::V1(SetWatches {
+            relative_zxid,
+            data_watches: data,
+            exist_watches: exist,
+            child_watches: child,
+        })
+    }
+}
+
+/// `/a/b/c`, `/a/b`, `/a`, `/`.
+fn self_and_ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = zk_proto::path::parent(current);
+        Some(current)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oneshot_watch(
+        reg: &mut WatchRegistry,
+        kind: OneshotKind,
+        path: &str,
+    ) -> oneshot::Receiver<WatchedEvent> {
+        let (tx, rx) = oneshot::channel();
+        reg.add_oneshot(kind, path.into(), tx);
+        rx
+    }
+
+    #[test]
+    fn oneshot_rules_follow_java() {
+        let mut reg = WatchRegistry::default();
+        let mut data = oneshot_watch(&mut reg, OneshotKind::Data, "/a");
+        let mut exist = oneshot_watch(&mut reg, OneshotKind::Exist, "/a");
+        let mut child = oneshot_watch(&mut reg, OneshotKind::Child, "/a");
+        reg.dispatch(EventType::NodeDataChanged, "/a", "/a");
+        assert_eq!(
+            data.try_recv().unwrap().event_type,
+            EventType::NodeDataChanged
+        );
+        assert_eq!(
+            exist.try_recv().unwrap().event_type,
+            EventType::NodeDataChanged
+        );
+        assert!(
+            child.try_recv().is_err(),
+            "child watch untouched by a data change"
+        );
+        reg.dispatch(EventType::NodeDeleted, "/a", "/a");
+        assert_eq!(child.try_recv().unwrap().event_type, EventType::NodeDeleted);
+        assert!(
+            reg.watched_paths().is_empty(),
+            "one-shot watches are gone once fired"
+        );
+    }
+
+    #[test]
+    fn recursive_watches_see_descendants_but_no_child_events() {
+        let mut reg = WatchRegistry::default();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        reg.add_persistent(true, "/app".into(), 1, tx);
+        let (ptx, mut prx) = mpsc::unbounded_channel();
+        reg.add_persistent(false, "/app".into(), 2, ptx);
+        reg.dispatch(EventType::NodeCreated, "/app/x/y", "/x/y");
+        reg.dispatch(EventType::NodeChildrenChanged, "/app", "/");
+        reg.dispatch(EventType::NodeDataChanged, "/app", "/");
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| (e.event_type, e.path))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (EventType::NodeCreated, "/x/y".into()),
+                (EventType::NodeDataChanged, "/".into())
+            ]
+        );
+        let got: Vec<_> = std::iter::from_fn(|| prx.try_recv().ok())
+            .map(|e| e.event_type)
+            .collect();
+        assert_eq!(
+            got,
+            vec![EventType::NodeChildrenChanged, EventType::NodeDataChanged]
+        );
+        assert!(
+            !reg.remove_persistent("/app", 1),
+            "the plain persistent watch remains"
+        );
+        assert!(reg.remove_persistent("/app", 2));
+    }
+
+    #[test]
+    fn set_watches_skips_dropped_handles_and_picks_the_version() {
+        let mut reg = WatchRegistry::default();
+        let _keep = oneshot_watch(&mut reg, OneshotKind::Data, "/d");
+        drop(oneshot_watch(&mut reg, OneshotKind::Child, "/gone"));
+        let _e = oneshot_watch(&mut reg, OneshotKind::Exist, "/e");
+        let packets = reg.set_watches_packets(0x19);
+        assert_eq!(
+            packets,
+            vec![SetWatchesPacket::V1(SetWatches {
+                relative_zxid: 0x19,
+                data_watches: vec!["/d".into()],
+                exist_watches: vec!["/e".into()],
+                child_watches: vec![],
+            })]
+        );
+        let (tx, _rx) = mpsc::unbounded_channel();
+        reg.add_persistent(false, "/p".into(), 9, tx);
+        assert!(matches!(
+            reg.set_watches_packets(1)[..],
+            [SetWatchesPacket::V2(_)]
+        ));
+    }
+
+    #[test]
+    fn set_watches_batches_at_128k() {
+        let mut reg = WatchRegistry::default();
+        let mut keep = Vec::new();
+        for i in 0..3000 {
+            keep.push(oneshot_watch(
+                &mut reg,
+                OneshotKind::Data,
+                &format!("/{i:0>99}"),
+            ));
+        }
+        let packets = reg.set_watches_packets(0);
+        assert_eq!(packets.len(), 3, "300,000 path bytes in 128 KiB batches");
+        let total: usize = packets
+            .iter()
+            .map(|p| match p {
+                SetWatchesPacket::V1(s) => s.data_watches.len(),
+                SetWatchesPacket::V2(s) => s.data_watches.len(),
+            })
+            .sum();
+        assert_eq!(total, 3000);
+    }
+
+    #[test]
+    fn terminate_ends_every_watch() {
+        let mut reg = WatchRegistry::default();
+        let mut data = oneshot_watch(&mut reg, OneshotKind::Data, "/c/a");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        reg.add_persistent(true, "/c".into(), 1, tx);
+        reg.terminate(KeeperState::Expired, |p| {
+            p.trim_start_matches("/c").to_owned()
+        });
+        let e = data.try_recv().unwrap();
+        assert_eq!(
+            (e.event_type, e.state, e.path.as_str()),
+            (EventType::None, KeeperState::Expired, "/a")
+        );
+        assert_eq!(rx.try_recv().unwrap().state, KeeperState::Expired);
+        assert!(rx.try_recv().is_err());
+    }
+}
