@@ -451,9 +451,15 @@ mod tests {
     #[test]
     fn primitives_are_big_endian() {
         assert_eq!(0x0102_0304i32.to_jute_bytes(), [1, 2, 3, 4]);
-        assert_eq!((-2i64).to_jute_bytes(), [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]);
+        assert_eq!(
+            (-2i64).to_jute_bytes(),
+            [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]
+        );
         assert_eq!(true.to_jute_bytes(), [1]);
-        assert!(bool::from_jute_bytes(&[7]).unwrap(), "non-zero reads as true, as in Java");
+        assert!(
+            bool::from_jute_bytes(&[7]).unwrap(),
+            "non-zero reads as true, as in Java"
+        );
     }
 
     #[test]
