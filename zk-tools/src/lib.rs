@@ -1,0 +1,1 @@
+//! Shared helpers of the zk-rs command-line tools (zkcli, zk-bench).
