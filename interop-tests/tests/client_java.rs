@@ -756,3 +756,58 @@ async fn connect_to_nothing_times_out() {
         .unwrap_err();
     assert_eq!(err, Error::Timeout);
 }
+
+/// `Total watches:N` from the server's `wchs` output.
+fn total_watches(server: &JavaZkServer) -> usize {
+    let out = server.four_letter_word("wchs").expect("wchs");
+    out.lines()
+        .find_map(|l| l.strip_prefix("Total watches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected wchs output {out:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_and_dropping_watches() {
+    let server = java_server(&[]);
+    let zk = connect(&server.connect_string()).await;
+    zk.create("/r", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(total_watches(&server), 0);
+
+    // removeWatches: the server drops them and each local handle is told.
+    let (_, _, data_watch) = zk.get_data_watch("/r").await.unwrap();
+    let (_, _, child_watch) = zk.get_children_watch("/r").await.unwrap();
+    assert!(total_watches(&server) > 0);
+    zk.remove_watches("/r", WatcherType::Data).await.unwrap();
+    let e = within("data watch removal", data_watch).await;
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::DataWatchRemoved, "/r")
+    );
+    zk.remove_watches("/r", WatcherType::Children)
+        .await
+        .unwrap();
+    let e = within("child watch removal", child_watch).await;
+    assert_eq!(e.event_type, EventType::ChildWatchRemoved);
+    assert_eq!(total_watches(&server), 0);
+
+    // Dropping the last persistent handle on a path removes the server-side watch.
+    let persistent = zk.add_watch("/r", AddWatchMode::Persistent).await.unwrap();
+    assert_eq!(total_watches(&server), 1);
+    drop(persistent);
+    zk.sync("/").await.unwrap(); // the removal is queued before this and answered first
+    assert_eq!(total_watches(&server), 0);
+
+    // removeWatches(Any) ends a persistent stream with PersistentWatchRemoved.
+    let mut recursive = zk
+        .add_watch("/r", AddWatchMode::PersistentRecursive)
+        .await
+        .unwrap();
+    zk.remove_watches("/r", WatcherType::Any).await.unwrap();
+    let e = within("persistent removal", recursive.next())
+        .await
+        .unwrap();
+    assert_eq!(e.event_type, EventType::PersistentWatchRemoved);
+    assert_eq!(within("end of stream", recursive.next()).await, None);
+}

@@ -903,16 +903,21 @@ impl Client {
     }
 
     /// Removes this session's watches of `kind` on `path` from the server (Java's
-    /// `removeAllWatches`); local handles for them stop receiving events.
+    /// `removeAllWatches`, opcode 18). Once the server confirms, each local handle of that kind
+    /// gets a `DataWatchRemoved`, `ChildWatchRemoved` or `PersistentWatchRemoved` event and
+    /// hears nothing more. `NoWatcher` when the server had none.
     pub fn remove_watches(
         &self,
         path: &str,
         kind: WatcherType,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
-        let body = self
-            .server_path(path)
-            .map(|path| RemoveWatchesRequest { path, r#type: kind }.to_jute_bytes());
-        self.request(OpCode::RemoveWatches, body, None, |_, raw| check_ok(&raw))
+        let server_path = self.server_path(path);
+        let watch = server_path.as_ref().ok().map(|p| WatchRequest::Remove {
+            kind,
+            server_path: p.clone(),
+        });
+        let body = server_path.map(|path| RemoveWatchesRequest { path, r#type: kind }.to_jute_bytes());
+        self.request(OpCode::RemoveWatches, body, watch, |_, raw| check_ok(&raw))
     }
 
     /// Ends the session (the server deletes its ephemerals) and stops the client. Every clone

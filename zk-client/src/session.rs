@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use zk_proto::message::ServerMessage;
 use zk_proto::proto::{AuthPacket, ConnectRequest, ConnectResponse, RequestHeader};
-use zk_proto::{xid, ErrorCode, Jute, KeeperState, OpCode, Xid};
+use zk_proto::{xid, ErrorCode, Jute, KeeperState, OpCode, WatcherType, Xid};
 
 use crate::error::{Error, Result};
 use crate::watch::{OneshotKind, SetWatchesPacket, WatchRegistry, WatchedEvent};
@@ -93,6 +93,11 @@ pub(crate) enum WatchRequest {
         server_path: String,
         id: u64,
         tx: mpsc::UnboundedSender<WatchedEvent>,
+    },
+    /// removeWatches: on success, drop the local handles of that kind too.
+    Remove {
+        kind: WatcherType,
+        server_path: String,
     },
 }
 
@@ -381,6 +386,12 @@ impl Session {
             } => {
                 if err.is_ok() {
                     self.watches.add_persistent(recursive, server_path, id, tx);
+                }
+            }
+            WatchRequest::Remove { kind, server_path } => {
+                if err.is_ok() {
+                    let client_path = self.to_client_path(&server_path);
+                    self.watches.remove(kind, &server_path, &client_path);
                 }
             }
         }

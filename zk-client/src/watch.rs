@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 use zk_proto::proto::{SetWatches, SetWatches2};
-use zk_proto::{EventType, KeeperState};
+use zk_proto::{EventType, KeeperState, WatcherType};
 
 /// A watch firing: what happened, in which session state, to which node (relative to the
 /// client's chroot).
@@ -237,6 +237,47 @@ impl WatchRegistry {
                     for (_, tx) in list {
                         let _ = tx.send(event.clone());
                     }
+                }
+            }
+        }
+    }
+
+    /// Removes this client's watches of `kind` on a path after the server removed them, telling
+    /// each handle with a `*WatchRemoved` event as Java does.
+    pub(crate) fn remove(&mut self, kind: WatcherType, server_path: &str, client_path: &str) {
+        let event = |event_type| WatchedEvent {
+            event_type,
+            state: KeeperState::SyncConnected,
+            path: client_path.to_owned(),
+        };
+        let (data, child, persistent) = match kind {
+            WatcherType::Data => (true, false, false),
+            WatcherType::Children => (false, true, false),
+            WatcherType::Persistent | WatcherType::PersistentRecursive => (false, false, true),
+            _ => (true, true, true),
+        };
+        if data {
+            for table in [&mut self.data, &mut self.exist] {
+                for tx in table.remove(server_path).unwrap_or_default() {
+                    let _ = tx.send(event(EventType::DataWatchRemoved));
+                }
+            }
+        }
+        if child {
+            for tx in self.child.remove(server_path).unwrap_or_default() {
+                let _ = tx.send(event(EventType::ChildWatchRemoved));
+            }
+        }
+        if persistent {
+            let tables = match kind {
+                WatcherType::Persistent => vec![&mut self.persistent],
+                WatcherType::PersistentRecursive => vec![&mut self.recursive],
+                _ => vec![&mut self.persistent, &mut self.recursive],
+            };
+            for table in tables {
+                // Dropping the sender after the event ends the stream.
+                for (_, tx) in table.remove(server_path).unwrap_or_default() {
+                    let _ = tx.send(event(EventType::PersistentWatchRemoved));
                 }
             }
         }
@@ -476,6 +517,23 @@ mod tests {
             })
             .sum();
         assert_eq!(total, 3000);
+    }
+
+    #[test]
+    fn removal_tells_each_handle() {
+        let mut reg = WatchRegistry::default();
+        let mut data = oneshot_watch(&mut reg, OneshotKind::Data, "/r");
+        let mut child = oneshot_watch(&mut reg, OneshotKind::Child, "/r");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        reg.add_persistent(false, "/r".into(), 1, tx);
+        reg.remove(WatcherType::Data, "/r", "/r");
+        assert_eq!(data.try_recv().unwrap().event_type, EventType::DataWatchRemoved);
+        assert!(child.try_recv().is_err());
+        reg.remove(WatcherType::Any, "/r", "/r");
+        assert_eq!(child.try_recv().unwrap().event_type, EventType::ChildWatchRemoved);
+        assert_eq!(rx.try_recv().unwrap().event_type, EventType::PersistentWatchRemoved);
+        assert!(rx.try_recv().is_err(), "the stream ends");
+        assert!(reg.watched_paths().is_empty());
     }
 
     #[test]
