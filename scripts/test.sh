@@ -138,6 +138,18 @@ cargo_args+=("$@")
 say "cargo ${cargo_args[*]}"
 started=$SECONDS
 status=0
-cargo "${cargo_args[@]}" </dev/null || status=$?
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo "${cargo_args[@]}" </dev/null 2>&1 | tee "$log" || status=$?
 say "cargo test exited with status $status after $((SECONDS - started)) s"
+# One closing line over every test binary (cargo's own last line is often a doc-test run of a
+# crate with none, which reads as "no test ran").
+awk '/^test result:/ {
+       for (i = 1; i <= NF; i++) {
+         if ($(i+1) ~ /^passed/) p += $i
+         if ($(i+1) ~ /^failed/) f += $i
+         if ($(i+1) ~ /^ignored/) s += $i
+       }
+     }
+     END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"
