@@ -376,7 +376,7 @@ macro_rules! jute_record {
         $($(#[$field_meta:meta])* $field_vis:vis $field:ident : $ty:ty),* $(,)?
     }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
         $vis struct $name {
             $($(#[$field_meta])* $field_vis $field: $ty,)*
         }

@@ -24,7 +24,7 @@ use crate::types::{ErrorCode, OpCode};
 use bytes::{BufMut, Bytes};
 
 /// The header of every transaction (32 bytes).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TxnHeader {
     /// The session that issued the request (`clientId`).
     pub client_id: i64,
@@ -243,7 +243,7 @@ jute_record! {
 }
 
 /// One entry of a [`MultiTxn`] (`Txn` in `zookeeper.jute`): a type and the sub-record's bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SubTxn {
     /// The sub-txn type (`Error` for the failed op and the ones after it).
     pub r#type: OpCode,

@@ -1,1 +1,4 @@
-//! zk-server: a ZooKeeper server (in progress, see the README status table).
+//! zk-server: a ZooKeeper server. In progress (see the README status table): today it has the
+//! DataTree, the state every server replicates.
+
+pub mod tree;

@@ -1,0 +1,844 @@
+//! The DataTree: every znode, the session table, the ephemeral/container/TTL indexes, the
+//! reference-counted ACL cache and the tree digest. [`DataTree::apply`] applies one committed
+//! transaction exactly as Java's `DataTree.processTxn` does and reports what changed; it is pure
+//! (no IO, no clock), so replaying a log into it is deterministic.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use bytes::Bytes;
+use zk_proto::data::{Acl, Stat, StatPersisted};
+use zk_proto::path::parent;
+use zk_proto::storage::{
+    node_digest, AclCacheEntry, DataNode as PersistedNode, SessionEntry, SnapshotData, SnapshotNode,
+};
+use zk_proto::txn::{SubTxn, Txn, TxnHeader};
+use zk_proto::{ErrorCode, EventType, OpCode};
+
+/// `ephemeralOwner` of container nodes.
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// The top byte of a TTL node's `ephemeralOwner`.
+const TTL_MARKER: u64 = 0xFF00_0000_0000_0000;
+/// The low 40 bits of a TTL node's `ephemeralOwner` hold the TTL in ms.
+pub const MAX_TTL_MS: i64 = 0xFF_FFFF_FFFF;
+/// The ACL reference Java reserves for `OPEN_ACL_UNSAFE` without a cache entry.
+pub const OPEN_ACL_REF: i64 = -1;
+
+/// What kind of node an `ephemeralOwner` value marks (Java's `EphemeralType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    /// A persistent node (owner 0).
+    Persistent,
+    /// An ephemeral node of this session.
+    Ephemeral(i64),
+    /// A container node.
+    Container,
+    /// A TTL node with this TTL in ms.
+    Ttl(i64),
+}
+
+impl OwnerKind {
+    /// Classifies a stored owner. TTL markers count only with extended types enabled, as in Java.
+    pub fn of(owner: i64, extended_types: bool) -> OwnerKind {
+        if owner == 0 {
+            OwnerKind::Persistent
+        } else if owner == CONTAINER_OWNER {
+            OwnerKind::Container
+        } else if extended_types && (owner as u64) & 0xFF00_0000_0000_0000 == TTL_MARKER {
+            OwnerKind::Ttl(owner & MAX_TTL_MS)
+        } else {
+            OwnerKind::Ephemeral(owner)
+        }
+    }
+
+    /// The owner value stored for a TTL node.
+    pub fn ttl_owner(ttl_ms: i64) -> i64 {
+        (TTL_MARKER | (ttl_ms as u64 & MAX_TTL_MS as u64)) as i64
+    }
+}
+
+/// One znode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The data; `None` is Java's null (stored as length -1).
+    pub data: Option<Bytes>,
+    /// Reference into the ACL cache.
+    pub acl_ref: i64,
+    /// Metadata as stored.
+    pub stat: StatPersisted,
+    /// Child names.
+    pub children: BTreeSet<String>,
+}
+
+/// A watch event a change fires: `NodeDeleted` goes to data and child watches of the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEvent {
+    /// What happened.
+    pub event_type: EventType,
+    /// To which node.
+    pub path: String,
+}
+
+/// What applying one transaction did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApplyResult {
+    /// The txn's zxid.
+    pub zxid: i64,
+    /// `Ok`, or the error the txn carries or met (for example NodeExists when a fuzzy snapshot
+    /// already holds a create being replayed).
+    pub err: ErrorCode,
+    /// The path a create made or the path changed.
+    pub path: Option<String>,
+    /// The Stat of a created or changed node, as clients see it.
+    pub stat: Option<Stat>,
+    /// Events to fire, in order.
+    pub events: Vec<TreeEvent>,
+    /// Per sub-txn results of a multi.
+    pub multi: Vec<ApplyResult>,
+}
+
+/// Reference-counted ACL lists (Java's `ReferenceCountedACLCache`).
+#[derive(Debug, Clone, Default)]
+struct AclCache {
+    by_ref: BTreeMap<i64, (Vec<Acl>, u64)>,
+    by_list: HashMap<Vec<Acl>, i64>,
+    last_ref: i64,
+}
+
+impl AclCache {
+    fn add_usage(&mut self, acl: &[Acl]) -> i64 {
+        if let Some(&r) = self.by_list.get(acl) {
+            if let Some(entry) = self.by_ref.get_mut(&r) {
+                entry.1 += 1;
+            }
+            return r;
+        }
+        self.last_ref += 1;
+        let r = self.last_ref;
+        self.by_list.insert(acl.to_vec(), r);
+        self.by_ref.insert(r, (acl.to_vec(), 1));
+        r
+    }
+
+    fn remove_usage(&mut self, r: i64) {
+        if r == OPEN_ACL_REF {
+            return;
+        }
+        if let Some(entry) = self.by_ref.get_mut(&r) {
+            entry.1 = entry.1.saturating_sub(1);
+            if entry.1 == 0 {
+                let (list, _) = self.by_ref.remove(&r).expect("present");
+                self.by_list.remove(&list);
+            }
+        }
+    }
+
+    fn get(&self, r: i64) -> Vec<Acl> {
+        if r == OPEN_ACL_REF {
+            return Acl::open_unsafe();
+        }
+        self.by_ref
+            .get(&r)
+            .map(|(list, _)| list.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The whole tree and the state replicated with it.
+#[derive(Debug, Clone)]
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    acls: AclCache,
+    /// Open sessions and their timeouts (ms), as createSession/closeSession leave them.
+    sessions: BTreeMap<i64, i32>,
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    containers: HashSet<String>,
+    ttls: HashSet<String>,
+    digest: i64,
+    last_processed_zxid: i64,
+    extended_types: bool,
+}
+
+/// The nodes every tree has.
+const ZOOKEEPER: &str = "/zookeeper";
+const QUOTA: &str = "/zookeeper/quota";
+const CONFIG: &str = "/zookeeper/config";
+
+impl DataTree {
+    /// An empty tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config` (ACL
+    /// read-only for anyone, aversion -1), as a new Java server has.
+    pub fn new(extended_types: bool) -> Self {
+        let mut tree = DataTree {
+            nodes: HashMap::new(),
+            acls: AclCache::default(),
+            sessions: BTreeMap::new(),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            digest: 0,
+            last_processed_zxid: 0,
+            extended_types,
+        };
+        let empty = |acl_ref| Node {
+            data: Some(Bytes::new()),
+            acl_ref,
+            stat: StatPersisted::default(),
+            children: BTreeSet::new(),
+        };
+        let mut root = empty(OPEN_ACL_REF);
+        root.children.insert("zookeeper".into());
+        tree.insert("/".into(), root);
+        let mut zookeeper = empty(OPEN_ACL_REF);
+        zookeeper
+            .children
+            .extend(["quota".to_owned(), "config".to_owned()]);
+        tree.insert(ZOOKEEPER.into(), zookeeper);
+        tree.insert(QUOTA.into(), empty(OPEN_ACL_REF));
+        let config_acl = tree.acls.add_usage(&Acl::read_unsafe());
+        let mut config = empty(config_acl);
+        config.stat.aversion = -1;
+        tree.insert(CONFIG.into(), config);
+        tree
+    }
+
+    /// Builds a tree from a snapshot's sessions, ACL cache and nodes (in file order, parents
+    /// first). Fails if a node's parent is missing, as Java does.
+    pub fn from_snapshot(data: &SnapshotData, extended_types: bool) -> Result<Self, String> {
+        let mut tree = DataTree {
+            nodes: HashMap::new(),
+            acls: AclCache::default(),
+            sessions: data.sessions.iter().map(|s| (s.id, s.timeout)).collect(),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            digest: 0,
+            last_processed_zxid: 0,
+            extended_types,
+        };
+        for entry in &data.acl_cache {
+            tree.acls.by_list.insert(entry.acls.clone(), entry.id);
+            tree.acls.by_ref.insert(entry.id, (entry.acls.clone(), 0));
+            tree.acls.last_ref = tree.acls.last_ref.max(entry.id);
+        }
+        for SnapshotNode { path, node } in &data.nodes {
+            // Java writes the root as "".
+            let path = if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path.clone()
+            };
+            if path != "/" {
+                let parent_path = parent(&path).ok_or_else(|| format!("bad path {path:?}"))?;
+                let name = zk_proto::path::basename(&path).to_owned();
+                tree.nodes
+                    .get_mut(parent_path)
+                    .ok_or_else(|| format!("snapshot node {path} comes before its parent"))?
+                    .children
+                    .insert(name);
+            }
+            if let Some(entry) = tree.acls.by_ref.get_mut(&node.acl) {
+                entry.1 += 1;
+            }
+            tree.index_owner(&path, node.stat.ephemeral_owner);
+            tree.insert(
+                path,
+                Node {
+                    data: node.data.clone(),
+                    acl_ref: node.acl,
+                    stat: node.stat.clone(),
+                    children: BTreeSet::new(),
+                },
+            );
+        }
+        // Unused cache entries are dropped after a load, as Java's purgeUnused does.
+        let unused: Vec<i64> = tree
+            .acls
+            .by_ref
+            .iter()
+            .filter(|(_, (_, count))| *count == 0)
+            .map(|(r, _)| *r)
+            .collect();
+        for r in unused {
+            let (list, _) = tree.acls.by_ref.remove(&r).expect("present");
+            tree.acls.by_list.remove(&list);
+        }
+        Ok(tree)
+    }
+
+    /// The sessions, ACL cache and nodes, parents before children, for a snapshot.
+    pub fn to_snapshot(&self) -> SnapshotData {
+        let mut nodes = Vec::with_capacity(self.nodes.len());
+        let mut stack = vec!["/".to_owned()];
+        while let Some(path) = stack.pop() {
+            let node = &self.nodes[&path];
+            for child in node.children.iter().rev() {
+                stack.push(child_path(&path, child));
+            }
+            nodes.push(SnapshotNode {
+                path: if path == "/" {
+                    String::new()
+                } else {
+                    path.clone()
+                },
+                node: PersistedNode {
+                    data: node.data.clone(),
+                    acl: node.acl_ref,
+                    stat: node.stat.clone(),
+                },
+            });
+        }
+        SnapshotData {
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(&id, &timeout)| SessionEntry { id, timeout })
+                .collect(),
+            acl_cache: self
+                .acls
+                .by_ref
+                .iter()
+                .map(|(&id, (acls, _))| AclCacheEntry {
+                    id,
+                    acls: acls.clone(),
+                })
+                .collect(),
+            nodes,
+        }
+    }
+
+    /// The node at `path`.
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Number of nodes, the root and `/zookeeper` nodes included.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The ACL list of a node's reference.
+    pub fn acl(&self, node: &Node) -> Vec<Acl> {
+        self.acls.get(node.acl_ref)
+    }
+
+    /// The Stat clients see for a node.
+    pub fn client_stat(&self, node: &Node) -> Stat {
+        let s = &node.stat;
+        let num_children = node.children.len() as i32;
+        Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            aversion: s.aversion,
+            ephemeral_owner: match OwnerKind::of(s.ephemeral_owner, self.extended_types) {
+                OwnerKind::Ephemeral(id) => id,
+                _ => 0,
+            },
+            data_length: node.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children,
+            pzxid: s.pzxid,
+        }
+    }
+
+    /// Open sessions and their timeouts.
+    pub fn sessions(&self) -> &BTreeMap<i64, i32> {
+        &self.sessions
+    }
+
+    /// A session's ephemeral nodes.
+    pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &String> {
+        self.ephemerals.get(&session).into_iter().flatten()
+    }
+
+    /// Container nodes.
+    pub fn containers(&self) -> impl Iterator<Item = &String> {
+        self.containers.iter()
+    }
+
+    /// TTL nodes.
+    pub fn ttl_nodes(&self) -> impl Iterator<Item = &String> {
+        self.ttls.iter()
+    }
+
+    /// The tree digest (sum of node digests), as Java's digest version 2 computes it.
+    pub fn digest(&self) -> i64 {
+        self.digest
+    }
+
+    /// The zxid of the last applied txn.
+    pub fn last_processed_zxid(&self) -> i64 {
+        self.last_processed_zxid
+    }
+
+    /// Sets the last processed zxid (after a snapshot load: the zxid in its file name).
+    pub fn set_last_processed_zxid(&mut self, zxid: i64) {
+        self.last_processed_zxid = zxid;
+    }
+
+    fn node_digest(path: &str, node: &Node) -> i64 {
+        node_digest(path, node.data.as_deref(), &node.stat)
+    }
+
+    fn insert(&mut self, path: String, node: Node) {
+        self.digest = self.digest.wrapping_add(Self::node_digest(&path, &node));
+        self.nodes.insert(path, node);
+    }
+
+    /// Changes a node, keeping the digest right.
+    fn update(&mut self, path: &str, change: impl FnOnce(&mut Node)) {
+        let node = self
+            .nodes
+            .get_mut(path)
+            .expect("caller checked the node exists");
+        let before = node_digest(path, node.data.as_deref(), &node.stat);
+        change(node);
+        let after = node_digest(path, node.data.as_deref(), &node.stat);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+    }
+
+    fn index_owner(&mut self, path: &str, owner: i64) {
+        match OwnerKind::of(owner, self.extended_types) {
+            OwnerKind::Persistent => {}
+            OwnerKind::Container => {
+                self.containers.insert(path.to_owned());
+            }
+            OwnerKind::Ttl(_) => {
+                self.ttls.insert(path.to_owned());
+            }
+            OwnerKind::Ephemeral(session) => {
+                self.ephemerals
+                    .entry(session)
+                    .or_default()
+                    .insert(path.to_owned());
+            }
+        }
+    }
+
+    fn unindex_owner(&mut self, path: &str, owner: i64) {
+        match OwnerKind::of(owner, self.extended_types) {
+            OwnerKind::Persistent => {}
+            OwnerKind::Container => {
+                self.containers.remove(path);
+            }
+            OwnerKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            OwnerKind::Ephemeral(session) => {
+                if let Some(set) = self.ephemerals.get_mut(&session) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&session);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one committed transaction.
+    pub fn apply(&mut self, header: &TxnHeader, txn: &Txn) -> ApplyResult {
+        let result = self.apply_one(header, txn);
+        if header.zxid > self.last_processed_zxid {
+            self.last_processed_zxid = header.zxid;
+        }
+        result
+    }
+
+    fn apply_one(&mut self, header: &TxnHeader, txn: &Txn) -> ApplyResult {
+        let mut result = ApplyResult {
+            zxid: header.zxid,
+            ..ApplyResult::default()
+        };
+        let outcome = match txn {
+            Txn::CreateSession(t) => {
+                self.sessions.insert(header.client_id, t.time_out);
+                Ok(())
+            }
+            Txn::CloseSession(t) => {
+                let paths: Vec<String> = match t {
+                    Some(t) => t.paths2_delete.clone(),
+                    None => self.ephemerals(header.client_id).cloned().collect(),
+                };
+                self.sessions.remove(&header.client_id);
+                for path in paths {
+                    // Java ignores paths already gone.
+                    let _ = self.delete_node(&path, header.zxid, &mut result.events);
+                }
+                Ok(())
+            }
+            Txn::Create(t) => {
+                let owner = if t.ephemeral { header.client_id } else { 0 };
+                self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    &t.acl,
+                    owner,
+                    t.parent_c_version,
+                    header,
+                    &mut result,
+                )
+            }
+            Txn::CreateV0(t) => {
+                let owner = if t.ephemeral { header.client_id } else { 0 };
+                self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    &t.acl,
+                    owner,
+                    -1,
+                    header,
+                    &mut result,
+                )
+            }
+            Txn::CreateContainer(t) => self.create_node(
+                &t.path,
+                t.data.clone(),
+                &t.acl,
+                CONTAINER_OWNER,
+                t.parent_c_version,
+                header,
+                &mut result,
+            ),
+            Txn::CreateTtl(t) => self.create_node(
+                &t.path,
+                t.data.clone(),
+                &t.acl,
+                OwnerKind::ttl_owner(t.ttl),
+                t.parent_c_version,
+                header,
+                &mut result,
+            ),
+            Txn::Delete(t) => {
+                result.path = Some(t.path.clone());
+                self.delete_node(&t.path, header.zxid, &mut result.events)
+            }
+            Txn::SetData(t) => {
+                result.path = Some(t.path.clone());
+                self.set_data(&t.path, t.data.clone(), t.version, header, &mut result)
+            }
+            Txn::SetAcl(t) => {
+                result.path = Some(t.path.clone());
+                self.set_acl(&t.path, &t.acl, t.version, &mut result)
+            }
+            Txn::Error(t) => Err(t.code()),
+            Txn::CheckVersion(t) => {
+                result.path = Some(t.path.clone());
+                Ok(())
+            }
+            Txn::Multi(multi) => {
+                self.apply_multi(header, &multi.txns, &mut result);
+                return result;
+            }
+        };
+        if let Err(code) = outcome {
+            result.err = code;
+        }
+        result
+    }
+
+    /// A multi: if any sub-txn is an error, nothing is applied and every sub-result is an error
+    /// (OK before the failing one, RUNTIMEINCONSISTENCY after it), as Java's processTxn does.
+    fn apply_multi(&mut self, header: &TxnHeader, txns: &[SubTxn], result: &mut ApplyResult) {
+        let failed = txns.iter().any(|t| t.r#type == OpCode::Error);
+        let mut after_failure = false;
+        for sub in txns {
+            let sub_header = TxnHeader {
+                r#type: sub.r#type,
+                ..header.clone()
+            };
+            let decoded = sub.decode();
+            let sub_result = match decoded {
+                Ok(Txn::Error(e)) => {
+                    after_failure = true;
+                    ApplyResult {
+                        zxid: header.zxid,
+                        err: e.code(),
+                        ..ApplyResult::default()
+                    }
+                }
+                Ok(_) if failed => ApplyResult {
+                    zxid: header.zxid,
+                    err: if after_failure {
+                        ErrorCode::RuntimeInconsistency
+                    } else {
+                        ErrorCode::Ok
+                    },
+                    ..ApplyResult::default()
+                },
+                Ok(txn) => self.apply_one(&sub_header, &txn),
+                Err(_) => ApplyResult {
+                    zxid: header.zxid,
+                    err: ErrorCode::MarshallingError,
+                    ..ApplyResult::default()
+                },
+            };
+            if !sub_result.err.is_ok() && result.err.is_ok() {
+                result.err = sub_result.err;
+            }
+            result.events.extend(sub_result.events.iter().cloned());
+            result.multi.push(sub_result);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_node(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        acl: &[Acl],
+        owner: i64,
+        parent_c_version: i32,
+        header: &TxnHeader,
+        result: &mut ApplyResult,
+    ) -> Result<(), ErrorCode> {
+        result.path = Some(path.to_owned());
+        let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
+        let name = zk_proto::path::basename(path).to_owned();
+        let parent_node = self.nodes.get(&parent_path).ok_or(ErrorCode::NoNode)?;
+        if parent_node.children.contains(&name) {
+            return Err(ErrorCode::NodeExists);
+        }
+        let parent_c_version = if parent_c_version == -1 {
+            parent_node.stat.cversion + 1
+        } else {
+            parent_c_version
+        };
+        let zxid = header.zxid;
+        self.update(&parent_path, |p| {
+            p.children.insert(name);
+            // Replaying a create twice must not move the parent back.
+            if parent_c_version > p.stat.cversion {
+                p.stat.cversion = parent_c_version;
+                p.stat.pzxid = zxid;
+            }
+        });
+        let acl_ref = self.acls.add_usage(acl);
+        let node = Node {
+            data,
+            acl_ref,
+            stat: StatPersisted {
+                czxid: zxid,
+                mzxid: zxid,
+                ctime: header.time,
+                mtime: header.time,
+                version: 0,
+                cversion: 0,
+                aversion: 0,
+                ephemeral_owner: owner,
+                pzxid: zxid,
+            },
+            children: BTreeSet::new(),
+        };
+        self.index_owner(path, owner);
+        result.stat = Some(self.client_stat(&node));
+        self.insert(path.to_owned(), node);
+        result.events.push(TreeEvent {
+            event_type: EventType::NodeCreated,
+            path: path.to_owned(),
+        });
+        result.events.push(TreeEvent {
+            event_type: EventType::NodeChildrenChanged,
+            path: parent_path,
+        });
+        Ok(())
+    }
+
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        events: &mut Vec<TreeEvent>,
+    ) -> Result<(), ErrorCode> {
+        let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
+        let node = self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
+        let digest = Self::node_digest(path, node);
+        let node = self.nodes.remove(path).expect("present");
+        self.digest = self.digest.wrapping_sub(digest);
+        self.acls.remove_usage(node.acl_ref);
+        self.unindex_owner(path, node.stat.ephemeral_owner);
+        let name = zk_proto::path::basename(path).to_owned();
+        if self.nodes.contains_key(&parent_path) {
+            self.update(&parent_path, |p| {
+                p.children.remove(&name);
+                p.stat.pzxid = zxid;
+            });
+        }
+        events.push(TreeEvent {
+            event_type: EventType::NodeDeleted,
+            path: path.to_owned(),
+        });
+        events.push(TreeEvent {
+            event_type: EventType::NodeChildrenChanged,
+            path: parent_path,
+        });
+        Ok(())
+    }
+
+    fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        version: i32,
+        header: &TxnHeader,
+        result: &mut ApplyResult,
+    ) -> Result<(), ErrorCode> {
+        if !self.nodes.contains_key(path) {
+            return Err(ErrorCode::NoNode);
+        }
+        let (zxid, time) = (header.zxid, header.time);
+        self.update(path, |n| {
+            n.data = data;
+            n.stat.mtime = time;
+            n.stat.mzxid = zxid;
+            n.stat.version = version;
+        });
+        result.stat = Some(self.client_stat(&self.nodes[path]));
+        result.events.push(TreeEvent {
+            event_type: EventType::NodeDataChanged,
+            path: path.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn set_acl(
+        &mut self,
+        path: &str,
+        acl: &[Acl],
+        version: i32,
+        result: &mut ApplyResult,
+    ) -> Result<(), ErrorCode> {
+        let old_ref = self.nodes.get(path).ok_or(ErrorCode::NoNode)?.acl_ref;
+        self.acls.remove_usage(old_ref);
+        let new_ref = self.acls.add_usage(acl);
+        self.update(path, |n| {
+            n.acl_ref = new_ref;
+            n.stat.aversion = version;
+        });
+        result.stat = Some(self.client_stat(&self.nodes[path]));
+        Ok(())
+    }
+}
+
+fn child_path(parent: &str, child: &str) -> String {
+    if parent == "/" {
+        format!("/{child}")
+    } else {
+        format!("{parent}/{child}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zk_proto::txn::{CreateTxn, DeleteTxn, SetDataTxn};
+
+    fn header(zxid: i64, op: OpCode) -> TxnHeader {
+        TxnHeader {
+            client_id: 0x42,
+            cxid: 1,
+            zxid,
+            time: 1000 + zxid,
+            r#type: op,
+        }
+    }
+
+    fn create(path: &str, ephemeral: bool, parent_c_version: i32) -> Txn {
+        Txn::Create(CreateTxn {
+            path: path.into(),
+            data: Some(Bytes::from_static(b"d")),
+            acl: Acl::open_unsafe(),
+            ephemeral,
+            parent_c_version,
+        })
+    }
+
+    #[test]
+    fn stats_follow_java() {
+        let mut tree = DataTree::new(false);
+        let r = tree.apply(&header(1, OpCode::Create), &create("/a", false, 1));
+        assert_eq!(r.err, ErrorCode::Ok);
+        assert_eq!(r.events.len(), 2);
+        tree.apply(&header(2, OpCode::Create), &create("/a/x", true, 1));
+        tree.apply(&header(3, OpCode::Create), &create("/a/y", false, 2));
+        tree.apply(
+            &header(4, OpCode::Delete),
+            &Txn::Delete(DeleteTxn {
+                path: "/a/y".into(),
+            }),
+        );
+        let a = tree.node("/a").unwrap();
+        let stat = tree.client_stat(a);
+        assert_eq!(
+            (stat.cversion, stat.num_children, stat.pzxid),
+            (3, 1, 4),
+            "2 creates + 1 delete"
+        );
+        let x = tree.client_stat(tree.node("/a/x").unwrap());
+        assert_eq!(x.ephemeral_owner, 0x42);
+        assert_eq!(
+            tree.ephemerals(0x42).cloned().collect::<Vec<_>>(),
+            vec!["/a/x"]
+        );
+        let r = tree.apply(
+            &header(5, OpCode::SetData),
+            &Txn::SetData(SetDataTxn {
+                path: "/a".into(),
+                data: None,
+                version: 1,
+            }),
+        );
+        assert_eq!(r.stat.unwrap().data_length, 0);
+        assert_eq!(
+            tree.apply(&header(6, OpCode::Create), &create("/a", false, 2))
+                .err,
+            ErrorCode::NodeExists
+        );
+        assert_eq!(tree.last_processed_zxid(), 6);
+    }
+
+    #[test]
+    fn replaying_a_create_does_not_move_the_parent_back() {
+        let mut tree = DataTree::new(false);
+        tree.apply(&header(1, OpCode::Create), &create("/p", false, 1));
+        tree.apply(&header(2, OpCode::Create), &create("/p/a", false, 1));
+        tree.apply(&header(3, OpCode::Create), &create("/p/b", false, 2));
+        tree.apply(
+            &header(4, OpCode::Delete),
+            &Txn::Delete(DeleteTxn {
+                path: "/p/a".into(),
+            }),
+        );
+        let before = tree.node("/p").unwrap().stat.clone();
+        tree.apply(&header(2, OpCode::Create), &create("/p/a", false, 1));
+        assert_eq!(tree.node("/p").unwrap().stat.cversion, before.cversion);
+        assert_eq!(tree.node("/p").unwrap().stat.pzxid, before.pzxid);
+    }
+
+    #[test]
+    fn digest_is_incremental_and_snapshot_round_trips() {
+        let mut tree = DataTree::new(false);
+        tree.apply(&header(1, OpCode::Create), &create("/a", false, 1));
+        tree.apply(&header(2, OpCode::Create), &create("/a/b", false, 1));
+        let snapshot = tree.to_snapshot();
+        assert_eq!(snapshot.tree_digest(), tree.digest());
+        let loaded = DataTree::from_snapshot(&snapshot, false).unwrap();
+        assert_eq!(loaded.digest(), tree.digest());
+        assert_eq!(loaded.to_snapshot(), snapshot);
+        assert_eq!(loaded.node("/a").unwrap().children.len(), 1);
+    }
+
+    #[test]
+    fn owner_kinds() {
+        assert_eq!(OwnerKind::of(0, true), OwnerKind::Persistent);
+        assert_eq!(OwnerKind::of(i64::MIN, false), OwnerKind::Container);
+        let ttl = OwnerKind::ttl_owner(86_400_000);
+        assert_eq!(ttl as u64, 0xff00_0000_0526_5c00);
+        assert_eq!(OwnerKind::of(ttl, true), OwnerKind::Ttl(86_400_000));
+        assert_eq!(
+            OwnerKind::of(ttl, false),
+            OwnerKind::Ephemeral(ttl),
+            "TTL needs extended types"
+        );
+    }
+}
