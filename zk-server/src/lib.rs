@@ -1,4 +1,5 @@
 //! zk-server: a ZooKeeper server. In progress (see the README status table): today it has the
 //! DataTree, the state every server replicates.
 
+pub mod config;
 pub mod tree;

@@ -1,0 +1,525 @@
+//! `zoo.cfg`, read as Java's `QuorumPeerConfig` reads it, so one file serves both servers.
+//!
+//! Known keys become typed settings with Java's defaults. Like Java, every other key `k` becomes
+//! the system property `zookeeper.k` (so `extendedTypesEnabled=true` or `snapCount=1000` in
+//! zoo.cfg work), and `-Dname=value` flags from `SERVER_JVMFLAGS` (what `zkServer.sh` hands
+//! Java) are properties too. Settings the server reads from properties have typed accessors
+//! that use Java's property names and defaults.
+//!
+//! ```
+//! use zk_server::config::Config;
+//! let cfg = Config::parse("tickTime=2000\ndataDir=/var/zk\nclientPort=2181\nsnapCount=500\n", "").unwrap();
+//! assert_eq!(cfg.tick_time_ms, 2000);
+//! assert_eq!(cfg.min_session_timeout_ms(), 4000);
+//! assert_eq!(cfg.snap_count(), 500);
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why a configuration was refused; names the key, as startup must.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The offending key (empty for file-level problems).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The role of an ensemble member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerType {
+    /// Votes and may lead.
+    Participant,
+    /// Follows without voting.
+    Observer,
+}
+
+/// One `server.N=host:quorumPort:electionPort[:role][;[clientHost:]clientPort]` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSpec {
+    /// Host of the quorum and election ports.
+    pub host: String,
+    /// Port followers connect to the leader on.
+    pub quorum_port: u16,
+    /// Port for leader election.
+    pub election_port: u16,
+    /// Participant or observer.
+    pub peer_type: PeerType,
+    /// Client address from the dynamic form, if given.
+    pub client_address: Option<(String, u16)>,
+}
+
+/// A parsed zoo.cfg plus system properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `tickTime` (ms), the unit of session and sync timeouts. Default 3000.
+    pub tick_time_ms: u32,
+    /// `dataDir`: snapshots (and logs unless `dataLogDir`).
+    pub data_dir: PathBuf,
+    /// `dataLogDir`: transaction logs; defaults to `dataDir`.
+    pub data_log_dir: PathBuf,
+    /// `clientPort`.
+    pub client_port: Option<u16>,
+    /// `clientPortAddress`; all addresses when unset.
+    pub client_port_address: Option<String>,
+    /// `maxClientCnxns` per client IP (0 = unlimited). Default 60.
+    pub max_client_cnxns: u32,
+    /// `minSessionTimeout` (ms); -1 means 2 × tickTime.
+    pub min_session_timeout_ms: i32,
+    /// `maxSessionTimeout` (ms); -1 means 20 × tickTime.
+    pub max_session_timeout_ms: i32,
+    /// `initLimit` in ticks.
+    pub init_limit: u32,
+    /// `syncLimit` in ticks.
+    pub sync_limit: u32,
+    /// `autopurge.snapRetainCount` (at least 3). Default 3.
+    pub autopurge_snap_retain_count: u32,
+    /// `autopurge.purgeInterval` in hours; 0 disables purging.
+    pub autopurge_purge_interval_hours: u32,
+    /// `standaloneEnabled`. Default true.
+    pub standalone_enabled: bool,
+    /// `reconfigEnabled`. Default false.
+    pub reconfig_enabled: bool,
+    /// `localSessionsEnabled`. Default false.
+    pub local_sessions_enabled: bool,
+    /// `clientPortListenBacklog`; -1 for the OS default.
+    pub client_port_listen_backlog: i32,
+    /// `server.N` lines.
+    pub servers: BTreeMap<u64, ServerSpec>,
+    /// System properties: `zookeeper.<key>` for zoo.cfg keys that are not settings, and
+    /// `-D` flags from `SERVER_JVMFLAGS`.
+    pub properties: BTreeMap<String, String>,
+    /// zoo.cfg keys that became properties (for a startup log line).
+    pub unknown_keys: Vec<String>,
+}
+
+/// Keys Java parses and that only matter to features not built yet: accepted, not acted on.
+const ACCEPTED_KEYS: &[&str] = &[
+    "secureClientPort",
+    "secureClientPortAddress",
+    "observerMasterPort",
+    "connectToLearnerMasterLimit",
+    "quorumListenOnAllIPs",
+    "syncEnabled",
+    "dynamicConfigFile",
+    "sslQuorum",
+    "portUnification",
+    "sslQuorumReloadCertFiles",
+    "localSessionsUpgradingEnabled",
+    "quorum.auth.enableSasl",
+    "quorum.auth.serverRequireSasl",
+    "quorum.auth.learnerRequireSasl",
+    "quorum.auth.learner.saslLoginContext",
+    "quorum.auth.server.saslLoginContext",
+    "quorum.auth.kerberos.servicePrincipal",
+    "quorum.cnxn.threads.size",
+    "jvm.pause.info-threshold.ms",
+    "jvm.pause.warn-threshold.ms",
+    "jvm.pause.sleep.time.ms",
+    "jvm.pause.monitor",
+    "metricsProvider.className",
+    "multiAddress.enabled",
+    "multiAddress.reachabilityCheckTimeoutMs",
+    "multiAddress.reachabilityCheckEnabled",
+    "oraclePath",
+    "electionAlg",
+    "peerType",
+];
+
+/// Reads Java `.properties` text: `key=value` or `key: value`, `#`/`!` comments, trailing `\`
+/// continues a line. Later keys win, as in Java.
+fn read_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(cont) = line.strip_suffix('\\') {
+            pending.push_str(cont);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']).unwrap_or(entry.len());
+        let key = entry[..split].trim().to_owned();
+        let value = entry.get(split + 1..).unwrap_or("").trim().to_owned();
+        if !key.is_empty() {
+            out.push((key, value));
+        }
+    }
+    out
+}
+
+/// `-Dname=value` flags of a JVM command line (`SERVER_JVMFLAGS`).
+pub fn parse_jvm_flags(flags: &str) -> BTreeMap<String, String> {
+    flags
+        .split_whitespace()
+        .filter_map(|f| f.strip_prefix("-D"))
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (kv.to_owned(), String::new()),
+        })
+        .collect()
+}
+
+fn int<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| bad(key, format!("{value:?} is not a valid number")))
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad(key, format!("{value:?} is not true or false"))),
+    }
+}
+
+fn parse_server(key: &str, value: &str) -> Result<ServerSpec, ConfigError> {
+    let (addr, client) = match value.split_once(';') {
+        Some((a, c)) => (a, Some(c)),
+        None => (value, None),
+    };
+    let parts: Vec<&str> = addr.split(':').collect();
+    if parts.len() < 3 {
+        return Err(bad(
+            key,
+            format!("{value:?}: expected host:quorumPort:electionPort"),
+        ));
+    }
+    let peer_type = match parts.get(3).copied() {
+        None | Some("participant") => PeerType::Participant,
+        Some("observer") => PeerType::Observer,
+        Some(other) => return Err(bad(key, format!("unknown role {other:?}"))),
+    };
+    let client_address = match client.map(str::trim) {
+        None | Some("") => None,
+        Some(c) => Some(match c.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), int(key, port)?),
+            None => ("0.0.0.0".to_owned(), int(key, c)?),
+        }),
+    };
+    Ok(ServerSpec {
+        host: parts[0].to_owned(),
+        quorum_port: int(key, parts[1])?,
+        election_port: int(key, parts[2])?,
+        peer_type,
+        client_address,
+    })
+}
+
+impl Config {
+    /// Parses zoo.cfg text; `jvm_flags` is the `SERVER_JVMFLAGS` value (may be empty).
+    pub fn parse(text: &str, jvm_flags: &str) -> Result<Config, ConfigError> {
+        let mut cfg = Config {
+            tick_time_ms: 3000,
+            data_dir: PathBuf::new(),
+            data_log_dir: PathBuf::new(),
+            client_port: None,
+            client_port_address: None,
+            max_client_cnxns: 60,
+            min_session_timeout_ms: -1,
+            max_session_timeout_ms: -1,
+            init_limit: 0,
+            sync_limit: 0,
+            autopurge_snap_retain_count: 3,
+            autopurge_purge_interval_hours: 0,
+            standalone_enabled: true,
+            reconfig_enabled: false,
+            local_sessions_enabled: false,
+            client_port_listen_backlog: -1,
+            servers: BTreeMap::new(),
+            properties: parse_jvm_flags(jvm_flags),
+            unknown_keys: Vec::new(),
+        };
+        let mut data_dir = None;
+        let mut data_log_dir = None;
+        for (key, value) in read_properties(text) {
+            let v = value.as_str();
+            match key.as_str() {
+                "dataDir" => data_dir = Some(PathBuf::from(v)),
+                "dataLogDir" => data_log_dir = Some(PathBuf::from(v)),
+                "clientPort" => cfg.client_port = Some(int(&key, v)?),
+                "clientPortAddress" => cfg.client_port_address = Some(value.clone()),
+                "tickTime" => cfg.tick_time_ms = int(&key, v)?,
+                "maxClientCnxns" => cfg.max_client_cnxns = int(&key, v)?,
+                "minSessionTimeout" => cfg.min_session_timeout_ms = int(&key, v)?,
+                "maxSessionTimeout" => cfg.max_session_timeout_ms = int(&key, v)?,
+                "initLimit" => cfg.init_limit = int(&key, v)?,
+                "syncLimit" => cfg.sync_limit = int(&key, v)?,
+                "autopurge.snapRetainCount" => {
+                    // Java raises values below 3 to 3 with a warning.
+                    cfg.autopurge_snap_retain_count = int::<u32>(&key, v)?.max(3)
+                }
+                "autopurge.purgeInterval" => cfg.autopurge_purge_interval_hours = int(&key, v)?,
+                "standaloneEnabled" => cfg.standalone_enabled = boolean(&key, v)?,
+                "reconfigEnabled" => cfg.reconfig_enabled = boolean(&key, v)?,
+                "localSessionsEnabled" => cfg.local_sessions_enabled = boolean(&key, v)?,
+                "clientPortListenBacklog" => cfg.client_port_listen_backlog = int(&key, v)?,
+                "electionAlg" if v != "3" => {
+                    return Err(bad(&key, "Invalid electionAlg value. Only 3 is supported."))
+                }
+                "peerType" if v != "participant" && v != "observer" => {
+                    return Err(bad(&key, format!("Unrecognised peertype: {v}")))
+                }
+                k if k.starts_with("server.") => {
+                    let id = int(&key, &k["server.".len()..])?;
+                    cfg.servers.insert(id, parse_server(&key, v)?);
+                }
+                k if k.starts_with("group") || k.starts_with("weight") => {}
+                k if ACCEPTED_KEYS.contains(&k) || k.starts_with("metricsProvider.") => {}
+                _ => {
+                    cfg.properties
+                        .insert(format!("zookeeper.{key}"), value.clone());
+                    cfg.unknown_keys.push(key.clone());
+                }
+            }
+        }
+        cfg.data_dir = data_dir.ok_or_else(|| bad("dataDir", "dataDir is not set"))?;
+        cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
+        if cfg.tick_time_ms == 0 {
+            return Err(bad("tickTime", "tickTime is not set"));
+        }
+        if cfg.min_session_timeout_ms() > cfg.max_session_timeout_ms() {
+            return Err(bad(
+                "minSessionTimeout",
+                "minSessionTimeout must not be larger than maxSessionTimeout",
+            ));
+        }
+        Ok(cfg)
+    }
+
+    /// The configuration used when no file is given: standalone on port 2181 with data in
+    /// `./zk-data`, tickTime 2000 (as Debian's sample zoo.cfg).
+    pub fn standalone_default() -> Config {
+        Config::parse("tickTime=2000\ndataDir=zk-data\nclientPort=2181\n", "")
+            .expect("the default configuration parses")
+    }
+
+    /// The smallest session timeout granted.
+    pub fn min_session_timeout_ms(&self) -> i32 {
+        if self.min_session_timeout_ms < 0 {
+            2 * self.tick_time_ms as i32
+        } else {
+            self.min_session_timeout_ms
+        }
+    }
+
+    /// The largest session timeout granted.
+    pub fn max_session_timeout_ms(&self) -> i32 {
+        if self.max_session_timeout_ms < 0 {
+            20 * self.tick_time_ms as i32
+        } else {
+            self.max_session_timeout_ms
+        }
+    }
+
+    /// A system property.
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).map(String::as_str)
+    }
+
+    fn property_parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        self.property(name)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    }
+
+    fn property_bool(&self, name: &str, default: bool) -> bool {
+        match self.property(name).map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if v == "true" || v == "yes" => true,
+            Some(v) if v == "false" || v == "no" => false,
+            _ => default,
+        }
+    }
+
+    /// `zookeeper.snapCount`: txns between snapshots. Default 100000.
+    pub fn snap_count(&self) -> u64 {
+        self.property_parsed("zookeeper.snapCount", 100_000)
+    }
+
+    /// `zookeeper.preAllocSize` in KiB. Default 65536 (64 MiB).
+    pub fn pre_alloc_size_kb(&self) -> u64 {
+        self.property_parsed("zookeeper.preAllocSize", 65_536)
+    }
+
+    /// `zookeeper.forceSync`: fsync before acknowledging. Default yes.
+    pub fn force_sync(&self) -> bool {
+        self.property_bool("zookeeper.forceSync", true)
+    }
+
+    /// `zookeeper.extendedTypesEnabled`: TTL nodes. Default false.
+    pub fn extended_types_enabled(&self) -> bool {
+        self.property_bool("zookeeper.extendedTypesEnabled", false)
+    }
+
+    /// `zookeeper.digest.enabled`: tree digests in logs and snapshots. Default true.
+    pub fn digest_enabled(&self) -> bool {
+        self.property_bool("zookeeper.digest.enabled", true)
+    }
+
+    /// `zookeeper.skipACL`: no ACL checks. Default false.
+    pub fn skip_acl(&self) -> bool {
+        self.property_bool("zookeeper.skipACL", false)
+    }
+
+    /// `jute.maxbuffer` (a JVM flag only: a zoo.cfg key becomes `zookeeper.jute.maxbuffer`,
+    /// which Java's server does not read either). Default 0xfffff.
+    pub fn jute_max_buffer(&self) -> usize {
+        self.property_parsed("jute.maxbuffer", 0xfffff)
+    }
+
+    /// `zookeeper.globalOutstandingLimit`: requests in flight before reads pause. Default 1000.
+    pub fn global_outstanding_limit(&self) -> u32 {
+        self.property_parsed("zookeeper.globalOutstandingLimit", 1000)
+    }
+
+    /// `zookeeper.DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
+    pub fn super_digest(&self) -> Option<&str> {
+        self.property("zookeeper.DigestAuthenticationProvider.superDigest")
+    }
+
+    /// `zookeeper.snapshot.compression.method` (`""`, `gz`, `snappy`, ours: `lz4`).
+    pub fn snapshot_compression(&self) -> Option<&str> {
+        self.property("zookeeper.snapshot.compression.method")
+    }
+
+    /// The enabled four-letter words (`zookeeper.4lw.commands.whitelist`): `*` is all; `srvr`
+    /// is always on.
+    pub fn four_letter_whitelist(&self) -> Vec<String> {
+        let mut words: Vec<String> = self
+            .property("zookeeper.4lw.commands.whitelist")
+            .unwrap_or("")
+            .split(',')
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if !words.iter().any(|w| w == "srvr") {
+            words.push("srvr".to_owned());
+        }
+        words
+    }
+
+    /// `znode.container.checkIntervalMs` (a plain property, no `zookeeper.` prefix, as in Java).
+    /// Default 60000.
+    pub fn container_check_interval_ms(&self) -> u64 {
+        self.property_parsed("znode.container.checkIntervalMs", 60_000)
+    }
+
+    /// `znode.container.maxNeverUsedIntervalMs`: 0 keeps never-used containers forever.
+    pub fn container_max_never_used_interval_ms(&self) -> u64 {
+        self.property_parsed("znode.container.maxNeverUsedIntervalMs", 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_defaults_and_derived_values() {
+        let cfg = Config::parse("dataDir=/d\n", "").unwrap();
+        assert_eq!(cfg.tick_time_ms, 3000);
+        assert_eq!(cfg.data_log_dir, PathBuf::from("/d"));
+        assert_eq!(
+            (cfg.min_session_timeout_ms(), cfg.max_session_timeout_ms()),
+            (6000, 60000)
+        );
+        assert_eq!(cfg.max_client_cnxns, 60);
+        assert!(cfg.force_sync());
+        assert!(!cfg.extended_types_enabled());
+        assert_eq!(cfg.four_letter_whitelist(), vec!["srvr"]);
+        assert_eq!(cfg.jute_max_buffer(), 0xfffff);
+    }
+
+    #[test]
+    fn unknown_keys_become_zookeeper_properties_and_jvm_flags_count() {
+        let text = "# comment\ndataDir = /d\nextendedTypesEnabled=true\n4lw.commands.whitelist=ruok, stat\nsnapCount : 77\n";
+        let cfg = Config::parse(
+            text,
+            "-Xmx1g -Djute.maxbuffer=4194304 -Dzookeeper.forceSync=no",
+        )
+        .unwrap();
+        assert!(cfg.extended_types_enabled());
+        assert_eq!(cfg.snap_count(), 77);
+        assert_eq!(cfg.four_letter_whitelist(), vec!["ruok", "stat", "srvr"]);
+        assert_eq!(cfg.jute_max_buffer(), 4_194_304);
+        assert!(!cfg.force_sync());
+        assert_eq!(
+            cfg.unknown_keys,
+            vec![
+                "extendedTypesEnabled",
+                "4lw.commands.whitelist",
+                "snapCount"
+            ]
+        );
+    }
+
+    #[test]
+    fn ensemble_lines() {
+        let text = "dataDir=/d\nserver.1=127.0.0.1:2888:3888\nserver.2=h2:2889:3889:observer;2182\nserver.3=h3:1:2:participant;0.0.0.0:2183\n";
+        let cfg = Config::parse(text, "").unwrap();
+        assert_eq!(cfg.servers.len(), 3);
+        assert_eq!(cfg.servers[&2].peer_type, PeerType::Observer);
+        assert_eq!(
+            cfg.servers[&2].client_address,
+            Some(("0.0.0.0".into(), 2182))
+        );
+        assert_eq!(cfg.servers[&1].election_port, 3888);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (text, key) in [
+            ("dataDir=/d\ntickTime=abc\n", "tickTime"),
+            ("tickTime=2000\n", "dataDir"),
+            ("dataDir=/d\nclientPort=70000\n", "clientPort"),
+            ("dataDir=/d\nreconfigEnabled=maybe\n", "reconfigEnabled"),
+            ("dataDir=/d\nserver.1=host\n", "server.1"),
+            ("dataDir=/d\nelectionAlg=1\n", "electionAlg"),
+            (
+                "dataDir=/d\nminSessionTimeout=9000\nmaxSessionTimeout=8000\n",
+                "minSessionTimeout",
+            ),
+        ] {
+            let err = Config::parse(text, "").unwrap_err();
+            assert_eq!(err.key, key, "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn debians_sample_config_parses() {
+        let text = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/var/lib/zookeeper\nclientPort=2181\n#maxClientCnxns=60\n#autopurge.snapRetainCount=3\n";
+        let cfg = Config::parse(text, "").unwrap();
+        assert_eq!(
+            (cfg.init_limit, cfg.sync_limit, cfg.client_port),
+            (10, 5, Some(2181))
+        );
+        assert_eq!(Config::standalone_default().client_port, Some(2181));
+    }
+}
