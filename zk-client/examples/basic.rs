@@ -10,7 +10,9 @@ use zk_client::{Client, CreateOptions};
 
 #[tokio::main]
 async fn main() -> zk_client::Result<()> {
-    let connect_string = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:2181".into());
+    let connect_string = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:2181".into());
     let client = Client::builder(connect_string)
         .session_timeout(Duration::from_secs(10))
         .connect()
@@ -18,7 +20,9 @@ async fn main() -> zk_client::Result<()> {
     println!("session {:#x}", client.session().session_id);
 
     let path = format!("/zk-rs-example-{}", std::process::id());
-    let (path, stat) = client.create(&path, b"hello", &CreateOptions::ephemeral()).await?;
+    let (path, stat) = client
+        .create(&path, b"hello", &CreateOptions::ephemeral())
+        .await?;
     println!("created {path} (czxid {:#x})", stat.czxid);
 
     let (data, _stat, watch) = client.get_data_watch(&path).await?;

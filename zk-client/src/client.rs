@@ -33,6 +33,9 @@ use crate::watch::{OneshotKind, OneshotWatcher, PersistentWatcher};
 /// The node that holds the ensemble's dynamic configuration (never under a chroot).
 pub const CONFIG_NODE: &str = "/zookeeper/config";
 
+/// The largest TTL the server accepts, in ms (Java's `EphemeralType.TTL.maxValue()`).
+const MAX_TTL_MS: i64 = (1 << 40) - 1;
+
 /// How to create a node: mode, ACL and, for TTL modes, the time to live.
 ///
 /// ```
@@ -90,6 +93,10 @@ impl CreateOptions {
         }
         match (self.mode.is_ttl(), self.ttl_ms) {
             (true, None) => Err(Error::InvalidArgument("TTL modes need a ttl".into())),
+            // Java's EphemeralType.TTL.toEphemeralOwner: 1 ..= 2^40 - 1 ms, checked locally.
+            (true, Some(ttl)) if !(1..=MAX_TTL_MS).contains(&ttl) => Err(Error::InvalidArgument(
+                format!("ttl must be positive and cannot be larger than: {MAX_TTL_MS}"),
+            )),
             (false, Some(_)) => Err(Error::InvalidArgument(
                 "a ttl needs a TTL create mode".into(),
             )),
@@ -916,7 +923,8 @@ impl Client {
             kind,
             server_path: p.clone(),
         });
-        let body = server_path.map(|path| RemoveWatchesRequest { path, r#type: kind }.to_jute_bytes());
+        let body =
+            server_path.map(|path| RemoveWatchesRequest { path, r#type: kind }.to_jute_bytes());
         self.request(OpCode::RemoveWatches, body, watch, |_, raw| check_ok(&raw))
     }
 

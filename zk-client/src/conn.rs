@@ -161,6 +161,15 @@ impl Driver {
         }
     }
 
+    /// Fails every request queued while disconnected with `err`.
+    fn fail_queued(&mut self, err: &Error) {
+        for sub in self.queued.drain(..) {
+            if let Some(reply) = sub.reply {
+                let _ = reply.send(Err(err.clone()));
+            }
+        }
+    }
+
     /// Handles a command while no connection is up. Returns a terminal state if it ends the
     /// session.
     fn command_while_disconnected(&mut self, cmd: Option<Command>) -> Option<SessionState> {
@@ -239,6 +248,9 @@ impl Driver {
                 Ok(Err(e)) => debug!(%host, port, error = %e, "connect attempt failed"),
                 Err(_) => debug!(%host, port, "connect attempt timed out"),
             }
+            // As Java's ClientCnxn.cleanup() after a failed attempt: requests made while
+            // disconnected fail with ConnectionLoss instead of waiting for a server to return.
+            self.fail_queued(&Error::ConnectionLoss);
             failed_in_a_row += 1;
             if failed_in_a_row % host_count == 0 {
                 // A whole round failed: back off a little before the next one.

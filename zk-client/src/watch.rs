@@ -527,11 +527,20 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         reg.add_persistent(false, "/r".into(), 1, tx);
         reg.remove(WatcherType::Data, "/r", "/r");
-        assert_eq!(data.try_recv().unwrap().event_type, EventType::DataWatchRemoved);
+        assert_eq!(
+            data.try_recv().unwrap().event_type,
+            EventType::DataWatchRemoved
+        );
         assert!(child.try_recv().is_err());
         reg.remove(WatcherType::Any, "/r", "/r");
-        assert_eq!(child.try_recv().unwrap().event_type, EventType::ChildWatchRemoved);
-        assert_eq!(rx.try_recv().unwrap().event_type, EventType::PersistentWatchRemoved);
+        assert_eq!(
+            child.try_recv().unwrap().event_type,
+            EventType::ChildWatchRemoved
+        );
+        assert_eq!(
+            rx.try_recv().unwrap().event_type,
+            EventType::PersistentWatchRemoved
+        );
         assert!(rx.try_recv().is_err(), "the stream ends");
         assert!(reg.watched_paths().is_empty());
     }
