@@ -2,4 +2,5 @@
 //! DataTree, the state every server replicates.
 
 pub mod config;
+pub mod session;
 pub mod tree;
