@@ -639,6 +639,10 @@ async fn ten_thousand_pipelined_creates_keep_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_survives_a_server_restart_with_watches_and_ephemerals() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("zk_client=debug")
+        .with_test_writer()
+        .try_init();
     let mut server = java_server(&[]);
     let zk = Client::builder(server.connect_string())
         .session_timeout(Duration::from_secs(20))

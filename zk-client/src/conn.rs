@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio::time::{sleep, timeout, Instant};
 use tokio_util::codec::Framed;
 use tracing::{debug, info, info_span, warn, Instrument};
 use zk_proto::frame::{ClientCodec, ServerFrame};
@@ -303,6 +303,12 @@ impl Driver {
         let ping_interval = negotiated / 3;
         let mut last_sent = Instant::now();
         let mut last_received = Instant::now();
+        let mut published_zxid = self.session.info().last_zxid_seen;
+        // Both timers are lazy: when one fires it re-arms from the latest activity, so frames
+        // and writes cost no timer work.
+        let ping_timer = sleep(ping_interval);
+        let read_timer = sleep(read_timeout);
+        tokio::pin!(ping_timer, read_timer);
         loop {
             tokio::select! {
                 biased;
@@ -326,7 +332,11 @@ impl Driver {
                             return Ended::Lost;
                         }
                     }
-                    *self.shared.info.lock().expect("info lock") = self.session.info().clone();
+                    let zxid = self.session.info().last_zxid_seen;
+                    if zxid != published_zxid {
+                        self.shared.info.lock().expect("info lock").last_zxid_seen = zxid;
+                        published_zxid = zxid;
+                    }
                 }
                 // Once closing, new commands wait for `finish`, which fails them with Closed.
                 cmd = self.commands.recv(), if self.closing.is_none() => {
@@ -349,13 +359,24 @@ impl Driver {
                     }
                     last_sent = Instant::now();
                 }
-                _ = sleep_until(last_sent + ping_interval) => {
+                () = &mut ping_timer => {
+                    let due = last_sent + ping_interval;
+                    if due > Instant::now() {
+                        ping_timer.as_mut().reset(due);
+                        continue;
+                    }
                     if framed.send(Session::ping_payload()).await.is_err() {
                         return Ended::Lost;
                     }
                     last_sent = Instant::now();
+                    ping_timer.as_mut().reset(last_sent + ping_interval);
                 }
-                _ = sleep_until(last_received + read_timeout) => {
+                () = &mut read_timer => {
+                    let due = last_received + read_timeout;
+                    if due > Instant::now() {
+                        read_timer.as_mut().reset(due);
+                        continue;
+                    }
                     warn!(?read_timeout, "nothing heard from the server; reconnecting");
                     return Ended::Lost;
                 }

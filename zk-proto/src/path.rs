@@ -64,22 +64,34 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
     if path.ends_with('/') {
         return Err(error(path, "Path must not end with / character"));
     }
-    let units: Vec<u16> = path.encode_utf16().collect();
+    // ASCII paths (the common case) are checked in place; others as Java's UTF-16 units.
+    if path.is_ascii() {
+        check_units(path, path.as_bytes())
+    } else {
+        let units: Vec<u16> = path.encode_utf16().collect();
+        check_units(path, &units)
+    }
+}
+
+/// The character loop of `validate_path`, over bytes of an ASCII path or UTF-16 units.
+fn check_units<T: Copy + Into<u16>>(path: &str, units: &[T]) -> Result<(), PathError> {
+    let unit = |i: usize| -> u16 { units[i].into() };
     let slash = u16::from(b'/');
     let dot = u16::from(b'.');
-    let segment_ends_at = |i: usize| i + 1 == units.len() || units[i + 1] == slash;
+    let segment_ends_at = |i: usize| i + 1 == units.len() || unit(i + 1) == slash;
     let mut last = slash;
-    for (i, &c) in units.iter().enumerate().skip(1) {
+    for i in 1..units.len() {
+        let c = unit(i);
         if c == 0 {
             return Err(error(path, format!("null character not allowed @{i}")));
         } else if c == slash && last == slash {
             return Err(error(path, format!("empty node name specified @{i}")));
         } else if c == dot && last == dot {
-            if units[i - 2] == slash && segment_ends_at(i) {
+            if unit(i - 2) == slash && segment_ends_at(i) {
                 return Err(error(path, format!("relative paths not allowed @{i}")));
             }
         } else if c == dot {
-            if units[i - 1] == slash && segment_ends_at(i) {
+            if unit(i - 1) == slash && segment_ends_at(i) {
                 return Err(error(path, format!("relative paths not allowed @{i}")));
             }
         } else if is_forbidden_unit(c) {
@@ -200,6 +212,12 @@ mod tests {
             let _ = validate_path(&path);
             let _ = validate_create_path(&path, true);
             let _ = parent(&path);
+        }
+
+        #[test]
+        fn ascii_fast_path_agrees_with_utf16_units(path in "/[a-c./\\x00\\x01\\x7f]{0,8}") {
+            let units: Vec<u16> = path.encode_utf16().collect();
+            prop_assert_eq!(check_units(&path, path.as_bytes()), check_units(&path, &units));
         }
 
         #[test]
