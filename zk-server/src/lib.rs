@@ -1,6 +1,7 @@
 //! zk-server: a ZooKeeper server. In progress (see the README status table): today it has the
 //! DataTree, the state every server replicates.
 
+pub mod acl;
 pub mod config;
 pub mod session;
 pub mod tree;

@@ -1,0 +1,275 @@
+//! ACLs as Java's server applies them: the `world`, `auth`, `digest`, `ip` and `super` schemes,
+//! permission checks, the fix-up of ACLs in create/setACL (`auth:` expansion, duplicates,
+//! validation) and the masking of digests in getACL without ADMIN.
+
+use base64::Engine;
+use sha1::{Digest, Sha1};
+use std::net::IpAddr;
+use zk_proto::data::{Acl, Id};
+use zk_proto::{perms, ErrorCode};
+
+/// The digest id of `user:password`: `user:` + base64(SHA-1("user:password")), as Java's
+/// `DigestAuthenticationProvider.generateDigest` computes it.
+///
+/// ```
+/// assert_eq!(zk_server::acl::digest_id("alice:secret"), "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=");
+/// ```
+pub fn digest_id(user_password: &str) -> String {
+    let user = user_password.split(':').next().unwrap_or("");
+    let hash = Sha1::digest(user_password.as_bytes());
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
+}
+
+/// What an `auth` packet adds to a connection, or why it fails (the server then answers
+/// AUTHFAILED and closes the connection).
+pub fn authenticate(
+    scheme: &str,
+    auth: &[u8],
+    super_digest: Option<&str>,
+) -> Result<Vec<Id>, ErrorCode> {
+    match scheme {
+        "digest" => {
+            let text = String::from_utf8_lossy(auth);
+            let id = digest_id(&text);
+            let mut ids = vec![Id::new("digest", id.clone())];
+            if super_digest == Some(id.as_str()) {
+                ids.push(Id::new("super", ""));
+            }
+            Ok(ids)
+        }
+        _ => Err(ErrorCode::AuthFailed),
+    }
+}
+
+/// Whether `pattern` (an `ip` ACL id: an address or `address/bits`) covers `client`.
+fn ip_matches(pattern: &str, client: &str) -> bool {
+    let Ok(client) = client.parse::<IpAddr>() else {
+        return false;
+    };
+    let (addr, bits) = match pattern.split_once('/') {
+        Some((a, b)) => (a, b.parse::<u32>().ok()),
+        None => (pattern, None),
+    };
+    let Ok(addr) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    let (a, c, width) = match (addr, client) {
+        (IpAddr::V4(a), IpAddr::V4(c)) => (u32::from(a) as u128, u32::from(c) as u128, 32),
+        (IpAddr::V6(a), IpAddr::V6(c)) => (u128::from(a), u128::from(c), 128),
+        _ => return false,
+    };
+    let bits = bits.unwrap_or(width).min(width);
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits;
+    (a >> shift) == (c >> shift)
+}
+
+/// Whether an ACL id is valid for its scheme (Java's `AuthenticationProvider.isValid`).
+fn id_is_valid(id: &Id) -> bool {
+    match id.scheme.as_str() {
+        // Java: id.split(":").length == 2 (a trailing empty part is dropped).
+        "digest" => {
+            let parts: Vec<&str> = id.id.split(':').collect();
+            let trimmed = parts
+                .iter()
+                .rposition(|p| !p.is_empty())
+                .map_or(0, |i| i + 1);
+            trimmed == 2
+        }
+        "ip" => {
+            let (addr, bits) = match id.id.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (id.id.as_str(), None),
+            };
+            addr.parse::<IpAddr>().is_ok() && bits.is_none_or(|b| b.parse::<u8>().is_ok())
+        }
+        "super" | "sasl" | "x509" => true,
+        _ => false,
+    }
+}
+
+/// Checks that a connection with `auth_ids` holds `perm` on a node with `acl` (Java's
+/// `checkACL`): an empty ACL allows everything, `super` bypasses checks.
+pub fn check(acl: &[Acl], perm: i32, auth_ids: &[Id]) -> Result<(), ErrorCode> {
+    if acl.is_empty() || auth_ids.iter().any(|id| id.scheme == "super") {
+        return Ok(());
+    }
+    for entry in acl.iter().filter(|a| a.perms & perm != 0) {
+        if entry.id.scheme == "world" && entry.id.id == "anyone" {
+            return Ok(());
+        }
+        let matched = auth_ids.iter().any(|auth| {
+            auth.scheme == entry.id.scheme
+                && match auth.scheme.as_str() {
+                    "ip" => ip_matches(&entry.id.id, &auth.id),
+                    _ => auth.id == entry.id.id,
+                }
+        });
+        if matched {
+            return Ok(());
+        }
+    }
+    Err(ErrorCode::NoAuth)
+}
+
+/// The ACL a create or setACL stores (Java's `fixupACL`): duplicates dropped, `auth:`
+/// replaced by the connection's authenticated (non-ip) ids, every id checked.
+pub fn fix_up(acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+    if acl.is_empty() {
+        return Err(ErrorCode::InvalidAcl);
+    }
+    let mut unique: Vec<Acl> = Vec::with_capacity(acl.len());
+    for entry in acl {
+        if !unique.contains(entry) {
+            unique.push(entry.clone());
+        }
+    }
+    let mut out = Vec::with_capacity(unique.len());
+    for entry in unique {
+        match entry.id.scheme.as_str() {
+            "world" if entry.id.id == "anyone" => out.push(entry),
+            "world" => return Err(ErrorCode::InvalidAcl),
+            "auth" => {
+                // Only providers that say "authenticated" count; ip does not.
+                let mut added = false;
+                for auth in auth_ids.iter().filter(|a| a.scheme != "ip") {
+                    let expanded = Acl::new(entry.perms, auth.clone());
+                    if !out.contains(&expanded) {
+                        out.push(expanded);
+                    }
+                    added = true;
+                }
+                if !added {
+                    return Err(ErrorCode::InvalidAcl);
+                }
+            }
+            _ if id_is_valid(&entry.id) => out.push(entry),
+            _ => return Err(ErrorCode::InvalidAcl),
+        }
+    }
+    Ok(out)
+}
+
+/// getACL's answer: without ADMIN, digest hashes are replaced by `x` (`alice:x`).
+pub fn mask_for_reader(acl: &[Acl], has_admin: bool) -> Vec<Acl> {
+    if has_admin {
+        return acl.to_vec();
+    }
+    acl.iter()
+        .map(|a| {
+            if a.id.scheme == "digest" {
+                let user = a.id.id.split(':').next().unwrap_or("");
+                Acl::new(a.perms, Id::new("digest", format!("{user}:x")))
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
+}
+
+/// Whether `perm` includes ADMIN.
+pub fn is_admin(perm: i32) -> bool {
+    perm & perms::ADMIN != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> Id {
+        Id::new("digest", digest_id("alice:secret"))
+    }
+
+    #[test]
+    fn digest_matches_java() {
+        assert_eq!(
+            digest_id("alice:secret"),
+            "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E="
+        );
+        let ids = authenticate(
+            "digest",
+            b"alice:secret",
+            Some("alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E="),
+        )
+        .unwrap();
+        assert!(ids.contains(&Id::new("super", "")));
+        assert_eq!(
+            authenticate("bogus", b"x", None),
+            Err(ErrorCode::AuthFailed)
+        );
+    }
+
+    #[test]
+    fn permission_checks() {
+        let ip = Id::new("ip", "127.0.0.1");
+        let acl = vec![
+            Acl::new(perms::READ, Id::anyone()),
+            Acl::new(perms::ALL, alice()),
+            Acl::new(perms::WRITE, Id::new("ip", "10.0.0.0/8")),
+        ];
+        assert_eq!(check(&acl, perms::READ, &[ip.clone()]), Ok(()));
+        assert_eq!(
+            check(&acl, perms::WRITE, &[ip.clone()]),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            check(&acl, perms::WRITE, &[Id::new("ip", "10.1.2.3")]),
+            Ok(())
+        );
+        assert_eq!(check(&acl, perms::ADMIN, &[ip.clone(), alice()]), Ok(()));
+        assert_eq!(
+            check(&acl, perms::ADMIN, &[ip, Id::new("super", "")]),
+            Ok(())
+        );
+        assert_eq!(
+            check(&[], perms::ADMIN, &[]),
+            Ok(()),
+            "an empty ACL allows all"
+        );
+    }
+
+    #[test]
+    fn fix_up_expands_auth_and_validates() {
+        let ids = [Id::new("ip", "127.0.0.1"), alice()];
+        let fixed = fix_up(
+            &[Acl::new(31, Id::auth_ids()), Acl::new(31, Id::auth_ids())],
+            &ids,
+        )
+        .unwrap();
+        assert_eq!(fixed, vec![Acl::new(31, alice())]);
+        assert_eq!(
+            fix_up(&Acl::creator_all(), &[Id::new("ip", "1.2.3.4")]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(fix_up(&[], &ids), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fix_up(&[Acl::new(1, Id::new("world", "me"))], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fix_up(&[Acl::new(1, Id::new("digest", "nocolon"))], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fix_up(&[Acl::new(1, Id::new("digest", "a:b:c"))], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert!(fix_up(&[Acl::new(1, Id::new("ip", "10.0.0.0/8"))], &ids).is_ok());
+        assert_eq!(
+            fix_up(&[Acl::new(1, Id::new("nosuch", "x"))], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+    }
+
+    #[test]
+    fn masking_without_admin() {
+        let acl = vec![Acl::new(31, alice()), Acl::new(1, Id::anyone())];
+        assert_eq!(mask_for_reader(&acl, false)[0].id.id, "alice:x");
+        assert_eq!(mask_for_reader(&acl, true), acl);
+    }
+}
