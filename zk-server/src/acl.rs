@@ -212,9 +212,9 @@ mod tests {
             Acl::new(perms::ALL, alice()),
             Acl::new(perms::WRITE, Id::new("ip", "10.0.0.0/8")),
         ];
-        assert_eq!(check(&acl, perms::READ, &[ip.clone()]), Ok(()));
+        assert_eq!(check(&acl, perms::READ, std::slice::from_ref(&ip)), Ok(()));
         assert_eq!(
-            check(&acl, perms::WRITE, &[ip.clone()]),
+            check(&acl, perms::WRITE, std::slice::from_ref(&ip)),
             Err(ErrorCode::NoAuth)
         );
         assert_eq!(
