@@ -3,5 +3,9 @@
 
 pub mod acl;
 pub mod config;
+pub mod core;
+pub mod fourlw;
+pub mod runtime;
 pub mod session;
 pub mod tree;
+pub mod watch;

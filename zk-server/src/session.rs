@@ -91,12 +91,12 @@ pub struct SessionTracker {
 }
 
 impl SessionTracker {
-    /// A tracker for server `server_id`, started at `now_ms` (monotonic), expiring in buckets
-    /// of `tick_ms`.
-    pub fn new(server_id: u8, tick_ms: u64, now_ms: u64) -> Self {
+    /// A tracker for server `server_id`, expiring in buckets of `tick_ms`.
+    /// `id_clock_ms` seeds the session ids (see [`initial_session_id`]).
+    pub fn new(server_id: u8, tick_ms: u64, id_clock_ms: u64) -> Self {
         SessionTracker {
             tick_ms: tick_ms.max(1),
-            next_id: initial_session_id(server_id, now_ms),
+            next_id: initial_session_id(server_id, id_clock_ms),
             sessions: HashMap::new(),
             buckets: BTreeMap::new(),
         }

@@ -94,6 +94,9 @@ pub struct ApplyResult {
     pub events: Vec<TreeEvent>,
     /// Per sub-txn results of a multi.
     pub multi: Vec<ApplyResult>,
+    /// The ACLs of the nodes this txn deleted, by path: a NodeDeleted event is delivered only
+    /// to watchers who could read the node as it was.
+    pub deleted_acls: BTreeMap<String, Vec<Acl>>,
 }
 
 /// Reference-counted ACL lists (Java's `ReferenceCountedACLCache`).
@@ -463,7 +466,7 @@ impl DataTree {
                 self.sessions.remove(&header.client_id);
                 for path in paths {
                     // Java ignores paths already gone.
-                    let _ = self.delete_node(&path, header.zxid, &mut result.events);
+                    let _ = self.delete_node(&path, header.zxid, &mut result);
                 }
                 Ok(())
             }
@@ -511,7 +514,7 @@ impl DataTree {
             ),
             Txn::Delete(t) => {
                 result.path = Some(t.path.clone());
-                self.delete_node(&t.path, header.zxid, &mut result.events)
+                self.delete_node(&t.path, header.zxid, &mut result)
             }
             Txn::SetData(t) => {
                 result.path = Some(t.path.clone());
@@ -577,6 +580,12 @@ impl DataTree {
                 result.err = sub_result.err;
             }
             result.events.extend(sub_result.events.iter().cloned());
+            result.deleted_acls.extend(
+                sub_result
+                    .deleted_acls
+                    .iter()
+                    .map(|(p, a)| (p.clone(), a.clone())),
+            );
             result.multi.push(sub_result);
         }
     }
@@ -648,13 +657,16 @@ impl DataTree {
         &mut self,
         path: &str,
         zxid: i64,
-        events: &mut Vec<TreeEvent>,
+        result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
         let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
         let node = self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
         let digest = Self::node_digest(path, node);
         let node = self.nodes.remove(path).expect("present");
         self.digest = self.digest.wrapping_sub(digest);
+        result
+            .deleted_acls
+            .insert(path.to_owned(), self.acls.get(node.acl_ref));
         self.acls.remove_usage(node.acl_ref);
         self.unindex_owner(path, node.stat.ephemeral_owner);
         let name = zk_proto::path::basename(path).to_owned();
@@ -664,11 +676,11 @@ impl DataTree {
                 p.stat.pzxid = zxid;
             });
         }
-        events.push(TreeEvent {
+        result.events.push(TreeEvent {
             event_type: EventType::NodeDeleted,
             path: path.to_owned(),
         });
-        events.push(TreeEvent {
+        result.events.push(TreeEvent {
             event_type: EventType::NodeChildrenChanged,
             path: parent_path,
         });

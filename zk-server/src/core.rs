@@ -1,0 +1,1204 @@
+//! The server core: connections, sessions, the request pipeline and watches, free of sockets
+//! and clocks. The runtime feeds it what arrives ([`ServerCore::connect`],
+//! [`ServerCore::request`], [`ServerCore::disconnected`], [`ServerCore::tick`]) with the
+//! current monotonic and wall time, and performs the [`Action`]s it returns, in order.
+//!
+//! Writes go through the ZAB stages of a quorum of one: **prep** (validate against the tree,
+//! check ACLs, assign the zxid and build the txn, as Java's PrepRequestProcessor does; a failed
+//! write still takes a zxid and becomes an ErrorTxn), **log** (the [`TxnSink`]; durable storage
+//! plugs in there), **commit** and **apply** (the DataTree, then watch events, then the reply).
+//! Today the log stage completes synchronously, so a write is applied before the next request
+//! is prepped and prep can read the tree directly. When the log becomes asynchronous (group
+//! commit), prep must also see the changes still in flight (Java's outstandingChanges).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use bytes::{Bytes, BytesMut};
+use tracing::{debug, info, warn};
+use zk_proto::data::{Acl, ClientInfo, Id, Stat};
+use zk_proto::message::{
+    MultiOp, MultiRequest, MultiResponse, MultiResult, RequestBody, ResponseBody,
+};
+use zk_proto::path::{sequential_name, validate_path};
+use zk_proto::proto::{
+    ConnectRequest, ConnectResponse, Create2Response, CreateResponse, ErrorResponse,
+    GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse,
+    GetDataResponse, GetEphemeralsResponse, ReplyHeader, RequestHeader, SetAclResponse,
+    SetDataResponse, SyncResponse, WatcherEvent, WhoAmIResponse,
+};
+use zk_proto::txn::{
+    CheckVersionTxn, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn, CreateTtlTxn,
+    CreateTxn, DeleteTxn, ErrorTxn, MultiTxn, SetAclTxn, SetDataTxn, SubTxn, Txn, TxnEntry,
+    TxnHeader,
+};
+use zk_proto::{perms, xid, AddWatchMode, CreateMode, ErrorCode, Jute, OpCode};
+
+use crate::acl;
+use crate::session::{negotiate_timeout, session_password, SessionTracker};
+use crate::tree::{ApplyResult, DataTree, OwnerKind, TreeEvent, MAX_TTL_MS};
+use crate::watch::{ConnId, WatchManager};
+
+/// What the runtime must do, in the order returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write one frame payload (without its length prefix) to a connection.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The payload.
+        payload: Bytes,
+    },
+    /// Close a connection after what was sent before.
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+/// Where committed transactions go before they are applied: the txn log. The core calls
+/// [`TxnSink::append`] for every txn, in zxid order, before applying it.
+pub trait TxnSink: Send {
+    /// Records one transaction.
+    fn append(&mut self, entry: &TxnEntry);
+}
+
+/// A log stage that keeps nothing (an in-memory server).
+#[derive(Debug, Default)]
+pub struct NoLog;
+
+impl TxnSink for NoLog {
+    fn append(&mut self, _entry: &TxnEntry) {}
+}
+
+/// Settings the core needs (from zoo.cfg).
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// This server's id (1 for standalone, as Java).
+    pub server_id: u8,
+    /// tickTime in ms.
+    pub tick_ms: u64,
+    /// Smallest session timeout granted.
+    pub min_session_timeout_ms: i32,
+    /// Largest session timeout granted.
+    pub max_session_timeout_ms: i32,
+    /// TTL nodes allowed.
+    pub extended_types: bool,
+    /// `super:<digest>` that bypasses ACLs.
+    pub super_digest: Option<String>,
+    /// No ACL checks at all.
+    pub skip_acl: bool,
+    /// Write the tree digest into txns.
+    pub digest_enabled: bool,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            server_id: 1,
+            tick_ms: 2000,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            extended_types: false,
+            super_digest: None,
+            skip_acl: false,
+            digest_enabled: true,
+        }
+    }
+}
+
+/// One client connection.
+#[derive(Debug, Clone)]
+struct Conn {
+    session_id: i64,
+    auth_ids: Vec<Id>,
+    /// Whether the client sent the readOnly byte (our replies mirror the handshake's shape).
+    sent_read_only_byte: bool,
+}
+
+/// Counters for the four-letter words.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    /// Frames received from clients.
+    pub packets_received: u64,
+    /// Frames sent to clients.
+    pub packets_sent: u64,
+}
+
+/// The server core. See the module docs.
+pub struct ServerCore {
+    config: CoreConfig,
+    tree: DataTree,
+    sessions: SessionTracker,
+    watches: WatchManager,
+    conns: HashMap<ConnId, Conn>,
+    session_conns: HashMap<i64, ConnId>,
+    last_zxid: i64,
+    log: Box<dyn TxnSink>,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for ServerCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCore")
+            .field("last_zxid", &self.last_zxid)
+            .field("connections", &self.conns.len())
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request that failed in prep: the code, logged as an ErrorTxn.
+type PrepResult = Result<Txn, ErrorCode>;
+
+fn frame(header: &ReplyHeader, body: Option<&ResponseBody>) -> Bytes {
+    let mut out = BytesMut::with_capacity(64);
+    header.write(&mut out);
+    if let Some(body) = body {
+        body.write(&mut out);
+    }
+    out.freeze()
+}
+
+impl ServerCore {
+    /// A core over `tree` (new or recovered); sessions recorded in the tree are tracked again
+    /// from `now_ms` (monotonic). New session ids start from `id_clock_ms`, a clock reading that
+    /// differs between runs (Java uses nanoTime) so ids of a restarted server do not repeat.
+    pub fn new(
+        config: CoreConfig,
+        tree: DataTree,
+        log: Box<dyn TxnSink>,
+        now_ms: u64,
+        id_clock_ms: u64,
+    ) -> Self {
+        let mut sessions = SessionTracker::new(config.server_id, config.tick_ms, id_clock_ms);
+        for (&id, &timeout) in tree.sessions() {
+            sessions.add(id, timeout.max(0) as u32, now_ms);
+        }
+        let last_zxid = tree.last_processed_zxid();
+        ServerCore {
+            config,
+            tree,
+            sessions,
+            watches: WatchManager::new(),
+            conns: HashMap::new(),
+            session_conns: HashMap::new(),
+            last_zxid,
+            log,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The tree (for snapshots and four-letter words).
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// The watch manager (for four-letter words).
+    pub fn watches(&self) -> &WatchManager {
+        &self.watches
+    }
+
+    /// The last zxid applied.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// Packet counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Open connections with their session ids.
+    pub fn connections(&self) -> BTreeMap<ConnId, i64> {
+        self.conns.iter().map(|(c, s)| (*c, s.session_id)).collect()
+    }
+
+    fn send(&mut self, out: &mut Vec<Action>, conn: ConnId, payload: Bytes) {
+        self.counters.packets_sent += 1;
+        out.push(Action::Send { conn, payload });
+    }
+
+    fn reply(
+        &mut self,
+        out: &mut Vec<Action>,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        err: ErrorCode,
+        body: Option<ResponseBody>,
+    ) {
+        let body = if err.is_ok() { body } else { None };
+        let payload = frame(&ReplyHeader { xid, zxid, err }, body.as_ref());
+        self.send(out, conn, payload);
+    }
+
+    // ----- connections and sessions -------------------------------------------------------
+
+    /// The handshake frame of a new connection.
+    pub fn connect(
+        &mut self,
+        conn: ConnId,
+        peer: IpAddr,
+        payload: &[u8],
+        now_ms: u64,
+        wall_ms: i64,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.counters.packets_received += 1;
+        let request = match ConnectRequest::read(&mut &payload[..]) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(conn, error = %e, "malformed ConnectRequest; closing");
+                out.push(Action::Close { conn });
+                return out;
+            }
+        };
+        if request.last_zxid_seen > self.last_zxid {
+            // The client has seen a newer state than ours: it must find another server.
+            info!(conn, client_zxid = %format_args!("{:#x}", request.last_zxid_seen), our_zxid = %format_args!("{:#x}", self.last_zxid), "refusing a client that is ahead of us");
+            out.push(Action::Close { conn });
+            return out;
+        }
+        let sent_read_only_byte = request.read_only.is_some();
+        let timeout = negotiate_timeout(
+            request.time_out,
+            self.config.min_session_timeout_ms,
+            self.config.max_session_timeout_ms,
+        );
+        let refuse = |core: &mut Self, out: &mut Vec<Action>| {
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                time_out: 0,
+                session_id: 0,
+                passwd: Bytes::from_static(&[0; 16]),
+                read_only: sent_read_only_byte.then_some(false),
+            };
+            core.send(out, conn, resp.to_jute_bytes().into());
+            out.push(Action::Close { conn });
+        };
+        let session_id = if request.session_id != 0 {
+            let id = request.session_id;
+            let valid = request.passwd[..] == session_password(id)[..]
+                && self.sessions.get(id).is_some_and(|s| !s.closing);
+            if !valid {
+                info!(conn, session = %format_args!("{id:#x}"), "refusing to re-attach an invalid or expired session");
+                refuse(self, &mut out);
+                return out;
+            }
+            self.sessions.touch(id, now_ms);
+            // A session has one connection: the previous one is closed.
+            if let Some(old) = self.session_conns.insert(id, conn) {
+                if old != conn {
+                    self.drop_conn(old);
+                    out.push(Action::Close { conn: old });
+                }
+            }
+            info!(conn, session = %format_args!("{id:#x}"), timeout, "session re-attached");
+            id
+        } else {
+            let id = self.sessions.next_session_id();
+            self.sessions.add(id, timeout as u32, now_ms);
+            let header = self.next_header(id, 0, OpCode::CreateSession, wall_ms);
+            self.commit(
+                header,
+                Txn::CreateSession(CreateSessionTxn { time_out: timeout }),
+            );
+            self.session_conns.insert(id, conn);
+            info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened");
+            id
+        };
+        self.conns.insert(
+            conn,
+            Conn {
+                session_id,
+                auth_ids: vec![Id::new("ip", peer.to_string())],
+                sent_read_only_byte,
+            },
+        );
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout,
+            session_id,
+            passwd: Bytes::copy_from_slice(&session_password(session_id)),
+            read_only: sent_read_only_byte.then_some(false),
+        };
+        self.send(&mut out, conn, resp.to_jute_bytes().into());
+        out
+    }
+
+    /// The connection closed (by the client or the runtime): its watches go; its session
+    /// stays until it expires or is closed.
+    pub fn disconnected(&mut self, conn: ConnId) {
+        self.drop_conn(conn);
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if self.session_conns.get(&c.session_id) == Some(&conn) {
+                self.session_conns.remove(&c.session_id);
+            }
+            let _ = c.sent_read_only_byte;
+        }
+        self.watches.remove_connection(conn);
+    }
+
+    /// Expires sessions whose time is up: each gets a closeSession txn, its ephemerals go with
+    /// their watch events, and its connection (if any) is closed.
+    pub fn tick(&mut self, now_ms: u64, wall_ms: i64) -> Vec<Action> {
+        let mut out = Vec::new();
+        for id in self.sessions.expire(now_ms) {
+            info!(session = %format_args!("{id:#x}"), "session expired");
+            let result = self.close_session(id, 0, wall_ms);
+            self.fire(&result, &mut out);
+            if let Some(conn) = self.session_conns.remove(&id) {
+                self.drop_conn(conn);
+                out.push(Action::Close { conn });
+            }
+        }
+        out
+    }
+
+    fn close_session(&mut self, id: i64, cxid: i32, wall_ms: i64) -> ApplyResult {
+        self.sessions.set_closing(id);
+        let mut paths: Vec<String> = self.tree.ephemerals(id).cloned().collect();
+        paths.sort();
+        let header = self.next_header(id, cxid, OpCode::CloseSession, wall_ms);
+        let result = self.commit(
+            header,
+            Txn::CloseSession(Some(CloseSessionTxn {
+                paths2_delete: paths,
+            })),
+        );
+        self.sessions.remove(id);
+        result
+    }
+
+    // ----- the pipeline -------------------------------------------------------------------
+
+    fn next_header(&mut self, session: i64, cxid: i32, op: OpCode, wall_ms: i64) -> TxnHeader {
+        TxnHeader {
+            client_id: session,
+            cxid,
+            zxid: self.last_zxid + 1,
+            time: wall_ms,
+            r#type: op,
+        }
+    }
+
+    /// log → commit → apply for one txn.
+    fn commit(&mut self, header: TxnHeader, txn: Txn) -> ApplyResult {
+        let zxid = header.zxid;
+        let mut entry = TxnEntry {
+            header,
+            txn,
+            digest: None,
+        };
+        // Apply first on a copy of the digest to know the digest after this txn, as Java logs
+        // the expected digest with the txn. The DataTree keeps it incrementally.
+        let result = self.tree.apply(&entry.header, &entry.txn);
+        if self.config.digest_enabled && entry.header.r#type != OpCode::Error {
+            entry.digest = Some(zk_proto::txn::TxnDigest {
+                version: 2,
+                tree_digest: self.tree.digest(),
+            });
+        }
+        self.log.append(&entry);
+        self.last_zxid = zxid;
+        result
+    }
+
+    /// Sends the watch events of an applied txn to the connections watching, if they may read
+    /// the node (the CVE-2024-23944 rule of 3.8.4+/3.9.2+).
+    fn fire(&mut self, result: &ApplyResult, out: &mut Vec<Action>) {
+        for event in &result.events {
+            // The node's ACL as it stands, or as it was for a node this txn deleted.
+            let acl = self
+                .tree
+                .node(&event.path)
+                .map(|n| self.tree.acl(n))
+                .or_else(|| result.deleted_acls.get(&event.path).cloned());
+            self.fire_event(event, acl, result.zxid, out);
+        }
+    }
+
+    fn fire_event(
+        &mut self,
+        event: &TreeEvent,
+        acl: Option<Vec<Acl>>,
+        zxid: i64,
+        out: &mut Vec<Action>,
+    ) {
+        let fired = self.watches.trigger(event);
+        for (conn, watcher_event) in fired {
+            let Some(c) = self.conns.get(&conn) else {
+                continue;
+            };
+            if let Some(acl) = &acl {
+                if !self.config.skip_acl && acl::check(acl, perms::READ, &c.auth_ids).is_err() {
+                    continue;
+                }
+            }
+            // 3.9 puts the firing txn's zxid in the header (3.8 sent -1).
+            let payload = notification(zxid, watcher_event);
+            self.send(out, conn, payload);
+        }
+    }
+
+    /// One request frame from an established connection.
+    pub fn request(
+        &mut self,
+        conn: ConnId,
+        payload: &[u8],
+        now_ms: u64,
+        wall_ms: i64,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.counters.packets_received += 1;
+        let Some(c) = self.conns.get(&conn).cloned() else {
+            out.push(Action::Close { conn });
+            return out;
+        };
+        let mut input = payload;
+        let header = match RequestHeader::read(&mut input) {
+            Ok(h) => h,
+            Err(e) => {
+                warn!(conn, error = %e, "malformed request header; closing");
+                out.push(Action::Close { conn });
+                return out;
+            }
+        };
+        if !self.sessions.touch(c.session_id, now_ms) {
+            // Java drops requests of a session that is gone or closing.
+            debug!(conn, "request for a missing or closing session dropped");
+            return out;
+        }
+        let op = header.r#type;
+        let body = match RequestBody::decode(op, input) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(conn, %op, error = %e, "malformed request body");
+                if is_write(op) {
+                    // Java logs an ErrorTxn(MARSHALLINGERROR) and answers with it.
+                    let h = self.next_header(c.session_id, header.xid, OpCode::Error, wall_ms);
+                    let zxid = h.zxid;
+                    self.commit(
+                        h,
+                        Txn::Error(ErrorTxn {
+                            err: ErrorCode::MarshallingError.code(),
+                        }),
+                    );
+                    self.reply(
+                        &mut out,
+                        conn,
+                        header.xid,
+                        zxid,
+                        ErrorCode::MarshallingError,
+                        None,
+                    );
+                } else {
+                    self.reply(
+                        &mut out,
+                        conn,
+                        header.xid,
+                        self.last_zxid,
+                        ErrorCode::MarshallingError,
+                        None,
+                    );
+                }
+                return out;
+            }
+        };
+        self.dispatch(conn, &c, header.xid, body, &mut out, wall_ms);
+        out
+    }
+
+    fn dispatch(
+        &mut self,
+        conn: ConnId,
+        c: &Conn,
+        xid: i32,
+        body: RequestBody,
+        out: &mut Vec<Action>,
+        wall_ms: i64,
+    ) {
+        let last = self.last_zxid;
+        match body {
+            RequestBody::Ping => self.reply(out, conn, xid::PING, last, ErrorCode::Ok, None),
+            RequestBody::Auth(packet) => {
+                match acl::authenticate(
+                    &packet.scheme,
+                    &packet.auth,
+                    self.config.super_digest.as_deref(),
+                ) {
+                    Ok(ids) => {
+                        let conn_state = self.conns.get_mut(&conn).expect("checked");
+                        for id in ids {
+                            if !conn_state.auth_ids.contains(&id) {
+                                conn_state.auth_ids.push(id);
+                            }
+                        }
+                        self.reply(out, conn, xid::AUTH, 0, ErrorCode::Ok, None);
+                    }
+                    Err(code) => {
+                        info!(conn, scheme = %packet.scheme, "authentication failed; closing");
+                        self.reply(out, conn, xid::AUTH, 0, code, None);
+                        out.push(Action::Close { conn });
+                    }
+                }
+            }
+            RequestBody::CloseSession => {
+                let result = self.close_session(c.session_id, xid, wall_ms);
+                self.fire(&result, out);
+                self.reply(out, conn, xid, result.zxid, ErrorCode::Ok, None);
+                self.session_conns.remove(&c.session_id);
+                self.drop_conn(conn);
+                out.push(Action::Close { conn });
+                info!(conn, session = %format_args!("{:#x}", c.session_id), "session closed");
+            }
+            RequestBody::Unknown { op, .. } => {
+                info!(conn, %op, "unknown opcode; closing");
+                self.reply(out, conn, xid, -1, ErrorCode::Unimplemented, None);
+                out.push(Action::Close { conn });
+            }
+            // A top-level check is only valid inside multi (3.8.0 logged it and could not
+            // restart): answer UNIMPLEMENTED and log nothing.
+            RequestBody::Check(_) => {
+                self.reply(out, conn, xid, last, ErrorCode::Unimplemented, None)
+            }
+            RequestBody::Sasl(_) => self.reply(out, conn, xid, last, ErrorCode::AuthFailed, None),
+            body if is_write(body.op()) => self.write(conn, c, xid, body, out, wall_ms),
+            body => self.read(conn, c, xid, body, out),
+        }
+    }
+
+    fn write(
+        &mut self,
+        conn: ConnId,
+        c: &Conn,
+        xid: i32,
+        body: RequestBody,
+        out: &mut Vec<Action>,
+        wall_ms: i64,
+    ) {
+        let op = body.op();
+        let prep = Prep {
+            tree: &self.tree,
+            config: &self.config,
+        };
+        let (header_op, txn) = match &body {
+            RequestBody::Multi(multi) => {
+                (OpCode::Multi, Ok(prep.multi(c, multi, self.last_zxid + 1)))
+            }
+            other => (op, prep.prep(c, other)),
+        };
+        let (header_op, txn) = match txn {
+            Ok(txn) => (header_op, txn),
+            Err(code) => (OpCode::Error, Txn::Error(ErrorTxn { err: code.code() })),
+        };
+        let header = self.next_header(c.session_id, xid, header_op, wall_ms);
+        let result = self.commit(header, txn);
+        self.fire(&result, out);
+        let zxid = result.zxid;
+        let (err, body) = write_response(&body, &result);
+        self.reply(out, conn, xid, zxid, err, body);
+    }
+
+    fn check_acl(&self, c: &Conn, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {
+        Prep {
+            tree: &self.tree,
+            config: &self.config,
+        }
+        .check_acl(c, acl, perm)
+    }
+
+    // ----- reads --------------------------------------------------------------------------
+
+    fn read(&mut self, conn: ConnId, c: &Conn, xid: i32, body: RequestBody, out: &mut Vec<Action>) {
+        let last = self.last_zxid;
+        let result: Result<Option<ResponseBody>, ErrorCode> = match body {
+            RequestBody::Exists(r) => {
+                if r.watch {
+                    self.watches.add_data_watch(&r.path, conn);
+                }
+                match self.tree.node(&r.path) {
+                    Some(n) => Ok(Some(ResponseBody::Exists(
+                        zk_proto::proto::ExistsResponse {
+                            stat: self.tree.client_stat(n),
+                        },
+                    ))),
+                    None => Err(ErrorCode::NoNode),
+                }
+            }
+            RequestBody::GetData(r) => self.get_data(c, &r.path).map(|(data, stat)| {
+                if r.watch {
+                    self.watches.add_data_watch(&r.path, conn);
+                }
+                Some(ResponseBody::GetData(GetDataResponse { data, stat }))
+            }),
+            RequestBody::GetChildren(r) => self.get_children(c, &r.path).map(|(children, _)| {
+                if r.watch {
+                    self.watches.add_child_watch(&r.path, conn);
+                }
+                Some(ResponseBody::GetChildren(GetChildrenResponse { children }))
+            }),
+            RequestBody::GetChildren2(r) => {
+                self.get_children(c, &r.path).map(|(children, stat)| {
+                    if r.watch {
+                        self.watches.add_child_watch(&r.path, conn);
+                    }
+                    Some(ResponseBody::GetChildren2(GetChildren2Response {
+                        children,
+                        stat,
+                    }))
+                })
+            }
+            RequestBody::GetAcl(r) => match self.tree.node(&r.path) {
+                None => Err(ErrorCode::NoNode),
+                Some(n) => {
+                    let node_acl = self.tree.acl(n);
+                    let stat = self.tree.client_stat(n);
+                    match self.check_acl(c, &node_acl, perms::READ | perms::ADMIN) {
+                        Err(e) => Err(e),
+                        Ok(()) => {
+                            let admin = self.check_acl(c, &node_acl, perms::ADMIN).is_ok();
+                            Ok(Some(ResponseBody::GetAcl(GetAclResponse {
+                                acl: acl::mask_for_reader(&node_acl, admin),
+                                stat,
+                            })))
+                        }
+                    }
+                }
+            },
+            RequestBody::GetAllChildrenNumber(r) => match self.tree.node(&r.path) {
+                None => Err(ErrorCode::NoNode),
+                Some(n) => self.check_acl(c, &self.tree.acl(n), perms::READ).map(|()| {
+                    Some(ResponseBody::GetAllChildrenNumber(
+                        GetAllChildrenNumberResponse {
+                            total_number: self.count_descendants(&r.path),
+                        },
+                    ))
+                }),
+            },
+            RequestBody::GetEphemerals(r) => {
+                let prefix = r.prefix_path.unwrap_or_default();
+                let mut ephemerals: Vec<String> = self
+                    .tree
+                    .ephemerals(c.session_id)
+                    .filter(|p| prefix.is_empty() || prefix == "/" || p.starts_with(&prefix))
+                    .cloned()
+                    .collect();
+                ephemerals.sort();
+                Ok(Some(ResponseBody::GetEphemerals(GetEphemeralsResponse {
+                    ephemerals,
+                })))
+            }
+            RequestBody::WhoAmI => Ok(Some(ResponseBody::WhoAmI(WhoAmIResponse {
+                client_info: c
+                    .auth_ids
+                    .iter()
+                    .map(|id| ClientInfo {
+                        auth_scheme: id.scheme.clone(),
+                        user: user_name(id),
+                    })
+                    .collect(),
+            }))),
+            RequestBody::Sync(r) => Ok(Some(ResponseBody::Sync(SyncResponse { path: r.path }))),
+            RequestBody::MultiRead(multi) => {
+                let results = multi
+                    .ops
+                    .iter()
+                    .map(|op| match op {
+                        MultiOp::GetData(r) => match self.get_data(c, &r.path) {
+                            Ok((data, stat)) => {
+                                MultiResult::GetData(GetDataResponse { data, stat })
+                            }
+                            Err(e) => MultiResult::Error(e),
+                        },
+                        MultiOp::GetChildren(r) => match self.get_children(c, &r.path) {
+                            Ok((children, _)) => {
+                                MultiResult::GetChildren(GetChildrenResponse { children })
+                            }
+                            Err(e) => MultiResult::Error(e),
+                        },
+                        _ => MultiResult::Error(ErrorCode::MarshallingError),
+                    })
+                    .collect();
+                Ok(Some(ResponseBody::Multi(MultiResponse { results })))
+            }
+            RequestBody::SetWatches(r) => {
+                let all = zk_proto::proto::SetWatches2 {
+                    relative_zxid: r.relative_zxid,
+                    data_watches: r.data_watches,
+                    exist_watches: r.exist_watches,
+                    child_watches: r.child_watches,
+                    persistent_watches: Vec::new(),
+                    persistent_recursive_watches: Vec::new(),
+                };
+                self.set_watches(conn, &all, out);
+                Ok(None)
+            }
+            RequestBody::SetWatches2(r) => {
+                self.set_watches(conn, &r, out);
+                Ok(None)
+            }
+            RequestBody::AddWatch(r) => {
+                let recursive = r.mode == AddWatchMode::PersistentRecursive;
+                if !recursive && r.mode != AddWatchMode::Persistent {
+                    Err(ErrorCode::BadArguments)
+                } else {
+                    self.watches.add_persistent_watch(&r.path, conn, recursive);
+                    Ok(Some(ResponseBody::AddWatch(ErrorResponse {
+                        err: ErrorCode::Ok,
+                    })))
+                }
+            }
+            // 3.8 knows watcher types 1..=3 only; others fail to decode there.
+            RequestBody::CheckWatches(r) if !(1..=3).contains(&r.r#type.code()) => {
+                Err(ErrorCode::MarshallingError)
+            }
+            RequestBody::RemoveWatches(r) if !(1..=3).contains(&r.r#type.code()) => {
+                Err(ErrorCode::MarshallingError)
+            }
+            RequestBody::CheckWatches(r) => {
+                if self.watches.contains(conn, &r.path, r.r#type) {
+                    Ok(None)
+                } else {
+                    Err(ErrorCode::NoWatcher)
+                }
+            }
+            RequestBody::RemoveWatches(r) => {
+                if self.watches.remove(conn, &r.path, r.r#type) {
+                    Ok(None)
+                } else {
+                    Err(ErrorCode::NoWatcher)
+                }
+            }
+            _ => Err(ErrorCode::Unimplemented),
+        };
+        match result {
+            Ok(body) => self.reply(out, conn, xid, last, ErrorCode::Ok, body),
+            Err(code) => self.reply(out, conn, xid, last, code, None),
+        }
+    }
+
+    /// Re-registers a reconnected client's watches; what it missed fires now (zxid -1, as
+    /// these events come from no txn), before the reply.
+    fn set_watches(
+        &mut self,
+        conn: ConnId,
+        request: &zk_proto::proto::SetWatches2,
+        out: &mut Vec<Action>,
+    ) {
+        let tree = &self.tree;
+        let events = self.watches.set_watches(conn, request, |p| {
+            tree.node(p).map(|n| (n.stat.mzxid, n.stat.pzxid))
+        });
+        for e in events {
+            self.send(out, conn, notification(-1, e));
+        }
+    }
+
+    fn get_data(&self, c: &Conn, path: &str) -> Result<(Option<Bytes>, Stat), ErrorCode> {
+        let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
+        self.check_acl(c, &self.tree.acl(n), perms::READ)?;
+        Ok((n.data.clone(), self.tree.client_stat(n)))
+    }
+
+    fn get_children(&self, c: &Conn, path: &str) -> Result<(Vec<String>, Stat), ErrorCode> {
+        let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
+        self.check_acl(c, &self.tree.acl(n), perms::READ)?;
+        Ok((
+            n.children.iter().cloned().collect(),
+            self.tree.client_stat(n),
+        ))
+    }
+
+    /// Java counts every node under the path (for `/`: every node but the root).
+    fn count_descendants(&self, path: &str) -> i32 {
+        let mut count = 0i32;
+        let mut stack = vec![path.to_owned()];
+        while let Some(p) = stack.pop() {
+            if let Some(n) = self.tree.node(&p) {
+                for child in &n.children {
+                    count += 1;
+                    stack.push(if p == "/" {
+                        format!("/{child}")
+                    } else {
+                        format!("{p}/{child}")
+                    });
+                }
+            }
+        }
+        count
+    }
+}
+
+/// PrepRequestProcessor over a tree: the real one, or a multi's scratch copy.
+struct Prep<'a> {
+    tree: &'a DataTree,
+    config: &'a CoreConfig,
+}
+
+impl Prep<'_> {
+    fn check_acl(&self, c: &Conn, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {
+        if self.config.skip_acl {
+            return Ok(());
+        }
+        acl::check(acl, perm, &c.auth_ids)
+    }
+
+    /// The node at a Java record path (`""` is the root), or NONODE.
+    fn record(&self, path: &str) -> Result<&crate::tree::Node, ErrorCode> {
+        let path = if path.is_empty() { "/" } else { path };
+        self.tree.node(path).ok_or(ErrorCode::NoNode)
+    }
+
+    fn is_session_ephemeral(&self, owner: i64) -> bool {
+        matches!(
+            OwnerKind::of(owner, self.config.extended_types),
+            OwnerKind::Ephemeral(_)
+        )
+    }
+
+    /// One write: its txn, or the error to log as an ErrorTxn. The order of the checks is
+    /// Java's, since it decides which error a client sees.
+    fn prep(&self, c: &Conn, body: &RequestBody) -> PrepResult {
+        match body {
+            RequestBody::Create(r) | RequestBody::Create2(r) | RequestBody::CreateContainer(r) => {
+                self.create(c, body.op(), &r.path, r.data.clone(), &r.acl, r.flags, -1)
+            }
+            RequestBody::CreateTtl(r) => self.create(
+                c,
+                OpCode::CreateTtl,
+                &r.path,
+                r.data.clone(),
+                &r.acl,
+                r.flags,
+                r.ttl,
+            ),
+            RequestBody::Delete(r) => {
+                let parent_path = parent_of_deletable(&r.path)?;
+                let parent = self.record(&parent_path)?;
+                let node = self.record(&r.path)?;
+                self.check_acl(c, &self.tree.acl(parent), perms::DELETE)?;
+                check_version(node.stat.version, r.version)?;
+                if !node.children.is_empty() {
+                    return Err(ErrorCode::NotEmpty);
+                }
+                Ok(Txn::Delete(DeleteTxn {
+                    path: r.path.clone(),
+                }))
+            }
+            RequestBody::DeleteContainer(path) => {
+                let parent_path = parent_of_deletable(path)?;
+                self.record(&parent_path)?;
+                let node = self.record(path)?;
+                if !node.children.is_empty() {
+                    return Err(ErrorCode::NotEmpty);
+                }
+                if self.is_session_ephemeral(node.stat.ephemeral_owner) {
+                    return Err(ErrorCode::BadVersion);
+                }
+                Ok(Txn::Delete(DeleteTxn { path: path.clone() }))
+            }
+            RequestBody::SetData(r) => {
+                validate(&r.path)?;
+                let node = self.record(&r.path)?;
+                self.check_acl(c, &self.tree.acl(node), perms::WRITE)?;
+                let version = check_version(node.stat.version, r.version)?;
+                Ok(Txn::SetData(SetDataTxn {
+                    path: r.path.clone(),
+                    data: r.data.clone(),
+                    version,
+                }))
+            }
+            RequestBody::SetAcl(r) => {
+                validate(&r.path)?;
+                let acl = acl::fix_up(&r.acl, &c.auth_ids)?;
+                let node = self.record(&r.path)?;
+                self.check_acl(c, &self.tree.acl(node), perms::ADMIN)?;
+                let version = check_version(node.stat.aversion, r.version)?;
+                Ok(Txn::SetAcl(SetAclTxn {
+                    path: r.path.clone(),
+                    acl,
+                    version,
+                }))
+            }
+            RequestBody::Check(r) => {
+                validate(&r.path)?;
+                let node = self.record(&r.path)?;
+                self.check_acl(c, &self.tree.acl(node), perms::READ)?;
+                let version = check_version(node.stat.version, r.version)?;
+                Ok(Txn::CheckVersion(CheckVersionTxn {
+                    path: r.path.clone(),
+                    version,
+                }))
+            }
+            RequestBody::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+            _ => Err(ErrorCode::MarshallingError),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        &self,
+        c: &Conn,
+        op: OpCode,
+        path: &str,
+        data: Option<Bytes>,
+        acl_list: &[Acl],
+        flags: i32,
+        ttl: i64,
+    ) -> PrepResult {
+        let mode = CreateMode::from_flags(flags).ok_or(ErrorCode::BadArguments)?;
+        // validateCreateRequest: TTL modes need extended types and a TTL in range.
+        if mode.is_ttl() && !self.config.extended_types {
+            return Err(ErrorCode::Unimplemented);
+        }
+        if mode.is_ttl() && !(1..=MAX_TTL_MS).contains(&ttl) {
+            return Err(ErrorCode::BadArguments);
+        }
+        // validatePathForCreate: only the slash and NUL here; the full check comes later.
+        let Some(slash) = path.rfind('/') else {
+            return Err(ErrorCode::BadArguments);
+        };
+        if path.contains('\0') {
+            return Err(ErrorCode::BadArguments);
+        }
+        let parent_path = &path[..slash];
+        let acl_list = acl::fix_up(acl_list, &c.auth_ids)?;
+        let parent_node = self.record(parent_path)?;
+        self.check_acl(c, &self.tree.acl(parent_node), perms::CREATE)?;
+        let parent_cversion = parent_node.stat.cversion;
+        let path = if mode.is_sequential() {
+            sequential_name(path, parent_cversion)
+        } else {
+            path.to_owned()
+        };
+        validate(&path)?;
+        if self.tree.node(&path).is_some() {
+            return Err(ErrorCode::NodeExists);
+        }
+        if self.is_session_ephemeral(parent_node.stat.ephemeral_owner) {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        let parent_c_version = parent_cversion + 1;
+        Ok(match op {
+            OpCode::CreateContainer => Txn::CreateContainer(CreateContainerTxn {
+                path,
+                data,
+                acl: acl_list,
+                parent_c_version,
+            }),
+            OpCode::CreateTtl => Txn::CreateTtl(CreateTtlTxn {
+                path,
+                data,
+                acl: acl_list,
+                parent_c_version,
+                ttl,
+            }),
+            _ => Txn::Create(CreateTxn {
+                path,
+                data,
+                acl: acl_list,
+                ephemeral: mode.is_ephemeral(),
+                parent_c_version,
+            }),
+        })
+    }
+
+    /// A multi: each op is prepped against the tree as changed by the ops before it (a scratch
+    /// copy); after the first failure the rest become RUNTIMEINCONSISTENCY errors, and the
+    /// apply stage then applies nothing.
+    fn multi(&self, c: &Conn, multi: &MultiRequest, zxid: i64) -> Txn {
+        let mut scratch = self.tree.clone();
+        let mut txns = Vec::with_capacity(multi.ops.len());
+        let mut failed = false;
+        for op in &multi.ops {
+            if failed {
+                txns.push(error_sub(ErrorCode::RuntimeInconsistency));
+                continue;
+            }
+            let body = multi_op_body(op);
+            let view = Prep {
+                tree: &scratch,
+                config: self.config,
+            };
+            match view.prep(c, &body) {
+                Ok(txn) => {
+                    // create2 sub-ops are logged as plain creates, as Java re-parses them.
+                    let sub_type = match &txn {
+                        Txn::Create(_) => OpCode::Create,
+                        Txn::CreateContainer(_) => OpCode::CreateContainer,
+                        Txn::CreateTtl(_) => OpCode::CreateTtl,
+                        Txn::Delete(_) => OpCode::Delete,
+                        Txn::SetData(_) => OpCode::SetData,
+                        Txn::CheckVersion(_) => OpCode::Check,
+                        _ => OpCode::Error,
+                    };
+                    let header = TxnHeader {
+                        client_id: c.session_id,
+                        cxid: 0,
+                        zxid,
+                        time: 0,
+                        r#type: sub_type,
+                    };
+                    scratch.apply(&header, &txn);
+                    let mut data = Vec::new();
+                    txn.write(&mut data);
+                    txns.push(SubTxn {
+                        r#type: sub_type,
+                        data: data.into(),
+                    });
+                }
+                Err(code) => {
+                    failed = true;
+                    txns.push(error_sub(code));
+                }
+            }
+        }
+        Txn::Multi(MultiTxn { txns })
+    }
+}
+
+/// Java's getParentPathAndValidate: a `/`, no NUL, and not one of the special paths.
+fn parent_of_deletable(path: &str) -> Result<String, ErrorCode> {
+    let Some(slash) = path.rfind('/') else {
+        return Err(ErrorCode::BadArguments);
+    };
+    if path.contains('\0')
+        || matches!(
+            path,
+            "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+        )
+    {
+        return Err(ErrorCode::BadArguments);
+    }
+    Ok(path[..slash].to_owned())
+}
+
+/// The reply of an applied write.
+fn write_response(
+    request: &RequestBody,
+    result: &ApplyResult,
+) -> (ErrorCode, Option<ResponseBody>) {
+    if let RequestBody::Multi(multi) = request {
+        let results = multi
+            .ops
+            .iter()
+            .zip(&result.multi)
+            .map(|(op, r)| multi_result(op, r))
+            .collect();
+        // A failed multi still answers OK in the header; the codes are per op.
+        return (
+            ErrorCode::Ok,
+            Some(ResponseBody::Multi(MultiResponse { results })),
+        );
+    }
+    if !result.err.is_ok() {
+        return (result.err, None);
+    }
+    let path = result.path.clone().unwrap_or_default();
+    let stat = result.stat.clone().unwrap_or_default();
+    let body = match request.op() {
+        OpCode::Create => ResponseBody::Create(CreateResponse { path }),
+        OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
+            ResponseBody::Create2(Create2Response { path, stat })
+        }
+        OpCode::SetData => ResponseBody::SetData(SetDataResponse { stat }),
+        OpCode::SetAcl => ResponseBody::SetAcl(SetAclResponse { stat }),
+        _ => return (ErrorCode::Ok, None),
+    };
+    (ErrorCode::Ok, Some(body))
+}
+
+/// The reply entry of one multi sub-op: creates answer their path (containers and TTL nodes
+/// with a Stat too), deletes and checks nothing, setData the Stat; failures their code.
+fn multi_result(op: &MultiOp, r: &ApplyResult) -> MultiResult {
+    if !r.err.is_ok() {
+        return MultiResult::Error(r.err);
+    }
+    let path = r.path.clone().unwrap_or_default();
+    let stat = r.stat.clone().unwrap_or_default();
+    match op {
+        MultiOp::Create(_) | MultiOp::Create2(_) => MultiResult::Create(CreateResponse { path }),
+        MultiOp::CreateContainer(_) | MultiOp::CreateTtl(_) => {
+            MultiResult::Create2(Create2Response { path, stat })
+        }
+        MultiOp::Delete(_) => MultiResult::Delete,
+        MultiOp::SetData(_) => MultiResult::SetData(SetDataResponse { stat }),
+        MultiOp::Check(_) => MultiResult::Check,
+        MultiOp::GetData(_) | MultiOp::GetChildren(_) => {
+            MultiResult::Error(ErrorCode::MarshallingError)
+        }
+    }
+}
+
+fn multi_op_body(op: &MultiOp) -> RequestBody {
+    match op.clone() {
+        MultiOp::Create(r) => RequestBody::Create(r),
+        MultiOp::Create2(r) => RequestBody::Create(r),
+        MultiOp::CreateContainer(r) => RequestBody::CreateContainer(r),
+        MultiOp::CreateTtl(r) => RequestBody::CreateTtl(r),
+        MultiOp::Delete(r) => RequestBody::Delete(r),
+        MultiOp::SetData(r) => RequestBody::SetData(r),
+        MultiOp::Check(r) => RequestBody::Check(r),
+        MultiOp::GetData(r) => RequestBody::GetData(r),
+        MultiOp::GetChildren(r) => RequestBody::GetChildren(r),
+    }
+}
+
+fn error_sub(code: ErrorCode) -> SubTxn {
+    SubTxn {
+        r#type: OpCode::Error,
+        data: ErrorTxn { err: code.code() }.to_jute_bytes().into(),
+    }
+}
+
+fn notification(zxid: i64, event: WatcherEvent) -> Bytes {
+    let mut out = BytesMut::with_capacity(32 + event.path.len());
+    ReplyHeader {
+        xid: xid::NOTIFICATION,
+        zxid,
+        err: ErrorCode::Ok,
+    }
+    .write(&mut out);
+    event.write(&mut out);
+    out.freeze()
+}
+
+fn validate(path: &str) -> Result<(), ErrorCode> {
+    validate_path(path).map_err(|_| ErrorCode::BadArguments)
+}
+
+fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
+    if expected != -1 && expected != current {
+        return Err(ErrorCode::BadVersion);
+    }
+    Ok(current.wrapping_add(1))
+}
+
+fn is_write(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateContainer
+            | OpCode::CreateTtl
+            | OpCode::Delete
+            | OpCode::DeleteContainer
+            | OpCode::SetData
+            | OpCode::SetAcl
+            | OpCode::Multi
+            | OpCode::Reconfig
+    )
+}
+
+/// The user name `whoAmI` reports: digest ids without their hash, others as they are.
+fn user_name(id: &Id) -> String {
+    match id.scheme.as_str() {
+        "digest" => id.id.split(':').next().unwrap_or("").to_owned(),
+        _ => id.id.clone(),
+    }
+}

@@ -1,0 +1,381 @@
+//! The runtime: the only part of the server with sockets, tasks and clocks. One task owns the
+//! [`ServerCore`] and handles everything in arrival order; each connection has a reader task
+//! (frames in) and a writer task (frames out, batched); a timer ticks session expiry.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::{debug, info, warn};
+use zk_proto::frame::{ClientFrame, FourLetterWord, FrameError, ServerCodec};
+
+use crate::config::Config;
+use crate::core::{Action, CoreConfig, ServerCore, TxnSink};
+use crate::tree::DataTree;
+use crate::watch::ConnId;
+
+/// What connection tasks and timers tell the core task.
+enum Input {
+    Connect {
+        conn: ConnId,
+        peer: IpAddr,
+        payload: Bytes,
+        out: mpsc::UnboundedSender<Outbound>,
+    },
+    Request {
+        conn: ConnId,
+        payload: Bytes,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    FourLetterWord {
+        word: FourLetterWord,
+        stmk_mask: Option<i64>,
+        reply: oneshot::Sender<Vec<u8>>,
+    },
+    Tick,
+}
+
+/// What a connection's writer receives.
+#[derive(Debug)]
+enum Outbound {
+    /// A frame payload; the codec adds the length prefix.
+    Frame(Bytes),
+    /// Raw bytes (a four-letter word's answer), then the connection closes.
+    RawThenClose(Bytes),
+    /// Flush and close.
+    Close,
+}
+
+/// A running server. Dropping the handle does not stop it; call [`ServerHandle::shutdown`].
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every connection and waits for the tasks to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+
+    /// Waits until the server stops (after [`shutdown`](Self::shutdown) from elsewhere).
+    pub async fn wait(mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The configuration the core takes from zoo.cfg.
+pub fn core_config(cfg: &Config) -> CoreConfig {
+    CoreConfig {
+        server_id: 1,
+        tick_ms: u64::from(cfg.tick_time_ms),
+        min_session_timeout_ms: cfg.min_session_timeout_ms(),
+        max_session_timeout_ms: cfg.max_session_timeout_ms(),
+        extended_types: cfg.extended_types_enabled(),
+        super_digest: cfg.super_digest().map(str::to_owned),
+        skip_acl: cfg.skip_acl(),
+        digest_enabled: cfg.digest_enabled(),
+    }
+}
+
+/// Binds the client port (`clientPortAddress:clientPort`; port 0 picks a free one) and starts
+/// serving `tree`, logging txns to `log`.
+pub async fn start(
+    cfg: Config,
+    tree: DataTree,
+    log: Box<dyn TxnSink>,
+) -> std::io::Result<ServerHandle> {
+    let host = cfg
+        .client_port_address
+        .clone()
+        .unwrap_or_else(|| "0.0.0.0".to_owned());
+    let port = cfg.client_port.unwrap_or(2181);
+    let listener = TcpListener::bind((host.as_str(), port)).await?;
+    let addr = listener.local_addr()?;
+    info!(%addr, "serving clients");
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let started = Instant::now();
+    let core = ServerCore::new(core_config(&cfg), tree, log, 0, wall_ms() as u64);
+    let (input_tx, input_rx) = mpsc::unbounded_channel();
+    let core_task = tokio::spawn(run_core(
+        core,
+        input_rx,
+        started,
+        cfg.four_letter_whitelist(),
+    ));
+    let tick_every = Duration::from_millis(u64::from(cfg.tick_time_ms).max(2) / 2);
+    let ticker = {
+        let input_tx = input_tx.clone();
+        let mut shutdown = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick_every);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => if input_tx.send(Input::Tick).is_err() { break },
+                    _ = shutdown.changed() => break,
+                }
+            }
+        })
+    };
+    let accept = tokio::spawn(accept_loop(
+        listener,
+        input_tx,
+        shutdown_rx,
+        cfg.max_client_cnxns,
+        cfg.jute_max_buffer(),
+    ));
+    let done = tokio::spawn(async move {
+        let _ = accept.await;
+        let _ = ticker.await;
+        // The accept loop dropped its sender and every connection task ends with the core.
+        let _ = core_task.await;
+    });
+    Ok(ServerHandle {
+        addr,
+        shutdown: shutdown_tx,
+        done: Some(done),
+    })
+}
+
+async fn run_core(
+    mut core: ServerCore,
+    mut inputs: mpsc::UnboundedReceiver<Input>,
+    started: Instant,
+    whitelist: Vec<String>,
+) {
+    let mut outs: HashMap<ConnId, mpsc::UnboundedSender<Outbound>> = HashMap::new();
+    let now_ms = || started.elapsed().as_millis() as u64;
+    while let Some(input) = inputs.recv().await {
+        let actions = match input {
+            Input::Connect {
+                conn,
+                peer,
+                payload,
+                out,
+            } => {
+                outs.insert(conn, out);
+                core.connect(conn, peer, &payload, now_ms(), wall_ms())
+            }
+            Input::Request { conn, payload } => core.request(conn, &payload, now_ms(), wall_ms()),
+            Input::Closed { conn } => {
+                core.disconnected(conn);
+                outs.remove(&conn);
+                Vec::new()
+            }
+            Input::FourLetterWord {
+                word,
+                stmk_mask,
+                reply,
+            } => {
+                let _ = reply.send(crate::fourlw::answer(&core, word, stmk_mask, &whitelist));
+                Vec::new()
+            }
+            Input::Tick => core.tick(now_ms(), wall_ms()),
+        };
+        for action in actions {
+            match action {
+                Action::Send { conn, payload } => {
+                    if let Some(out) = outs.get(&conn) {
+                        let _ = out.send(Outbound::Frame(payload));
+                    }
+                }
+                Action::Close { conn } => {
+                    if let Some(out) = outs.remove(&conn) {
+                        let _ = out.send(Outbound::Close);
+                    }
+                }
+            }
+        }
+    }
+    debug!("core task done");
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    inputs: mpsc::UnboundedSender<Input>,
+    mut shutdown: watch::Receiver<bool>,
+    max_per_ip: u32,
+    max_frame_len: usize,
+) {
+    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+    let mut next_conn: ConnId = 1;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let ip = peer.ip();
+        {
+            let mut counts = per_ip.lock().expect("per-ip lock");
+            let count = counts.entry(ip).or_insert(0);
+            if max_per_ip > 0 && *count >= max_per_ip {
+                warn!(%ip, max_per_ip, "too many connections from this address (maxClientCnxns); closing");
+                continue;
+            }
+            *count += 1;
+        }
+        let conn = next_conn;
+        next_conn += 1;
+        let inputs = inputs.clone();
+        let per_ip = per_ip.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            serve_connection(conn, stream, peer, inputs, shutdown, max_frame_len).await;
+            let mut counts = per_ip.lock().expect("per-ip lock");
+            if let Some(c) = counts.get_mut(&ip) {
+                *c -= 1;
+                if *c == 0 {
+                    counts.remove(&ip);
+                }
+            }
+        });
+    }
+}
+
+async fn serve_connection(
+    conn: ConnId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    inputs: mpsc::UnboundedSender<Input>,
+    mut shutdown: watch::Receiver<bool>,
+    max_frame_len: usize,
+) {
+    let _ = stream.set_nodelay(true);
+    let (read_half, write_half) = stream.into_split();
+    let mut reader = FramedRead::new(read_half, ServerCodec::new(max_frame_len));
+    let mut writer = FramedWrite::new(write_half, ServerCodec::new(max_frame_len));
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outbound>();
+    let mut out_tx = Some(out_tx);
+    let mut registered = false;
+    let mut writer_done = false;
+    // Writer: batches whatever is queued into one flush.
+    let mut writer_task = tokio::spawn(async move {
+        while let Some(first) = out_rx.recv().await {
+            let mut next = Some(first);
+            while let Some(item) = next.take() {
+                match item {
+                    Outbound::Frame(payload) => {
+                        if writer.feed(payload).await.is_err() {
+                            return;
+                        }
+                    }
+                    Outbound::RawThenClose(bytes) => {
+                        let _ = writer.flush().await;
+                        let _ = writer.get_mut().write_all(&bytes).await;
+                        let _ = writer.get_mut().shutdown().await;
+                        return;
+                    }
+                    Outbound::Close => {
+                        let _ = writer.flush().await;
+                        let _ = writer.get_mut().shutdown().await;
+                        return;
+                    }
+                }
+                next = out_rx.try_recv().ok();
+            }
+            if writer.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    loop {
+        let frame = tokio::select! {
+            frame = reader.next() => frame,
+            _ = shutdown.changed() => break,
+            // The writer closed the connection (the core said so): stop reading too.
+            _ = &mut writer_task => {
+                writer_done = true;
+                break;
+            }
+        };
+        match frame {
+            None => break,
+            Some(Err(FrameError::LengthOutOfRange { len, max })) => {
+                warn!(conn, %peer, len, max, "frame length out of range (jute.maxbuffer); closing");
+                break;
+            }
+            Some(Err(FrameError::Io(e))) => {
+                debug!(conn, %peer, error = %e, "connection read failed");
+                break;
+            }
+            Some(Ok(ClientFrame::FourLetterWord { word, stmk_mask })) => {
+                let (tx, rx) = oneshot::channel();
+                if inputs
+                    .send(Input::FourLetterWord {
+                        word,
+                        stmk_mask,
+                        reply: tx,
+                    })
+                    .is_ok()
+                {
+                    if let (Ok(answer), Some(out)) = (rx.await, out_tx.take()) {
+                        let _ = out.send(Outbound::RawThenClose(Bytes::from(answer)));
+                    }
+                }
+                break;
+            }
+            Some(Ok(ClientFrame::Connect(payload))) => {
+                let Some(out) = out_tx.take() else { break };
+                registered = true;
+                if inputs
+                    .send(Input::Connect {
+                        conn,
+                        peer: peer.ip(),
+                        payload,
+                        out,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Some(Ok(ClientFrame::Request(payload))) => {
+                if inputs.send(Input::Request { conn, payload }).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    if registered {
+        // The core drops its sender for this connection, which ends the writer.
+        let _ = inputs.send(Input::Closed { conn });
+    }
+    drop(out_tx);
+    if !writer_done {
+        let _ = writer_task.await;
+    }
+}

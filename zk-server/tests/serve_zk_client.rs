@@ -1,0 +1,127 @@
+//! Our server, started in-process on a free port, used by our client.
+
+use std::time::Duration;
+
+use zk_client::{Client, CreateOptions, Error, Op, OpResult};
+use zk_proto::{AddWatchMode, CreateMode, EventType};
+use zk_server::config::Config;
+use zk_server::core::NoLog;
+use zk_server::runtime::{self, ServerHandle};
+use zk_server::tree::DataTree;
+
+async fn start(extra: &str) -> ServerHandle {
+    let dir = std::env::temp_dir().join(format!("zk-rs-serve-{}", std::process::id()));
+    let text = format!(
+        "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n{extra}",
+        dir.display()
+    );
+    let cfg = Config::parse(&text, "").unwrap();
+    let tree = DataTree::new(cfg.extended_types_enabled());
+    runtime::start(cfg, tree, Box::new(NoLog)).await.unwrap()
+}
+
+async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("timed out")
+}
+
+#[tokio::test]
+async fn basic_operations_watches_and_multi() {
+    let server = start("extendedTypesEnabled=true\n").await;
+    let cs = server.local_addr().to_string();
+    let zk = Client::connect(&cs).await.unwrap();
+    let other = Client::connect(&cs).await.unwrap();
+    assert_ne!(zk.session().session_id, other.session().session_id);
+
+    let (path, stat) = zk
+        .create("/a", b"x", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(
+        (path.as_str(), stat.version, stat.data_length),
+        ("/a", 0, 1)
+    );
+    let (seq, _) = zk
+        .create(
+            "/a/s-",
+            b"",
+            &CreateOptions::new(CreateMode::EphemeralSequential),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seq, "/a/s-0000000000");
+    assert_eq!(
+        zk.create("/a", b"", &CreateOptions::persistent())
+            .await
+            .unwrap_err(),
+        Error::NodeExists
+    );
+    assert_eq!(zk.delete("/a", None).await.unwrap_err(), Error::NotEmpty);
+
+    let (_, _, watch) = other.get_data_watch("/a").await.unwrap();
+    zk.set_data("/a", b"y", Some(0)).await.unwrap();
+    assert_eq!(within(watch).await.event_type, EventType::NodeDataChanged);
+
+    let mut recursive = other
+        .add_watch("/a", AddWatchMode::PersistentRecursive)
+        .await
+        .unwrap();
+    zk.create("/a/b", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let e = within(recursive.next()).await.unwrap();
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeCreated, "/a/b")
+    );
+
+    let results = zk
+        .multi(vec![
+            Op::Create {
+                path: "/m".into(),
+                data: vec![],
+                options: CreateOptions::persistent(),
+            },
+            Op::Check {
+                path: "/m".into(),
+                version: 0,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        results[0],
+        OpResult::Create {
+            path: "/m".into(),
+            stat: None
+        }
+    );
+    let failed = zk
+        .multi(vec![
+            Op::Create {
+                path: "/m2".into(),
+                data: vec![],
+                options: CreateOptions::persistent(),
+            },
+            Op::Delete {
+                path: "/missing".into(),
+                version: None,
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(failed, Error::MultiFailed { index: 1, .. }),
+        "{failed:?}"
+    );
+    assert_eq!(zk.exists("/m2").await.unwrap(), None);
+
+    zk.close().await.unwrap();
+    assert_eq!(
+        other.exists(&seq).await.unwrap(),
+        None,
+        "close removes ephemerals"
+    );
+    server.shutdown().await;
+}
