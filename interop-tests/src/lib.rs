@@ -43,6 +43,7 @@ mod process;
 mod program;
 mod proxy;
 mod python;
+mod rust_server;
 mod server;
 
 pub use fourlw::{four_letter_word, four_letter_word_timeout, FOUR_LETTER_WORD_TIMEOUT};
@@ -50,6 +51,7 @@ pub use java::JavaEnv;
 pub use program::{JavaProgram, ProgramOutput, RunningProgram, PROGRAM_TIMEOUT};
 pub use proxy::PausableProxy;
 pub use python::PythonScript;
+pub use rust_server::{RustZkServer, ServerUnderTest};
 pub use server::{
     free_port, JavaEnsemble, JavaZkServer, JavaZkServerBuilder, ServerAddr, SERVER_START_TIMEOUT,
 };

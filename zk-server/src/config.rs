@@ -409,22 +409,6 @@ impl Config {
         self.property("zookeeper.snapshot.compression.method")
     }
 
-    /// The enabled four-letter words (`zookeeper.4lw.commands.whitelist`): `*` is all; `srvr`
-    /// is always on.
-    pub fn four_letter_whitelist(&self) -> Vec<String> {
-        let mut words: Vec<String> = self
-            .property("zookeeper.4lw.commands.whitelist")
-            .unwrap_or("")
-            .split(',')
-            .map(|w| w.trim().to_owned())
-            .filter(|w| !w.is_empty())
-            .collect();
-        if !words.iter().any(|w| w == "srvr") {
-            words.push("srvr".to_owned());
-        }
-        words
-    }
-
     /// `znode.container.checkIntervalMs` (a plain property, no `zookeeper.` prefix, as in Java).
     /// Default 60000.
     pub fn container_check_interval_ms(&self) -> u64 {
@@ -453,7 +437,6 @@ mod tests {
         assert_eq!(cfg.max_client_cnxns, 60);
         assert!(cfg.force_sync());
         assert!(!cfg.extended_types_enabled());
-        assert_eq!(cfg.four_letter_whitelist(), vec!["srvr"]);
         assert_eq!(cfg.jute_max_buffer(), 0xfffff);
     }
 
@@ -467,7 +450,10 @@ mod tests {
         .unwrap();
         assert!(cfg.extended_types_enabled());
         assert_eq!(cfg.snap_count(), 77);
-        assert_eq!(cfg.four_letter_whitelist(), vec!["ruok", "stat", "srvr"]);
+        assert_eq!(
+            cfg.property("zookeeper.4lw.commands.whitelist"),
+            Some("ruok, stat")
+        );
         assert_eq!(cfg.jute_max_buffer(), 4_194_304);
         assert!(!cfg.force_sync());
         assert_eq!(

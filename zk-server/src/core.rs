@@ -12,7 +12,7 @@
 //! commit), prep must also see the changes still in flight (Java's outstandingChanges).
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use tracing::{debug, info, warn};
@@ -114,6 +114,28 @@ struct Conn {
     auth_ids: Vec<Id>,
     /// Whether the client sent the readOnly byte (our replies mirror the handshake's shape).
     sent_read_only_byte: bool,
+    stats: ConnStats,
+}
+
+/// What `cons` and `stat` show of a connection.
+#[derive(Debug, Clone, Default)]
+pub struct ConnStats {
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+    /// Frames received.
+    pub packets_received: u64,
+    /// Frames sent.
+    pub packets_sent: u64,
+    /// Java's 4-letter code of the last answered operation (`NA` before any).
+    pub last_op: &'static str,
+    /// xid of the last answered request.
+    pub last_cxid: i64,
+    /// zxid of the last reply.
+    pub last_zxid: i64,
+    /// When the connection was established (wall ms).
+    pub established_wall_ms: i64,
+    /// The session timeout.
+    pub session_timeout_ms: i32,
 }
 
 /// Counters for the four-letter words.
@@ -214,8 +236,40 @@ impl ServerCore {
         self.conns.iter().map(|(c, s)| (*c, s.session_id)).collect()
     }
 
+    /// Open connections with their session ids and statistics, by connection id.
+    pub fn connection_stats(&self) -> BTreeMap<ConnId, (i64, ConnStats)> {
+        self.conns
+            .iter()
+            .map(|(c, s)| (*c, (s.session_id, s.stats.clone())))
+            .collect()
+    }
+
+    /// Resets the server-wide packet counters (`srst`).
+    pub fn reset_counters(&mut self) {
+        self.counters = Counters::default();
+    }
+
+    /// Resets every connection's statistics (`crst`).
+    pub fn reset_connection_stats(&mut self) {
+        for c in self.conns.values_mut() {
+            c.stats.packets_received = 0;
+            c.stats.packets_sent = 0;
+            c.stats.last_op = "NA";
+            c.stats.last_cxid = -1;
+            c.stats.last_zxid = -1;
+        }
+    }
+
+    /// Session expiry buckets (for `dump`).
+    pub fn session_buckets(&self) -> Vec<(u64, Vec<i64>)> {
+        self.sessions.buckets()
+    }
+
     fn send(&mut self, out: &mut Vec<Action>, conn: ConnId, payload: Bytes) {
         self.counters.packets_sent += 1;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.packets_sent += 1;
+        }
         out.push(Action::Send { conn, payload });
     }
 
@@ -239,7 +293,7 @@ impl ServerCore {
     pub fn connect(
         &mut self,
         conn: ConnId,
-        peer: IpAddr,
+        peer: SocketAddr,
         payload: &[u8],
         now_ms: u64,
         wall_ms: i64,
@@ -312,8 +366,18 @@ impl ServerCore {
             conn,
             Conn {
                 session_id,
-                auth_ids: vec![Id::new("ip", peer.to_string())],
+                auth_ids: vec![Id::new("ip", peer.ip().to_string())],
                 sent_read_only_byte,
+                stats: ConnStats {
+                    peer: Some(peer),
+                    packets_received: 1,
+                    last_op: "SESS",
+                    last_cxid: 0,
+                    last_zxid: self.last_zxid,
+                    established_wall_ms: wall_ms,
+                    session_timeout_ms: timeout,
+                    ..ConnStats::default()
+                },
             },
         );
         let resp = ConnectResponse {
@@ -455,10 +519,12 @@ impl ServerCore {
     ) -> Vec<Action> {
         let mut out = Vec::new();
         self.counters.packets_received += 1;
-        let Some(c) = self.conns.get(&conn).cloned() else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             out.push(Action::Close { conn });
             return out;
         };
+        c.stats.packets_received += 1;
+        let c = c.clone();
         let mut input = payload;
         let header = match RequestHeader::read(&mut input) {
             Ok(h) => h,
@@ -509,7 +575,11 @@ impl ServerCore {
                 return out;
             }
         };
+        let last_op = last_op_code(op);
         self.dispatch(conn, &c, header.xid, body, &mut out, wall_ms);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.last_op = last_op;
+        }
         out
     }
 
@@ -1166,6 +1236,35 @@ fn notification(zxid: i64, event: WatcherEvent) -> Bytes {
     .write(&mut out);
     event.write(&mut out);
     out.freeze()
+}
+
+/// Java's `lastOp` code of an answered operation (`cons`). The codes of the original
+/// operations come from Java's FinalRequestProcessor; those of later opcodes follow its style.
+fn last_op_code(op: OpCode) -> &'static str {
+    match op {
+        OpCode::Ping => "PING",
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => "CREA",
+        OpCode::Delete | OpCode::DeleteContainer => "DELE",
+        OpCode::SetData => "SETD",
+        OpCode::SetAcl => "SETA",
+        OpCode::CloseSession => "CLOS",
+        OpCode::Sync => "SYNC",
+        OpCode::Exists => "EXIS",
+        OpCode::GetData => "GETD",
+        OpCode::SetWatches | OpCode::SetWatches2 => "SETW",
+        OpCode::GetAcl => "GETA",
+        OpCode::GetChildren | OpCode::GetChildren2 => "GETC",
+        OpCode::Multi => "MULT",
+        OpCode::MultiRead => "MLTR",
+        OpCode::CheckWatches => "CHKW",
+        OpCode::RemoveWatches => "REMW",
+        OpCode::AddWatch => "ADDW",
+        OpCode::GetEphemerals => "GETE",
+        OpCode::GetAllChildrenNumber => "GETACN",
+        OpCode::WhoAmI => "WHOAMI",
+        OpCode::Auth => "AUTH",
+        _ => "NA",
+    }
 }
 
 fn validate(path: &str) -> Result<(), ErrorCode> {

@@ -1,26 +1,173 @@
-//! Four-letter words answered from the core's state. So far `ruok`, `isro` and the whitelist
-//! refusal; the other words say they are not implemented yet (their Java formats come next).
+//! Four-letter words: builds an [`AdminSnapshot`] of the core's state and lets
+//! [`admin::answer`] format it as Java does; applies the resets and the trace mask.
+
+use std::time::Instant;
 
 use zk_proto::frame::FourLetterWord;
 
+use crate::admin::{
+    self, AdminSnapshot, ConfInfo, ConnectionInfo, ExpiryBucket, HostEnv, ServerMode,
+};
+use crate::config::Config;
 use crate::core::ServerCore;
+
+/// What the four-letter words need beyond the core: configuration, environment, clocks.
+#[derive(Debug, Clone)]
+pub struct AdminContext {
+    /// The enabled words.
+    pub whitelist: Vec<String>,
+    /// What `conf` prints.
+    pub conf: ConfInfo,
+    /// What `envi` prints after the version.
+    pub env: Vec<(String, String)>,
+    /// When the server started (for uptime and bucket dates).
+    pub started: Instant,
+    /// The trace mask `stmk` sets and `gtmk` shows (Java's default 306).
+    pub trace_mask: i64,
+}
+
+impl AdminContext {
+    /// The context of a server started now with `cfg`, listening on `client_port`.
+    pub fn new(cfg: &Config, client_port: u16) -> Self {
+        let conf = ConfInfo {
+            client_port: i32::from(client_port),
+            data_dir: cfg.data_dir.join("version-2"),
+            data_log_dir: cfg.data_log_dir.join("version-2"),
+            tick_time_ms: cfg.tick_time_ms as i32,
+            max_client_cnxns: cfg.max_client_cnxns as i32,
+            min_session_timeout_ms: cfg.min_session_timeout_ms(),
+            max_session_timeout_ms: cfg.max_session_timeout_ms(),
+            client_port_listen_backlog: cfg.client_port_listen_backlog,
+            server_id: 0,
+            ..ConfInfo::default()
+        };
+        let env = HostEnv {
+            host_name: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "localhost".to_owned()),
+            tmp_dir: std::env::temp_dir().display().to_string(),
+            os_name: HostEnv::java_os_name(std::env::consts::OS),
+            os_arch: HostEnv::java_os_arch(std::env::consts::ARCH),
+            os_version: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default(),
+            user_name: std::env::var("USER").unwrap_or_default(),
+            user_home: std::env::var("HOME").unwrap_or_default(),
+            user_dir: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            memory_mb: None,
+        }
+        .entries();
+        AdminContext {
+            whitelist: admin::whitelist_from_property(
+                cfg.property("zookeeper.4lw.commands.whitelist"),
+                false,
+            ),
+            conf,
+            env,
+            started: Instant::now(),
+            trace_mask: 306,
+        }
+    }
+}
+
+fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) -> AdminSnapshot {
+    let tree = core.tree();
+    let conns = core.connection_stats();
+    let connections = conns
+        .values()
+        .filter_map(|(session_id, s)| {
+            Some(ConnectionInfo {
+                remote: s.peer?,
+                packets_received: s.packets_received,
+                packets_sent: s.packets_sent,
+                session_id: *session_id,
+                last_op: s.last_op.to_owned(),
+                established_wall_ms: s.established_wall_ms,
+                session_timeout_ms: s.session_timeout_ms,
+                last_cxid: s.last_cxid,
+                last_zxid: s.last_zxid,
+                // Reading (OP_READ) with nothing queued: replies go out as they are made.
+                interest_ops: 1,
+                queued: 0,
+                // Per-connection latency is not measured yet.
+                last_response_monotonic_ms: now_ms as i64,
+                last_latency_ms: 0,
+                latency: Default::default(),
+            })
+        })
+        .collect();
+    let data_watches = core
+        .watches()
+        .by_connection()
+        .into_iter()
+        .filter_map(|(conn, paths)| conns.get(&conn).map(|(session, _)| (*session, paths)))
+        .collect();
+    let ephemerals = tree
+        .sessions()
+        .keys()
+        .map(|id| (*id, tree.ephemerals(*id).cloned().collect()))
+        .filter(|(_, paths): &(i64, std::collections::BTreeSet<String>)| !paths.is_empty())
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let ephemerals_count = ephemerals.values().map(|p| p.len() as u64).sum();
+    AdminSnapshot {
+        serving: true,
+        version: admin::full_version(env!("CARGO_PKG_VERSION")),
+        mode: ServerMode::Standalone,
+        now_wall_ms: wall_ms,
+        now_monotonic_ms: now_ms,
+        packets_received: core.counters().packets_received,
+        packets_sent: core.counters().packets_sent,
+        alive_connections: conns.len() as u64,
+        last_zxid: core.last_zxid(),
+        // Java's node map holds the root twice ("" and "/").
+        node_count: tree.node_count() as u64 + 1,
+        connections,
+        data_watches,
+        ephemerals,
+        ephemerals_count,
+        session_buckets: core
+            .session_buckets()
+            .into_iter()
+            .map(|(at, members)| ExpiryBucket {
+                expires_at_monotonic_ms: at,
+                members,
+            })
+            .collect(),
+        conf: ctx.conf.clone(),
+        env: ctx.env.clone(),
+        trace_mask: ctx.trace_mask,
+        watch_count: core.watches().watch_count() as u64,
+        global_sessions: tree.sessions().len() as u64,
+        uptime_ms: ctx.started.elapsed().as_millis() as u64,
+        ..AdminSnapshot::default()
+    }
+}
 
 /// The bytes a four-letter word gets back (the connection closes after them).
 pub fn answer(
-    _core: &ServerCore,
+    core: &mut ServerCore,
+    ctx: &mut AdminContext,
     word: FourLetterWord,
-    _stmk_mask: Option<i64>,
-    whitelist: &[String],
+    stmk_mask: Option<i64>,
+    now_ms: u64,
+    wall_ms: i64,
 ) -> Vec<u8> {
-    let name = word.as_str();
-    let enabled = whitelist.iter().any(|w| w == "*" || w == name);
-    if !enabled {
-        return format!("{name} is not executed because it is not in the whitelist.\n")
-            .into_bytes();
+    let snap = if admin::needs_snapshot(word, &ctx.whitelist) {
+        snapshot(core, ctx, now_ms, wall_ms)
+    } else {
+        AdminSnapshot {
+            trace_mask: ctx.trace_mask,
+            ..AdminSnapshot::default()
+        }
+    };
+    let answer = admin::answer(word, stmk_mask, &ctx.whitelist, &snap);
+    match answer.action {
+        Some(admin::Action::ResetServerStats) => core.reset_counters(),
+        Some(admin::Action::ResetConnectionStats) => core.reset_connection_stats(),
+        Some(admin::Action::SetTraceMask(mask)) => ctx.trace_mask = mask,
+        None => {}
     }
-    match word {
-        FourLetterWord::Ruok => b"imok".to_vec(),
-        FourLetterWord::Isro => b"rw".to_vec(),
-        _ => format!("{name} is not implemented by zk-rs yet.\n").into_bytes(),
-    }
+    answer.bytes
 }

@@ -2,6 +2,7 @@
 //! DataTree, the state every server replicates.
 
 pub mod acl;
+pub mod admin;
 pub mod config;
 pub mod core;
 pub mod fourlw;

@@ -25,7 +25,7 @@ use crate::watch::ConnId;
 enum Input {
     Connect {
         conn: ConnId,
-        peer: IpAddr,
+        peer: SocketAddr,
         payload: Bytes,
         out: mpsc::UnboundedSender<Outbound>,
     },
@@ -124,12 +124,8 @@ pub async fn start(
     let started = Instant::now();
     let core = ServerCore::new(core_config(&cfg), tree, log, 0, wall_ms() as u64);
     let (input_tx, input_rx) = mpsc::unbounded_channel();
-    let core_task = tokio::spawn(run_core(
-        core,
-        input_rx,
-        started,
-        cfg.four_letter_whitelist(),
-    ));
+    let admin = crate::fourlw::AdminContext::new(&cfg, addr.port());
+    let core_task = tokio::spawn(run_core(core, input_rx, started, admin));
     let tick_every = Duration::from_millis(u64::from(cfg.tick_time_ms).max(2) / 2);
     let ticker = {
         let input_tx = input_tx.clone();
@@ -168,7 +164,7 @@ async fn run_core(
     mut core: ServerCore,
     mut inputs: mpsc::UnboundedReceiver<Input>,
     started: Instant,
-    whitelist: Vec<String>,
+    mut admin: crate::fourlw::AdminContext,
 ) {
     let mut outs: HashMap<ConnId, mpsc::UnboundedSender<Outbound>> = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
@@ -194,7 +190,15 @@ async fn run_core(
                 stmk_mask,
                 reply,
             } => {
-                let _ = reply.send(crate::fourlw::answer(&core, word, stmk_mask, &whitelist));
+                let answer = crate::fourlw::answer(
+                    &mut core,
+                    &mut admin,
+                    word,
+                    stmk_mask,
+                    now_ms(),
+                    wall_ms(),
+                );
+                let _ = reply.send(answer);
                 Vec::new()
             }
             Input::Tick => core.tick(now_ms(), wall_ms()),
@@ -354,7 +358,7 @@ async fn serve_connection(
                 if inputs
                     .send(Input::Connect {
                         conn,
-                        peer: peer.ip(),
+                        peer,
                         payload,
                         out,
                     })

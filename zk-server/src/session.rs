@@ -202,6 +202,14 @@ impl SessionTracker {
         expired
     }
 
+    /// The expiry buckets: when each expires (monotonic ms) and its sessions.
+    pub fn buckets(&self) -> Vec<(u64, Vec<i64>)> {
+        self.buckets
+            .iter()
+            .map(|(at, ids)| (*at, ids.iter().copied().collect()))
+            .collect()
+    }
+
     /// Open sessions.
     pub fn len(&self) -> usize {
         self.sessions.len()
