@@ -90,6 +90,12 @@ pub struct CoreConfig {
     pub skip_acl: bool,
     /// Write the tree digest into txns.
     pub digest_enabled: bool,
+    /// How often empty containers and expired TTL nodes are looked for
+    /// (`znode.container.checkIntervalMs`).
+    pub container_check_interval_ms: u64,
+    /// Containers that never had a child are deleted after this long; 0 keeps them
+    /// (`znode.container.maxNeverUsedIntervalMs`).
+    pub container_max_never_used_ms: u64,
 }
 
 impl Default for CoreConfig {
@@ -103,6 +109,8 @@ impl Default for CoreConfig {
             super_digest: None,
             skip_acl: false,
             digest_enabled: true,
+            container_check_interval_ms: 60_000,
+            container_max_never_used_ms: 0,
         }
     }
 }
@@ -158,6 +166,8 @@ pub struct ServerCore {
     last_zxid: i64,
     log: Box<dyn TxnSink>,
     counters: Counters,
+    /// When the next container/TTL sweep is due (monotonic ms).
+    next_reap_ms: u64,
 }
 
 impl std::fmt::Debug for ServerCore {
@@ -198,6 +208,7 @@ impl ServerCore {
             sessions.add(id, timeout.max(0) as u32, now_ms);
         }
         let last_zxid = tree.last_processed_zxid();
+        let next_reap_ms = now_ms + config.container_check_interval_ms;
         ServerCore {
             config,
             tree,
@@ -208,6 +219,7 @@ impl ServerCore {
             last_zxid,
             log,
             counters: Counters::default(),
+            next_reap_ms,
         }
     }
 
@@ -420,7 +432,72 @@ impl ServerCore {
                 out.push(Action::Close { conn });
             }
         }
+        if now_ms >= self.next_reap_ms {
+            self.next_reap_ms = now_ms + self.config.container_check_interval_ms.max(1);
+            self.reap(wall_ms, &mut out);
+        }
         out
+    }
+
+    /// Java's ContainerManager: deletes containers that had children and have none left (or,
+    /// with `container_max_never_used_ms`, never had any for that long) and TTL nodes without
+    /// children untouched for longer than their TTL, each with a deleteContainer txn.
+    fn reap(&mut self, wall_ms: i64, out: &mut Vec<Action>) {
+        let never_used_ms = self.config.container_max_never_used_ms as i64;
+        let mut candidates: Vec<String> = Vec::new();
+        for path in self.tree.containers() {
+            let Some(node) = self.tree.node(path) else {
+                continue;
+            };
+            if !node.children.is_empty() {
+                continue;
+            }
+            let emptied = node.stat.cversion > 0;
+            let never_used = never_used_ms > 0
+                && node.stat.cversion == 0
+                && wall_ms - node.stat.mtime >= never_used_ms;
+            if emptied || never_used {
+                candidates.push(path.clone());
+            }
+        }
+        for path in self.tree.ttl_nodes() {
+            let Some(node) = self.tree.node(path) else {
+                continue;
+            };
+            if let OwnerKind::Ttl(ttl) =
+                OwnerKind::of(node.stat.ephemeral_owner, self.config.extended_types)
+            {
+                if node.children.is_empty() && ttl != 0 && wall_ms - node.stat.mtime > ttl {
+                    candidates.push(path.clone());
+                }
+            }
+        }
+        candidates.sort();
+        for path in candidates {
+            let body = RequestBody::DeleteContainer(path.clone());
+            let prep = Prep {
+                tree: &self.tree,
+                config: &self.config,
+            };
+            // The sweep acts as the server itself: no session, no ACL.
+            let system = Conn {
+                session_id: 0,
+                auth_ids: vec![Id::new("super", "")],
+                sent_read_only_byte: false,
+                stats: ConnStats::default(),
+            };
+            let (op, txn) = match prep.prep(&system, &body) {
+                Ok(txn) => (OpCode::DeleteContainer, txn),
+                Err(code) => {
+                    debug!(%path, %code, "container or TTL node no longer deletable");
+                    continue;
+                }
+            };
+            let header = self.next_header(0, 0, op, wall_ms);
+            let result = self.commit(header, txn);
+            info!(%path, "deleted an empty container or expired TTL node");
+            self.fire(&result, out);
+        }
     }
 
     fn close_session(&mut self, id: i64, cxid: i32, wall_ms: i64) -> ApplyResult {

@@ -125,3 +125,79 @@ async fn basic_operations_watches_and_multi() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn emptied_containers_and_expired_ttl_nodes_are_deleted() {
+    let dir = std::env::temp_dir().join(format!("zk-rs-reap-{}", std::process::id()));
+    let text = format!(
+        "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\nextendedTypesEnabled=true\n",
+        dir.display()
+    );
+    // As with Java, the sweep interval is a plain system property (a JVM flag).
+    let cfg = Config::parse(&text, "-Dznode.container.checkIntervalMs=100").unwrap();
+    let server = runtime::start(cfg, DataTree::new(true), Box::new(NoLog))
+        .await
+        .unwrap();
+    let zk = Client::connect(&server.local_addr().to_string())
+        .await
+        .unwrap();
+
+    zk.create("/box", b"", &CreateOptions::new(CreateMode::Container))
+        .await
+        .unwrap();
+    zk.create(
+        "/never-used",
+        b"",
+        &CreateOptions::new(CreateMode::Container),
+    )
+    .await
+    .unwrap();
+    zk.create("/box/item", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    zk.create(
+        "/ttl",
+        b"",
+        &CreateOptions::new(CreateMode::PersistentWithTtl).with_ttl(300),
+    )
+    .await
+    .unwrap();
+    zk.create(
+        "/ttl-parent",
+        b"",
+        &CreateOptions::new(CreateMode::PersistentWithTtl).with_ttl(300),
+    )
+    .await
+    .unwrap();
+    zk.create("/ttl-parent/kid", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let (_, deleted) = zk.exists_watch("/box").await.unwrap();
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        zk.exists("/box").await.unwrap().is_some(),
+        "a container with a child stays"
+    );
+    zk.delete("/box/item", None).await.unwrap();
+    let event = within(deleted).await;
+    assert_eq!(
+        (event.event_type, event.path.as_str()),
+        (EventType::NodeDeleted, "/box")
+    );
+    within(async {
+        while zk.exists("/ttl").await.unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        zk.exists("/never-used").await.unwrap().is_some(),
+        "never-used containers stay by default"
+    );
+    assert!(
+        zk.exists("/ttl-parent").await.unwrap().is_some(),
+        "a TTL node with children stays"
+    );
+    server.shutdown().await;
+}
