@@ -39,7 +39,8 @@ pub struct ConnectRequest {
     pub time_out: i32,
     /// 0 for a new session, else the session to re-attach.
     pub session_id: i64,
-    /// 16 zero bytes for a new session, else the session's password.
+    /// 16 zero bytes for a new session, else the session's password. A null password (-1)
+    /// reads as empty, as Java's server treats it; it re-encodes as length 0.
     pub passwd: Bytes,
     /// Whether the client accepts a read-only server; `None` when an old client left the byte out.
     pub read_only: Option<bool>,
@@ -91,7 +92,8 @@ impl Jute for ConnectRequest {
             last_zxid_seen: i64::read(input)?,
             time_out: i32::read(input)?,
             session_id: i64::read(input)?,
-            passwd: Bytes::read(input)?,
+            // Java reads a null password (-1) as null and treats it like an empty one.
+            passwd: Option::<Bytes>::read(input)?.unwrap_or_default(),
             read_only: read_optional_bool(input)?,
         })
     }

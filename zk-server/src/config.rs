@@ -409,6 +409,12 @@ impl Config {
         self.property("zookeeper.snapshot.compression.method")
     }
 
+    /// `zookeeper.nio.sessionlessCnxnTimeout`: how long a connection may stay without a
+    /// handshake. Default 10000 ms.
+    pub fn sessionless_cnxn_timeout_ms(&self) -> u64 {
+        self.property_parsed("zookeeper.nio.sessionlessCnxnTimeout", 10_000)
+    }
+
     /// `znode.container.checkIntervalMs` (a plain property, no `zookeeper.` prefix, as in Java).
     /// Default 60000.
     pub fn container_check_interval_ms(&self) -> u64 {

@@ -621,7 +621,14 @@ impl ServerCore {
             Ok(b) => b,
             Err(e) => {
                 warn!(conn, %op, error = %e, "malformed request body");
-                if is_write(op) {
+                if matches!(op, OpCode::Auth | OpCode::Sasl) {
+                    // Java parses these outside the pipeline and drops the connection.
+                    out.push(Action::Close { conn });
+                    return out;
+                }
+                // Java parses a reconfig body before giving it a zxid; other writes fail in
+                // prep, after the zxid is taken, and are logged as an ErrorTxn.
+                if is_write(op) && op != OpCode::Reconfig {
                     // Java logs an ErrorTxn(MARSHALLINGERROR) and answers with it.
                     let h = self.next_header(c.session_id, header.xid, OpCode::Error, wall_ms);
                     let zxid = h.zxid;
@@ -685,11 +692,12 @@ impl ServerCore {
                                 conn_state.auth_ids.push(id);
                             }
                         }
-                        self.reply(out, conn, xid::AUTH, 0, ErrorCode::Ok, None);
+                        // The reply echoes the request's xid (-4 from every real client).
+                        self.reply(out, conn, xid, 0, ErrorCode::Ok, None);
                     }
                     Err(code) => {
                         info!(conn, scheme = %packet.scheme, "authentication failed; closing");
-                        self.reply(out, conn, xid::AUTH, 0, code, None);
+                        self.reply(out, conn, xid, 0, code, None);
                         out.push(Action::Close { conn });
                     }
                 }
@@ -1231,11 +1239,20 @@ fn write_response(
     result: &ApplyResult,
 ) -> (ErrorCode, Option<ResponseBody>) {
     if let RequestBody::Multi(multi) = request {
+        // A failed multi answers an error entry for every op: OK (rolled back) before the
+        // failing one, its code, then RUNTIMEINCONSISTENCY, as Java's sub-results are errors.
+        let failed = !result.err.is_ok();
         let results = multi
             .ops
             .iter()
             .zip(&result.multi)
-            .map(|(op, r)| multi_result(op, r))
+            .map(|(op, r)| {
+                if failed {
+                    MultiResult::Error(r.err)
+                } else {
+                    multi_result(op, r)
+                }
+            })
             .collect();
         // A failed multi still answers OK in the header; the codes are per op.
         return (

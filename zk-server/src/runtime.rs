@@ -28,6 +28,9 @@ enum Input {
         peer: SocketAddr,
         payload: Bytes,
         out: mpsc::UnboundedSender<Outbound>,
+        /// Fired when the core closes the connection, so a writer stuck on a client that
+        /// does not read cannot keep it open.
+        kill: oneshot::Sender<()>,
     },
     Request {
         conn: ConnId,
@@ -148,6 +151,7 @@ pub async fn start(
         shutdown_rx,
         cfg.max_client_cnxns,
         cfg.jute_max_buffer(),
+        Duration::from_millis(cfg.sessionless_cnxn_timeout_ms()),
     ));
     let done = tokio::spawn(async move {
         let _ = accept.await;
@@ -168,7 +172,9 @@ async fn run_core(
     started: Instant,
     mut admin: crate::fourlw::AdminContext,
 ) {
-    let mut outs: HashMap<ConnId, mpsc::UnboundedSender<Outbound>> = HashMap::new();
+    /// Each connection's writer queue and its kill switch.
+    type Outs = HashMap<ConnId, (mpsc::UnboundedSender<Outbound>, oneshot::Sender<()>)>;
+    let mut outs: Outs = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
     while let Some(input) = inputs.recv().await {
         let actions = match input {
@@ -177,8 +183,9 @@ async fn run_core(
                 peer,
                 payload,
                 out,
+                kill,
             } => {
-                outs.insert(conn, out);
+                outs.insert(conn, (out, kill));
                 core.connect(conn, peer, &payload, now_ms(), wall_ms())
             }
             Input::Request { conn, payload } => core.request(conn, &payload, now_ms(), wall_ms()),
@@ -208,13 +215,14 @@ async fn run_core(
         for action in actions {
             match action {
                 Action::Send { conn, payload } => {
-                    if let Some(out) = outs.get(&conn) {
+                    if let Some((out, _)) = outs.get(&conn) {
                         let _ = out.send(Outbound::Frame(payload));
                     }
                 }
                 Action::Close { conn } => {
-                    if let Some(out) = outs.remove(&conn) {
+                    if let Some((out, kill)) = outs.remove(&conn) {
                         let _ = out.send(Outbound::Close);
+                        let _ = kill.send(());
                     }
                 }
             }
@@ -229,6 +237,7 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
     max_per_ip: u32,
     max_frame_len: usize,
+    sessionless_timeout: Duration,
 ) {
     let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
     let mut next_conn: ConnId = 1;
@@ -260,7 +269,16 @@ async fn accept_loop(
         let per_ip = per_ip.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            serve_connection(conn, stream, peer, inputs, shutdown, max_frame_len).await;
+            serve_connection(
+                conn,
+                stream,
+                peer,
+                inputs,
+                shutdown,
+                max_frame_len,
+                sessionless_timeout,
+            )
+            .await;
             let mut counts = per_ip.lock().expect("per-ip lock");
             if let Some(c) = counts.get_mut(&ip) {
                 *c -= 1;
@@ -279,6 +297,7 @@ async fn serve_connection(
     inputs: mpsc::UnboundedSender<Input>,
     mut shutdown: watch::Receiver<bool>,
     max_frame_len: usize,
+    sessionless_timeout: Duration,
 ) {
     let _ = stream.set_nodelay(true);
     let (read_half, write_half) = stream.into_split();
@@ -288,6 +307,11 @@ async fn serve_connection(
     let mut out_tx = Some(out_tx);
     let mut registered = false;
     let mut writer_done = false;
+    let (kill_tx, mut kill_rx) = oneshot::channel::<()>();
+    let mut kill_tx = Some(kill_tx);
+    // Java closes a connection that has not completed its handshake in time.
+    let handshake_deadline = tokio::time::sleep(sessionless_timeout);
+    tokio::pin!(handshake_deadline);
     // Writer: batches whatever is queued into one flush.
     let mut writer_task = tokio::spawn(async move {
         while let Some(first) = out_rx.recv().await {
@@ -327,6 +351,12 @@ async fn serve_connection(
                 writer_done = true;
                 break;
             }
+            // The core closed the connection; the writer may be stuck on a full socket.
+            _ = &mut kill_rx, if registered => break,
+            () = &mut handshake_deadline, if !registered => {
+                debug!(conn, %peer, "no handshake in time; closing");
+                break;
+            }
         };
         match frame {
             None => break,
@@ -357,12 +387,14 @@ async fn serve_connection(
             Some(Ok(ClientFrame::Connect(payload))) => {
                 let Some(out) = out_tx.take() else { break };
                 registered = true;
+                let Some(kill) = kill_tx.take() else { break };
                 if inputs
                     .send(Input::Connect {
                         conn,
                         peer,
                         payload,
                         out,
+                        kill,
                     })
                     .is_err()
                 {
@@ -382,6 +414,13 @@ async fn serve_connection(
     }
     drop(out_tx);
     if !writer_done {
-        let _ = writer_task.await;
+        // Queued replies get a moment to go out; a client that does not read gets cut off.
+        if tokio::time::timeout(Duration::from_secs(1), &mut writer_task)
+            .await
+            .is_err()
+        {
+            debug!(conn, %peer, "writer still blocked; dropping the connection");
+            writer_task.abort();
+        }
     }
 }
