@@ -128,7 +128,9 @@ pub async fn start(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let started = Instant::now();
     let core = ServerCore::new(core_config(&cfg), tree, log, 0, wall_ms() as u64);
-    let (input_tx, input_rx) = mpsc::unbounded_channel();
+    // Bounded by globalOutstandingLimit: when the core falls behind, connection readers wait
+    // and TCP pushes back on the clients (Java stops reading from connections likewise).
+    let (input_tx, input_rx) = mpsc::channel(cfg.global_outstanding_limit().max(1) as usize);
     let admin = crate::fourlw::AdminContext::new(&cfg, addr.port());
     let core_task = tokio::spawn(run_core(core, input_rx, started, admin));
     let tick_every = Duration::from_millis(u64::from(cfg.tick_time_ms).max(2) / 2);
@@ -139,7 +141,7 @@ pub async fn start(
             let mut interval = tokio::time::interval(tick_every);
             loop {
                 tokio::select! {
-                    _ = interval.tick() => if input_tx.send(Input::Tick).is_err() { break },
+                    _ = interval.tick() => if input_tx.send(Input::Tick).await.is_err() { break },
                     _ = shutdown.changed() => break,
                 }
             }
@@ -168,7 +170,7 @@ pub async fn start(
 
 async fn run_core(
     mut core: ServerCore,
-    mut inputs: mpsc::UnboundedReceiver<Input>,
+    mut inputs: mpsc::Receiver<Input>,
     started: Instant,
     mut admin: crate::fourlw::AdminContext,
 ) {
@@ -233,7 +235,7 @@ async fn run_core(
 
 async fn accept_loop(
     listener: TcpListener,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
     max_per_ip: u32,
     max_frame_len: usize,
@@ -294,7 +296,7 @@ async fn serve_connection(
     conn: ConnId,
     stream: TcpStream,
     peer: SocketAddr,
-    inputs: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
     max_frame_len: usize,
     sessionless_timeout: Duration,
@@ -376,6 +378,7 @@ async fn serve_connection(
                         stmk_mask,
                         reply: tx,
                     })
+                    .await
                     .is_ok()
                 {
                     if let (Ok(answer), Some(out)) = (rx.await, out_tx.take()) {
@@ -396,13 +399,14 @@ async fn serve_connection(
                         out,
                         kill,
                     })
+                    .await
                     .is_err()
                 {
                     break;
                 }
             }
             Some(Ok(ClientFrame::Request(payload))) => {
-                if inputs.send(Input::Request { conn, payload }).is_err() {
+                if inputs.send(Input::Request { conn, payload }).await.is_err() {
                     break;
                 }
             }
@@ -410,7 +414,7 @@ async fn serve_connection(
     }
     if registered {
         // The core drops its sender for this connection, which ends the writer.
-        let _ = inputs.send(Input::Closed { conn });
+        let _ = inputs.send(Input::Closed { conn }).await;
     }
     drop(out_tx);
     if !writer_done {
