@@ -37,6 +37,7 @@
 //! Java children also watch their stdin and halt when this process goes away, so a killed test
 //! run does not leave JVMs behind.
 
+pub mod differential;
 mod fourlw;
 mod java;
 mod process;

@@ -552,14 +552,8 @@ impl ServerCore {
     /// Sends the watch events of an applied txn to the connections watching, if they may read
     /// the node (the CVE-2024-23944 rule of 3.8.4+/3.9.2+).
     fn fire(&mut self, result: &ApplyResult, out: &mut Vec<Action>) {
-        for event in &result.events {
-            // The node's ACL as it stands, or as it was for a node this txn deleted.
-            let acl = self
-                .tree
-                .node(&event.path)
-                .map(|n| self.tree.acl(n))
-                .or_else(|| result.deleted_acls.get(&event.path).cloned());
-            self.fire_event(event, acl, result.zxid, out);
+        for (event, acl) in result.events.iter().zip(&result.event_acls) {
+            self.fire_event(event, Some(acl.clone()), result.zxid, out);
         }
     }
 
@@ -776,7 +770,7 @@ impl ServerCore {
                 if r.watch {
                     self.watches.add_data_watch(&r.path, conn);
                 }
-                match self.tree.node(&r.path) {
+                match self.read_node(&r.path) {
                     Some(n) => Ok(Some(ResponseBody::Exists(
                         zk_proto::proto::ExistsResponse {
                             stat: self.tree.client_stat(n),
@@ -808,7 +802,7 @@ impl ServerCore {
                     }))
                 })
             }
-            RequestBody::GetAcl(r) => match self.tree.node(&r.path) {
+            RequestBody::GetAcl(r) => match self.read_node(&r.path) {
                 None => Err(ErrorCode::NoNode),
                 Some(n) => {
                     let node_acl = self.tree.acl(n);
@@ -825,12 +819,18 @@ impl ServerCore {
                     }
                 }
             },
-            RequestBody::GetAllChildrenNumber(r) => match self.tree.node(&r.path) {
+            RequestBody::GetAllChildrenNumber(r) => match self.read_node(&r.path) {
                 None => Err(ErrorCode::NoNode),
                 Some(n) => self.check_acl(c, &self.tree.acl(n), perms::READ).map(|()| {
                     Some(ResponseBody::GetAllChildrenNumber(
                         GetAllChildrenNumberResponse {
-                            total_number: self.count_descendants(&r.path),
+                            total_number: if r.path.is_empty() {
+                                // Java counts the map keys starting with "" + "/": every
+                                // node, the root's "/" key included.
+                                self.tree.node_count() as i32
+                            } else {
+                                self.count_descendants(&r.path)
+                            },
                         },
                     ))
                 }),
@@ -900,7 +900,8 @@ impl ServerCore {
             RequestBody::AddWatch(r) => {
                 let recursive = r.mode == AddWatchMode::PersistentRecursive;
                 if !recursive && r.mode != AddWatchMode::Persistent {
-                    Err(ErrorCode::BadArguments)
+                    // 3.8 fails to map an unknown mode: a marshalling error.
+                    Err(ErrorCode::MarshallingError)
                 } else {
                     self.watches.add_persistent_watch(&r.path, conn, recursive);
                     Ok(Some(ResponseBody::AddWatch(ErrorResponse {
@@ -954,14 +955,19 @@ impl ServerCore {
         }
     }
 
+    /// A node as reads find it: Java's node map also holds the root under `""`.
+    fn read_node(&self, path: &str) -> Option<&crate::tree::Node> {
+        self.tree.node(if path.is_empty() { "/" } else { path })
+    }
+
     fn get_data(&self, c: &Conn, path: &str) -> Result<(Option<Bytes>, Stat), ErrorCode> {
-        let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
+        let n = self.read_node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         Ok((n.data.clone(), self.tree.client_stat(n)))
     }
 
     fn get_children(&self, c: &Conn, path: &str) -> Result<(Vec<String>, Stat), ErrorCode> {
-        let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
+        let n = self.read_node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         Ok((
             n.children.iter().cloned().collect(),
@@ -1035,8 +1041,9 @@ impl Prep<'_> {
             RequestBody::Delete(r) => {
                 let parent_path = parent_of_deletable(&r.path)?;
                 let parent = self.record(&parent_path)?;
-                let node = self.record(&r.path)?;
+                // 3.8 checks the parent's ACL before looking the node up.
                 self.check_acl(c, &self.tree.acl(parent), perms::DELETE)?;
+                let node = self.record(&r.path)?;
                 check_version(node.stat.version, r.version)?;
                 if !node.children.is_empty() {
                     return Err(ErrorCode::NotEmpty);
@@ -1111,7 +1118,9 @@ impl Prep<'_> {
         if mode.is_ttl() && !self.config.extended_types {
             return Err(ErrorCode::Unimplemented);
         }
-        if mode.is_ttl() && !(1..=MAX_TTL_MS).contains(&ttl) {
+        // EphemeralType.validateTTL: a TTL mode needs 1..=max; any other mode must not carry
+        // one (createTTL sends a ttl, the other creates -1).
+        if mode.is_ttl() && !(1..=MAX_TTL_MS).contains(&ttl) || !mode.is_ttl() && ttl >= 0 {
             return Err(ErrorCode::BadArguments);
         }
         // validatePathForCreate: only the slash and NUL here; the full check comes later.

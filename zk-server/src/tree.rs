@@ -94,9 +94,17 @@ pub struct ApplyResult {
     pub events: Vec<TreeEvent>,
     /// Per sub-txn results of a multi.
     pub multi: Vec<ApplyResult>,
-    /// The ACLs of the nodes this txn deleted, by path: a NodeDeleted event is delivered only
-    /// to watchers who could read the node as it was.
-    pub deleted_acls: BTreeMap<String, Vec<Acl>>,
+    /// For each event, the ACL of its node as this txn saw it (the deleted node's for
+    /// NodeDeleted, the parent's for NodeChildrenChanged): an event is delivered only to
+    /// watchers who could read that node then.
+    pub event_acls: Vec<Vec<Acl>>,
+}
+
+impl ApplyResult {
+    fn event(&mut self, event_type: EventType, path: String, acl: Vec<Acl>) {
+        self.events.push(TreeEvent { event_type, path });
+        self.event_acls.push(acl);
+    }
 }
 
 /// Reference-counted ACL lists (Java's `ReferenceCountedACLCache`).
@@ -580,12 +588,9 @@ impl DataTree {
                 result.err = sub_result.err;
             }
             result.events.extend(sub_result.events.iter().cloned());
-            result.deleted_acls.extend(
-                sub_result
-                    .deleted_acls
-                    .iter()
-                    .map(|(p, a)| (p.clone(), a.clone())),
-            );
+            result
+                .event_acls
+                .extend(sub_result.event_acls.iter().cloned());
             result.multi.push(sub_result);
         }
     }
@@ -642,14 +647,9 @@ impl DataTree {
         self.index_owner(path, owner);
         result.stat = Some(self.client_stat(&node));
         self.insert(path.to_owned(), node);
-        result.events.push(TreeEvent {
-            event_type: EventType::NodeCreated,
-            path: path.to_owned(),
-        });
-        result.events.push(TreeEvent {
-            event_type: EventType::NodeChildrenChanged,
-            path: parent_path,
-        });
+        let parent_acl = self.acls.get(self.nodes[&parent_path].acl_ref);
+        result.event(EventType::NodeCreated, path.to_owned(), acl.to_vec());
+        result.event(EventType::NodeChildrenChanged, parent_path, parent_acl);
         Ok(())
     }
 
@@ -664,9 +664,7 @@ impl DataTree {
         let digest = Self::node_digest(path, node);
         let node = self.nodes.remove(path).expect("present");
         self.digest = self.digest.wrapping_sub(digest);
-        result
-            .deleted_acls
-            .insert(path.to_owned(), self.acls.get(node.acl_ref));
+        let node_acl = self.acls.get(node.acl_ref);
         self.acls.remove_usage(node.acl_ref);
         self.unindex_owner(path, node.stat.ephemeral_owner);
         let name = zk_proto::path::basename(path).to_owned();
@@ -676,14 +674,13 @@ impl DataTree {
                 p.stat.pzxid = zxid;
             });
         }
-        result.events.push(TreeEvent {
-            event_type: EventType::NodeDeleted,
-            path: path.to_owned(),
-        });
-        result.events.push(TreeEvent {
-            event_type: EventType::NodeChildrenChanged,
-            path: parent_path,
-        });
+        let parent_acl = self
+            .nodes
+            .get(&parent_path)
+            .map(|p| self.acls.get(p.acl_ref))
+            .unwrap_or_default();
+        result.event(EventType::NodeDeleted, path.to_owned(), node_acl);
+        result.event(EventType::NodeChildrenChanged, parent_path, parent_acl);
         Ok(())
     }
 
@@ -706,10 +703,8 @@ impl DataTree {
             n.stat.version = version;
         });
         result.stat = Some(self.client_stat(&self.nodes[path]));
-        result.events.push(TreeEvent {
-            event_type: EventType::NodeDataChanged,
-            path: path.to_owned(),
-        });
+        let acl = self.acls.get(self.nodes[path].acl_ref);
+        result.event(EventType::NodeDataChanged, path.to_owned(), acl);
         Ok(())
     }
 
