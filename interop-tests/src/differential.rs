@@ -11,7 +11,8 @@
 //!   each ping's reply. A server queues a write's notifications before its reply (to the writer
 //!   and to every other connection), and a ping's reply is queued after anything already queued
 //!   on that connection, so every event the step caused is attributed to it.
-//! - [`RustDiffServer`]: zk-server in-process with system properties (`-D...`), so its container
+//! - zk-server runs in-process through [`crate::RustZkServer::start_with_flags`], with system
+//!   properties (`-D...`), so its container
 //!   sweep can be turned off like Java's (`znode.container.checkIntervalMs`).
 //!
 //! # What is compared, per step
@@ -48,8 +49,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -315,93 +314,6 @@ impl RawSession {
 // zk-server with system properties
 // ---------------------------------------------------------------------------------------------
 
-/// zk-server in-process (its own thread and runtime, a temporary data directory, a free port),
-/// started from zoo.cfg lines and `-Dkey=value` system properties; stopped on drop.
-#[derive(Debug)]
-pub struct RustDiffServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl RustDiffServer {
-    /// Starts with tickTime 2000 plus `cfg` lines and `jvm_flags` (`-Dk=v ...`, as
-    /// `SERVER_JVMFLAGS`).
-    pub fn start(cfg: &[&str], jvm_flags: &str) -> io::Result<RustDiffServer> {
-        let dir = tempfile::Builder::new()
-            .prefix("zk-rs-diff-server-")
-            .tempdir()?;
-        let mut text = format!(
-            "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n",
-            dir.path().display()
-        );
-        for line in cfg {
-            text.push_str(line);
-            text.push('\n');
-        }
-        let cfg = zk_server::config::Config::parse(&text, jvm_flags)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("zk-rs-diff-server".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = addr_tx.send(Err(e));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let tree = zk_server::tree::DataTree::new(cfg.extended_types_enabled());
-                    match zk_server::runtime::start(cfg, tree, Box::new(zk_server::core::NoLog))
-                        .await
-                    {
-                        Ok(server) => {
-                            let _ = addr_tx.send(Ok(server.local_addr()));
-                            let _ = stop_rx.await;
-                            server.shutdown().await;
-                        }
-                        Err(e) => {
-                            let _ = addr_tx.send(Err(e));
-                        }
-                    }
-                });
-            })?;
-        let addr = addr_rx
-            .recv()
-            .map_err(|_| io::Error::other("server thread ended before listening"))??;
-        Ok(RustDiffServer {
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-            _dir: dir,
-        })
-    }
-
-    /// The client address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for RustDiffServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // one server's view
 // ---------------------------------------------------------------------------------------------
@@ -548,24 +460,6 @@ impl Side {
 // ---------------------------------------------------------------------------------------------
 // normalisation
 // ---------------------------------------------------------------------------------------------
-
-/// Whether `op` is a write: it takes a zxid, and its notifications carry that zxid in 3.9.
-pub fn is_write_op(op: OpCode) -> bool {
-    matches!(
-        op,
-        OpCode::Create
-            | OpCode::Create2
-            | OpCode::CreateContainer
-            | OpCode::CreateTtl
-            | OpCode::Delete
-            | OpCode::DeleteContainer
-            | OpCode::SetData
-            | OpCode::SetAcl
-            | OpCode::Multi
-            | OpCode::Reconfig
-            | OpCode::CloseSession
-    )
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -752,7 +646,7 @@ fn normalise(side: &mut Side, obs: &Observed, op: OpCode, t_min: i64) -> Normali
     }
     // The zxid a 3.9 server must put in the header of this step's notifications.
     let cause = match &obs.reply {
-        Some(r) if is_write_op(op) => r.header.zxid,
+        Some(r) if OpCode::is_write(op) => r.header.zxid,
         _ => -1,
     };
     for (slot, seen) in obs.seen.iter().enumerate() {

@@ -49,6 +49,12 @@ impl RustZkServer {
     /// Starts a standalone server with tickTime 2000, `4lw.commands.whitelist=*` and the given
     /// extra zoo.cfg lines.
     pub fn start(extra_cfg: &[&str]) -> io::Result<RustZkServer> {
+        Self::start_with_flags(extra_cfg, "")
+    }
+
+    /// Like [`start`](Self::start), with `-Dkey=value` system properties as `SERVER_JVMFLAGS`
+    /// would give them (for example `-Dznode.container.checkIntervalMs=3600000`).
+    pub fn start_with_flags(extra_cfg: &[&str], jvm_flags: &str) -> io::Result<RustZkServer> {
         let dir = tempfile::Builder::new()
             .prefix("zk-rs-rust-zk-")
             .tempdir()?;
@@ -60,7 +66,7 @@ impl RustZkServer {
             text.push_str(line);
             text.push('\n');
         }
-        let cfg = zk_server::config::Config::parse(&text, "")
+        let cfg = zk_server::config::Config::parse(&text, jvm_flags)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let (addr_tx, addr_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

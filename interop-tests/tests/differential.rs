@@ -16,8 +16,9 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use interop_tests::differential::{Differential, RustDiffServer, StepOutcome};
+use interop_tests::differential::{Differential, StepOutcome};
 use interop_tests::JavaZkServer;
+use interop_tests::{RustZkServer, ServerUnderTest};
 use zk_proto::data::{Acl, Id};
 use zk_proto::message::{MultiOp, MultiRequest, MultiResult, RequestBody, ResponseBody};
 use zk_proto::proto::{
@@ -32,9 +33,9 @@ use zk_proto::{perms, AddWatchMode, WatcherType};
 /// could not be attributed to a step); Java also skips fsync, which changes nothing visible.
 const NO_SWEEP: &str = "-Dznode.container.checkIntervalMs=3600000";
 
-fn start_servers() -> (JavaZkServer, RustDiffServer) {
-    let ours =
-        RustDiffServer::start(&["extendedTypesEnabled=true"], NO_SWEEP).expect("start zk-server");
+fn start_servers() -> (JavaZkServer, RustZkServer) {
+    let ours = RustZkServer::start_with_flags(&["extendedTypesEnabled=true"], NO_SWEEP)
+        .expect("start zk-server");
     let java = JavaZkServer::builder()
         .cfg("extendedTypesEnabled=true")
         .jvm_flag(NO_SWEEP)

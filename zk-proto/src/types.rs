@@ -238,6 +238,27 @@ impl ErrorCode {
     }
 }
 
+impl OpCode {
+    /// Whether requests of this type change the tree: they take a zxid (also when they fail),
+    /// and in 3.9 their watch notifications carry it.
+    pub const fn is_write(self) -> bool {
+        matches!(
+            self,
+            OpCode::Create
+                | OpCode::Create2
+                | OpCode::CreateContainer
+                | OpCode::CreateTtl
+                | OpCode::Delete
+                | OpCode::DeleteContainer
+                | OpCode::SetData
+                | OpCode::SetAcl
+                | OpCode::Multi
+                | OpCode::Reconfig
+                | OpCode::CloseSession
+        )
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.name(), self.code())

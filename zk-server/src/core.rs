@@ -622,7 +622,7 @@ impl ServerCore {
                 }
                 // Java parses a reconfig body before giving it a zxid; other writes fail in
                 // prep, after the zxid is taken, and are logged as an ErrorTxn.
-                if is_write(op) && op != OpCode::Reconfig {
+                if op.is_write() && op != OpCode::Reconfig {
                     // Java logs an ErrorTxn(MARSHALLINGERROR) and answers with it.
                     let h = self.next_header(c.session_id, header.xid, OpCode::Error, wall_ms);
                     let zxid = h.zxid;
@@ -716,7 +716,7 @@ impl ServerCore {
                 self.reply(out, conn, xid, last, ErrorCode::Unimplemented, None)
             }
             RequestBody::Sasl(_) => self.reply(out, conn, xid, last, ErrorCode::AuthFailed, None),
-            body if is_write(body.op()) => self.write(conn, c, xid, body, out, wall_ms),
+            body if body.op().is_write() => self.write(conn, c, xid, body, out, wall_ms),
             body => self.read(conn, c, xid, body, out),
         }
     }
@@ -1379,22 +1379,6 @@ fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
         return Err(ErrorCode::BadVersion);
     }
     Ok(current.wrapping_add(1))
-}
-
-fn is_write(op: OpCode) -> bool {
-    matches!(
-        op,
-        OpCode::Create
-            | OpCode::Create2
-            | OpCode::CreateContainer
-            | OpCode::CreateTtl
-            | OpCode::Delete
-            | OpCode::DeleteContainer
-            | OpCode::SetData
-            | OpCode::SetAcl
-            | OpCode::Multi
-            | OpCode::Reconfig
-    )
 }
 
 /// The user name `whoAmI` reports: digest ids without their hash, others as they are.
