@@ -56,11 +56,19 @@ pub enum Action {
     },
 }
 
-/// Where committed transactions go before they are applied: the txn log. The core calls
-/// [`TxnSink::append`] for every txn, in zxid order, before applying it.
+/// Where committed transactions go: the txn log. The core appends every txn in zxid order;
+/// the runtime calls [`TxnSink::sync`] before any reply or event of those txns leaves the
+/// server, so nothing a client sees can be lost (group commit: one sync per batch).
 pub trait TxnSink: Send {
-    /// Records one transaction.
-    fn append(&mut self, entry: &TxnEntry);
+    /// Records one transaction (buffered).
+    fn append(&mut self, entry: &TxnEntry) -> std::io::Result<()>;
+    /// Makes everything appended durable.
+    fn sync(&mut self) -> std::io::Result<()>;
+    /// Called when a snapshot of the tree at the last zxid starts: the next txn opens a new
+    /// log file, as Java's rollLog.
+    fn roll(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A log stage that keeps nothing (an in-memory server).
@@ -68,7 +76,12 @@ pub trait TxnSink: Send {
 pub struct NoLog;
 
 impl TxnSink for NoLog {
-    fn append(&mut self, _entry: &TxnEntry) {}
+    fn append(&mut self, _entry: &TxnEntry) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Settings the core needs (from zoo.cfg).
@@ -168,6 +181,11 @@ pub struct ServerCore {
     counters: Counters,
     /// When the next container/TTL sweep is due (monotonic ms).
     next_reap_ms: u64,
+    /// The first failure of the log: the server must stop (Java exits), as acknowledging
+    /// anything more could lose it.
+    log_failure: Option<std::io::Error>,
+    /// Txns appended since the last snapshot.
+    txns_since_snapshot: u64,
 }
 
 impl std::fmt::Debug for ServerCore {
@@ -220,6 +238,8 @@ impl ServerCore {
             log,
             counters: Counters::default(),
             next_reap_ms,
+            log_failure: None,
+            txns_since_snapshot: 0,
         }
     }
 
@@ -236,6 +256,31 @@ impl ServerCore {
     /// The last zxid applied.
     pub fn last_zxid(&self) -> i64 {
         self.last_zxid
+    }
+
+    /// Makes every txn appended so far durable. Called by the runtime before it lets out the
+    /// replies and events of a batch. An error (or an earlier append failure) is fatal.
+    pub fn sync_log(&mut self) -> std::io::Result<()> {
+        if let Some(e) = &self.log_failure {
+            return Err(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        self.log.sync().inspect_err(|e| {
+            tracing::error!(error = %e, "cannot sync the transaction log; stopping");
+        })
+    }
+
+    /// Txns applied since the last snapshot.
+    pub fn txns_since_snapshot(&self) -> u64 {
+        self.txns_since_snapshot
+    }
+
+    /// Starts a snapshot: rolls the log (the next txn opens a new file) and returns the tree's
+    /// contents, zxid and digest to write out. The copy is consistent (taken between txns).
+    pub fn begin_snapshot(&mut self) -> std::io::Result<(i64, zk_proto::storage::SnapshotData, i64)> {
+        self.log.sync()?;
+        self.log.roll()?;
+        self.txns_since_snapshot = 0;
+        Ok((self.last_zxid, self.tree.to_snapshot(), self.tree.digest()))
     }
 
     /// Packet counters.
@@ -544,7 +589,13 @@ impl ServerCore {
                 tree_digest: self.tree.digest(),
             });
         }
-        self.log.append(&entry);
+        if self.log_failure.is_none() {
+            if let Err(e) = self.log.append(&entry) {
+                tracing::error!(error = %e, "cannot write the transaction log; stopping");
+                self.log_failure = Some(e);
+            }
+        }
+        self.txns_since_snapshot += 1;
         self.last_zxid = zxid;
         result
     }

@@ -8,5 +8,6 @@ pub mod core;
 pub mod fourlw;
 pub mod runtime;
 pub mod session;
+pub mod storage;
 pub mod tree;
 pub mod watch;

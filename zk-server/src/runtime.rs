@@ -62,14 +62,30 @@ enum Outbound {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    done: Option<tokio::task::JoinHandle<()>>,
+    shutdown: Arc<watch::Sender<bool>>,
+    done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Asks a running server to stop (a clonable part of [`ServerHandle`], e.g. for a signal task).
+#[derive(Debug, Clone)]
+pub struct Stopper(Arc<watch::Sender<bool>>);
+
+impl Stopper {
+    /// Stops accepting and closes every connection; the server's `wait` then returns.
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 impl ServerHandle {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A handle that can stop the server from elsewhere.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.shutdown.clone())
     }
 
     /// Stops accepting, closes every connection and waits for the tasks to end.
@@ -80,10 +96,12 @@ impl ServerHandle {
         }
     }
 
-    /// Waits until the server stops (after [`shutdown`](Self::shutdown) from elsewhere).
-    pub async fn wait(mut self) {
-        if let Some(done) = self.done.take() {
-            let _ = done.await;
+    /// Waits until the server stops: after [`Stopper::stop`], or on its own when the
+    /// transaction log fails (the error is returned; nothing more may be acknowledged).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match self.done.take() {
+            Some(done) => done.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
         }
     }
 }
@@ -117,6 +135,16 @@ pub async fn start(
     tree: DataTree,
     log: Box<dyn TxnSink>,
 ) -> std::io::Result<ServerHandle> {
+    start_with_snapshots(cfg, tree, log, None).await
+}
+
+/// Like [`start`], taking snapshots per `snapshots` (a durable server).
+pub async fn start_with_snapshots(
+    cfg: Config,
+    tree: DataTree,
+    log: Box<dyn TxnSink>,
+    snapshots: Option<SnapshotPolicy>,
+) -> std::io::Result<ServerHandle> {
     let host = cfg
         .client_port_address
         .clone()
@@ -126,13 +154,21 @@ pub async fn start(
     let addr = listener.local_addr()?;
     info!(%addr, "serving clients");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown_tx = Arc::new(shutdown_tx);
     let started = Instant::now();
     let core = ServerCore::new(core_config(&cfg), tree, log, 0, wall_ms() as u64);
     // Bounded by globalOutstandingLimit: when the core falls behind, connection readers wait
     // and TCP pushes back on the clients (Java stops reading from connections likewise).
     let (input_tx, input_rx) = mpsc::channel(cfg.global_outstanding_limit().max(1) as usize);
     let admin = crate::fourlw::AdminContext::new(&cfg, addr.port());
-    let core_task = tokio::spawn(run_core(core, input_rx, started, admin));
+    let core_task = tokio::spawn(run_core(
+        core,
+        input_rx,
+        started,
+        admin,
+        snapshots,
+        shutdown_tx.clone(),
+    ));
     let tick_every = Duration::from_millis(u64::from(cfg.tick_time_ms).max(2) / 2);
     let ticker = {
         let input_tx = input_tx.clone();
@@ -159,7 +195,7 @@ pub async fn start(
         let _ = accept.await;
         let _ = ticker.await;
         // The accept loop dropped its sender and every connection task ends with the core.
-        let _ = core_task.await;
+        core_task.await.map_err(std::io::Error::other)?
     });
     Ok(ServerHandle {
         addr,
@@ -168,52 +204,113 @@ pub async fn start(
     })
 }
 
+/// Inputs handled before one log sync, at most: group commit without starving the writers.
+const MAX_BATCH: usize = 1024;
+
+/// Snapshot settings of a durable server.
+#[derive(Debug, Clone)]
+pub struct SnapshotPolicy {
+    /// `<dataDir>/version-2`.
+    pub dir: std::path::PathBuf,
+    /// Txns between snapshots (`snapCount`); Java randomises the point in [snapCount/2,
+    /// snapCount) so ensemble members do not all snapshot at once.
+    pub snap_count: u64,
+    /// How snapshots are compressed.
+    pub compression: crate::storage::snapshot::Compression,
+}
+
 async fn run_core(
     mut core: ServerCore,
     mut inputs: mpsc::Receiver<Input>,
     started: Instant,
     mut admin: crate::fourlw::AdminContext,
-) {
+    snapshots: Option<SnapshotPolicy>,
+    stop: Arc<watch::Sender<bool>>,
+) -> std::io::Result<()> {
     /// Each connection's writer queue and its kill switch.
     type Outs = HashMap<ConnId, (mpsc::UnboundedSender<Outbound>, oneshot::Sender<()>)>;
     let mut outs: Outs = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
-    while let Some(input) = inputs.recv().await {
-        let actions = match input {
-            Input::Connect {
-                conn,
-                peer,
-                payload,
-                out,
-                kill,
-            } => {
-                outs.insert(conn, (out, kill));
-                core.connect(conn, peer, &payload, now_ms(), wall_ms())
-            }
-            Input::Request { conn, payload } => core.request(conn, &payload, now_ms(), wall_ms()),
-            Input::Closed { conn } => {
-                core.disconnected(conn);
-                outs.remove(&conn);
-                Vec::new()
-            }
-            Input::FourLetterWord {
-                word,
-                stmk_mask,
-                reply,
-            } => {
-                let answer = crate::fourlw::answer(
-                    &mut core,
-                    &mut admin,
+    let mut snapshot_at = snapshots.as_ref().map(|p| snapshot_threshold(p.snap_count));
+    let mut snapshot_running: Option<tokio::task::JoinHandle<std::io::Result<std::path::PathBuf>>> =
+        None;
+    while let Some(first) = inputs.recv().await {
+        let mut actions = Vec::new();
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(input) = next.take() {
+            actions.extend(match input {
+                Input::Connect {
+                    conn,
+                    peer,
+                    payload,
+                    out,
+                    kill,
+                } => {
+                    outs.insert(conn, (out, kill));
+                    core.connect(conn, peer, &payload, now_ms(), wall_ms())
+                }
+                Input::Request { conn, payload } => {
+                    core.request(conn, &payload, now_ms(), wall_ms())
+                }
+                Input::Closed { conn } => {
+                    core.disconnected(conn);
+                    outs.remove(&conn);
+                    Vec::new()
+                }
+                Input::FourLetterWord {
                     word,
                     stmk_mask,
-                    now_ms(),
-                    wall_ms(),
-                );
-                let _ = reply.send(answer);
-                Vec::new()
+                    reply,
+                } => {
+                    let answer = crate::fourlw::answer(
+                        &mut core,
+                        &mut admin,
+                        word,
+                        stmk_mask,
+                        now_ms(),
+                        wall_ms(),
+                    );
+                    let _ = reply.send(answer);
+                    Vec::new()
+                }
+                Input::Tick => core.tick(now_ms(), wall_ms()),
+            });
+            handled += 1;
+            if handled < MAX_BATCH {
+                next = inputs.try_recv().ok();
             }
-            Input::Tick => core.tick(now_ms(), wall_ms()),
-        };
+        }
+        // Nothing of this batch leaves the server before its txns are durable.
+        if let Err(e) = core.sync_log() {
+            let _ = stop.send(true);
+            return Err(e);
+        }
+        if let (Some(policy), Some(at)) = (&snapshots, snapshot_at) {
+            let previous_done = snapshot_running.as_ref().is_none_or(|h| h.is_finished());
+            if core.txns_since_snapshot() >= at && previous_done {
+                if let Some(h) = snapshot_running.take() {
+                    report_snapshot(h.await);
+                }
+                let (zxid, data, digest) = core.begin_snapshot()?;
+                let policy = policy.clone();
+                snapshot_running = Some(tokio::task::spawn_blocking(move || {
+                    let digest = zk_proto::storage::ZxidDigest {
+                        zxid,
+                        digest_version: 2,
+                        digest: zk_proto::storage::DigestValue::Long(digest),
+                    };
+                    crate::storage::snapshot::write_snapshot(
+                        &policy.dir,
+                        zxid,
+                        &data,
+                        Some(digest),
+                        policy.compression,
+                    )
+                }));
+                snapshot_at = Some(snapshot_threshold(policy.snap_count));
+            }
+        }
         for action in actions {
             match action {
                 Action::Send { conn, payload } => {
@@ -230,7 +327,27 @@ async fn run_core(
             }
         }
     }
+    if let Some(h) = snapshot_running.take() {
+        report_snapshot(h.await);
+    }
     debug!("core task done");
+    Ok(())
+}
+
+fn report_snapshot(done: Result<std::io::Result<std::path::PathBuf>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
+        Ok(Err(e)) => warn!(error = %e, "snapshot failed; the log still has every txn"),
+        Err(e) => warn!(error = %e, "snapshot task failed"),
+    }
+}
+
+/// Java's point for the next snapshot: snapCount/2 plus a random part below snapCount/2.
+fn snapshot_threshold(snap_count: u64) -> u64 {
+    let half = (snap_count / 2).max(1);
+    let random = std::collections::hash_map::RandomState::new();
+    let r = std::hash::BuildHasher::hash_one(&random, 0u8) % half;
+    half + r
 }
 
 async fn accept_loop(

@@ -68,8 +68,13 @@ fn assert_no_panics(context: &str) {
 struct TxnLog(Arc<Mutex<Vec<TxnEntry>>>);
 
 impl TxnSink for TxnLog {
-    fn append(&mut self, entry: &TxnEntry) {
+    fn append(&mut self, entry: &TxnEntry) -> std::io::Result<()> {
         self.0.lock().unwrap().push(entry.clone());
+        Ok(())
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
