@@ -1,31 +1,132 @@
-//! `zk-server [zoo.cfg]`: a ZooKeeper server. Without an argument it runs standalone on port 2181
-//! with data directory `./zk-data`. `SERVER_JVMFLAGS` (`-Dname=value ...`) is read as Java's
-//! zkServer.sh hands it to Java.
+//! `zk-server [zoo.cfg] [--truncate-corrupt-log]`: a ZooKeeper server. Without a file it runs
+//! standalone on port 2181 with data directory `./zk-data`. `SERVER_JVMFLAGS`
+//! (`-Dname=value ...`) is read as Java's zkServer.sh hands it to Java.
+//!
+//! On start it recovers the data directory: the newest valid snapshot, then the transaction
+//! logs after it. A torn last record is cut off with a warning; a corrupt record in the middle
+//! of the log stops startup with the file and offset, unless `--truncate-corrupt-log` says to
+//! cut the log there (losing what follows).
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use tracing::{error, info, warn};
 use zk_server::config::Config;
-use zk_server::core::NoLog;
-use zk_server::runtime;
+use zk_server::runtime::{self, SnapshotPolicy};
+use zk_server::storage::snapshot::{self, Compression};
+use zk_server::storage::txnlog::{self, CorruptionPolicy, TxnLogWriter};
 use zk_server::tree::DataTree;
 
-fn load_config() -> Result<Config, String> {
-    let jvm_flags = std::env::var("SERVER_JVMFLAGS").unwrap_or_default();
-    match std::env::args().nth(1) {
-        None => {
-            let mut cfg = Config::standalone_default();
-            cfg.properties.extend(zk_server::config::parse_jvm_flags(&jvm_flags));
-            Ok(cfg)
-        }
-        Some(path) if path == "-h" || path == "--help" => Err(
-            "usage: zk-server [zoo.cfg]\n  without a file: standalone on port 2181, data in ./zk-data".into(),
-        ),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-            Config::parse(&text, &jvm_flags).map_err(|e| format!("invalid configuration {path}: {e}"))
+struct Args {
+    config: Option<String>,
+    truncate_corrupt_log: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        config: None,
+        truncate_corrupt_log: false,
+    };
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                return Err("usage: zk-server [zoo.cfg] [--truncate-corrupt-log]\n  without a file: standalone on port 2181, data in ./zk-data\n  --truncate-corrupt-log: cut the transaction log at a corrupt record instead of refusing to start".into())
+            }
+            "--truncate-corrupt-log" => args.truncate_corrupt_log = true,
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            path if args.config.is_none() => args.config = Some(path.to_owned()),
+            extra => return Err(format!("unexpected argument {extra}")),
         }
     }
+    Ok(args)
+}
+
+fn load_config(args: &Args) -> Result<Config, String> {
+    let jvm_flags = std::env::var("SERVER_JVMFLAGS").unwrap_or_default();
+    match &args.config {
+        None => {
+            let mut cfg = Config::standalone_default();
+            cfg.properties
+                .extend(zk_server::config::parse_jvm_flags(&jvm_flags));
+            Ok(cfg)
+        }
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            Config::parse(&text, &jvm_flags)
+                .map_err(|e| format!("invalid configuration {path}: {e}"))
+        }
+    }
+}
+
+/// The tree as the data directory holds it, and how to keep it durable from here on.
+fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, SnapshotPolicy), String> {
+    let snap_dir = cfg.data_dir.join("version-2");
+    let log_dir = cfg.data_log_dir.join("version-2");
+    for dir in [&snap_dir, &log_dir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let extended = cfg.extended_types_enabled();
+    let compression = Compression::from_config(cfg.snapshot_compression())
+        .map_err(|e| format!("snapshot.compression.method: {e}"))?;
+    let loaded = snapshot::load_newest(&snap_dir).map_err(|e| format!("reading snapshots: {e}"))?;
+    let (mut tree, snap_zxid) = match loaded {
+        Some(loaded) => {
+            let mut tree = DataTree::from_snapshot(&loaded.snapshot.data, extended)
+                .map_err(|e| format!("{}: {e}", loaded.path.display()))?;
+            tree.set_last_processed_zxid(loaded.zxid);
+            info!(path = %loaded.path.display(), zxid = %format_args!("{:#x}", loaded.zxid), "snapshot loaded");
+            (tree, loaded.zxid)
+        }
+        None => {
+            let logs =
+                txnlog::logs_needed_after(&log_dir, 0).map_err(|e| format!("listing logs: {e}"))?;
+            if !logs.is_empty() && cfg.property("zookeeper.snapshot.trust.empty") != Some("true") {
+                return Err(format!(
+                    "{} has transaction logs but no snapshot; refusing to start (set zookeeper.snapshot.trust.empty=true to replay them onto an empty tree)",
+                    log_dir.display()
+                ));
+            }
+            (DataTree::new(extended), 0)
+        }
+    };
+    let policy = if truncate_corrupt_log {
+        CorruptionPolicy::TruncateAtCorruption
+    } else {
+        CorruptionPolicy::Fail
+    };
+    let replay =
+        txnlog::read_logs_after(&log_dir, snap_zxid, policy).map_err(|e| format!("{e}"))?;
+    for (file, offset) in &replay.truncated {
+        warn!(file = %file.display(), offset, "transaction log truncated");
+    }
+    for entry in &replay.entries {
+        tree.apply(&entry.header, &entry.txn);
+    }
+    info!(replayed = replay.entries.len(), last_zxid = %format_args!("{:#x}", tree.last_processed_zxid()), "transaction logs replayed");
+    // Like Java, start from a fresh snapshot of what was recovered.
+    let digest = zk_proto::storage::ZxidDigest {
+        zxid: tree.last_processed_zxid(),
+        digest_version: 2,
+        digest: zk_proto::storage::DigestValue::Long(tree.digest()),
+    };
+    snapshot::write_snapshot(
+        &snap_dir,
+        tree.last_processed_zxid(),
+        &tree.to_snapshot(),
+        Some(digest),
+        compression,
+    )
+    .map_err(|e| format!("writing the startup snapshot: {e}"))?;
+    Ok((
+        tree,
+        SnapshotPolicy {
+            dir: snap_dir,
+            snap_count: cfg.snap_count(),
+            compression,
+        },
+    ))
 }
 
 #[tokio::main]
@@ -35,7 +136,14 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let cfg = match load_config() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("zk-server: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = match load_config(&args) {
         Ok(cfg) => cfg,
         Err(message) => {
             eprintln!("zk-server: {message}");
@@ -45,19 +153,33 @@ async fn main() -> ExitCode {
     for key in &cfg.unknown_keys {
         info!(key, property = %format_args!("zookeeper.{key}"), "zoo.cfg key is not a setting; kept as a system property");
     }
-    if let Err(e) = std::fs::create_dir_all(&cfg.data_dir) {
-        error!(dir = %cfg.data_dir.display(), error = %e, "cannot create the data directory");
-        return ExitCode::FAILURE;
-    }
     if let Ok(myid) = std::fs::read_to_string(cfg.data_dir.join("myid")) {
         info!(
             myid = myid.trim(),
             "myid found; this server runs standalone (ensembles are not implemented yet)"
         );
     }
-    warn!("transaction log and snapshots are not implemented yet: data lives in memory and is lost on restart");
-    let tree = DataTree::new(cfg.extended_types_enabled());
-    let server = match runtime::start(cfg, tree, Box::new(NoLog)).await {
+    let (tree, policy) = match recover(&cfg, args.truncate_corrupt_log) {
+        Ok(recovered) => recovered,
+        Err(message) => {
+            error!("{message}");
+            eprintln!("zk-server: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_dir = cfg.data_log_dir.join("version-2");
+    let log = match TxnLogWriter::open(
+        Path::new(&log_dir),
+        cfg.pre_alloc_size_kb(),
+        cfg.force_sync(),
+    ) {
+        Ok(log) => log,
+        Err(e) => {
+            error!(error = %e, "cannot open the transaction log");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match runtime::start_with_snapshots(cfg, tree, Box::new(log), Some(policy)).await {
         Ok(server) => server,
         Err(e) => {
             error!(error = %e, "cannot listen on the client port");
@@ -65,10 +187,19 @@ async fn main() -> ExitCode {
         }
     };
     info!(addr = %server.local_addr(), "zk-server ready");
-    shutdown_signal().await;
-    info!("shutting down");
-    server.shutdown().await;
-    ExitCode::SUCCESS
+    let stopper = server.stopper();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutting down");
+        stopper.stop();
+    });
+    match server.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "stopped: the transaction log failed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn shutdown_signal() {
