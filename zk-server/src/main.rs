@@ -20,17 +20,27 @@ use zk_server::tree::DataTree;
 struct Args {
     config: Option<String>,
     truncate_corrupt_log: bool,
+    /// `--convert-snapshots METHOD DATADIR`: rewrite the snapshots and exit.
+    convert: Option<(String, String)>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         config: None,
         truncate_corrupt_log: false,
+        convert: None,
     };
-    for arg in std::env::args().skip(1) {
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
         match arg.as_str() {
+            "--convert-snapshots" => {
+                let (Some(method), Some(dir)) = (argv.next(), argv.next()) else {
+                    return Err("usage: zk-server --convert-snapshots <none|lz4|gz|snappy> <dataDir>".into());
+                };
+                args.convert = Some((method, dir));
+            }
             "-h" | "--help" => {
-                return Err("usage: zk-server [zoo.cfg] [--truncate-corrupt-log]\n  without a file: standalone on port 2181, data in ./zk-data\n  --truncate-corrupt-log: cut the transaction log at a corrupt record instead of refusing to start".into())
+                return Err("usage: zk-server [zoo.cfg] [--truncate-corrupt-log]\n       zk-server --convert-snapshots <none|lz4|gz|snappy> <dataDir>\n  without a file: standalone on port 2181, data in ./zk-data\n  --truncate-corrupt-log: cut the transaction log at a corrupt record instead of refusing to start".into())
             }
             "--truncate-corrupt-log" => args.truncate_corrupt_log = true,
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
@@ -119,12 +129,20 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, Snapsh
         compression,
     )
     .map_err(|e| format!("writing the startup snapshot: {e}"))?;
+    let purge = (cfg.autopurge_purge_interval_hours > 0).then(|| {
+        (
+            std::time::Duration::from_secs(u64::from(cfg.autopurge_purge_interval_hours) * 3600),
+            cfg.autopurge_snap_retain_count as usize,
+        )
+    });
     Ok((
         tree,
         SnapshotPolicy {
             dir: snap_dir,
             snap_count: cfg.snap_count(),
             compression,
+            log_dir,
+            purge,
         },
     ))
 }
@@ -143,6 +161,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some((method, dir)) = &args.convert {
+        return convert(method, dir);
+    }
     let cfg = match load_config(&args) {
         Ok(cfg) => cfg,
         Err(message) => {
@@ -197,6 +218,28 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = %e, "stopped: the transaction log failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Rewrites every snapshot of `data_dir` with `method` (`none` is what the Java server reads).
+fn convert(method: &str, data_dir: &str) -> ExitCode {
+    let to = match Compression::from_config(Some(method)) {
+        Ok(to) => to,
+        Err(e) => {
+            eprintln!("zk-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = Path::new(data_dir).join("version-2");
+    match snapshot::convert_dir(&dir, to) {
+        Ok(n) => {
+            println!("converted {n} snapshot(s) in {} to {method}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zk-server: converting {}: {e}", dir.display());
             ExitCode::FAILURE
         }
     }

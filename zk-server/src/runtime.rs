@@ -166,7 +166,7 @@ pub async fn start_with_snapshots(
         input_rx,
         started,
         admin,
-        snapshots,
+        snapshots.clone(),
         shutdown_tx.clone(),
     ));
     let tick_every = Duration::from_millis(u64::from(cfg.tick_time_ms).max(2) / 2);
@@ -183,6 +183,31 @@ pub async fn start_with_snapshots(
             }
         })
     };
+    if let Some(policy) = &snapshots {
+        if let Some((every, retain)) = policy.purge {
+            let (snap_dir, log_dir) = (policy.dir.clone(), policy.log_dir.clone());
+            let mut shutdown = shutdown_rx.clone();
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(every);
+                loop {
+                    tokio::select! {
+                        _ = interval.tick() => {}
+                        _ = shutdown.changed() => break,
+                    }
+                    let (s, l) = (snap_dir.clone(), log_dir.clone());
+                    match tokio::task::spawn_blocking(move || crate::storage::purge(&s, &l, retain))
+                        .await
+                    {
+                        Ok(Ok(deleted)) if !deleted.is_empty() => {
+                            info!(files = deleted.len(), "purged old snapshots and logs")
+                        }
+                        Ok(Err(e)) => warn!(error = %e, "purge failed"),
+                        _ => {}
+                    }
+                }
+            });
+        }
+    }
     let accept = tokio::spawn(accept_loop(
         listener,
         input_tx,
@@ -217,6 +242,11 @@ pub struct SnapshotPolicy {
     pub snap_count: u64,
     /// How snapshots are compressed.
     pub compression: crate::storage::snapshot::Compression,
+    /// `<dataLogDir>/version-2`.
+    pub log_dir: std::path::PathBuf,
+    /// autopurge: how often, and how many snapshots to keep (`autopurge.purgeInterval` in
+    /// hours, `autopurge.snapRetainCount`); `None` when purging is off (interval 0).
+    pub purge: Option<(Duration, usize)>,
 }
 
 async fn run_core(

@@ -1,4 +1,79 @@
-//! Durable storage in Java's formats: the transaction log and snapshots.
+//! Durable storage in Java's formats: the transaction log and snapshots, and purging old ones.
 
 pub mod snapshot;
 pub mod txnlog;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What Java's PurgeTxnLog would delete: every snapshot but the `retain` newest (at least 3,
+/// as Java enforces), and every log that no retained snapshot needs (a log is needed by a
+/// snapshot if it holds txns after that snapshot's zxid). `snap_dir` and `log_dir` are the
+/// `version-2` directories.
+pub fn purge_plan(snap_dir: &Path, log_dir: &Path, retain: usize) -> io::Result<Vec<PathBuf>> {
+    let retain = retain.max(3);
+    let snapshots = snapshot::list_snapshots(snap_dir)?; // newest first
+    if snapshots.len() <= retain {
+        return Ok(Vec::new());
+    }
+    let oldest_kept_zxid = snapshots[retain - 1].1;
+    let mut doomed: Vec<PathBuf> = snapshots[retain..]
+        .iter()
+        .filter(|(_, zxid, _)| *zxid < oldest_kept_zxid)
+        .map(|(path, _, _)| path.clone())
+        .collect();
+    let needed = txnlog::logs_needed_after(log_dir, oldest_kept_zxid)?;
+    for path in txnlog::logs_needed_after(log_dir, i64::MIN)? {
+        if !needed.contains(&path) {
+            doomed.push(path);
+        }
+    }
+    Ok(doomed)
+}
+
+/// Deletes what [`purge_plan`] lists; returns the deleted files.
+pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> io::Result<Vec<PathBuf>> {
+    let doomed = purge_plan(snap_dir, log_dir, retain)?;
+    for path in &doomed {
+        std::fs::remove_file(path)?;
+    }
+    Ok(doomed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(dir: &Path, name: &str) {
+        std::fs::write(dir.join(name), b"x").unwrap();
+    }
+
+    #[test]
+    fn keeps_the_newest_snapshots_and_the_logs_they_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in [
+            "snapshot.0",
+            "snapshot.10",
+            "snapshot.20",
+            "snapshot.30",
+            "snapshot.40.lz4",
+        ] {
+            touch(d, name);
+        }
+        for name in ["log.1", "log.11", "log.19", "log.25", "log.35"] {
+            touch(d, name);
+        }
+        let mut plan: Vec<String> = purge_plan(d, d, 3)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        plan.sort();
+        // Retained: 40, 30, 20. log.19 holds txns after 20, so it stays; older ones go.
+        assert_eq!(plan, vec!["log.1", "log.11", "snapshot.0", "snapshot.10"]);
+        assert!(purge_plan(d, d, 10).unwrap().is_empty(), "nothing to purge");
+        assert_eq!(purge(d, d, 1).unwrap().len(), 4, "retain is at least 3");
+        assert!(d.join("log.19").exists() && d.join("snapshot.20").exists());
+    }
+}
