@@ -44,6 +44,7 @@ mod process;
 mod program;
 mod proxy;
 mod python;
+mod rust_process;
 mod rust_server;
 mod server;
 
@@ -52,6 +53,7 @@ pub use java::JavaEnv;
 pub use program::{JavaProgram, ProgramOutput, RunningProgram, PROGRAM_TIMEOUT};
 pub use proxy::PausableProxy;
 pub use python::PythonScript;
+pub use rust_process::RustZkServerProcess;
 pub use rust_server::{RustZkServer, ServerUnderTest};
 pub use server::{
     free_port, JavaEnsemble, JavaZkServer, JavaZkServerBuilder, ServerAddr, SERVER_START_TIMEOUT,
