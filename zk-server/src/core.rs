@@ -276,7 +276,9 @@ impl ServerCore {
 
     /// Starts a snapshot: rolls the log (the next txn opens a new file) and returns the tree's
     /// contents, zxid and digest to write out. The copy is consistent (taken between txns).
-    pub fn begin_snapshot(&mut self) -> std::io::Result<(i64, zk_proto::storage::SnapshotData, i64)> {
+    pub fn begin_snapshot(
+        &mut self,
+    ) -> std::io::Result<(i64, zk_proto::storage::SnapshotData, i64)> {
         self.log.sync()?;
         self.log.roll()?;
         self.txns_since_snapshot = 0;
