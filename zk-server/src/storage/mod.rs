@@ -6,6 +6,19 @@ pub mod txnlog;
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// fsyncs a directory, so the files created, renamed or removed in it stay that way.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
 /// What Java's PurgeTxnLog would delete: every snapshot but the `retain` newest (at least 3,
 /// as Java enforces), and every log that no retained snapshot needs (a log is needed by a
 /// snapshot if it holds txns after that snapshot's zxid). `snap_dir` and `log_dir` are the

@@ -14,6 +14,7 @@
 //! (`.snapshot.<hex>[.ext].tmp`, a name that neither Java nor we take for a snapshot), which is
 //! fsynced, renamed into place, and the directory fsynced.
 
+use super::sync_dir;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -334,19 +335,6 @@ fn write_stream(
         return Err(e);
     }
     Ok(final_path)
-}
-
-/// fsyncs a directory, so renames and removals in it are durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
 }
 
 /// The file writer for one container.

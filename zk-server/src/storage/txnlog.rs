@@ -12,6 +12,7 @@
 //! checksum, an undecodable record, a torn record in an older file or a zxid gap/repeat is
 //! corruption.
 
+use super::sync_dir;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -253,19 +254,6 @@ impl crate::core::TxnSink for TxnLogWriter {
     }
     fn roll(&mut self) -> io::Result<()> {
         TxnLogWriter::roll(self)
-    }
-}
-
-/// Makes a directory's entries (created, removed files) durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
     }
 }
 
