@@ -2,14 +2,14 @@
 # Compares zk-server with the Apache ZooKeeper (Java) server under the same zk-bench load.
 #
 # Both servers run standalone on this machine, one at a time, with the same settings
-# (tickTime 2000, forceSync=no for Java; zk-server keeps no log yet, see the README). For each
+# (tickTime 2000, forceSync=$FORCE_SYNC for both, default no). For each
 # op in $OPS and in-flight count in $IN_FLIGHTS, zk-bench (release) runs $DURATION s after
 # $WARMUP s of warmup against each server, alternating which goes first per round. RESULT
 # lines go to $OUT/results.txt; a table of medians is printed at the end.
 #
 # Environment: OPS ("get set create"), IN_FLIGHTS ("1 64"), SESSIONS (1), VALUE_SIZE (100),
-# DURATION (10), WARMUP (3), ROUNDS (1), ZK_JARS_DIR (/usr/share/java), OUT
-# (target/bench-server).
+# DURATION (10), WARMUP (3), ROUNDS (1), FORCE_SYNC (no; yes = fsync before acknowledging, on
+# both servers), ZK_JARS_DIR (/usr/share/java), OUT (target/bench-server).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +20,7 @@ VALUE_SIZE=${VALUE_SIZE:-100}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 ROUNDS=${ROUNDS:-1}
+FORCE_SYNC=${FORCE_SYNC:-no}
 JARS=${ZK_JARS_DIR:-/usr/share/java}
 OUT=${OUT:-$ROOT/target/bench-server}
 
@@ -71,7 +72,7 @@ tickTime=2000
 dataDir=$dir/data
 clientPort=$PORT
 clientPortAddress=127.0.0.1
-forceSync=no
+forceSync=$FORCE_SYNC
 maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr
