@@ -11,133 +11,50 @@
 use crate::data::Id;
 use crate::jute::{jute_record, take, DecodeError, Jute};
 use crate::txn::TxnEntry;
-use crate::types::OpCode;
+use crate::types::{int_enum, OpCode};
 use bytes::{BufMut, Bytes};
 
-macro_rules! coded_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident {
-        $($(#[$vmeta:meta])* $variant:ident = $value:expr,)*
-    }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        $vis enum $name {
-            $($(#[$vmeta])* $variant,)*
-            /// A value this version does not know; kept so it survives a round trip.
-            Unknown(i32),
-        }
-
-        impl $name {
-            /// The number on the wire.
-            pub const fn code(self) -> i32 {
-                match self {
-                    $($name::$variant => $value,)*
-                    $name::Unknown(n) => n,
-                }
-            }
-
-            /// The value for a wire number (`Unknown` when it has no name).
-            pub const fn from_code(code: i32) -> Self {
-                match code {
-                    $(x if x == $value => $name::$variant,)*
-                    n => $name::Unknown(n),
-                }
-            }
-        }
-
-        impl Jute for $name {
-            fn write<B: BufMut>(&self, out: &mut B) {
-                out.put_i32(self.code());
-            }
-            fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
-                Ok(Self::from_code(i32::read(input)?))
-            }
-        }
-
-        #[cfg(any(test, feature = "arbitrary"))]
-        impl crate::jute::Arb for $name {
-            fn arb(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<Self> {
-                Ok(Self::from_code(u.arbitrary()?))
-            }
-        }
-    };
-}
-
-coded_enum! {
+int_enum! {
     /// QuorumPacket types (`Leader.java` constants).
     pub enum PacketType {
         /// Learner to leader: a client write (or sync, createSession, closeSession) to forward.
-        Request = 1,
+        Request = 1 => "REQUEST",
         /// Leader to follower: a txn to log and ACK.
-        Proposal = 2,
+        Proposal = 2 => "PROPOSAL",
         /// Follower to leader: the txn `zxid` is logged.
-        Ack = 3,
+        Ack = 3 => "ACK",
         /// Leader to follower: apply the txns up to `zxid`.
-        Commit = 4,
+        Commit = 4 => "COMMIT",
         /// Both ways: liveness; from learners it carries the session touch table.
-        Ping = 5,
+        Ping = 5 => "PING",
         /// Both ways: re-attach a session through another server.
-        Revalidate = 6,
+        Revalidate = 6 => "REVALIDATE",
         /// Leader to learner: answers a forwarded `sync`.
-        Sync = 7,
+        Sync = 7 => "SYNC",
         /// Leader to observer: a committed txn.
-        Inform = 8,
+        Inform = 8 => "INFORM",
         /// Leader to follower: commit a reconfig and activate it.
-        CommitAndActivate = 9,
+        CommitAndActivate = 9 => "COMMITANDACTIVATE",
         /// Leader to learner: the new epoch's config; end of sync.
-        NewLeader = 10,
+        NewLeader = 10 => "NEWLEADER",
         /// Follower to leader: registration with [`LearnerInfo`].
-        FollowerInfo = 11,
+        FollowerInfo = 11 => "FOLLOWERINFO",
         /// Leader to learner: the learner may serve clients.
-        UpToDate = 12,
+        UpToDate = 12 => "UPTODATE",
         /// Leader to learner: sync by sending the missing txns.
-        Diff = 13,
+        Diff = 13 => "DIFF",
         /// Leader to learner: truncate the log to `zxid`.
-        Trunc = 14,
+        Trunc = 14 => "TRUNC",
         /// Leader to learner: a full snapshot follows.
-        Snap = 15,
+        Snap = 15 => "SNAP",
         /// Observer to leader: registration with [`LearnerInfo`].
-        ObserverInfo = 16,
+        ObserverInfo = 16 => "OBSERVERINFO",
         /// Leader to learner: the proposed epoch and protocol version.
-        LeaderInfo = 17,
+        LeaderInfo = 17 => "LEADERINFO",
         /// Learner to leader: the learner's current epoch (or -1).
-        AckEpoch = 18,
+        AckEpoch = 18 => "ACKEPOCH",
         /// Leader to observer: a committed reconfig to activate.
-        InformAndActivate = 19,
-    }
-}
-
-impl Default for PacketType {
-    fn default() -> Self {
-        PacketType::Unknown(0)
-    }
-}
-
-impl PacketType {
-    /// The name `Leader.getPacketType` prints (`"UNKNOWN"` for unknown values).
-    pub const fn name(self) -> &'static str {
-        match self {
-            PacketType::Request => "REQUEST",
-            PacketType::Proposal => "PROPOSAL",
-            PacketType::Ack => "ACK",
-            PacketType::Commit => "COMMIT",
-            PacketType::Ping => "PING",
-            PacketType::Revalidate => "REVALIDATE",
-            PacketType::Sync => "SYNC",
-            PacketType::Inform => "INFORM",
-            PacketType::CommitAndActivate => "COMMITANDACTIVATE",
-            PacketType::NewLeader => "NEWLEADER",
-            PacketType::FollowerInfo => "FOLLOWERINFO",
-            PacketType::UpToDate => "UPTODATE",
-            PacketType::Diff => "DIFF",
-            PacketType::Trunc => "TRUNC",
-            PacketType::Snap => "SNAP",
-            PacketType::ObserverInfo => "OBSERVERINFO",
-            PacketType::LeaderInfo => "LEADERINFO",
-            PacketType::AckEpoch => "ACKEPOCH",
-            PacketType::InformAndActivate => "INFORMANDACTIVATE",
-            PacketType::Unknown(_) => "UNKNOWN",
-        }
+        InformAndActivate = 19 => "INFORMANDACTIVATE",
     }
 }
 
@@ -650,17 +567,17 @@ pub fn write_election_frame<B: BufMut>(out: &mut B, body: &[u8]) {
     out.put_slice(body);
 }
 
-coded_enum! {
+int_enum! {
     /// A peer's state as election notifications carry it (`QuorumPeer.ServerState` ordinal).
     pub enum ServerState {
         /// Looking for a leader.
-        Looking = 0,
+        Looking = 0 => "LOOKING",
         /// Following a leader.
-        Following = 1,
+        Following = 1 => "FOLLOWING",
         /// Leading.
-        Leading = 2,
+        Leading = 2 => "LEADING",
         /// Observing.
-        Observing = 3,
+        Observing = 3 => "OBSERVING",
     }
 }
 

@@ -89,6 +89,8 @@ macro_rules! int_enum {
     };
 }
 
+pub(crate) use int_enum;
+
 int_enum! {
     /// Request types (`ZooDefs.OpCode`). Also the types of transactions in the log.
     pub enum OpCode {
