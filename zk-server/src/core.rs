@@ -133,8 +133,6 @@ impl Default for CoreConfig {
 struct Conn {
     session_id: i64,
     auth_ids: Vec<Id>,
-    /// Whether the client sent the readOnly byte (our replies mirror the handshake's shape).
-    sent_read_only_byte: bool,
     stats: ConnStats,
 }
 
@@ -290,11 +288,6 @@ impl ServerCore {
         &self.counters
     }
 
-    /// Open connections with their session ids.
-    pub fn connections(&self) -> BTreeMap<ConnId, i64> {
-        self.conns.iter().map(|(c, s)| (*c, s.session_id)).collect()
-    }
-
     /// Open connections with their session ids and statistics, by connection id.
     pub fn connection_stats(&self) -> BTreeMap<ConnId, (i64, ConnStats)> {
         self.conns
@@ -426,7 +419,6 @@ impl ServerCore {
             Conn {
                 session_id,
                 auth_ids: vec![Id::new("ip", peer.ip().to_string())],
-                sent_read_only_byte,
                 stats: ConnStats {
                     peer: Some(peer),
                     packets_received: 1,
@@ -461,7 +453,6 @@ impl ServerCore {
             if self.session_conns.get(&c.session_id) == Some(&conn) {
                 self.session_conns.remove(&c.session_id);
             }
-            let _ = c.sent_read_only_byte;
         }
         self.watches.remove_connection(conn);
     }
@@ -530,7 +521,6 @@ impl ServerCore {
             let system = Conn {
                 session_id: 0,
                 auth_ids: vec![Id::new("super", "")],
-                sent_read_only_byte: false,
                 stats: ConnStats::default(),
             };
             let (op, txn) = match prep.prep(&system, &body) {
@@ -582,8 +572,8 @@ impl ServerCore {
             txn,
             digest: None,
         };
-        // Apply first on a copy of the digest to know the digest after this txn, as Java logs
-        // the expected digest with the txn. The DataTree keeps it incrementally.
+        // Applied before it is logged so the record can carry the tree digest after this txn,
+        // as Java's log records do. Nothing of it leaves the server before the runtime's sync.
         let result = self.tree.apply(&entry.header, &entry.txn);
         if self.config.digest_enabled && entry.header.r#type != OpCode::Error {
             entry.digest = Some(zk_proto::txn::TxnDigest {
@@ -823,7 +813,7 @@ impl ServerCore {
                 if r.watch {
                     self.watches.add_data_watch(&r.path, conn);
                 }
-                match self.read_node(&r.path) {
+                match self.tree.node(&r.path) {
                     Some(n) => Ok(Some(ResponseBody::Exists(
                         zk_proto::proto::ExistsResponse {
                             stat: self.tree.client_stat(n),
@@ -855,7 +845,7 @@ impl ServerCore {
                     }))
                 })
             }
-            RequestBody::GetAcl(r) => match self.read_node(&r.path) {
+            RequestBody::GetAcl(r) => match self.tree.node(&r.path) {
                 None => Err(ErrorCode::NoNode),
                 Some(n) => {
                     let node_acl = self.tree.acl(n);
@@ -872,7 +862,7 @@ impl ServerCore {
                     }
                 }
             },
-            RequestBody::GetAllChildrenNumber(r) => match self.read_node(&r.path) {
+            RequestBody::GetAllChildrenNumber(r) => match self.tree.node(&r.path) {
                 None => Err(ErrorCode::NoNode),
                 Some(n) => self.check_acl(c, &self.tree.acl(n), perms::READ).map(|()| {
                     Some(ResponseBody::GetAllChildrenNumber(
@@ -1008,19 +998,14 @@ impl ServerCore {
         }
     }
 
-    /// A node as reads find it: Java's node map also holds the root under `""`.
-    fn read_node(&self, path: &str) -> Option<&crate::tree::Node> {
-        self.tree.node(if path.is_empty() { "/" } else { path })
-    }
-
     fn get_data(&self, c: &Conn, path: &str) -> Result<(Option<Bytes>, Stat), ErrorCode> {
-        let n = self.read_node(path).ok_or(ErrorCode::NoNode)?;
+        let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         Ok((n.data.clone(), self.tree.client_stat(n)))
     }
 
     fn get_children(&self, c: &Conn, path: &str) -> Result<(Vec<String>, Stat), ErrorCode> {
-        let n = self.read_node(path).ok_or(ErrorCode::NoNode)?;
+        let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         Ok((
             n.children.iter().cloned().collect(),
@@ -1062,9 +1047,8 @@ impl Prep<'_> {
         acl::check(acl, perm, &c.auth_ids)
     }
 
-    /// The node at a Java record path (`""` is the root), or NONODE.
+    /// The node at a path (`""` is the root), or NONODE.
     fn record(&self, path: &str) -> Result<&crate::tree::Node, ErrorCode> {
-        let path = if path.is_empty() { "/" } else { path };
         self.tree.node(path).ok_or(ErrorCode::NoNode)
     }
 

@@ -316,9 +316,9 @@ impl DataTree {
         }
     }
 
-    /// The node at `path`.
+    /// The node at `path`. As in Java's node map, `""` is also the root.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     /// Number of nodes, the root and `/zookeeper` nodes included.
