@@ -3,14 +3,15 @@
 //! must be there after recovery; a multi is all-or-nothing even when the kill interrupts it.
 //! `CRASH_KILLS` sets the number of kills (default 20), `CRASH_SEED` the randomness.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{free_port, ruok};
 use zk_client::{Client, CreateOptions, Op};
 
 /// The server process; killed on drop so a failing test leaves nothing behind.
@@ -21,14 +22,6 @@ impl Drop for ServerProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(config: &Path, port: u16, log: &Path) -> ServerProcess {
@@ -48,15 +41,8 @@ fn start(config: &Path, port: u16, log: &Path) -> ServerProcess {
     let server = ServerProcess(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut answer = String::new();
-            if s.write_all(b"ruok").is_ok()
-                && s.read_to_string(&mut answer).is_ok()
-                && answer == "imok"
-            {
-                return server;
-            }
+        if ruok(port) {
+            return server;
         }
         assert!(
             Instant::now() < deadline,

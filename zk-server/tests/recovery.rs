@@ -6,14 +6,16 @@
 //! The log files are located and parsed here independently of the server's reader (16-byte
 //! header, then `crc:8 len:4 txn:len 'B'` records; the txn header has the zxid at byte 12).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, ruok};
 use zk_client::{Client, CreateOptions};
 
 /// A snapCount no test reaches: the only snapshots are the ones written at startup.
@@ -115,14 +117,6 @@ struct Refusal {
     status: ExitStatus,
     stderr: String,
     output: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A data directory with its zoo.cfg, and the port its server listens on.
@@ -230,15 +224,6 @@ impl DataDir {
             output: server.output(),
         }
     }
-}
-
-fn ruok(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut answer = String::new();
-    s.write_all(b"ruok").is_ok() && s.read_to_string(&mut answer).is_ok() && answer == "imok"
 }
 
 // ---------------------------------------------------------------------------------------------
