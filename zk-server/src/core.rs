@@ -18,14 +18,14 @@ use bytes::{Bytes, BytesMut};
 use tracing::{debug, info, warn};
 use zk_proto::data::{Acl, ClientInfo, Id, Stat};
 use zk_proto::message::{
-    MultiOp, MultiRequest, MultiResponse, MultiResult, RequestBody, ResponseBody,
+    MultiOp, MultiRequest, MultiResponse, MultiResult, Reply, RequestBody, ResponseBody,
 };
 use zk_proto::path::{sequential_name, validate_path};
 use zk_proto::proto::{
     ConnectRequest, ConnectResponse, Create2Response, CreateResponse, ErrorResponse,
     GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse,
-    GetDataResponse, GetEphemeralsResponse, ReplyHeader, RequestHeader, SetAclResponse,
-    SetDataResponse, SyncResponse, WatcherEvent, WhoAmIResponse,
+    GetDataResponse, GetEphemeralsResponse, RequestHeader, SetAclResponse, SetDataResponse,
+    SyncResponse, WatcherEvent, WhoAmIResponse,
 };
 use zk_proto::txn::{
     CheckVersionTxn, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn, CreateTtlTxn,
@@ -199,15 +199,6 @@ impl std::fmt::Debug for ServerCore {
 /// A request that failed in prep: the code, logged as an ErrorTxn.
 type PrepResult = Result<Txn, ErrorCode>;
 
-fn frame(header: &ReplyHeader, body: Option<&ResponseBody>) -> Bytes {
-    let mut out = BytesMut::with_capacity(64);
-    header.write(&mut out);
-    if let Some(body) = body {
-        body.write(&mut out);
-    }
-    out.freeze()
-}
-
 impl ServerCore {
     /// A core over `tree` (new or recovered); sessions recorded in the tree are tracked again
     /// from `now_ms` (monotonic). New session ids start from `id_clock_ms`, a clock reading that
@@ -334,9 +325,14 @@ impl ServerCore {
         err: ErrorCode,
         body: Option<ResponseBody>,
     ) {
-        let body = if err.is_ok() { body } else { None };
-        let payload = frame(&ReplyHeader { xid, zxid, err }, body.as_ref());
-        self.send(out, conn, payload);
+        // An error reply carries no body.
+        let body = match body {
+            Some(body) if err.is_ok() => body,
+            _ => ResponseBody::Empty,
+        };
+        let mut payload = BytesMut::with_capacity(64);
+        Reply::new(xid, zxid, err, body).write(&mut payload);
+        self.send(out, conn, payload.freeze());
     }
 
     // ----- connections and sessions -------------------------------------------------------
@@ -1366,15 +1362,10 @@ fn error_sub(code: ErrorCode) -> SubTxn {
     }
 }
 
+/// The frame payload of a watch notification.
 fn notification(zxid: i64, event: WatcherEvent) -> Bytes {
     let mut out = BytesMut::with_capacity(32 + event.path.len());
-    ReplyHeader {
-        xid: xid::NOTIFICATION,
-        zxid,
-        err: ErrorCode::Ok,
-    }
-    .write(&mut out);
-    event.write(&mut out);
+    zk_proto::message::Notification::new(zxid, event).write(&mut out);
     out.freeze()
 }
 
