@@ -28,6 +28,7 @@ mod client;
 mod conn;
 mod connect_string;
 mod error;
+pub mod recipes;
 mod session;
 mod watch;
 

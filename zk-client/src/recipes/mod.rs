@@ -1,0 +1,14 @@
+//! Recipes built on the public [`Client`](crate::Client) API only, laid out on the tree exactly as
+//! Apache Curator's (and, where kazoo follows Curator, kazoo's) so a Rust service and a Java or
+//! Python service can share a lock, an election, a configuration node or a counter on one path.
+//!
+//! - [`lock`]: Curator's `InterProcessMutex` and `InterProcessReadWriteLock`.
+//! - [`leader`]: Curator's `LeaderLatch`.
+//! - [`config`]: a watched configuration node or subtree, always current, re-read after reconnects.
+//! - [`counter`]: Curator's `SharedCount` (4-byte) and `DistributedAtomicLong` (8-byte).
+
+pub mod config;
+pub mod counter;
+pub mod leader;
+pub mod lock;
+mod protected;

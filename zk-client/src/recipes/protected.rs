@@ -1,0 +1,1 @@
+//! Curator's protected ephemeral-sequential nodes (TODO, issue 6).
