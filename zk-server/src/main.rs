@@ -124,7 +124,7 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, Snapsh
     snapshot::write_snapshot(
         &snap_dir,
         tree.last_processed_zxid(),
-        &tree.to_snapshot(),
+        &tree,
         Some(digest),
         compression,
     )

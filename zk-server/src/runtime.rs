@@ -322,21 +322,28 @@ async fn run_core(
                 if let Some(h) = snapshot_running.take() {
                     report_snapshot(h.await);
                 }
-                let (zxid, data, digest) = core.begin_snapshot()?;
+                let (zxid, tree) = core.begin_snapshot()?;
                 let policy = policy.clone();
                 snapshot_running = Some(tokio::task::spawn_blocking(move || {
+                    let started = std::time::Instant::now();
                     let digest = zk_proto::storage::ZxidDigest {
                         zxid,
                         digest_version: 2,
-                        digest: zk_proto::storage::DigestValue::Long(digest),
+                        digest: zk_proto::storage::DigestValue::Long(tree.digest()),
                     };
-                    crate::storage::snapshot::write_snapshot(
+                    let written = crate::storage::snapshot::write_snapshot(
                         &policy.dir,
                         zxid,
-                        &data,
+                        &tree,
                         Some(digest),
                         policy.compression,
-                    )
+                    );
+                    info!(
+                        nodes = tree.node_count(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "snapshot serialized"
+                    );
+                    written
                 }));
                 snapshot_at = Some(snapshot_threshold(policy.snap_count));
             }

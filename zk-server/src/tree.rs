@@ -2,8 +2,15 @@
 //! reference-counted ACL cache and the tree digest. [`DataTree::apply`] applies one committed
 //! transaction exactly as Java's `DataTree.processTxn` does and reports what changed; it is pure
 //! (no IO, no clock), so replaying a log into it is deterministic.
+//!
+//! Every map in the tree is a persistent (structure-sharing) one from `imbl`, so cloning a
+//! [`DataTree`] costs O(1): a snapshot is a clone serialized on another thread while the
+//! original keeps applying txns, and a multi is checked against a scratch clone. A write to a
+//! shared tree copies only the touched map nodes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use imbl::{HashMap, HashSet, OrdMap, OrdSet};
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use zk_proto::data::{Acl, Stat, StatPersisted};
@@ -66,7 +73,7 @@ pub struct Node {
     /// Metadata as stored.
     pub stat: StatPersisted,
     /// Child names.
-    pub children: BTreeSet<String>,
+    pub children: OrdSet<String>,
 }
 
 /// A watch event a change fires: `NodeDeleted` goes to data and child watches of the path.
@@ -110,7 +117,7 @@ impl ApplyResult {
 /// Reference-counted ACL lists (Java's `ReferenceCountedACLCache`).
 #[derive(Debug, Clone, Default)]
 struct AclCache {
-    by_ref: BTreeMap<i64, (Vec<Acl>, u64)>,
+    by_ref: OrdMap<i64, (Vec<Acl>, u64)>,
     by_list: HashMap<Vec<Acl>, i64>,
     last_ref: i64,
 }
@@ -157,11 +164,13 @@ impl AclCache {
 /// The whole tree and the state replicated with it.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    /// Nodes behind an `Arc` keep the map's leaves small, so copying one on a write to a shared
+    /// tree is cheap.
+    nodes: HashMap<String, Arc<Node>>,
     acls: AclCache,
     /// Open sessions and their timeouts (ms), as createSession/closeSession leave them.
-    sessions: BTreeMap<i64, i32>,
-    ephemerals: HashMap<i64, BTreeSet<String>>,
+    sessions: OrdMap<i64, i32>,
+    ephemerals: HashMap<i64, OrdSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
     digest: i64,
@@ -181,7 +190,7 @@ impl DataTree {
         let mut tree = DataTree {
             nodes: HashMap::new(),
             acls: AclCache::default(),
-            sessions: BTreeMap::new(),
+            sessions: OrdMap::new(),
             ephemerals: HashMap::new(),
             containers: HashSet::new(),
             ttls: HashSet::new(),
@@ -193,7 +202,7 @@ impl DataTree {
             data: Some(Bytes::new()),
             acl_ref,
             stat: StatPersisted::default(),
-            children: BTreeSet::new(),
+            children: OrdSet::new(),
         };
         let mut root = empty(OPEN_ACL_REF);
         root.children.insert("zookeeper".into());
@@ -240,11 +249,11 @@ impl DataTree {
             if path != "/" {
                 let parent_path = parent(&path).ok_or_else(|| format!("bad path {path:?}"))?;
                 let name = zk_proto::path::basename(&path).to_owned();
-                tree.nodes
+                let parent_node = tree
+                    .nodes
                     .get_mut(parent_path)
-                    .ok_or_else(|| format!("snapshot node {path} comes before its parent"))?
-                    .children
-                    .insert(name);
+                    .ok_or_else(|| format!("snapshot node {path} comes before its parent"))?;
+                Arc::make_mut(parent_node).children.insert(name);
             }
             if let Some(entry) = tree.acls.by_ref.get_mut(&node.acl) {
                 entry.1 += 1;
@@ -256,7 +265,7 @@ impl DataTree {
                     data: node.data.clone(),
                     acl_ref: node.acl,
                     stat: node.stat.clone(),
-                    children: BTreeSet::new(),
+                    children: OrdSet::new(),
                 },
             );
         }
@@ -278,47 +287,69 @@ impl DataTree {
     /// The sessions, ACL cache and nodes, parents before children, for a snapshot.
     pub fn to_snapshot(&self) -> SnapshotData {
         let mut nodes = Vec::with_capacity(self.nodes.len());
+        self.for_each_snapshot_node(|path, node| {
+            nodes.push(SnapshotNode {
+                path: path.to_owned(),
+                node: node.clone(),
+            });
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {});
+        SnapshotData {
+            sessions: self.snapshot_sessions(),
+            acl_cache: self.snapshot_acl_cache(),
+            nodes,
+        }
+    }
+
+    /// The session section of a snapshot.
+    pub fn snapshot_sessions(&self) -> Vec<SessionEntry> {
+        self.sessions
+            .iter()
+            .map(|(&id, &timeout)| SessionEntry { id, timeout })
+            .collect()
+    }
+
+    /// The ACL cache section of a snapshot.
+    pub fn snapshot_acl_cache(&self) -> Vec<AclCacheEntry> {
+        self.acls
+            .by_ref
+            .iter()
+            .map(|(&id, (acls, _))| AclCacheEntry {
+                id,
+                acls: acls.clone(),
+            })
+            .collect()
+    }
+
+    /// Visits every node as a snapshot stores it, parents before children (depth first, children
+    /// in name order), the root as `""` like Java; stops at the first error `f` returns.
+    /// Streaming keeps a snapshot of a large tree from holding a second copy of it in memory.
+    pub fn for_each_snapshot_node<E>(
+        &self,
+        mut f: impl FnMut(&str, &PersistedNode) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut stack = vec!["/".to_owned()];
         while let Some(path) = stack.pop() {
             let node = &self.nodes[&path];
             for child in node.children.iter().rev() {
                 stack.push(child_path(&path, child));
             }
-            nodes.push(SnapshotNode {
-                path: if path == "/" {
-                    String::new()
-                } else {
-                    path.clone()
-                },
-                node: PersistedNode {
-                    data: node.data.clone(),
-                    acl: node.acl_ref,
-                    stat: node.stat.clone(),
-                },
-            });
+            let stored = PersistedNode {
+                data: node.data.clone(),
+                acl: node.acl_ref,
+                stat: node.stat.clone(),
+            };
+            f(if path == "/" { "" } else { &path }, &stored)?;
         }
-        SnapshotData {
-            sessions: self
-                .sessions
-                .iter()
-                .map(|(&id, &timeout)| SessionEntry { id, timeout })
-                .collect(),
-            acl_cache: self
-                .acls
-                .by_ref
-                .iter()
-                .map(|(&id, (acls, _))| AclCacheEntry {
-                    id,
-                    acls: acls.clone(),
-                })
-                .collect(),
-            nodes,
-        }
+        Ok(())
     }
 
     /// The node at `path`. As in Java's node map, `""` is also the root.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(if path.is_empty() { "/" } else { path })
+        self.nodes
+            .get(if path.is_empty() { "/" } else { path })
+            .map(|n| &**n)
     }
 
     /// Number of nodes, the root and `/zookeeper` nodes included.
@@ -354,7 +385,7 @@ impl DataTree {
     }
 
     /// Open sessions and their timeouts.
-    pub fn sessions(&self) -> &BTreeMap<i64, i32> {
+    pub fn sessions(&self) -> &OrdMap<i64, i32> {
         &self.sessions
     }
 
@@ -394,15 +425,16 @@ impl DataTree {
 
     fn insert(&mut self, path: String, node: Node) {
         self.digest = self.digest.wrapping_add(Self::node_digest(&path, &node));
-        self.nodes.insert(path, node);
+        self.nodes.insert(path, Arc::new(node));
     }
 
     /// Changes a node, keeping the digest right.
     fn update(&mut self, path: &str, change: impl FnOnce(&mut Node)) {
-        let node = self
-            .nodes
-            .get_mut(path)
-            .expect("caller checked the node exists");
+        let node = Arc::make_mut(
+            self.nodes
+                .get_mut(path)
+                .expect("caller checked the node exists"),
+        );
         let before = node_digest(path, node.data.as_deref(), &node.stat);
         change(node);
         let after = node_digest(path, node.data.as_deref(), &node.stat);
@@ -642,7 +674,7 @@ impl DataTree {
                 ephemeral_owner: owner,
                 pzxid: zxid,
             },
-            children: BTreeSet::new(),
+            children: OrdSet::new(),
         };
         self.index_owner(path, owner);
         result.stat = Some(self.client_stat(&node));
@@ -833,6 +865,40 @@ mod tests {
         assert_eq!(loaded.digest(), tree.digest());
         assert_eq!(loaded.to_snapshot(), snapshot);
         assert_eq!(loaded.node("/a").unwrap().children.len(), 1);
+    }
+
+    #[test]
+    fn a_clone_is_a_frozen_image_while_the_original_moves_on() {
+        let mut tree = DataTree::new(false);
+        for i in 0..200 {
+            tree.apply(
+                &header(i + 1, OpCode::Create),
+                &create(&format!("/n{i}"), i % 2 == 0, -1),
+            );
+        }
+        let image = tree.clone();
+        let before = tree.to_snapshot();
+        let digest_before = tree.digest();
+        // Change, add and remove nodes (and a session's ephemerals) in the original.
+        tree.apply(
+            &header(300, OpCode::SetData),
+            &Txn::SetData(SetDataTxn {
+                path: "/n1".into(),
+                data: Some(Bytes::from_static(b"new")),
+                version: 1,
+            }),
+        );
+        tree.apply(
+            &header(301, OpCode::Create),
+            &create("/n1/child", false, -1),
+        );
+        tree.apply(&header(302, OpCode::CloseSession), &Txn::CloseSession(None));
+        assert_ne!(tree.digest(), digest_before);
+        assert_eq!(image.to_snapshot(), before);
+        assert_eq!(image.digest(), digest_before);
+        assert_eq!(image.to_snapshot().tree_digest(), digest_before);
+        assert_eq!(image.ephemerals(0x42).count(), 100);
+        assert_eq!(tree.ephemerals(0x42).count(), 0);
     }
 
     #[test]

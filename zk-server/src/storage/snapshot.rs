@@ -20,9 +20,54 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use zk_proto::storage::{
-    checked_snapshot_tail_is_valid, parse_data_file_name, snapshot_file_name, DataFileKind,
-    FileHeader, Snapshot, SnapshotContainer, SnapshotData, SnapshotWriter, ZxidDigest,
+    checked_snapshot_tail_is_valid, parse_data_file_name, snapshot_file_name, AclCacheEntry,
+    DataFileKind, DataNode, FileHeader, SessionEntry, Snapshot, SnapshotContainer, SnapshotData,
+    SnapshotWriter, ZxidDigest,
 };
+
+use crate::tree::DataTree;
+
+/// What a snapshot file holds, in the order it is written: a parsed file's [`SnapshotData`], or
+/// a live [`DataTree`] (a clone taken between txns), streamed without an intermediate copy.
+pub trait SnapshotSource {
+    /// The session section.
+    fn sessions(&self) -> Vec<SessionEntry>;
+    /// The ACL cache section.
+    fn acl_cache(&self) -> Vec<AclCacheEntry>;
+    /// Calls `f` with every node, parents before children, the root as `""`.
+    fn for_each_node(&self, f: &mut dyn FnMut(&str, &DataNode) -> io::Result<()>)
+        -> io::Result<()>;
+}
+
+impl SnapshotSource for SnapshotData {
+    fn sessions(&self) -> Vec<SessionEntry> {
+        self.sessions.clone()
+    }
+    fn acl_cache(&self) -> Vec<AclCacheEntry> {
+        self.acl_cache.clone()
+    }
+    fn for_each_node(
+        &self,
+        f: &mut dyn FnMut(&str, &DataNode) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.nodes.iter().try_for_each(|n| f(&n.path, &n.node))
+    }
+}
+
+impl SnapshotSource for DataTree {
+    fn sessions(&self) -> Vec<SessionEntry> {
+        self.snapshot_sessions()
+    }
+    fn acl_cache(&self) -> Vec<AclCacheEntry> {
+        self.snapshot_acl_cache()
+    }
+    fn for_each_node(
+        &self,
+        f: &mut dyn FnMut(&str, &DataNode) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.for_each_snapshot_node(f)
+    }
+}
 
 /// How many valid snapshots [`load_newest`] tries, newest first, as Java's `FileSnap`.
 pub const MAX_SNAPSHOTS_TRIED: usize = 100;
@@ -116,7 +161,7 @@ pub struct LoadedSnapshot {
 pub fn write_snapshot(
     dir: &Path,
     zxid: i64,
-    data: &SnapshotData,
+    data: &dyn SnapshotSource,
     digest: Option<ZxidDigest>,
     compression: Compression,
 ) -> io::Result<PathBuf> {
@@ -285,7 +330,7 @@ fn write_stream(
     dir: &Path,
     zxid: i64,
     header: &FileHeader,
-    data: &SnapshotData,
+    data: &dyn SnapshotSource,
     digest: Option<&ZxidDigest>,
     last_processed_zxid: Option<i64>,
     compression: Compression,
@@ -304,15 +349,16 @@ fn write_stream(
         let mut writer = SnapshotWriter::new();
         let mut buf = Vec::with_capacity(WRITE_CHUNK + 4096);
         writer.header(&mut buf, header);
-        writer.sessions(&mut buf, &data.sessions);
-        writer.acl_cache(&mut buf, &data.acl_cache);
-        for node in &data.nodes {
-            writer.node(&mut buf, &node.path, &node.node);
+        writer.sessions(&mut buf, &data.sessions());
+        writer.acl_cache(&mut buf, &data.acl_cache());
+        data.for_each_node(&mut |path, node| {
+            writer.node(&mut buf, path, node);
             if buf.len() >= WRITE_CHUNK {
                 sink.write_all(&buf)?;
                 buf.clear();
             }
-        }
+            Ok(())
+        })?;
         writer.end_of_nodes(&mut buf);
         writer.seal(&mut buf);
         if let Some(digest) = digest {
