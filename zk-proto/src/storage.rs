@@ -279,6 +279,12 @@ impl LogRecord<'_> {
     pub fn entry(&self) -> Result<TxnEntry, DecodeError> {
         TxnEntry::decode(self.txn_bytes)
     }
+
+    /// Only the txn header at the front of the txn bytes: enough to skip a txn by zxid
+    /// without decoding its body.
+    pub fn txn_header(&self) -> Result<crate::txn::TxnHeader, DecodeError> {
+        crate::txn::TxnHeader::read(&mut &self.txn_bytes[..])
+    }
 }
 
 /// How a txn log ended. In every case `last_good_end` is the offset just after the last good
@@ -799,6 +805,44 @@ pub struct Snapshot {
     pub last_processed_zxid: Option<i64>,
 }
 
+/// Receives a snapshot's sections from [`Snapshot::parse_into`], in file order. An `Err`
+/// stops the parse with [`SnapshotError::Rejected`].
+pub trait SnapshotVisitor {
+    /// The session section.
+    fn sessions(&mut self, sessions: Vec<SessionEntry>) -> Result<(), String>;
+    /// The ACL cache section.
+    fn acl_cache(&mut self, entries: Vec<AclCacheEntry>) -> Result<(), String>;
+    /// One node (the root's path is `""` in Java's files).
+    fn node(&mut self, path: String, node: DataNode) -> Result<(), String>;
+}
+
+/// Collects everything, as [`Snapshot::parse`] does.
+impl SnapshotVisitor for SnapshotData {
+    fn sessions(&mut self, sessions: Vec<SessionEntry>) -> Result<(), String> {
+        self.sessions = sessions;
+        Ok(())
+    }
+    fn acl_cache(&mut self, entries: Vec<AclCacheEntry>) -> Result<(), String> {
+        self.acl_cache = entries;
+        Ok(())
+    }
+    fn node(&mut self, path: String, node: DataNode) -> Result<(), String> {
+        self.nodes.push(SnapshotNode { path, node });
+        Ok(())
+    }
+}
+
+/// The parts of a snapshot stream around the tree, from [`Snapshot::parse_into`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotTrailer {
+    /// The file header.
+    pub header: FileHeader,
+    /// The digest section, if present.
+    pub digest: Option<ZxidDigest>,
+    /// The 3.9 trailer, if present.
+    pub last_processed_zxid: Option<i64>,
+}
+
 /// Why a snapshot stream could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
@@ -833,6 +877,14 @@ pub enum SnapshotError {
     BadSealMarker {
         /// Offset of the seal.
         offset: usize,
+    },
+    /// The [`SnapshotVisitor`] refused what it was given (a node before its parent, say).
+    #[error("snapshot content rejected at offset {offset}: {reason}")]
+    Rejected {
+        /// Offset of the part that was refused.
+        offset: usize,
+        /// The visitor's reason.
+        reason: String,
     },
     /// Bytes follow the last section.
     #[error("{count} unexpected bytes after the snapshot at offset {offset}")]
@@ -903,6 +955,28 @@ impl Snapshot {
     /// section is read if bytes remain, and after seal 2 a 3.9 trailer if bytes remain; anything
     /// after that is an error.
     pub fn parse(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let mut data = SnapshotData {
+            sessions: Vec::new(),
+            acl_cache: Vec::new(),
+            nodes: Vec::new(),
+        };
+        let trailer = Snapshot::parse_into(bytes, &mut data)?;
+        Ok(Snapshot {
+            header: trailer.header,
+            data,
+            digest: trailer.digest,
+            last_processed_zxid: trailer.last_processed_zxid,
+        })
+    }
+
+    /// Like [`Snapshot::parse`], handing the sessions, the ACL cache and each node to `visitor`
+    /// as they are read instead of collecting them, so a large snapshot can be loaded straight
+    /// into another structure. The seals are checked as in `parse`: when this fails, the
+    /// visitor has seen part of a bad stream and what it built must be thrown away.
+    pub fn parse_into(
+        bytes: &[u8],
+        visitor: &mut dyn SnapshotVisitor,
+    ) -> Result<SnapshotTrailer, SnapshotError> {
         let mut input = SealedInput {
             all: bytes,
             rest: bytes,
@@ -914,7 +988,26 @@ impl Snapshot {
                 magic: header.magic,
             });
         }
-        let data: SnapshotData = input.read()?;
+        let rejected = |offset, reason| SnapshotError::Rejected { offset, reason };
+        let offset = input.offset();
+        let sessions: Vec<SessionEntry> = input.read()?;
+        visitor
+            .sessions(sessions)
+            .map_err(|r| rejected(offset, r))?;
+        let offset = input.offset();
+        let acl_cache: Vec<AclCacheEntry> = input.read()?;
+        visitor
+            .acl_cache(acl_cache)
+            .map_err(|r| rejected(offset, r))?;
+        loop {
+            let offset = input.offset();
+            let path: String = input.read()?;
+            if path == END_OF_NODES {
+                break;
+            }
+            let node: DataNode = input.read()?;
+            visitor.node(path, node).map_err(|r| rejected(offset, r))?;
+        }
         input.check_seal(1)?;
         let mut digest = None;
         let mut last_processed_zxid = None;
@@ -932,9 +1025,8 @@ impl Snapshot {
                 count: input.rest.len(),
             });
         }
-        Ok(Snapshot {
+        Ok(SnapshotTrailer {
             header,
-            data,
             digest,
             last_processed_zxid,
         })

@@ -1146,7 +1146,14 @@ mod never_panics {
             if bytes != original {
                 prop_assert!(Snapshot::parse(&bytes).is_err());
             }
-            prop_assert!(Snapshot::parse(&original[..cut]).is_err());
+            // Cut right after seal 1, the stream is a valid pre-3.6 snapshot without a digest
+            // section (zxid, digest version, digest, seal 2 and its "/": 33 bytes).
+            let without_digest = original.len() - 33;
+            if cut == without_digest {
+                prop_assert!(Snapshot::parse(&original[..cut]).unwrap().digest.is_none());
+            } else {
+                prop_assert!(Snapshot::parse(&original[..cut]).is_err());
+            }
             let _ = read_snap_sync_body(&mut &bytes[16..]);
         }
     }

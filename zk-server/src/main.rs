@@ -15,7 +15,7 @@ use zk_server::config::Config;
 use zk_server::runtime::{self, SnapshotPolicy};
 use zk_server::storage::snapshot::{self, Compression};
 use zk_server::storage::txnlog::{self, CorruptionPolicy, TxnLogWriter};
-use zk_server::tree::DataTree;
+use zk_server::tree::{DataTree, DataTreeBuilder};
 
 struct Args {
     config: Option<String>,
@@ -70,7 +70,10 @@ fn load_config(args: &Args) -> Result<Config, String> {
 }
 
 /// The tree as the data directory holds it, and how to keep it durable from here on.
-fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, SnapshotPolicy), String> {
+/// The recovered tree, the thread writing the startup snapshot, and the snapshot policy.
+type Recovered = (DataTree, std::thread::JoinHandle<()>, SnapshotPolicy);
+
+fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, String> {
     let snap_dir = cfg.data_dir.join("version-2");
     let log_dir = cfg.data_log_dir.join("version-2");
     for dir in [&snap_dir, &log_dir] {
@@ -80,14 +83,15 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, Snapsh
     let extended = cfg.extended_types_enabled();
     let compression = Compression::from_config(cfg.snapshot_compression())
         .map_err(|e| format!("snapshot.compression.method: {e}"))?;
-    let loaded = snapshot::load_newest(&snap_dir).map_err(|e| format!("reading snapshots: {e}"))?;
+    let load_started = std::time::Instant::now();
+    let loaded = snapshot::load_newest_into(&snap_dir, || DataTreeBuilder::new(extended))
+        .map_err(|e| format!("reading snapshots: {e}"))?;
     let (mut tree, snap_zxid) = match loaded {
-        Some(loaded) => {
-            let mut tree = DataTree::from_snapshot(&loaded.snapshot.data, extended)
-                .map_err(|e| format!("{}: {e}", loaded.path.display()))?;
-            tree.set_last_processed_zxid(loaded.zxid);
-            info!(path = %loaded.path.display(), zxid = %format_args!("{:#x}", loaded.zxid), "snapshot loaded");
-            (tree, loaded.zxid)
+        Some((builder, _trailer, zxid, path)) => {
+            let mut tree = builder.finish();
+            tree.set_last_processed_zxid(zxid);
+            info!(path = %path.display(), zxid = %format_args!("{:#x}", zxid), nodes = tree.node_count(), ms = load_started.elapsed().as_millis() as u64, "snapshot loaded");
+            (tree, zxid)
         }
         None => {
             let logs =
@@ -114,21 +118,34 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, Snapsh
     for entry in &replay.entries {
         tree.apply(&entry.header, &entry.txn);
     }
-    info!(replayed = replay.entries.len(), last_zxid = %format_args!("{:#x}", tree.last_processed_zxid()), "transaction logs replayed");
-    // Like Java, start from a fresh snapshot of what was recovered.
-    let digest = zk_proto::storage::ZxidDigest {
-        zxid: tree.last_processed_zxid(),
-        digest_version: 2,
-        digest: zk_proto::storage::DigestValue::Long(tree.digest()),
-    };
-    snapshot::write_snapshot(
-        &snap_dir,
-        tree.last_processed_zxid(),
-        &tree,
-        Some(digest),
-        compression,
-    )
-    .map_err(|e| format!("writing the startup snapshot: {e}"))?;
+    info!(replayed = replay.entries.len(), ms = load_started.elapsed().as_millis() as u64, last_zxid = %format_args!("{:#x}", tree.last_processed_zxid()), "transaction logs replayed");
+    // Like Java, start from a fresh snapshot of what was recovered. Unlike Java, it is written
+    // while the server already serves: what it holds is on disk already (the older snapshot
+    // and the logs), so nothing waits for it, and the tree clone it writes costs O(1).
+    let image = tree.clone();
+    let startup_snapshot_dir = snap_dir.clone();
+    let startup_snapshot = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let digest = zk_proto::storage::ZxidDigest {
+            zxid: image.last_processed_zxid(),
+            digest_version: 2,
+            digest: zk_proto::storage::DigestValue::Long(image.digest()),
+        };
+        match snapshot::write_snapshot(
+            &startup_snapshot_dir,
+            image.last_processed_zxid(),
+            &image,
+            Some(digest),
+            compression,
+        ) {
+            Ok(written) => {
+                info!(path = %written.display(), nodes = image.node_count(), ms = started.elapsed().as_millis() as u64, "startup snapshot written")
+            }
+            Err(e) => {
+                warn!(error = %e, "the startup snapshot failed; the older snapshot and the logs still hold everything")
+            }
+        }
+    });
     let purge = (cfg.autopurge_purge_interval_hours > 0).then(|| {
         (
             std::time::Duration::from_secs(u64::from(cfg.autopurge_purge_interval_hours) * 3600),
@@ -137,6 +154,7 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, Snapsh
     });
     Ok((
         tree,
+        startup_snapshot,
         SnapshotPolicy {
             dir: snap_dir,
             snap_count: cfg.snap_count(),
@@ -150,6 +168,8 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<(DataTree, Snapsh
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        // Colour codes only on a terminal, so log files stay greppable.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -180,7 +200,7 @@ async fn main() -> ExitCode {
             "myid found; this server runs standalone (ensembles are not implemented yet)"
         );
     }
-    let (tree, policy) = match recover(&cfg, args.truncate_corrupt_log) {
+    let (tree, startup_snapshot, policy) = match recover(&cfg, args.truncate_corrupt_log) {
         Ok(recovered) => recovered,
         Err(message) => {
             error!("{message}");
@@ -214,7 +234,10 @@ async fn main() -> ExitCode {
         info!("shutting down");
         stopper.stop();
     });
-    match server.wait().await {
+    let served = server.wait().await;
+    // A clean stop leaves the startup snapshot complete.
+    let _ = tokio::task::spawn_blocking(move || startup_snapshot.join()).await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = %e, "stopped: the transaction log failed");

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use zk_proto::data::{Acl, Stat, StatPersisted};
 use zk_proto::path::parent;
 use zk_proto::storage::{
-    node_digest, AclCacheEntry, DataNode as PersistedNode, SessionEntry, SnapshotData, SnapshotNode,
+    node_digest, AclCacheEntry, DataNode as PersistedNode, SessionEntry, SnapshotData,
+    SnapshotNode, SnapshotVisitor,
 };
 use zk_proto::txn::{SubTxn, Txn, TxnHeader};
 use zk_proto::{ErrorCode, EventType, OpCode};
@@ -223,65 +224,13 @@ impl DataTree {
     /// Builds a tree from a snapshot's sessions, ACL cache and nodes (in file order, parents
     /// first). Fails if a node's parent is missing, as Java does.
     pub fn from_snapshot(data: &SnapshotData, extended_types: bool) -> Result<Self, String> {
-        let mut tree = DataTree {
-            nodes: HashMap::new(),
-            acls: AclCache::default(),
-            sessions: data.sessions.iter().map(|s| (s.id, s.timeout)).collect(),
-            ephemerals: HashMap::new(),
-            containers: HashSet::new(),
-            ttls: HashSet::new(),
-            digest: 0,
-            last_processed_zxid: 0,
-            extended_types,
-        };
-        for entry in &data.acl_cache {
-            tree.acls.by_list.insert(entry.acls.clone(), entry.id);
-            tree.acls.by_ref.insert(entry.id, (entry.acls.clone(), 0));
-            tree.acls.last_ref = tree.acls.last_ref.max(entry.id);
-        }
+        let mut builder = DataTreeBuilder::new(extended_types);
+        builder.sessions(data.sessions.clone())?;
+        builder.acl_cache(data.acl_cache.clone())?;
         for SnapshotNode { path, node } in &data.nodes {
-            // Java writes the root as "".
-            let path = if path.is_empty() {
-                "/".to_owned()
-            } else {
-                path.clone()
-            };
-            if path != "/" {
-                let parent_path = parent(&path).ok_or_else(|| format!("bad path {path:?}"))?;
-                let name = zk_proto::path::basename(&path).to_owned();
-                let parent_node = tree
-                    .nodes
-                    .get_mut(parent_path)
-                    .ok_or_else(|| format!("snapshot node {path} comes before its parent"))?;
-                Arc::make_mut(parent_node).children.insert(name);
-            }
-            if let Some(entry) = tree.acls.by_ref.get_mut(&node.acl) {
-                entry.1 += 1;
-            }
-            tree.index_owner(&path, node.stat.ephemeral_owner);
-            tree.insert(
-                path,
-                Node {
-                    data: node.data.clone(),
-                    acl_ref: node.acl,
-                    stat: node.stat.clone(),
-                    children: OrdSet::new(),
-                },
-            );
+            builder.node(path.clone(), node.clone())?;
         }
-        // Unused cache entries are dropped after a load, as Java's purgeUnused does.
-        let unused: Vec<i64> = tree
-            .acls
-            .by_ref
-            .iter()
-            .filter(|(_, (_, count))| *count == 0)
-            .map(|(r, _)| *r)
-            .collect();
-        for r in unused {
-            let (list, _) = tree.acls.by_ref.remove(&r).expect("present");
-            tree.acls.by_list.remove(&list);
-        }
-        Ok(tree)
+        Ok(builder.finish())
     }
 
     /// The sessions, ACL cache and nodes, parents before children, for a snapshot.
@@ -759,6 +708,123 @@ impl DataTree {
     }
 }
 
+/// Builds a [`DataTree`] from a snapshot stream as it is parsed ([`SnapshotVisitor`]), without
+/// a parsed copy of the whole file in memory.
+///
+/// Java writes nodes depth first, parents before children, so the nodes whose subtrees are
+/// still being read form a stack: a node's child names are collected while it sits on the
+/// stack, and it goes into the map once the stream leaves its subtree. Building a node thus
+/// costs one map insert, not a parent lookup and copy as well. Nodes in any other order (a
+/// parent already in the map) still load, more slowly.
+#[derive(Debug)]
+pub struct DataTreeBuilder {
+    tree: DataTree,
+    open: Vec<(String, Node)>,
+}
+
+impl DataTreeBuilder {
+    /// An empty builder.
+    pub fn new(extended_types: bool) -> Self {
+        DataTreeBuilder {
+            tree: DataTree {
+                nodes: HashMap::new(),
+                acls: AclCache::default(),
+                sessions: OrdMap::new(),
+                ephemerals: HashMap::new(),
+                containers: HashSet::new(),
+                ttls: HashSet::new(),
+                digest: 0,
+                last_processed_zxid: 0,
+                extended_types,
+            },
+            open: Vec::new(),
+        }
+    }
+
+    /// The tree. ACL cache entries no node uses are dropped, as Java's purgeUnused does after a
+    /// load.
+    pub fn finish(mut self) -> DataTree {
+        while let Some((path, node)) = self.open.pop() {
+            self.tree.nodes.insert(path, Arc::new(node));
+        }
+        let mut tree = self.tree;
+        let unused: Vec<i64> = tree
+            .acls
+            .by_ref
+            .iter()
+            .filter(|(_, (_, count))| *count == 0)
+            .map(|(r, _)| *r)
+            .collect();
+        for r in unused {
+            let (list, _) = tree.acls.by_ref.remove(&r).expect("present");
+            tree.acls.by_list.remove(&list);
+        }
+        tree
+    }
+}
+
+impl SnapshotVisitor for DataTreeBuilder {
+    fn sessions(&mut self, sessions: Vec<SessionEntry>) -> Result<(), String> {
+        self.tree.sessions = sessions.iter().map(|s| (s.id, s.timeout)).collect();
+        Ok(())
+    }
+
+    fn acl_cache(&mut self, entries: Vec<AclCacheEntry>) -> Result<(), String> {
+        let acls = &mut self.tree.acls;
+        for entry in entries {
+            acls.last_ref = acls.last_ref.max(entry.id);
+            acls.by_list.insert(entry.acls.clone(), entry.id);
+            acls.by_ref.insert(entry.id, (entry.acls, 0));
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, path: String, stored: PersistedNode) -> Result<(), String> {
+        // Java writes the root as "".
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path
+        };
+        if path != "/" {
+            let parent_path = parent(&path).ok_or_else(|| format!("bad path {path:?}"))?;
+            let name = zk_proto::path::basename(&path).to_owned();
+            while self.open.last().is_some_and(|(p, _)| p != parent_path) {
+                let (done, node) = self.open.pop().expect("non-empty");
+                self.tree.nodes.insert(done, Arc::new(node));
+            }
+            match self.open.last_mut() {
+                Some((_, parent_node)) => {
+                    parent_node.children.insert(name);
+                }
+                None => {
+                    let parent_node =
+                        self.tree.nodes.get_mut(parent_path).ok_or_else(|| {
+                            format!("snapshot node {path} comes before its parent")
+                        })?;
+                    Arc::make_mut(parent_node).children.insert(name);
+                }
+            }
+        }
+        let tree = &mut self.tree;
+        if let Some(entry) = tree.acls.by_ref.get_mut(&stored.acl) {
+            entry.1 += 1;
+        }
+        tree.index_owner(&path, stored.stat.ephemeral_owner);
+        let node = Node {
+            data: stored.data,
+            acl_ref: stored.acl,
+            stat: stored.stat,
+            children: OrdSet::new(),
+        };
+        tree.digest = tree
+            .digest
+            .wrapping_add(DataTree::node_digest(&path, &node));
+        self.open.push((path, node));
+        Ok(())
+    }
+}
+
 fn child_path(parent: &str, child: &str) -> String {
     if parent == "/" {
         format!("/{child}")
@@ -865,6 +931,32 @@ mod tests {
         assert_eq!(loaded.digest(), tree.digest());
         assert_eq!(loaded.to_snapshot(), snapshot);
         assert_eq!(loaded.node("/a").unwrap().children.len(), 1);
+    }
+
+    #[test]
+    fn the_builder_takes_nodes_in_any_parents_first_order() {
+        let mut tree = DataTree::new(false);
+        let paths = ["/a", "/a/b", "/a/b/c", "/a/d", "/e", "/e/f", "/a/b/g"];
+        for (i, path) in paths.iter().enumerate() {
+            let zxid = i as i64 + 1;
+            tree.apply(&header(zxid, OpCode::Create), &create(path, false, -1));
+        }
+        let dfs = tree.to_snapshot();
+        // Breadth first: every parent comes before its children, but subtrees interleave.
+        let mut bfs = dfs.clone();
+        bfs.nodes
+            .sort_by_key(|n| (n.path.matches('/').count(), n.path.clone()));
+        for data in [&dfs, &bfs] {
+            let loaded = DataTree::from_snapshot(data, false).unwrap();
+            assert_eq!(loaded.to_snapshot(), dfs);
+            assert_eq!(loaded.digest(), tree.digest());
+        }
+        let mut orphan = dfs.clone();
+        let b = orphan.nodes.iter().position(|n| n.path == "/a/b").unwrap();
+        let c = orphan.nodes.remove(b + 1);
+        orphan.nodes.insert(b, c);
+        let err = DataTree::from_snapshot(&orphan, false).unwrap_err();
+        assert!(err.contains("/a/b/c comes before its parent"), "{err}");
     }
 
     #[test]

@@ -49,6 +49,7 @@ usage: zk-bench --server HOST:PORT[,HOST:PORT...][/chroot] [options]
   --threads T          tokio worker threads; 0 = single-threaded runtime, default 0
   --session-timeout MS session timeout, default 30000
   --keep               do not delete the bench root at the end
+  --random-values      setup nodes get random (incompressible) data instead of 'x' bytes
 ";
 
 /// One kind of operation.
@@ -171,6 +172,8 @@ pub struct BenchConfig {
     pub session_timeout: Duration,
     /// Leave the bench root in place.
     pub keep: bool,
+    /// Setup nodes get random bytes (for measuring snapshot compression honestly).
+    pub random_values: bool,
 }
 
 impl BenchConfig {
@@ -189,6 +192,7 @@ impl BenchConfig {
         let mut threads = 0usize;
         let mut session_timeout_ms = 30_000u64;
         let mut keep = false;
+        let mut random_values = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -197,6 +201,10 @@ impl BenchConfig {
             };
             if flag == "--keep" {
                 keep = true;
+                continue;
+            }
+            if flag == "--random-values" {
+                random_values = true;
                 continue;
             }
             if flag == "--help" || flag == "-h" {
@@ -261,6 +269,7 @@ impl BenchConfig {
             threads,
             session_timeout: Duration::from_millis(session_timeout_ms),
             keep,
+            random_values,
         })
     }
 }
@@ -572,8 +581,22 @@ async fn setup(client: &Client, config: &BenchConfig) -> Result<Layout, BenchErr
         .into_iter()
         .any(|k| config.workload.uses(k));
     if needs_nodes {
+        let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
         let creates = nodes.iter().map(|p| {
-            let f = client.create(p, &value, &persistent);
+            let f = if config.random_values {
+                let random: Vec<u8> = (0..config.value_size)
+                    .map(|_| {
+                        // xorshift64: cheap, and incompressible enough for a benchmark.
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        rng as u8
+                    })
+                    .collect();
+                client.create(p, &random, &persistent)
+            } else {
+                client.create(p, &value, &persistent)
+            };
             async move { f.await.map(|_| None::<()>) }
         });
         pipelined(512, creates, |_| false)
@@ -809,7 +832,14 @@ pub async fn run(config: &BenchConfig) -> Result<Report, BenchError> {
     // The setup client also cleans up: a create run leaves a directory with many children, so
     // it accepts frames far larger than the default 1 MiB.
     let admin = connect(config, Some(256 << 20)).await?;
+    let setup_started = Instant::now();
     let layout = Arc::new(setup(&admin, config).await?);
+    // For scripts that use the setup as a bulk load (scripts/bench-storage.sh).
+    println!(
+        "SETUP nodes={} seconds={:.3}",
+        layout.nodes.len(),
+        setup_started.elapsed().as_secs_f64()
+    );
     let result = measure(config, &layout).await;
     if !config.keep {
         if let Err(e) = delete_all(&admin, &layout.root).await {

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use zk_proto::storage::{
     checked_snapshot_tail_is_valid, parse_data_file_name, snapshot_file_name, AclCacheEntry,
     DataFileKind, DataNode, FileHeader, SessionEntry, Snapshot, SnapshotContainer, SnapshotData,
-    SnapshotWriter, ZxidDigest,
+    SnapshotTrailer, SnapshotVisitor, SnapshotWriter, ZxidDigest,
 };
 
 use crate::tree::DataTree;
@@ -222,6 +222,32 @@ pub fn list_snapshots(dir: &Path) -> io::Result<Vec<(PathBuf, i64, Compression)>
 /// files all fail the quick validity test. When some pass it but none reads, this is an error
 /// ("not able to find a valid snapshot"), as in Java: the server must not start empty then.
 pub fn load_newest(dir: &Path) -> io::Result<Option<LoadedSnapshot>> {
+    let empty = || SnapshotData {
+        sessions: Vec::new(),
+        acl_cache: Vec::new(),
+        nodes: Vec::new(),
+    };
+    Ok(
+        load_newest_into(dir, empty)?.map(|(data, trailer, zxid, path)| LoadedSnapshot {
+            zxid,
+            snapshot: Snapshot {
+                header: trailer.header,
+                data,
+                digest: trailer.digest,
+                last_processed_zxid: trailer.last_processed_zxid,
+            },
+            path,
+        }),
+    )
+}
+
+/// [`load_newest`], streaming each candidate into a visitor from `fresh` (a new one per file
+/// tried, so a bad file's partial content is dropped). Returns the visitor that saw a whole
+/// valid file, with the file's trailer, name zxid and path.
+pub fn load_newest_into<V: SnapshotVisitor>(
+    dir: &Path,
+    mut fresh: impl FnMut() -> V,
+) -> io::Result<Option<(V, SnapshotTrailer, i64, PathBuf)>> {
     let mut tried = 0usize;
     let mut failures = Vec::new();
     for (path, zxid, compression) in list_snapshots(dir)? {
@@ -232,7 +258,9 @@ pub fn load_newest(dir: &Path) -> io::Result<Option<LoadedSnapshot>> {
             Ok(Some(file)) => {
                 tried += 1;
                 read_stream(file, compression).and_then(|bytes| {
-                    Snapshot::parse(&bytes)
+                    let mut visitor = fresh();
+                    Snapshot::parse_into(&bytes, &mut visitor)
+                        .map(|trailer| (visitor, trailer))
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
                 })
             }
@@ -247,13 +275,7 @@ pub fn load_newest(dir: &Path) -> io::Result<Option<LoadedSnapshot>> {
             Err(e) => Err(e),
         };
         match result {
-            Ok(snapshot) => {
-                return Ok(Some(LoadedSnapshot {
-                    zxid,
-                    snapshot,
-                    path,
-                }))
-            }
+            Ok((visitor, trailer)) => return Ok(Some((visitor, trailer, zxid, path))),
             Err(e) => {
                 tracing::warn!(
                     file = %path.display(),

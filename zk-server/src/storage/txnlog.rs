@@ -408,6 +408,10 @@ fn scan_file(
             }
         };
         let offset = record.offset as u64;
+        // Txns the snapshot already holds are skipped on their header alone.
+        if prev.is_none() && record.txn_header().is_ok_and(|h| h.zxid <= snapshot_zxid) {
+            continue;
+        }
         let entry = match record.entry() {
             Ok(entry) => entry,
             Err(error) => {
