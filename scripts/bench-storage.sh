@@ -71,15 +71,40 @@ start_server() {
     SERVER_PID=$!
 }
 
-# wait_readable PATH: polls until a client reads PATH (the tree is loaded and served).
+# wait_readable PATH: polls (every 10 ms) until `exists PATH` succeeds on a new session, in raw
+# protocol so that no client retry or backoff delays the moment the tree is served.
 wait_readable() {
-    local path=$1
-    for _ in $(seq 1 6000); do
-        if "$ZKCLI" -server "127.0.0.1:$PORT" stat "$path" >/dev/null 2>&1; then return 0; fi
-        sleep 0.02
-    done
-    echo "server on port $PORT never served $path" >&2
-    return 1
+    python3 - "$PORT" "$1" <<'PY'
+import socket, struct, sys, time
+port, path = int(sys.argv[1]), sys.argv[2].encode()
+def frame(b): return struct.pack(">i", len(b)) + b
+def recv_frame(s):
+    head = b""
+    while len(head) < 4:
+        chunk = s.recv(4 - len(head))
+        if not chunk: raise ConnectionError("closed")
+        head += chunk
+    n = struct.unpack(">i", head)[0]; body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk: raise ConnectionError("closed")
+        body += chunk
+    return body
+deadline = time.time() + 120
+while time.time() < deadline:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(frame(struct.pack(">iqiqi", 0, 0, 30000, 0, 16) + bytes(16) + b"\0"))
+            recv_frame(s)
+            s.sendall(frame(struct.pack(">ii", 1, 3) + struct.pack(">i", len(path)) + path + b"\0"))
+            xid, zxid, err = struct.unpack(">iqi", recv_frame(s)[:16])
+            s.sendall(frame(struct.pack(">ii", 2, -11)))
+            if err == 0: sys.exit(0)
+    except (OSError, ConnectionError, struct.error):
+        pass
+    time.sleep(0.01)
+sys.exit("server never served " + sys.argv[2])
+PY
 }
 
 # newest_snapshot DIR: the newest snapshot file's path.

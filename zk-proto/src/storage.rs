@@ -628,6 +628,28 @@ jute_record! {
     }
 }
 
+/// A node as a snapshot stores it, borrowed: [`SnapshotWriter::node_ref`] writes it without
+/// copying the data into a [`DataNode`] first.
+#[derive(Debug, Clone, Copy)]
+pub struct DataNodeRef<'a> {
+    /// The node data (null allowed).
+    pub data: Option<&'a [u8]>,
+    /// Reference into the ACL cache.
+    pub acl: i64,
+    /// The persisted stat.
+    pub stat: &'a StatPersisted,
+}
+
+impl<'a> From<&'a DataNode> for DataNodeRef<'a> {
+    fn from(node: &'a DataNode) -> Self {
+        DataNodeRef {
+            data: node.data.as_deref(),
+            acl: node.acl,
+            stat: &node.stat,
+        }
+    }
+}
+
 /// A node and its path, in snapshot order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SnapshotNode {
@@ -1154,6 +1176,24 @@ impl SnapshotWriter {
         self.put(out, node);
     }
 
+    /// One node, borrowed: the same bytes as [`SnapshotWriter::node`].
+    pub fn node_ref(&mut self, out: &mut Vec<u8>, path: &str, node: DataNodeRef<'_>) {
+        let start = out.len();
+        (path.len() as i32).write(out);
+        out.extend_from_slice(path.as_bytes());
+        match node.data {
+            Some(data) => {
+                (data.len() as i32).write(out);
+                out.extend_from_slice(data);
+            }
+            None => (-1i32).write(out),
+        }
+        node.acl.write(out);
+        node.stat.write(out);
+        self.adler.write_slice(&out[start..]);
+        self.written += (out.len() - start) as u64;
+    }
+
     /// The `"/"` that ends the node list.
     pub fn end_of_nodes(&mut self, out: &mut Vec<u8>) {
         self.put(out, &END_OF_NODES.to_owned());
@@ -1231,6 +1271,23 @@ pub fn node_digest(path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> i64
 mod tests {
     use super::*;
     use crate::jute::Arb;
+
+    proptest::proptest! {
+        #[test]
+        fn node_ref_writes_what_node_writes(seed in proptest::collection::vec(proptest::prelude::any::<u8>(), 64..512)) {
+            let mut u = arbitrary::Unstructured::new(&seed);
+            let Ok(node) = DataNode::arb(&mut u) else { return Ok(()) };
+            let path = String::arb(&mut u).unwrap_or_default();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (mut wa, mut wb) = (SnapshotWriter::new(), SnapshotWriter::new());
+            wa.node(&mut a, &path, &node);
+            wb.node_ref(&mut b, &path, DataNodeRef::from(&node));
+            proptest::prop_assert_eq!(&a, &b);
+            wa.seal(&mut a);
+            wb.seal(&mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
 
     #[test]
     fn file_names_round_trip_like_java() {

@@ -482,7 +482,7 @@ impl ServerCore {
             let Some(node) = self.tree.node(path) else {
                 continue;
             };
-            if !node.children.is_empty() {
+            if node.child_count() != 0 {
                 continue;
             }
             let emptied = node.stat.cversion > 0;
@@ -500,7 +500,7 @@ impl ServerCore {
             if let OwnerKind::Ttl(ttl) =
                 OwnerKind::of(node.stat.ephemeral_owner, self.config.extended_types)
             {
-                if node.children.is_empty() && ttl != 0 && wall_ms - node.stat.mtime > ttl {
+                if node.child_count() == 0 && ttl != 0 && wall_ms - node.stat.mtime > ttl {
                     candidates.push(path.clone());
                 }
             }
@@ -1002,10 +1002,7 @@ impl ServerCore {
     fn get_children(&self, c: &Conn, path: &str) -> Result<(Vec<String>, Stat), ErrorCode> {
         let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
-        Ok((
-            n.children.iter().cloned().collect(),
-            self.tree.client_stat(n),
-        ))
+        Ok((n.children().cloned().collect(), self.tree.client_stat(n)))
     }
 
     /// Java counts every node under the path (for `/`: every node but the root).
@@ -1014,7 +1011,7 @@ impl ServerCore {
         let mut stack = vec![path.to_owned()];
         while let Some(p) = stack.pop() {
             if let Some(n) = self.tree.node(&p) {
-                for child in &n.children {
+                for child in n.children() {
                     count += 1;
                     stack.push(if p == "/" {
                         format!("/{child}")
@@ -1077,7 +1074,7 @@ impl Prep<'_> {
                 self.check_acl(c, &self.tree.acl(parent), perms::DELETE)?;
                 let node = self.record(&r.path)?;
                 check_version(node.stat.version, r.version)?;
-                if !node.children.is_empty() {
+                if node.child_count() != 0 {
                     return Err(ErrorCode::NotEmpty);
                 }
                 Ok(Txn::Delete(DeleteTxn {
@@ -1088,7 +1085,7 @@ impl Prep<'_> {
                 let parent_path = parent_of_deletable(path)?;
                 self.record(&parent_path)?;
                 let node = self.record(path)?;
-                if !node.children.is_empty() {
+                if node.child_count() != 0 {
                     return Err(ErrorCode::NotEmpty);
                 }
                 if self.is_session_ephemeral(node.stat.ephemeral_owner) {

@@ -3,10 +3,12 @@
 //! transaction exactly as Java's `DataTree.processTxn` does and reports what changed; it is pure
 //! (no IO, no clock), so replaying a log into it is deterministic.
 //!
-//! Every map in the tree is a persistent (structure-sharing) one from `imbl`, so cloning a
-//! [`DataTree`] costs O(1): a snapshot is a clone serialized on another thread while the
-//! original keeps applying txns, and a multi is checked against a scratch clone. A write to a
-//! shared tree copies only the touched map nodes.
+//! The nodes form a real tree: each [`Node`] holds its children in a persistent (structure-
+//! sharing) ordered map from `imbl`, and every index beside it is a persistent collection too,
+//! so cloning a [`DataTree`] costs O(1). A snapshot is such a clone serialized on another
+//! thread while the original keeps applying txns, and a multi is checked against a scratch
+//! clone. A write to a shared tree copies only the nodes on the path to the change. A path is
+//! resolved one component at a time; keeping no full-path map saves a copy of every path.
 
 use imbl::{HashMap, HashSet, OrdMap, OrdSet};
 
@@ -16,7 +18,7 @@ use bytes::Bytes;
 use zk_proto::data::{Acl, Stat, StatPersisted};
 use zk_proto::path::parent;
 use zk_proto::storage::{
-    node_digest, AclCacheEntry, DataNode as PersistedNode, SessionEntry, SnapshotData,
+    node_digest, AclCacheEntry, DataNode as PersistedNode, DataNodeRef, SessionEntry, SnapshotData,
     SnapshotNode, SnapshotVisitor,
 };
 use zk_proto::txn::{SubTxn, Txn, TxnHeader};
@@ -64,8 +66,8 @@ impl OwnerKind {
     }
 }
 
-/// One znode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One znode, with its subtree.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Node {
     /// The data; `None` is Java's null (stored as length -1).
     pub data: Option<Bytes>,
@@ -73,8 +75,59 @@ pub struct Node {
     pub acl_ref: i64,
     /// Metadata as stored.
     pub stat: StatPersisted,
-    /// Child names.
-    pub children: OrdSet<String>,
+    /// The children by name, in byte order.
+    children: OrdMap<String, Arc<Node>>,
+}
+
+impl Node {
+    fn new(data: Option<Bytes>, acl_ref: i64, stat: StatPersisted) -> Node {
+        Node {
+            data,
+            acl_ref,
+            stat,
+            children: OrdMap::new(),
+        }
+    }
+
+    /// The child names, in byte order.
+    pub fn children(&self) -> impl DoubleEndedIterator<Item = &String> + '_ {
+        self.children.keys()
+    }
+
+    /// How many children the node has.
+    pub fn child_count(&self) -> usize {
+        self.children.len()
+    }
+
+    /// The child called `name`.
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.children.get(name).map(|c| &**c)
+    }
+
+    fn persisted(&self) -> DataNodeRef<'_> {
+        DataNodeRef {
+            data: self.data.as_deref(),
+            acl: self.acl_ref,
+            stat: &self.stat,
+        }
+    }
+}
+
+/// The node without its subtree (a subtree can be huge).
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("data", &self.data)
+            .field("acl_ref", &self.acl_ref)
+            .field("stat", &self.stat)
+            .field("children", &self.children.len())
+            .finish()
+    }
+}
+
+/// The names along a path: none for the root (`/`, or `""` as Java's node map also has it).
+fn components(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|c| !c.is_empty())
 }
 
 /// A watch event a change fires: `NodeDeleted` goes to data and child watches of the path.
@@ -165,9 +218,8 @@ impl AclCache {
 /// The whole tree and the state replicated with it.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// Nodes behind an `Arc` keep the map's leaves small, so copying one on a write to a shared
-    /// tree is cheap.
-    nodes: HashMap<String, Arc<Node>>,
+    root: Arc<Node>,
+    node_count: usize,
     acls: AclCache,
     /// Open sessions and their timeouts (ms), as createSession/closeSession leave them.
     sessions: OrdMap<i64, i32>,
@@ -188,8 +240,23 @@ impl DataTree {
     /// An empty tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config` (ACL
     /// read-only for anyone, aversion -1), as a new Java server has.
     pub fn new(extended_types: bool) -> Self {
-        let mut tree = DataTree {
-            nodes: HashMap::new(),
+        let empty = |acl_ref| Node::new(Some(Bytes::new()), acl_ref, StatPersisted::default());
+        let mut tree = DataTree::empty(empty(OPEN_ACL_REF), extended_types);
+        tree.digest = DataTree::node_digest("/", &tree.root);
+        tree.insert(ZOOKEEPER, empty(OPEN_ACL_REF));
+        tree.insert(QUOTA, empty(OPEN_ACL_REF));
+        let config_acl = tree.acls.add_usage(&Acl::read_unsafe());
+        let mut config = empty(config_acl);
+        config.stat.aversion = -1;
+        tree.insert(CONFIG, config);
+        tree
+    }
+
+    /// A tree of just `root`, no sessions, no ACLs.
+    fn empty(root: Node, extended_types: bool) -> Self {
+        DataTree {
+            root: Arc::new(root),
+            node_count: 1,
             acls: AclCache::default(),
             sessions: OrdMap::new(),
             ephemerals: HashMap::new(),
@@ -198,27 +265,7 @@ impl DataTree {
             digest: 0,
             last_processed_zxid: 0,
             extended_types,
-        };
-        let empty = |acl_ref| Node {
-            data: Some(Bytes::new()),
-            acl_ref,
-            stat: StatPersisted::default(),
-            children: OrdSet::new(),
-        };
-        let mut root = empty(OPEN_ACL_REF);
-        root.children.insert("zookeeper".into());
-        tree.insert("/".into(), root);
-        let mut zookeeper = empty(OPEN_ACL_REF);
-        zookeeper
-            .children
-            .extend(["quota".to_owned(), "config".to_owned()]);
-        tree.insert(ZOOKEEPER.into(), zookeeper);
-        tree.insert(QUOTA.into(), empty(OPEN_ACL_REF));
-        let config_acl = tree.acls.add_usage(&Acl::read_unsafe());
-        let mut config = empty(config_acl);
-        config.stat.aversion = -1;
-        tree.insert(CONFIG.into(), config);
-        tree
+        }
     }
 
     /// Builds a tree from a snapshot's sessions, ACL cache and nodes (in file order, parents
@@ -235,11 +282,15 @@ impl DataTree {
 
     /// The sessions, ACL cache and nodes, parents before children, for a snapshot.
     pub fn to_snapshot(&self) -> SnapshotData {
-        let mut nodes = Vec::with_capacity(self.nodes.len());
+        let mut nodes = Vec::with_capacity(self.node_count);
         self.for_each_snapshot_node(|path, node| {
             nodes.push(SnapshotNode {
                 path: path.to_owned(),
-                node: node.clone(),
+                node: PersistedNode {
+                    data: node.data.map(Bytes::copy_from_slice),
+                    acl: node.acl,
+                    stat: node.stat.clone(),
+                },
             });
             Ok::<(), std::convert::Infallible>(())
         })
@@ -276,34 +327,51 @@ impl DataTree {
     /// Streaming keeps a snapshot of a large tree from holding a second copy of it in memory.
     pub fn for_each_snapshot_node<E>(
         &self,
-        mut f: impl FnMut(&str, &PersistedNode) -> Result<(), E>,
+        mut f: impl FnMut(&str, DataNodeRef<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut stack = vec!["/".to_owned()];
-        while let Some(path) = stack.pop() {
-            let node = &self.nodes[&path];
-            for child in node.children.iter().rev() {
-                stack.push(child_path(&path, child));
-            }
-            let stored = PersistedNode {
-                data: node.data.clone(),
-                acl: node.acl_ref,
-                stat: node.stat.clone(),
+        f("", self.root.persisted())?;
+        let mut path = String::new();
+        // Per level: the children still to visit and the length of their parent's path.
+        let mut stack = vec![(self.root.children.iter(), 0)];
+        while let Some((children, parent_len)) = stack.last_mut() {
+            let parent_len = *parent_len;
+            let Some((name, child)) = children.next() else {
+                stack.pop();
+                continue;
             };
-            f(if path == "/" { "" } else { &path }, &stored)?;
+            path.truncate(parent_len);
+            path.push('/');
+            path.push_str(name);
+            f(&path, child.persisted())?;
+            if !child.children.is_empty() {
+                stack.push((child.children.iter(), path.len()));
+            }
         }
         Ok(())
     }
 
     /// The node at `path`. As in Java's node map, `""` is also the root.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes
-            .get(if path.is_empty() { "/" } else { path })
-            .map(|n| &**n)
+        let mut node = &*self.root;
+        for name in components(path) {
+            node = node.children.get(name)?;
+        }
+        Some(node)
+    }
+
+    /// The node at `path` for a change: every node on the way that is shared with a clone is
+    /// copied first (cheap: a node's children map is shared, not copied).
+    fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let mut node = Arc::make_mut(&mut self.root);
+        for name in components(path) {
+            node = Arc::make_mut(node.children.get_mut(name)?);
+        }
+        Some(node)
     }
 
     /// Number of nodes, the root and `/zookeeper` nodes included.
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.node_count
     }
 
     /// The ACL list of a node's reference.
@@ -372,22 +440,39 @@ impl DataTree {
         node_digest(path, node.data.as_deref(), &node.stat)
     }
 
-    fn insert(&mut self, path: String, node: Node) {
-        self.digest = self.digest.wrapping_add(Self::node_digest(&path, &node));
-        self.nodes.insert(path, Arc::new(node));
+    /// Adds `node` at `path` under its existing parent.
+    fn insert(&mut self, path: &str, node: Node) {
+        let parent_path = parent(path).expect("not the root");
+        let name = zk_proto::path::basename(path).to_owned();
+        self.digest = self.digest.wrapping_add(Self::node_digest(path, &node));
+        self.node_count += 1;
+        self.node_mut(parent_path)
+            .expect("caller checked the parent exists")
+            .children
+            .insert(name, Arc::new(node));
     }
 
     /// Changes a node, keeping the digest right.
-    fn update(&mut self, path: &str, change: impl FnOnce(&mut Node)) {
-        let node = Arc::make_mut(
-            self.nodes
-                .get_mut(path)
-                .expect("caller checked the node exists"),
-        );
+    fn update<T>(&mut self, path: &str, change: impl FnOnce(&mut Node) -> T) -> T {
+        let node = self.node_mut(path).expect("caller checked the node exists");
         let before = node_digest(path, node.data.as_deref(), &node.stat);
-        change(node);
+        let out = change(node);
         let after = node_digest(path, node.data.as_deref(), &node.stat);
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+        out
+    }
+
+    /// Takes a removed subtree out of the counts and indexes. Java deletes only leaves, but a
+    /// log replayed over a fuzzy snapshot from elsewhere could delete a node that still has
+    /// children here; they go with it.
+    fn forget_subtree(&mut self, path: &str, node: &Node) {
+        self.node_count -= 1;
+        self.digest = self.digest.wrapping_sub(Self::node_digest(path, node));
+        self.acls.remove_usage(node.acl_ref);
+        self.unindex_owner(path, node.stat.ephemeral_owner);
+        for (name, child) in node.children.iter() {
+            self.forget_subtree(&child_path(path, name), child);
+        }
     }
 
     fn index_owner(&mut self, path: &str, owner: i64) {
@@ -590,8 +675,8 @@ impl DataTree {
         result.path = Some(path.to_owned());
         let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
         let name = zk_proto::path::basename(path).to_owned();
-        let parent_node = self.nodes.get(&parent_path).ok_or(ErrorCode::NoNode)?;
-        if parent_node.children.contains(&name) {
+        let parent_node = self.node(&parent_path).ok_or(ErrorCode::NoNode)?;
+        if parent_node.children.contains_key(&name) {
             return Err(ErrorCode::NodeExists);
         }
         let parent_c_version = if parent_c_version == -1 {
@@ -600,19 +685,11 @@ impl DataTree {
             parent_c_version
         };
         let zxid = header.zxid;
-        self.update(&parent_path, |p| {
-            p.children.insert(name);
-            // Replaying a create twice must not move the parent back.
-            if parent_c_version > p.stat.cversion {
-                p.stat.cversion = parent_c_version;
-                p.stat.pzxid = zxid;
-            }
-        });
         let acl_ref = self.acls.add_usage(acl);
-        let node = Node {
+        let node = Node::new(
             data,
             acl_ref,
-            stat: StatPersisted {
+            StatPersisted {
                 czxid: zxid,
                 mzxid: zxid,
                 ctime: header.time,
@@ -623,12 +700,21 @@ impl DataTree {
                 ephemeral_owner: owner,
                 pzxid: zxid,
             },
-            children: OrdSet::new(),
-        };
+        );
         self.index_owner(path, owner);
         result.stat = Some(self.client_stat(&node));
-        self.insert(path.to_owned(), node);
-        let parent_acl = self.acls.get(self.nodes[&parent_path].acl_ref);
+        self.digest = self.digest.wrapping_add(Self::node_digest(path, &node));
+        self.node_count += 1;
+        let parent_acl_ref = self.update(&parent_path, |p| {
+            p.children.insert(name, Arc::new(node));
+            // Replaying a create twice must not move the parent back.
+            if parent_c_version > p.stat.cversion {
+                p.stat.cversion = parent_c_version;
+                p.stat.pzxid = zxid;
+            }
+            p.acl_ref
+        });
+        let parent_acl = self.acls.get(parent_acl_ref);
         result.event(EventType::NodeCreated, path.to_owned(), acl.to_vec());
         result.event(EventType::NodeChildrenChanged, parent_path, parent_acl);
         Ok(())
@@ -641,25 +727,14 @@ impl DataTree {
         result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
         let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
-        let node = self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
-        let digest = Self::node_digest(path, node);
-        let node = self.nodes.remove(path).expect("present");
-        self.digest = self.digest.wrapping_sub(digest);
-        let node_acl = self.acls.get(node.acl_ref);
-        self.acls.remove_usage(node.acl_ref);
-        self.unindex_owner(path, node.stat.ephemeral_owner);
-        let name = zk_proto::path::basename(path).to_owned();
-        if self.nodes.contains_key(&parent_path) {
-            self.update(&parent_path, |p| {
-                p.children.remove(&name);
-                p.stat.pzxid = zxid;
-            });
-        }
-        let parent_acl = self
-            .nodes
-            .get(&parent_path)
-            .map(|p| self.acls.get(p.acl_ref))
-            .unwrap_or_default();
+        let node_acl = self.acl(self.node(path).ok_or(ErrorCode::NoNode)?);
+        let name = zk_proto::path::basename(path);
+        let (node, parent_acl_ref) = self.update(&parent_path, |p| {
+            p.stat.pzxid = zxid;
+            (p.children.remove(name).expect("present"), p.acl_ref)
+        });
+        self.forget_subtree(path, &node);
+        let parent_acl = self.acls.get(parent_acl_ref);
         result.event(EventType::NodeDeleted, path.to_owned(), node_acl);
         result.event(EventType::NodeChildrenChanged, parent_path, parent_acl);
         Ok(())
@@ -673,7 +748,7 @@ impl DataTree {
         header: &TxnHeader,
         result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
-        if !self.nodes.contains_key(path) {
+        if self.node(path).is_none() {
             return Err(ErrorCode::NoNode);
         }
         let (zxid, time) = (header.zxid, header.time);
@@ -683,8 +758,9 @@ impl DataTree {
             n.stat.mzxid = zxid;
             n.stat.version = version;
         });
-        result.stat = Some(self.client_stat(&self.nodes[path]));
-        let acl = self.acls.get(self.nodes[path].acl_ref);
+        let node = self.node(path).expect("just changed");
+        result.stat = Some(self.client_stat(node));
+        let acl = self.acl(node);
         result.event(EventType::NodeDataChanged, path.to_owned(), acl);
         Ok(())
     }
@@ -696,14 +772,14 @@ impl DataTree {
         version: i32,
         result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
-        let old_ref = self.nodes.get(path).ok_or(ErrorCode::NoNode)?.acl_ref;
+        let old_ref = self.node(path).ok_or(ErrorCode::NoNode)?.acl_ref;
         self.acls.remove_usage(old_ref);
         let new_ref = self.acls.add_usage(acl);
         self.update(path, |n| {
             n.acl_ref = new_ref;
             n.stat.aversion = version;
         });
-        result.stat = Some(self.client_stat(&self.nodes[path]));
+        result.stat = Some(self.client_stat(self.node(path).expect("just changed")));
         Ok(())
     }
 }
@@ -712,65 +788,112 @@ impl DataTree {
 /// a parsed copy of the whole file in memory.
 ///
 /// Java writes nodes depth first, parents before children, so the nodes whose subtrees are
-/// still being read form a stack: a node's child names are collected while it sits on the
-/// stack, and it goes into the map once the stream leaves its subtree. Building a node thus
-/// costs one map insert, not a parent lookup and copy as well. Nodes in any other order (a
-/// parent already in the map) still load, more slowly.
+/// still being read form a stack (the root at the bottom): a node collects its children while
+/// it sits on the stack and is attached to its parent, the entry below it, once the stream
+/// leaves its subtree. Nodes in any other parents-first order still load, more slowly: a node
+/// whose parent is no longer on the stack is attached by looking the parent up from the root.
 #[derive(Debug)]
 pub struct DataTreeBuilder {
-    tree: DataTree,
+    acls: AclCache,
     open: Vec<(String, Node)>,
+    node_count: usize,
+    digest: i64,
+    /// Sessions and owner indexes, filled as they arrive.
+    indexes: DataTree,
 }
 
 impl DataTreeBuilder {
     /// An empty builder.
     pub fn new(extended_types: bool) -> Self {
+        let root = Node::new(None, OPEN_ACL_REF, StatPersisted::default());
         DataTreeBuilder {
-            tree: DataTree {
-                nodes: HashMap::new(),
-                acls: AclCache::default(),
-                sessions: OrdMap::new(),
-                ephemerals: HashMap::new(),
-                containers: HashSet::new(),
-                ttls: HashSet::new(),
-                digest: 0,
-                last_processed_zxid: 0,
-                extended_types,
-            },
+            acls: AclCache::default(),
             open: Vec::new(),
+            node_count: 0,
+            digest: 0,
+            indexes: DataTree::empty(root, extended_types),
         }
+    }
+
+    /// Pops the top of the stack and attaches it to its parent.
+    fn close_top(&mut self) -> Result<(), String> {
+        let (path, node) = self.open.pop().expect("non-empty");
+        let parent_path = parent(&path).expect("only the root has no parent");
+        let name = zk_proto::path::basename(&path).to_owned();
+        let orphan = || format!("snapshot node {path} comes before its parent");
+        let below_is_parent = match self.open.last() {
+            Some((below, _)) => below == parent_path,
+            None => return Err(orphan()),
+        };
+        let parent_node = if below_is_parent {
+            &mut self.open.last_mut().expect("checked").1
+        } else {
+            // Out of depth-first order: find the parent under the root.
+            let mut found = &mut self.open[0].1;
+            for part in components(parent_path) {
+                found = Arc::make_mut(found.children.get_mut(part).ok_or_else(orphan)?);
+            }
+            found
+        };
+        parent_node.children.insert(name, Arc::new(node));
+        Ok(())
+    }
+
+    /// Whether `path` names a node already read (on the stack or attached below the root).
+    fn exists(&self, path: &str) -> bool {
+        if self.open.iter().any(|(p, _)| p == path) {
+            return true;
+        }
+        let Some((_, root)) = self.open.first() else {
+            return false;
+        };
+        let mut node = root;
+        for part in components(path) {
+            match node.children.get(part) {
+                Some(child) => node = child,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// The tree. ACL cache entries no node uses are dropped, as Java's purgeUnused does after a
     /// load.
     pub fn finish(mut self) -> DataTree {
-        while let Some((path, node)) = self.open.pop() {
-            self.tree.nodes.insert(path, Arc::new(node));
+        while self.open.len() > 1 {
+            self.close_top()
+                .expect("every node's parent was checked on arrival");
         }
-        let mut tree = self.tree;
-        let unused: Vec<i64> = tree
-            .acls
+        let mut tree = self.indexes;
+        if let Some((_, root)) = self.open.pop() {
+            tree.root = Arc::new(root);
+        }
+        let mut acls = self.acls;
+        let unused: Vec<i64> = acls
             .by_ref
             .iter()
             .filter(|(_, (_, count))| *count == 0)
             .map(|(r, _)| *r)
             .collect();
         for r in unused {
-            let (list, _) = tree.acls.by_ref.remove(&r).expect("present");
-            tree.acls.by_list.remove(&list);
+            let (list, _) = acls.by_ref.remove(&r).expect("present");
+            acls.by_list.remove(&list);
         }
+        tree.acls = acls;
+        tree.node_count = self.node_count.max(1);
+        tree.digest = self.digest;
         tree
     }
 }
 
 impl SnapshotVisitor for DataTreeBuilder {
     fn sessions(&mut self, sessions: Vec<SessionEntry>) -> Result<(), String> {
-        self.tree.sessions = sessions.iter().map(|s| (s.id, s.timeout)).collect();
+        self.indexes.sessions = sessions.iter().map(|s| (s.id, s.timeout)).collect();
         Ok(())
     }
 
     fn acl_cache(&mut self, entries: Vec<AclCacheEntry>) -> Result<(), String> {
-        let acls = &mut self.tree.acls;
+        let acls = &mut self.acls;
         for entry in entries {
             acls.last_ref = acls.last_ref.max(entry.id);
             acls.by_list.insert(entry.acls.clone(), entry.id);
@@ -786,40 +909,29 @@ impl SnapshotVisitor for DataTreeBuilder {
         } else {
             path
         };
-        if path != "/" {
-            let parent_path = parent(&path).ok_or_else(|| format!("bad path {path:?}"))?;
-            let name = zk_proto::path::basename(&path).to_owned();
-            while self.open.last().is_some_and(|(p, _)| p != parent_path) {
-                let (done, node) = self.open.pop().expect("non-empty");
-                self.tree.nodes.insert(done, Arc::new(node));
+        if path == "/" {
+            if !self.open.is_empty() {
+                return Err("the root appears twice, or not first".into());
             }
-            match self.open.last_mut() {
-                Some((_, parent_node)) => {
-                    parent_node.children.insert(name);
-                }
-                None => {
-                    let parent_node =
-                        self.tree.nodes.get_mut(parent_path).ok_or_else(|| {
-                            format!("snapshot node {path} comes before its parent")
-                        })?;
-                    Arc::make_mut(parent_node).children.insert(name);
-                }
+        } else {
+            let parent_path = parent(&path).ok_or_else(|| format!("bad path {path:?}"))?;
+            while self.open.len() > 1 && self.open.last().is_some_and(|(p, _)| p != parent_path) {
+                self.close_top()?;
+            }
+            let on_top = self.open.last().is_some_and(|(p, _)| p == parent_path);
+            if !on_top && !self.exists(parent_path) {
+                return Err(format!("snapshot node {path} comes before its parent"));
             }
         }
-        let tree = &mut self.tree;
-        if let Some(entry) = tree.acls.by_ref.get_mut(&stored.acl) {
+        if let Some(entry) = self.acls.by_ref.get_mut(&stored.acl) {
             entry.1 += 1;
         }
-        tree.index_owner(&path, stored.stat.ephemeral_owner);
-        let node = Node {
-            data: stored.data,
-            acl_ref: stored.acl,
-            stat: stored.stat,
-            children: OrdSet::new(),
-        };
-        tree.digest = tree
+        self.indexes.index_owner(&path, stored.stat.ephemeral_owner);
+        let node = Node::new(stored.data, stored.acl, stored.stat);
+        self.digest = self
             .digest
             .wrapping_add(DataTree::node_digest(&path, &node));
+        self.node_count += 1;
         self.open.push((path, node));
         Ok(())
     }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use zk_proto::storage::{
     checked_snapshot_tail_is_valid, parse_data_file_name, snapshot_file_name, AclCacheEntry,
-    DataFileKind, DataNode, FileHeader, SessionEntry, Snapshot, SnapshotContainer, SnapshotData,
+    DataFileKind, DataNodeRef, FileHeader, SessionEntry, Snapshot, SnapshotContainer, SnapshotData,
     SnapshotTrailer, SnapshotVisitor, SnapshotWriter, ZxidDigest,
 };
 
@@ -35,8 +35,10 @@ pub trait SnapshotSource {
     /// The ACL cache section.
     fn acl_cache(&self) -> Vec<AclCacheEntry>;
     /// Calls `f` with every node, parents before children, the root as `""`.
-    fn for_each_node(&self, f: &mut dyn FnMut(&str, &DataNode) -> io::Result<()>)
-        -> io::Result<()>;
+    fn for_each_node(
+        &self,
+        f: &mut dyn FnMut(&str, DataNodeRef<'_>) -> io::Result<()>,
+    ) -> io::Result<()>;
 }
 
 impl SnapshotSource for SnapshotData {
@@ -48,9 +50,11 @@ impl SnapshotSource for SnapshotData {
     }
     fn for_each_node(
         &self,
-        f: &mut dyn FnMut(&str, &DataNode) -> io::Result<()>,
+        f: &mut dyn FnMut(&str, DataNodeRef<'_>) -> io::Result<()>,
     ) -> io::Result<()> {
-        self.nodes.iter().try_for_each(|n| f(&n.path, &n.node))
+        self.nodes
+            .iter()
+            .try_for_each(|n| f(&n.path, DataNodeRef::from(&n.node)))
     }
 }
 
@@ -63,7 +67,7 @@ impl SnapshotSource for DataTree {
     }
     fn for_each_node(
         &self,
-        f: &mut dyn FnMut(&str, &DataNode) -> io::Result<()>,
+        f: &mut dyn FnMut(&str, DataNodeRef<'_>) -> io::Result<()>,
     ) -> io::Result<()> {
         self.for_each_snapshot_node(f)
     }
@@ -374,7 +378,7 @@ fn write_stream(
         writer.sessions(&mut buf, &data.sessions());
         writer.acl_cache(&mut buf, &data.acl_cache());
         data.for_each_node(&mut |path, node| {
-            writer.node(&mut buf, path, node);
+            writer.node_ref(&mut buf, path, node);
             if buf.len() >= WRITE_CHUNK {
                 sink.write_all(&buf)?;
                 buf.clear();
