@@ -17,8 +17,8 @@
 use crate::data::{Acl, StatPersisted};
 use crate::jute::{jute_record, DecodeError, Jute};
 use crate::txn::TxnEntry;
-use adler2::Adler32;
 use bytes::{BufMut, Bytes};
+use simd_adler32::Adler32;
 
 /// Magic of a snapshot file: `ZKSN`.
 pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
@@ -76,7 +76,9 @@ impl FileHeader {
 
 /// Adler-32 as Java's `java.util.zip.Adler32` computes it, widened to the long Java stores.
 pub fn adler32(bytes: &[u8]) -> i64 {
-    i64::from(adler2::adler32_slice(bytes))
+    let mut adler = Adler32::new();
+    adler.write(bytes);
+    i64::from(adler.finish())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -900,6 +902,14 @@ pub enum SnapshotError {
         /// Offset of the seal.
         offset: usize,
     },
+    /// The source failed (for a compressed file: the container is damaged).
+    #[error("snapshot cannot be read at offset {offset}: {message}")]
+    Read {
+        /// Stream offset where reading failed.
+        offset: usize,
+        /// The IO error.
+        message: String,
+    },
     /// The [`SnapshotVisitor`] refused what it was given (a node before its parent, say).
     #[error("snapshot content rejected at offset {offset}: {reason}")]
     Rejected {
@@ -918,33 +928,104 @@ pub enum SnapshotError {
     },
 }
 
-/// Running state for reading a snapshot slice: position and checksum of the bytes consumed.
-struct SealedInput<'a> {
-    all: &'a [u8],
-    rest: &'a [u8],
+/// Bytes pulled from the source per read when the buffer runs dry.
+const SNAPSHOT_READ_CHUNK: usize = 256 * 1024;
+
+/// Running state for reading a snapshot stream: a window of buffered bytes, the offset and the
+/// checksum of the bytes consumed. Only the window is in memory, never the whole stream.
+struct SealedInput<R> {
+    source: R,
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    start: usize,
+    /// Stream offset of `buf[start]`.
+    offset: usize,
+    eof: bool,
     adler: Adler32,
 }
 
-impl<'a> SealedInput<'a> {
+impl<R: std::io::Read> SealedInput<R> {
+    fn new(source: R) -> Self {
+        SealedInput {
+            source,
+            buf: Vec::new(),
+            start: 0,
+            offset: 0,
+            eof: false,
+            adler: Adler32::new(),
+        }
+    }
+
     fn offset(&self) -> usize {
-        self.all.len() - self.rest.len()
+        self.offset
+    }
+
+    /// Buffers at least `needed` more unconsumed bytes, or all that is left.
+    fn fill(&mut self, needed: usize) -> Result<(), SnapshotError> {
+        self.buf.drain(..self.start);
+        self.start = 0;
+        // A decoder may not know how much more it needs: at least one byte.
+        let needed = needed.max(1);
+        let mut added = 0;
+        while added < needed && !self.eof {
+            // Grow a chunk at a time: `needed` may come from a length field that is garbage.
+            let old = self.buf.len();
+            self.buf.resize(old + SNAPSHOT_READ_CHUNK, 0);
+            let n = match self.source.read(&mut self.buf[old..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    0
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(SnapshotError::Read {
+                        offset: self.offset + old,
+                        message: e.to_string(),
+                    });
+                }
+            };
+            self.buf.truncate(old + n);
+            added += n;
+        }
+        Ok(())
     }
 
     fn read<T: Jute>(&mut self) -> Result<T, SnapshotError> {
-        let offset = self.offset();
-        let before = self.rest;
-        let value = T::read(&mut self.rest).map_err(|e| SnapshotError::Decode {
-            offset,
-            error: e.complete_input("snapshot"),
-        })?;
-        self.adler
-            .write_slice(&before[..before.len() - self.rest.len()]);
-        Ok(value)
+        loop {
+            let mut rest = &self.buf[self.start..];
+            let available = rest.len();
+            match T::read(&mut rest) {
+                Ok(value) => {
+                    let used = available - rest.len();
+                    self.adler.write(&self.buf[self.start..self.start + used]);
+                    self.start += used;
+                    self.offset += used;
+                    return Ok(value);
+                }
+                Err(DecodeError::Incomplete { needed }) if !self.eof => self.fill(needed)?,
+                Err(e) => {
+                    return Err(SnapshotError::Decode {
+                        offset: self.offset,
+                        error: e.complete_input("snapshot"),
+                    })
+                }
+            }
+        }
+    }
+
+    /// How many bytes are left in the stream (reading it to the end).
+    fn remaining(&mut self) -> Result<usize, SnapshotError> {
+        while !self.eof {
+            self.fill(SNAPSHOT_READ_CHUNK)?;
+        }
+        Ok(self.buf.len() - self.start)
     }
 
     fn check_seal(&mut self, seal: u8) -> Result<(), SnapshotError> {
         let offset = self.offset();
-        let computed = i64::from(self.adler.checksum());
+        let computed = i64::from(self.adler.finish());
         let stored: i64 = self.read()?;
         let marker: String = self.read()?;
         if marker != END_OF_NODES {
@@ -999,11 +1080,17 @@ impl Snapshot {
         bytes: &[u8],
         visitor: &mut dyn SnapshotVisitor,
     ) -> Result<SnapshotTrailer, SnapshotError> {
-        let mut input = SealedInput {
-            all: bytes,
-            rest: bytes,
-            adler: Adler32::new(),
-        };
+        Snapshot::parse_from_reader(bytes, visitor)
+    }
+
+    /// [`Snapshot::parse_into`] reading the uncompressed stream from `source` (a file, a
+    /// decompressor) a window at a time, so a large snapshot is never in memory as a whole.
+    /// A read error is [`SnapshotError::Read`].
+    pub fn parse_from_reader(
+        source: impl std::io::Read,
+        visitor: &mut dyn SnapshotVisitor,
+    ) -> Result<SnapshotTrailer, SnapshotError> {
+        let mut input = SealedInput::new(source);
         let header: FileHeader = input.read()?;
         if header.magic != SNAP_MAGIC {
             return Err(SnapshotError::BadMagic {
@@ -1033,18 +1120,19 @@ impl Snapshot {
         input.check_seal(1)?;
         let mut digest = None;
         let mut last_processed_zxid = None;
-        if !input.rest.is_empty() {
+        if input.remaining()? > 0 {
             digest = Some(input.read::<ZxidDigest>()?);
             input.check_seal(2)?;
-            if !input.rest.is_empty() {
+            if input.remaining()? > 0 {
                 last_processed_zxid = Some(input.read::<i64>()?);
                 input.check_seal(3)?;
             }
         }
-        if !input.rest.is_empty() {
+        let count = input.remaining()?;
+        if count > 0 {
             return Err(SnapshotError::TrailingBytes {
                 offset: input.offset(),
-                count: input.rest.len(),
+                count,
             });
         }
         Ok(SnapshotTrailer {
@@ -1125,10 +1213,19 @@ impl crate::jute::Arb for Snapshot {
 /// `""`), [`end_of_nodes`](Self::end_of_nodes), [`seal`](Self::seal), then optionally
 /// [`digest`](Self::digest) + seal, and (3.9) [`last_processed_zxid`](Self::last_processed_zxid)
 /// + seal.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SnapshotWriter {
     adler: Adler32,
     written: u64,
+}
+
+impl std::fmt::Debug for SnapshotWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotWriter")
+            .field("adler", &self.adler.clone().finish())
+            .field("written", &self.written)
+            .finish()
+    }
 }
 
 impl SnapshotWriter {
@@ -1145,7 +1242,7 @@ impl SnapshotWriter {
     fn put(&mut self, out: &mut Vec<u8>, value: &impl Jute) {
         let start = out.len();
         value.write(out);
-        self.adler.write_slice(&out[start..]);
+        self.adler.write(&out[start..]);
         self.written += (out.len() - start) as u64;
     }
 
@@ -1190,7 +1287,7 @@ impl SnapshotWriter {
         }
         node.acl.write(out);
         node.stat.write(out);
-        self.adler.write_slice(&out[start..]);
+        self.adler.write(&out[start..]);
         self.written += (out.len() - start) as u64;
     }
 
@@ -1201,7 +1298,7 @@ impl SnapshotWriter {
 
     /// A seal: the Adler-32 of everything written so far, as a long, then `"/"`.
     pub fn seal(&mut self, out: &mut Vec<u8>) {
-        let checksum = i64::from(self.adler.checksum());
+        let checksum = i64::from(self.adler.finish());
         self.put(out, &checksum);
         self.put(out, &END_OF_NODES.to_owned());
     }

@@ -817,25 +817,35 @@ impl DataTreeBuilder {
 
     /// Pops the top of the stack and attaches it to its parent.
     fn close_top(&mut self) -> Result<(), String> {
-        let (path, node) = self.open.pop().expect("non-empty");
-        let parent_path = parent(&path).expect("only the root has no parent");
-        let name = zk_proto::path::basename(&path).to_owned();
-        let orphan = || format!("snapshot node {path} comes before its parent");
+        let (mut path, node) = self.open.pop().expect("non-empty");
+        let parent_len = parent(&path).expect("only the root has no parent").len();
+        let cut = path.rfind('/').expect("absolute") + 1;
+        let orphan = |path: &str| format!("snapshot node {path} comes before its parent");
         let below_is_parent = match self.open.last() {
-            Some((below, _)) => below == parent_path,
-            None => return Err(orphan()),
+            Some((below, _)) => below.as_str() == &path[..parent_len],
+            None => return Err(orphan(&path)),
         };
-        let parent_node = if below_is_parent {
-            &mut self.open.last_mut().expect("checked").1
-        } else {
-            // Out of depth-first order: find the parent under the root.
-            let mut found = &mut self.open[0].1;
-            for part in components(parent_path) {
-                found = Arc::make_mut(found.children.get_mut(part).ok_or_else(orphan)?);
+        if below_is_parent {
+            // The path's own allocation becomes the child's name.
+            path.drain(..cut);
+            if path.capacity() > 2 * path.len() + 16 {
+                path.shrink_to_fit();
             }
-            found
-        };
-        parent_node.children.insert(name, Arc::new(node));
+            let parent_node = &mut self.open.last_mut().expect("checked").1;
+            parent_node.children.insert(path, Arc::new(node));
+            return Ok(());
+        }
+        // Out of depth-first order: find the parent under the root.
+        let mut found = &mut self.open[0].1;
+        for part in components(&path[..parent_len]) {
+            match found.children.get_mut(part) {
+                Some(child) => found = Arc::make_mut(child),
+                None => return Err(orphan(&path)),
+            }
+        }
+        found
+            .children
+            .insert(path[cut..].to_owned(), Arc::new(node));
         Ok(())
     }
 

@@ -261,9 +261,9 @@ pub fn load_newest_into<V: SnapshotVisitor>(
         let result = match open_valid(&path, compression) {
             Ok(Some(file)) => {
                 tried += 1;
-                read_stream(file, compression).and_then(|bytes| {
+                stream_reader(file, compression).and_then(|reader| {
                     let mut visitor = fresh();
-                    Snapshot::parse_into(&bytes, &mut visitor)
+                    Snapshot::parse_from_reader(reader, &mut visitor)
                         .map(|trailer| (visitor, trailer))
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
                 })
@@ -566,14 +566,30 @@ fn open_valid(path: &Path, compression: Compression) -> io::Result<Option<File>>
     Ok(Some(file))
 }
 
+/// A reader of the uncompressed stream of a snapshot file, for parsing a window at a time.
+fn stream_reader(file: File, compression: Compression) -> io::Result<Box<dyn Read>> {
+    let reader = BufReader::with_capacity(128 * 1024, file);
+    Ok(match compression {
+        Compression::None => Box::new(reader),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(reader)),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Snappy => {
+            let mut out = Vec::new();
+            read_snappy_java(reader, &mut out)?;
+            Box::new(io::Cursor::new(out))
+        }
+    })
+}
+
 /// The uncompressed stream of a snapshot file.
 fn read_stream(file: File, compression: Compression) -> io::Result<Vec<u8>> {
     let len = file.metadata()?.len() as usize;
     let reader = BufReader::with_capacity(128 * 1024, file);
     let mut out = Vec::with_capacity(match compression {
         Compression::None => len,
-        // A guess at the ratio, capped: the vector grows past it if needed.
-        _ => len.saturating_mul(4).min(256 << 20),
+        // A generous guess at the ratio: untouched capacity costs address space, not memory,
+        // while growing past a low guess copies the whole stream again.
+        _ => len.saturating_mul(16).min(1 << 36),
     });
     match compression {
         Compression::None => {
