@@ -4,8 +4,12 @@
 //!
 //! - [`lock`]: Curator's `InterProcessMutex` and `InterProcessReadWriteLock`.
 //! - [`leader`]: Curator's `LeaderLatch`.
-//! - [`config`]: a watched configuration node or subtree, always current, re-read after reconnects.
-//! - [`counter`]: Curator's `SharedCount` (4-byte) and `DistributedAtomicLong` (8-byte).
+//! - [`config`]: a watched configuration node ([`ConfigNode`](config::ConfigNode)) or subtree
+//!   ([`ConfigTree`](config::ConfigTree)), decoded by your function, always current, values in
+//!   mzxid order, re-read after reconnects.
+//! - [`counter`]: Curator's [`SharedCount`](counter::SharedCount) (4-byte big-endian) and
+//!   [`DistributedAtomicLong`](counter::DistributedAtomicLong) (8-byte big-endian), on the same
+//!   nodes as Curator's and kazoo's.
 
 pub mod config;
 pub mod counter;
