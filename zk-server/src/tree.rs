@@ -126,8 +126,14 @@ impl std::fmt::Debug for Node {
 }
 
 /// The names along a path: none for the root (`/`, or `""` as Java's node map also has it).
-fn components(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|c| !c.is_empty())
+/// Only a path written exactly as a node's is resolved (no trailing or doubled `/`), as Java's
+/// node map is keyed by the exact string: `/a/` is not `/a`.
+fn components(path: &str) -> Option<std::iter::Skip<std::str::Split<'_, char>>> {
+    if path.is_empty() || path == "/" {
+        return Some("".split('/').skip(1));
+    }
+    let canonical = path.starts_with('/') && !path.ends_with('/') && !path.contains("//");
+    canonical.then(|| path.split('/').skip(1))
 }
 
 /// A watch event a change fires: `NodeDeleted` goes to data and child watches of the path.
@@ -353,7 +359,7 @@ impl DataTree {
     /// The node at `path`. As in Java's node map, `""` is also the root.
     pub fn node(&self, path: &str) -> Option<&Node> {
         let mut node = &*self.root;
-        for name in components(path) {
+        for name in components(path)? {
             node = node.children.get(name)?;
         }
         Some(node)
@@ -363,7 +369,7 @@ impl DataTree {
     /// copied first (cheap: a node's children map is shared, not copied).
     fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
         let mut node = Arc::make_mut(&mut self.root);
-        for name in components(path) {
+        for name in components(path)? {
             node = Arc::make_mut(node.children.get_mut(name)?);
         }
         Some(node)
@@ -837,7 +843,7 @@ impl DataTreeBuilder {
         }
         // Out of depth-first order: find the parent under the root.
         let mut found = &mut self.open[0].1;
-        for part in components(&path[..parent_len]) {
+        for part in components(&path[..parent_len]).into_iter().flatten() {
             match found.children.get_mut(part) {
                 Some(child) => found = Arc::make_mut(child),
                 None => return Err(orphan(&path)),
@@ -858,7 +864,10 @@ impl DataTreeBuilder {
             return false;
         };
         let mut node = root;
-        for part in components(path) {
+        let Some(parts) = components(path) else {
+            return false;
+        };
+        for part in parts {
             match node.children.get(part) {
                 Some(child) => node = child,
                 None => return false,
@@ -1053,6 +1062,26 @@ mod tests {
         assert_eq!(loaded.digest(), tree.digest());
         assert_eq!(loaded.to_snapshot(), snapshot);
         assert_eq!(loaded.node("/a").unwrap().children.len(), 1);
+    }
+
+    #[test]
+    fn only_exact_paths_resolve() {
+        let mut tree = DataTree::new(false);
+        tree.apply(&header(1, OpCode::Create), &create("/a", false, 1));
+        tree.apply(&header(2, OpCode::Create), &create("/a/b", false, 1));
+        assert!(tree.node("/").is_some() && tree.node("").is_some());
+        assert!(tree.node("/a/b").is_some());
+        for odd in ["/a/", "//a", "/a//b", "a", "/a/b/", "a/b"] {
+            assert!(tree.node(odd).is_none(), "{odd}");
+        }
+        let r = tree.apply(
+            &header(3, OpCode::Delete),
+            &Txn::Delete(DeleteTxn {
+                path: "/a/b/".into(),
+            }),
+        );
+        assert_eq!(r.err, ErrorCode::NoNode);
+        assert_eq!(tree.node_count(), 6);
     }
 
     #[test]
