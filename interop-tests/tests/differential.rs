@@ -66,7 +66,7 @@ fn create_request(path: &str, data: &str, acl: Vec<Acl>, flags: i32) -> CreateRe
     CreateRequest {
         path: path.into(),
         data: bytes(data),
-        acl,
+        acl: Some(acl),
         flags,
     }
 }
@@ -93,7 +93,7 @@ fn create_ttl(path: &str, data: &str, flags: i32, ttl: i64) -> RequestBody {
     RequestBody::CreateTtl(CreateTtlRequest {
         path: path.into(),
         data: bytes(data),
-        acl: open_acl(),
+        acl: Some(open_acl()),
         flags,
         ttl,
     })
@@ -149,7 +149,7 @@ fn get_acl(path: &str) -> RequestBody {
 fn set_acl(path: &str, acl: Vec<Acl>, version: i32) -> RequestBody {
     RequestBody::SetAcl(SetAclRequest {
         path: path.into(),
-        acl,
+        acl: Some(acl),
         version,
     })
 }
@@ -281,7 +281,7 @@ fn creates_and_errors(d: &mut Differential) {
         RequestBody::Create2(CreateRequest {
             path: "/s/null".into(),
             data: None,
-            acl: open_acl(),
+            acl: Some(open_acl()),
             flags: 0,
         }),
     );
@@ -423,6 +423,29 @@ fn acls_and_auth(d: &mut Differential) {
     d.step(2, get_acl("/acl2"));
     d.step(2, set("/acl2", "by bob", -1));
     d.step(1, set_acl("/acl2", Vec::new(), -1)); // INVALIDACL
+                                                 // A null ACL list (-1 on the wire) is refused like an empty one.
+    d.step(
+        1,
+        RequestBody::SetAcl(SetAclRequest {
+            path: "/acl2".into(),
+            acl: None,
+            version: -1,
+        }),
+    );
+    d.step(
+        1,
+        RequestBody::Create2(CreateRequest {
+            acl: None,
+            ..create_request("/null-acl", "", open_acl(), 0)
+        }),
+    );
+    d.step(
+        1,
+        multi(vec![MultiOp::Create(CreateRequest {
+            acl: None,
+            ..create_request("/null-acl", "", open_acl(), 0)
+        })]),
+    );
     d.step(1, set_acl("/acl2", Acl::creator_all(), -1));
     d.step(1, get_acl("/acl2"));
     d.step(0, set_acl("/nope", open_acl(), -1));
@@ -543,7 +566,7 @@ fn multis(d: &mut Differential) {
             MultiOp::CreateTtl(CreateTtlRequest {
                 path: "/m/ttl".into(),
                 data: bytes("t"),
-                acl: open_acl(),
+                acl: Some(open_acl()),
                 flags: 5,
                 ttl: 100_000,
             }),
@@ -982,7 +1005,7 @@ impl Generator {
             CreateRequest {
                 path,
                 data: self.data(),
-                acl,
+                acl: Some(acl),
                 flags,
             },
             flags,

@@ -106,7 +106,7 @@ fn create(stream: &mut TcpStream, xid: i32, path: &str, data: &Bytes) -> (String
         RequestBody::Create(CreateRequest {
             path: path.to_owned(),
             data: Some(data.clone()),
-            acl: Acl::open_unsafe(), // perms 31, world:anyone
+            acl: Some(Acl::open_unsafe()), // perms 31, world:anyone
             flags: CreateMode::Persistent.flags(),
         }),
     );

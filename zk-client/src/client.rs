@@ -581,7 +581,7 @@ impl Client {
             self.server_path(path).map(|path| {
                 SetAclRequest {
                     path,
-                    acl,
+                    acl: Some(acl),
                     version: version.unwrap_or(-1),
                 }
                 .to_jute_bytes()
@@ -781,20 +781,20 @@ impl Client {
                     OpCode::CreateTtl => MultiOp::CreateTtl(CreateTtlRequest {
                         path,
                         data,
-                        acl: options.acl,
+                        acl: Some(options.acl),
                         flags,
                         ttl: options.ttl_ms.unwrap_or(0),
                     }),
                     OpCode::CreateContainer => MultiOp::CreateContainer(CreateRequest {
                         path,
                         data,
-                        acl: options.acl,
+                        acl: Some(options.acl),
                         flags,
                     }),
                     _ => MultiOp::Create(CreateRequest {
                         path,
                         data,
-                        acl: options.acl,
+                        acl: Some(options.acl),
                         flags,
                     }),
                 }
@@ -983,7 +983,7 @@ fn create_body(server_path: String, data: &[u8], options: &CreateOptions) -> Vec
         Some(ttl) => CreateTtlRequest {
             path: server_path,
             data,
-            acl: options.acl.clone(),
+            acl: Some(options.acl.clone()),
             flags,
             ttl,
         }
@@ -991,7 +991,7 @@ fn create_body(server_path: String, data: &[u8], options: &CreateOptions) -> Vec
         None => CreateRequest {
             path: server_path,
             data,
-            acl: options.acl.clone(),
+            acl: Some(options.acl.clone()),
             flags,
         }
         .to_jute_bytes(),

@@ -1155,7 +1155,7 @@ mod tests {
         CreateRequest {
             path: path.into(),
             data: Some(Bytes::from_static(b"d")),
-            acl: Acl::open_unsafe(),
+            acl: Some(Acl::open_unsafe()),
             flags: 0,
         }
     }

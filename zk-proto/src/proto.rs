@@ -251,8 +251,9 @@ jute_record! {
         pub path: String,
         /// The initial data; may be null.
         pub data: Option<Bytes>,
-        /// The node's ACL.
-        pub acl: Vec<Acl>,
+        /// The node's ACL; null (`None`) is a list Java's servers refuse with INVALIDACL, like an
+        /// empty one.
+        pub acl: Option<Vec<Acl>>,
         /// The [`crate::CreateMode`] flags.
         pub flags: i32,
     }
@@ -265,8 +266,9 @@ jute_record! {
         pub path: String,
         /// The initial data; may be null.
         pub data: Option<Bytes>,
-        /// The node's ACL.
-        pub acl: Vec<Acl>,
+        /// The node's ACL; null (`None`) is a list Java's servers refuse with INVALIDACL, like an
+        /// empty one.
+        pub acl: Option<Vec<Acl>>,
         /// The [`crate::CreateMode`] flags (5 or 6).
         pub flags: i32,
         /// The time to live in ms, `1..2^40`.
@@ -349,8 +351,8 @@ jute_record! {
     pub struct SetAclRequest {
         /// The node's path.
         pub path: String,
-        /// The new ACL.
-        pub acl: Vec<Acl>,
+        /// The new ACL; null (`None`) is refused with INVALIDACL, like an empty list.
+        pub acl: Option<Vec<Acl>>,
         /// The expected ACL version (`aversion`); -1 for any.
         pub version: i32,
     }

@@ -75,6 +75,11 @@ fn acl_json(acl: &[Acl]) -> Value {
         .collect()
 }
 
+/// A request's ACL list; the captured requests never carry a null one.
+fn request_acl_json(acl: &Option<Vec<Acl>>) -> Value {
+    acl_json(acl.as_deref().expect("captured requests carry an ACL list"))
+}
+
 fn end_marker_json() -> Value {
     let end = MultiHeader::END;
     json!({"end": {"type": end.r#type.code(), "done": end.done, "err": end.err}})
@@ -83,10 +88,10 @@ fn end_marker_json() -> Value {
 fn multi_op_json(op: &MultiOp) -> Value {
     let body = match op {
         MultiOp::Create(r) | MultiOp::Create2(r) | MultiOp::CreateContainer(r) => {
-            json!({"path": r.path, "data": data_json(&r.data), "acl": acl_json(&r.acl), "flags": r.flags})
+            json!({"path": r.path, "data": data_json(&r.data), "acl": request_acl_json(&r.acl), "flags": r.flags})
         }
         MultiOp::CreateTtl(r) => json!({
-            "path": r.path, "data": data_json(&r.data), "acl": acl_json(&r.acl),
+            "path": r.path, "data": data_json(&r.data), "acl": request_acl_json(&r.acl),
             "flags": r.flags, "ttl": r.ttl,
         }),
         MultiOp::Delete(r) => json!({"path": r.path, "version": r.version}),
@@ -105,10 +110,10 @@ fn multi_op_json(op: &MultiOp) -> Value {
 fn request_json(body: &RequestBody) -> Value {
     match body {
         RequestBody::Create(r) | RequestBody::Create2(r) | RequestBody::CreateContainer(r) => {
-            json!({"path": r.path, "data": data_json(&r.data), "acl": acl_json(&r.acl), "flags": r.flags})
+            json!({"path": r.path, "data": data_json(&r.data), "acl": request_acl_json(&r.acl), "flags": r.flags})
         }
         RequestBody::CreateTtl(r) => json!({
-            "path": r.path, "data": data_json(&r.data), "acl": acl_json(&r.acl),
+            "path": r.path, "data": data_json(&r.data), "acl": request_acl_json(&r.acl),
             "flags": r.flags, "ttl": r.ttl,
         }),
         RequestBody::Delete(r) => json!({"path": r.path, "version": r.version}),
@@ -121,7 +126,7 @@ fn request_json(body: &RequestBody) -> Value {
         }
         RequestBody::GetAcl(r) => json!({"path": r.path}),
         RequestBody::SetAcl(r) => {
-            json!({"path": r.path, "acl": acl_json(&r.acl), "version": r.version})
+            json!({"path": r.path, "acl": request_acl_json(&r.acl), "version": r.version})
         }
         RequestBody::Sync(r) => json!({"path": r.path}),
         RequestBody::Multi(m) | RequestBody::MultiRead(m) => {

@@ -1056,14 +1056,22 @@ impl Prep<'_> {
     fn prep(&self, c: &Conn, body: &RequestBody) -> PrepResult {
         match body {
             RequestBody::Create(r) | RequestBody::Create2(r) | RequestBody::CreateContainer(r) => {
-                self.create(c, body.op(), &r.path, r.data.clone(), &r.acl, r.flags, -1)
+                self.create(
+                    c,
+                    body.op(),
+                    &r.path,
+                    r.data.clone(),
+                    acl_list(&r.acl),
+                    r.flags,
+                    -1,
+                )
             }
             RequestBody::CreateTtl(r) => self.create(
                 c,
                 OpCode::CreateTtl,
                 &r.path,
                 r.data.clone(),
-                &r.acl,
+                acl_list(&r.acl),
                 r.flags,
                 r.ttl,
             ),
@@ -1106,7 +1114,7 @@ impl Prep<'_> {
             }
             RequestBody::SetAcl(r) => {
                 validate(&r.path)?;
-                let acl = acl::fix_up(&r.acl, &c.auth_ids)?;
+                let acl = acl::fix_up(acl_list(&r.acl), &c.auth_ids)?;
                 let node = self.record(&r.path)?;
                 self.check_acl(c, &self.tree.acl(node), perms::ADMIN)?;
                 let version = check_version(node.stat.aversion, r.version)?;
@@ -1411,4 +1419,9 @@ fn user_name(id: &Id) -> String {
         "digest" => id.id.split(':').next().unwrap_or("").to_owned(),
         _ => id.id.clone(),
     }
+}
+
+/// A request's ACL list; Java's null list is refused like an empty one (INVALIDACL).
+fn acl_list(acl: &Option<Vec<Acl>>) -> &[Acl] {
+    acl.as_deref().unwrap_or_default()
 }
