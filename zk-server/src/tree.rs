@@ -679,6 +679,10 @@ impl DataTree {
         result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
         result.path = Some(path.to_owned());
+        // Prep never logs such a path; a log that holds one must not corrupt the tree.
+        if components(path).is_none() {
+            return Err(ErrorCode::NoNode);
+        }
         let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
         let name = zk_proto::path::basename(path).to_owned();
         let parent_node = self.node(&parent_path).ok_or(ErrorCode::NoNode)?;
@@ -1062,6 +1066,71 @@ mod tests {
         assert_eq!(loaded.digest(), tree.digest());
         assert_eq!(loaded.to_snapshot(), snapshot);
         assert_eq!(loaded.node("/a").unwrap().children.len(), 1);
+    }
+
+    /// Every node reachable from the root, with its path.
+    fn walk(tree: &DataTree) -> Vec<String> {
+        let mut out = Vec::new();
+        tree.for_each_snapshot_node(|path, _| {
+            out.push(path.to_owned());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        out
+    }
+
+    proptest::proptest! {
+        /// Whatever txns arrive (paths of any shape included), applying them never panics and
+        /// the counts, digest and owner indexes stay those of the nodes actually in the tree;
+        /// a clone taken midway is unaffected by what follows.
+        #[test]
+        fn random_txns_keep_the_tree_consistent(
+            ops in proptest::collection::vec((0u8..4, 0usize..12, 0i64..3), 1..120)
+        ) {
+            const PATHS: [&str; 12] = [
+                "/a", "/a/b", "/a/b/c", "/b", "/b/x", "/a/", "//a", "/a//b", "", "/", "/c", "/c/d",
+            ];
+            let mut tree = DataTree::new(false);
+            let mut image = None;
+            for (i, (kind, path, session)) in ops.iter().enumerate() {
+                let zxid = i as i64 + 1;
+                let path = PATHS[*path].to_owned();
+                let (op, txn) = match kind {
+                    0 => (OpCode::Create, create(&path, *session > 0, -1)),
+                    1 => (OpCode::Delete, Txn::Delete(DeleteTxn { path })),
+                    2 => (
+                        OpCode::SetData,
+                        Txn::SetData(SetDataTxn { path, data: None, version: 1 }),
+                    ),
+                    _ => (OpCode::CloseSession, Txn::CloseSession(None)),
+                };
+                let mut h = header(zxid, op);
+                h.client_id = *session;
+                tree.apply(&h, &txn);
+                if i == ops.len() / 2 {
+                    image = Some((tree.clone(), tree.to_snapshot()));
+                }
+            }
+            let paths = walk(&tree);
+            proptest::prop_assert_eq!(paths.len(), tree.node_count());
+            proptest::prop_assert_eq!(tree.to_snapshot().tree_digest(), tree.digest());
+            for session in 0..3 {
+                for path in tree.ephemerals(session) {
+                    let node = tree.node(path);
+                    proptest::prop_assert!(node.is_some(), "indexed ephemeral {} is gone", path);
+                    proptest::prop_assert_eq!(node.unwrap().stat.ephemeral_owner, session);
+                }
+            }
+            let indexed: usize = (0..3).map(|s| tree.ephemerals(s).count()).sum();
+            let owned = paths
+                .iter()
+                .filter(|p| tree.node(p).is_some_and(|n| n.stat.ephemeral_owner != 0))
+                .count();
+            proptest::prop_assert_eq!(indexed, owned);
+            if let Some((clone, snapshot)) = image {
+                proptest::prop_assert_eq!(clone.to_snapshot(), snapshot);
+            }
+        }
     }
 
     #[test]
