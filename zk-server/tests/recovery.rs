@@ -149,6 +149,23 @@ impl DataDir {
         }
     }
 
+    /// Like [`DataDir::new`], with the logs in a separate `dataLogDir` (`<dir>/txnlogs`).
+    fn with_separate_log_dir(snap_count: u64) -> DataDir {
+        let dd = DataDir::new(snap_count);
+        let mut config = std::fs::read_to_string(&dd.config).unwrap();
+        config.push_str(&format!(
+            "dataLogDir={}\n",
+            dd.dir.path().join("txnlogs").display()
+        ));
+        std::fs::write(&dd.config, config).unwrap();
+        dd
+    }
+
+    /// `<dataLogDir>/version-2` of [`DataDir::with_separate_log_dir`].
+    fn log_version2(&self) -> PathBuf {
+        self.dir.path().join("txnlogs").join("version-2")
+    }
+
     /// `<dataDir>/version-2`: snapshots and logs (no separate dataLogDir).
     fn version2(&self) -> PathBuf {
         self.dir.path().join("data").join("version-2")
@@ -971,6 +988,30 @@ fn logs_without_a_snapshot_need_trust_empty() {
 /// Case 7: SIGTERM, then restart: all data is there; an ephemeral of a session that was open at the
 /// stop is there until that session expires (timers restart at load), one of a closed session
 /// is gone.
+#[test]
+fn a_separate_data_log_dir_holds_the_logs_and_recovery_reads_them() {
+    let mut dd = DataDir::with_separate_log_dir(40);
+    let server = dd.start();
+    let written = write_nodes(dd.port, "s", 120);
+    drop(server); // SIGKILL: the logs must carry what no snapshot has
+    assert!(
+        !logs(&dd.log_version2()).is_empty(),
+        "no log in the dataLogDir"
+    );
+    assert!(logs(&dd.version2()).is_empty(), "a log in the dataDir");
+    assert!(
+        snapshots(&dd.version2()).len() > 1,
+        "snapCount 40 over 120 writes should have left snapshots in the dataDir"
+    );
+    assert!(snapshots(&dd.log_version2()).is_empty());
+    let _server = dd.start();
+    assert_tree(
+        dd.port,
+        &expected(&written),
+        "after a restart with a dataLogDir",
+    );
+}
+
 #[test]
 fn clean_stop_keeps_data_and_open_sessions_until_they_expire() {
     let started = Instant::now();
