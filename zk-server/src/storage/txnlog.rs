@@ -516,9 +516,18 @@ pub fn read_logs_after(
     let selected = &logs[first..];
     let mut replay = LogReplay::default();
     let mut prev = None;
+    // One buffer for every file: a log is mostly its zero-filled preallocation, and faulting
+    // in fresh memory for each would cost more than reading it.
+    let mut bytes = Vec::new();
     for (index, (_, path)) in selected.iter().enumerate() {
         let is_last = index + 1 == selected.len();
-        let bytes = fs::read(path).map_err(|e| with_path(e, path))?;
+        bytes.clear();
+        fs::File::open(path)
+            .and_then(|mut file| {
+                bytes.reserve(file.metadata()?.len() as usize);
+                std::io::Read::read_to_end(&mut file, &mut bytes)
+            })
+            .map_err(|e| with_path(e, path))?;
         let (offset, detail) =
             match scan_file(&bytes, snapshot_zxid, &mut prev, &mut replay.entries) {
                 FileEnd::Clean => continue,
