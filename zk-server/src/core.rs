@@ -132,7 +132,8 @@ impl Default for CoreConfig {
 #[derive(Debug, Clone)]
 struct Conn {
     session_id: i64,
-    auth_ids: Vec<Id>,
+    /// Shared so the per-request copy of a connection costs no allocation.
+    auth_ids: std::sync::Arc<Vec<Id>>,
     stats: ConnStats,
 }
 
@@ -413,7 +414,7 @@ impl ServerCore {
             conn,
             Conn {
                 session_id,
-                auth_ids: vec![Id::new("ip", peer.ip().to_string())],
+                auth_ids: std::sync::Arc::new(vec![Id::new("ip", peer.ip().to_string())]),
                 stats: ConnStats {
                     peer: Some(peer),
                     packets_received: 1,
@@ -515,7 +516,7 @@ impl ServerCore {
             // The sweep acts as the server itself: no session, no ACL.
             let system = Conn {
                 session_id: 0,
-                auth_ids: vec![Id::new("super", "")],
+                auth_ids: std::sync::Arc::new(vec![Id::new("super", "")]),
                 stats: ConnStats::default(),
             };
             let (op, txn) = match prep.prep(&system, &body) {
@@ -721,7 +722,7 @@ impl ServerCore {
                         let conn_state = self.conns.get_mut(&conn).expect("checked");
                         for id in ids {
                             if !conn_state.auth_ids.contains(&id) {
-                                conn_state.auth_ids.push(id);
+                                std::sync::Arc::make_mut(&mut conn_state.auth_ids).push(id);
                             }
                         }
                         // The reply echoes the request's xid (-4 from every real client).
