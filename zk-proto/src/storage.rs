@@ -928,7 +928,9 @@ pub enum SnapshotError {
     },
 }
 
-/// Bytes pulled from the source per read when the buffer runs dry.
+/// Bytes pulled from the source per read when the buffer runs dry: the first read is small
+/// (a small stream costs little), later ones double up to the largest.
+const SNAPSHOT_FIRST_READ: usize = 4 * 1024;
 const SNAPSHOT_READ_CHUNK: usize = 256 * 1024;
 
 /// Running state for reading a snapshot stream: a window of buffered bytes, the offset and the
@@ -970,7 +972,11 @@ impl<R: std::io::Read> SealedInput<R> {
         while added < needed && !self.eof {
             // Grow a chunk at a time: `needed` may come from a length field that is garbage.
             let old = self.buf.len();
-            self.buf.resize(old + SNAPSHOT_READ_CHUNK, 0);
+            let chunk = self
+                .buf
+                .capacity()
+                .clamp(SNAPSHOT_FIRST_READ, SNAPSHOT_READ_CHUNK);
+            self.buf.resize(old + chunk, 0);
             let n = match self.source.read(&mut self.buf[old..]) {
                 Ok(0) => {
                     self.eof = true;
