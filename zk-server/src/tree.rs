@@ -113,6 +113,30 @@ impl Node {
     }
 }
 
+/// Drops a subtree without recursion: a chain of nodes as deep as paths allow (hundreds of
+/// thousands of levels) would otherwise overflow the stack. Children still shared with a clone
+/// only lose a reference.
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.children.is_empty() {
+            return;
+        }
+        let mut pending: Vec<Arc<Node>> = std::mem::take(&mut self.children)
+            .into_iter()
+            .map(|(_, child)| child)
+            .collect();
+        while let Some(child) = pending.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(child) {
+                pending.extend(
+                    std::mem::take(&mut node.children)
+                        .into_iter()
+                        .map(|(_, grandchild)| grandchild),
+                );
+            }
+        }
+    }
+}
+
 /// The node without its subtree (a subtree can be huge).
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -472,12 +496,15 @@ impl DataTree {
     /// log replayed over a fuzzy snapshot from elsewhere could delete a node that still has
     /// children here; they go with it.
     fn forget_subtree(&mut self, path: &str, node: &Node) {
-        self.node_count -= 1;
-        self.digest = self.digest.wrapping_sub(Self::node_digest(path, node));
-        self.acls.remove_usage(node.acl_ref);
-        self.unindex_owner(path, node.stat.ephemeral_owner);
-        for (name, child) in node.children.iter() {
-            self.forget_subtree(&child_path(path, name), child);
+        let mut pending = vec![(path.to_owned(), node)];
+        while let Some((path, node)) = pending.pop() {
+            self.node_count -= 1;
+            self.digest = self.digest.wrapping_sub(Self::node_digest(&path, node));
+            self.acls.remove_usage(node.acl_ref);
+            self.unindex_owner(&path, node.stat.ephemeral_owner);
+            for (name, child) in node.children.iter() {
+                pending.push((child_path(&path, name), child));
+            }
         }
     }
 
@@ -1131,6 +1158,42 @@ mod tests {
                 proptest::prop_assert_eq!(clone.to_snapshot(), snapshot);
             }
         }
+    }
+
+    #[test]
+    fn a_deep_tree_is_copied_and_dropped_without_recursion() {
+        // Each level would be a nested drop if dropping recursed: deep enough to overflow a
+        // test thread's stack that way.
+        const DEPTH: usize = 6_000;
+        // Built from a snapshot stream: creating it txn by txn costs O(depth^2) lookups.
+        let mut builder = DataTreeBuilder::new(false);
+        let mut path = String::new();
+        let stored = |path: &str| {
+            let mut node = DataTree::new(false).to_snapshot().nodes[0].node.clone();
+            node.stat.czxid = path.len() as i64;
+            node
+        };
+        builder.node(String::new(), stored("")).unwrap();
+        for _ in 0..DEPTH {
+            path.push_str("/d");
+            builder.node(path.clone(), stored(&path)).unwrap();
+        }
+        let mut tree = builder.finish();
+        assert_eq!(tree.node_count(), DEPTH + 1);
+        let image = tree.clone();
+        // A write at the bottom copies the whole path while the image shares it.
+        let r = tree.apply(
+            &header(1, OpCode::SetData),
+            &Txn::SetData(SetDataTxn {
+                path: path.clone(),
+                data: None,
+                version: 1,
+            }),
+        );
+        assert_eq!(r.err, ErrorCode::Ok);
+        drop(image);
+        assert_eq!(walk(&tree).len(), tree.node_count());
+        drop(tree);
     }
 
     #[test]
