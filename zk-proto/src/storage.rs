@@ -831,6 +831,35 @@ pub struct Snapshot {
 
 /// Receives a snapshot's sections from [`Snapshot::parse_into`], in file order. An `Err`
 /// stops the parse with [`SnapshotError::Rejected`].
+///
+/// ```
+/// use zk_proto::storage::{
+///     AclCacheEntry, DataNode, SessionEntry, Snapshot, SnapshotData, SnapshotNode,
+///     SnapshotVisitor, ZxidDigest,
+/// };
+///
+/// /// Counts nodes and their data without keeping them.
+/// #[derive(Default)]
+/// struct Sizes { nodes: usize, data_bytes: usize }
+///
+/// impl SnapshotVisitor for Sizes {
+///     fn sessions(&mut self, _: Vec<SessionEntry>) -> Result<(), String> { Ok(()) }
+///     fn acl_cache(&mut self, _: Vec<AclCacheEntry>) -> Result<(), String> { Ok(()) }
+///     fn node(&mut self, _path: String, node: DataNode) -> Result<(), String> {
+///         self.nodes += 1;
+///         self.data_bytes += node.data.map_or(0, |d| d.len());
+///         Ok(())
+///     }
+/// }
+///
+/// let root = SnapshotNode { path: String::new(), node: DataNode::default() };
+/// let data = SnapshotData { sessions: vec![], acl_cache: vec![], nodes: vec![root] };
+/// let file = Snapshot::new(data, ZxidDigest::new(0, 0)).to_bytes();
+/// let mut sizes = Sizes::default();
+/// // Any `Read` works: a file, or a decompressor around one.
+/// Snapshot::parse_from_reader(&file[..], &mut sizes).unwrap();
+/// assert_eq!(sizes.nodes, 1);
+/// ```
 pub trait SnapshotVisitor {
     /// The session section.
     fn sessions(&mut self, sessions: Vec<SessionEntry>) -> Result<(), String>;

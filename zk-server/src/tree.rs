@@ -829,6 +829,19 @@ impl DataTree {
 /// it sits on the stack and is attached to its parent, the entry below it, once the stream
 /// leaves its subtree. Nodes in any other parents-first order still load, more slowly: a node
 /// whose parent is no longer on the stack is attached by looking the parent up from the root.
+///
+/// ```
+/// use zk_proto::storage::{Snapshot, ZxidDigest};
+/// use zk_server::tree::{DataTree, DataTreeBuilder};
+///
+/// let tree = DataTree::new(false);
+/// let file = Snapshot::new(tree.to_snapshot(), ZxidDigest::new(0, tree.digest())).to_bytes();
+/// let mut builder = DataTreeBuilder::new(false);
+/// Snapshot::parse_from_reader(&file[..], &mut builder).unwrap();
+/// let loaded = builder.finish();
+/// assert_eq!(loaded.digest(), tree.digest());
+/// assert!(loaded.node("/zookeeper/config").is_some());
+/// ```
 #[derive(Debug)]
 pub struct DataTreeBuilder {
     acls: AclCache,
