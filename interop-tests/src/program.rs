@@ -237,6 +237,36 @@ impl RunningProgram {
         }
     }
 
+    /// From async code: waits, without blocking the runtime, until a line of stdout satisfies
+    /// `found` and returns it; past `timeout` the error shows what the process printed.
+    /// `what` names the line for that message.
+    pub async fn stdout_line(
+        &self,
+        what: &str,
+        timeout: Duration,
+        found: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.stdout_so_far().lines().find(|l| found(l)) {
+                return Ok(line.to_owned());
+            }
+            if Instant::now() >= deadline {
+                return Err(self.timeout_error(what, timeout));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// From async code: [`RunningProgram::wait_timeout`] on a blocking thread, then the output
+    /// of a successful exit ([`ProgramOutput::expect_success`]).
+    pub async fn finish(self, timeout: Duration) -> Result<ProgramOutput> {
+        tokio::task::spawn_blocking(move || self.wait_timeout(timeout))
+            .await
+            .expect("the waiting thread does not panic")
+            .and_then(ProgramOutput::expect_success)
+    }
+
     /// Waits for the process to exit; past `timeout` it is killed and the error shows what it
     /// had printed.
     pub fn wait_timeout(mut self, timeout: Duration) -> Result<ProgramOutput> {

@@ -284,31 +284,19 @@ fn java_counters() -> JavaProgram {
 
 /// Waits (without blocking the runtime) until the driver prints a line starting with `prefix`.
 async fn wait_line(program: &RunningProgram, prefix: &str) -> String {
-    let deadline = Instant::now() + DRIVER_TIMEOUT;
-    loop {
-        if let Some(line) = program
-            .stdout_so_far()
-            .lines()
-            .find(|l| l.starts_with(prefix))
-        {
-            return line.to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {prefix:?} from the driver\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            program.stdout_so_far(),
-            program.stderr_so_far()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    program
+        .stdout_line(&format!("{prefix:?}"), DRIVER_TIMEOUT, |l| {
+            l.starts_with(prefix)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Waits for the driver to exit successfully and returns its stdout.
 async fn finish(program: RunningProgram) -> String {
-    tokio::task::spawn_blocking(move || program.wait_timeout(DRIVER_TIMEOUT))
+    program
+        .finish(DRIVER_TIMEOUT)
         .await
-        .expect("waiting thread")
-        .and_then(|out| out.expect_success())
         .unwrap_or_else(|e| panic!("{e}"))
         .stdout
 }

@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use interop_tests::{
     JavaProgram, JavaZkServer, PausableProxy, PythonScript, RunningProgram, RustZkServer,
@@ -54,29 +54,24 @@ fn unix_ms() -> u64 {
 /// Waits (without blocking the runtime) until a line of the driver's stdout satisfies `found`;
 /// returns that line. Panics with the driver's output on timeout.
 async fn wait_line(program: &RunningProgram, what: &str, found: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + DRIVER_TIMEOUT;
-    loop {
-        if let Some(line) = program.stdout_so_far().lines().find(|l| found(l)) {
-            return line.to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            program.stdout_so_far(),
-            program.stderr_so_far()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    program
+        .stdout_line(what, DRIVER_TIMEOUT, found)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Waits for the driver to exit successfully and returns its stdout.
 async fn finish(program: RunningProgram) -> String {
-    tokio::task::spawn_blocking(move || program.wait_timeout(DRIVER_TIMEOUT))
+    program
+        .finish(DRIVER_TIMEOUT)
         .await
-        .expect("waiting thread")
-        .and_then(|out| out.expect_success())
         .unwrap_or_else(|e| panic!("{e}"))
         .stdout
+}
+
+/// The timestamp after a driver line's first word (`acquired 1712345678901`).
+fn stamp(line: &str) -> Option<u64> {
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The first word of a line (`leader 1712345678901` -> `leader`).
@@ -386,11 +381,10 @@ async fn kazoo_lock_waits_for_a_rust_holder(server: &dyn ServerUnderTest) {
     let released_at = unix_ms();
     guard.release().await.unwrap();
     let stdout = finish(kazoo).await;
-    let acquired_at: u64 = stdout
+    let acquired_at = stdout
         .lines()
         .find(|l| first_word(l) == "acquired")
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|t| t.parse().ok())
+        .and_then(stamp)
         .unwrap_or_else(|| panic!("kazoo never acquired:\n{stdout}"));
     assert!(
         acquired_at >= released_at,
@@ -752,13 +746,12 @@ async fn rust_and_curator_read_write_locks_agree(server: &dyn ServerUnderTest) {
         .unwrap();
     let read = within("the Rust reader", reader).await.unwrap().unwrap();
     let read_at = unix_ms();
-    let releasing: u64 = wait_line(&curator, "Curator's write release", |l| {
-        first_word(l) == "write-releasing"
-    })
-    .await
-    .split_whitespace()
-    .nth(1)
-    .and_then(|t| t.parse().ok())
+    let releasing = stamp(
+        &wait_line(&curator, "Curator's write release", |l| {
+            first_word(l) == "write-releasing"
+        })
+        .await,
+    )
     .expect("a timestamp");
     assert!(
         read_at >= releasing,
@@ -794,13 +787,12 @@ async fn rust_and_curator_read_write_locks_agree(server: &dyn ServerUnderTest) {
     );
     let released_at = unix_ms();
     read.release().await.unwrap();
-    let written_at: u64 = wait_line(&curator, "Curator's second write lock", |l| {
-        first_word(l) == "write-held-again"
-    })
-    .await
-    .split_whitespace()
-    .nth(1)
-    .and_then(|t| t.parse().ok())
+    let written_at = stamp(
+        &wait_line(&curator, "Curator's second write lock", |l| {
+            first_word(l) == "write-held-again"
+        })
+        .await,
+    )
     .expect("a timestamp");
     assert!(
         written_at >= released_at,
