@@ -129,6 +129,24 @@ fn write_len<B: BufMut>(out: &mut B, len: usize) {
     out.put_i32(len);
 }
 
+/// Writes a jute `ustring` from a borrowed `str` (what [`String`]'s [`Jute::write`] writes).
+pub fn write_str<B: BufMut>(out: &mut B, s: &str) {
+    write_len(out, s.len());
+    out.put_slice(s.as_bytes());
+}
+
+/// Writes a jute `buffer` that may be null from borrowed bytes (what `Option<Bytes>`'s
+/// [`Jute::write`] writes).
+pub fn write_buffer<B: BufMut>(out: &mut B, data: Option<&[u8]>) {
+    match data {
+        Some(data) => {
+            write_len(out, data.len());
+            out.put_slice(data);
+        }
+        None => out.put_i32(-1),
+    }
+}
+
 impl Jute for i32 {
     fn write<B: BufMut>(&self, out: &mut B) {
         out.put_i32(*self);
@@ -213,8 +231,7 @@ fn surrogate_pair_at(b: &[u8]) -> Option<u32> {
 
 impl Jute for String {
     fn write<B: BufMut>(&self, out: &mut B) {
-        write_len(out, self.len());
-        out.put_slice(self.as_bytes());
+        write_str(out, self);
     }
     fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
         let bytes = read_string_bytes(input)?.ok_or_else(|| null_error("ustring"))?;
@@ -244,8 +261,7 @@ fn read_buffer(input: &mut &[u8]) -> Result<Option<Bytes>, DecodeError> {
 /// A jute `buffer`.
 impl Jute for Bytes {
     fn write<B: BufMut>(&self, out: &mut B) {
-        write_len(out, self.len());
-        out.put_slice(self);
+        write_buffer(out, Some(self));
     }
     fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
         read_buffer(input)?.ok_or_else(|| null_error("buffer"))
@@ -255,10 +271,7 @@ impl Jute for Bytes {
 /// A jute `buffer` that may be null (znode data can be).
 impl Jute for Option<Bytes> {
     fn write<B: BufMut>(&self, out: &mut B) {
-        match self {
-            Some(b) => b.write(out),
-            None => out.put_i32(-1),
-        }
+        write_buffer(out, self.as_deref());
     }
     fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
         read_buffer(input)
