@@ -234,6 +234,20 @@ impl AclCache {
         }
     }
 
+    /// Drops entries no node uses, as Java's `purgeUnused` does after a load.
+    fn purge_unused(&mut self) {
+        let unused: Vec<i64> = self
+            .by_ref
+            .iter()
+            .filter(|(_, (_, count))| *count == 0)
+            .map(|(r, _)| *r)
+            .collect();
+        for r in unused {
+            let (list, _) = self.by_ref.remove(&r).expect("present");
+            self.by_list.remove(&list);
+        }
+    }
+
     fn get(&self, r: i64) -> Vec<Acl> {
         if r == OPEN_ACL_REF {
             return Acl::open_unsafe();
@@ -844,24 +858,21 @@ impl DataTree {
 /// ```
 #[derive(Debug)]
 pub struct DataTreeBuilder {
-    acls: AclCache,
+    /// Everything but the nodes themselves (sessions, ACLs, indexes, count, digest), filled as
+    /// the stream arrives; its root is a placeholder until [`DataTreeBuilder::finish`].
+    tree: DataTree,
     open: Vec<(String, Node)>,
-    node_count: usize,
-    digest: i64,
-    /// Sessions and owner indexes, filled as they arrive.
-    indexes: DataTree,
 }
 
 impl DataTreeBuilder {
     /// An empty builder.
     pub fn new(extended_types: bool) -> Self {
         let root = Node::new(None, OPEN_ACL_REF, StatPersisted::default());
+        let mut tree = DataTree::empty(root, extended_types);
+        tree.node_count = 0;
         DataTreeBuilder {
-            acls: AclCache::default(),
+            tree,
             open: Vec::new(),
-            node_count: 0,
-            digest: 0,
-            indexes: DataTree::empty(root, extended_types),
         }
     }
 
@@ -927,36 +938,24 @@ impl DataTreeBuilder {
             self.close_top()
                 .expect("every node's parent was checked on arrival");
         }
-        let mut tree = self.indexes;
+        let mut tree = self.tree;
         if let Some((_, root)) = self.open.pop() {
             tree.root = Arc::new(root);
         }
-        let mut acls = self.acls;
-        let unused: Vec<i64> = acls
-            .by_ref
-            .iter()
-            .filter(|(_, (_, count))| *count == 0)
-            .map(|(r, _)| *r)
-            .collect();
-        for r in unused {
-            let (list, _) = acls.by_ref.remove(&r).expect("present");
-            acls.by_list.remove(&list);
-        }
-        tree.acls = acls;
-        tree.node_count = self.node_count.max(1);
-        tree.digest = self.digest;
+        tree.acls.purge_unused();
+        tree.node_count = tree.node_count.max(1);
         tree
     }
 }
 
 impl SnapshotVisitor for DataTreeBuilder {
     fn sessions(&mut self, sessions: Vec<SessionEntry>) -> Result<(), String> {
-        self.indexes.sessions = sessions.iter().map(|s| (s.id, s.timeout)).collect();
+        self.tree.sessions = sessions.iter().map(|s| (s.id, s.timeout)).collect();
         Ok(())
     }
 
     fn acl_cache(&mut self, entries: Vec<AclCacheEntry>) -> Result<(), String> {
-        let acls = &mut self.acls;
+        let acls = &mut self.tree.acls;
         for entry in entries {
             acls.last_ref = acls.last_ref.max(entry.id);
             acls.by_list.insert(entry.acls.clone(), entry.id);
@@ -986,15 +985,16 @@ impl SnapshotVisitor for DataTreeBuilder {
                 return Err(format!("snapshot node {path} comes before its parent"));
             }
         }
-        if let Some(entry) = self.acls.by_ref.get_mut(&stored.acl) {
+        let tree = &mut self.tree;
+        if let Some(entry) = tree.acls.by_ref.get_mut(&stored.acl) {
             entry.1 += 1;
         }
-        self.indexes.index_owner(&path, stored.stat.ephemeral_owner);
+        tree.index_owner(&path, stored.stat.ephemeral_owner);
         let node = Node::new(stored.data, stored.acl, stored.stat);
-        self.digest = self
+        tree.digest = tree
             .digest
             .wrapping_add(DataTree::node_digest(&path, &node));
-        self.node_count += 1;
+        tree.node_count += 1;
         self.open.push((path, node));
         Ok(())
     }
