@@ -126,16 +126,10 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, String
     let startup_snapshot_dir = snap_dir.clone();
     let startup_snapshot = std::thread::spawn(move || {
         let started = std::time::Instant::now();
-        let digest = zk_proto::storage::ZxidDigest {
-            zxid: image.last_processed_zxid(),
-            digest_version: 2,
-            digest: zk_proto::storage::DigestValue::Long(image.digest()),
-        };
-        match snapshot::write_snapshot(
+        match snapshot::write_tree_snapshot(
             &startup_snapshot_dir,
             image.last_processed_zxid(),
             &image,
-            Some(digest),
             compression,
         ) {
             Ok(written) => {

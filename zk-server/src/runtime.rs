@@ -326,16 +326,10 @@ async fn run_core(
                 let policy = policy.clone();
                 snapshot_running = Some(tokio::task::spawn_blocking(move || {
                     let started = std::time::Instant::now();
-                    let digest = zk_proto::storage::ZxidDigest {
-                        zxid,
-                        digest_version: 2,
-                        digest: zk_proto::storage::DigestValue::Long(tree.digest()),
-                    };
-                    let written = crate::storage::snapshot::write_snapshot(
+                    let written = crate::storage::snapshot::write_tree_snapshot(
                         &policy.dir,
                         zxid,
                         &tree,
-                        Some(digest),
                         policy.compression,
                     );
                     info!(

@@ -180,6 +180,18 @@ pub fn write_snapshot(
     )
 }
 
+/// [`write_snapshot`] of a tree taken at `zxid`, with the version-2 digest section of the
+/// tree's digest.
+pub fn write_tree_snapshot(
+    dir: &Path,
+    zxid: i64,
+    tree: &DataTree,
+    compression: Compression,
+) -> io::Result<PathBuf> {
+    let digest = ZxidDigest::new(zxid, tree.digest());
+    write_snapshot(dir, zxid, tree, Some(digest), compression)
+}
+
 /// All snapshot files in `dir` as `(path, zxid, compression)`, newest (highest name zxid) first.
 /// Ties (the same zxid in several containers) are ordered by file name. Names that are not
 /// `snapshot.<hex>[...]`, and `*.tmp` leftovers, are left out; an unknown suffix counts as the
@@ -581,30 +593,10 @@ fn stream_reader(file: File, compression: Compression) -> io::Result<Box<dyn Rea
     })
 }
 
-/// The uncompressed stream of a snapshot file.
+/// The uncompressed stream of a snapshot file, whole (for converting; loads stream it).
 fn read_stream(file: File, compression: Compression) -> io::Result<Vec<u8>> {
-    let len = file.metadata()?.len() as usize;
-    let reader = BufReader::with_capacity(128 * 1024, file);
-    let mut out = Vec::with_capacity(match compression {
-        Compression::None => len,
-        // A generous guess at the ratio: untouched capacity costs address space, not memory,
-        // while growing past a low guess copies the whole stream again.
-        _ => len.saturating_mul(16).min(1 << 36),
-    });
-    match compression {
-        Compression::None => {
-            let mut reader = reader;
-            reader.read_to_end(&mut out)?;
-        }
-        Compression::Lz4 => {
-            lz4_flex::frame::FrameDecoder::new(reader).read_to_end(&mut out)?;
-        }
-        // Java's GZIPInputStream reads concatenated members too.
-        Compression::Gzip => {
-            flate2::read::MultiGzDecoder::new(reader).read_to_end(&mut out)?;
-        }
-        Compression::Snappy => read_snappy_java(reader, &mut out)?,
-    }
+    let mut out = Vec::new();
+    stream_reader(file, compression)?.read_to_end(&mut out)?;
     Ok(out)
 }
 
