@@ -42,24 +42,22 @@ echo "== building zk-bench (release)"
 ZK_BENCH=$ROOT/target/release/zk-bench
 
 echo "== compiling ZkBench.java"
-CLIENT_CP=$JARS/zookeeper.jar:$JARS/zookeeper-jute.jar:$JARS/slf4j-api.jar:$JARS/slf4j-simple.jar
+# shellcheck source=bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+CLIENT_CP=$ZK_JAVA_CP
 rm -rf "$OUT/classes"
 mkdir -p "$OUT/classes"
 javac -nowarn -d "$OUT/classes" -cp "$CLIENT_CP" "$ROOT/interop-tests/java/ZkBench.java"
 
-SERVER_PID=
 DATA_DIR=
 cleanup() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_server
     if [[ -n $DATA_DIR ]]; then rm -rf "$DATA_DIR"; fi
 }
 trap cleanup EXIT
 
 if [[ -z ${SERVER:-} ]]; then
-    PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+    PORT=${PORT:-$(free_port)}
     DATA_DIR=$(mktemp -d /tmp/zk-bench-server-XXXXXX)
     cat >"$DATA_DIR/zoo.cfg" <<EOF
 tickTime=2000
@@ -76,7 +74,7 @@ EOF
     echo "== starting ZooKeeper on 127.0.0.1:$PORT (log $DATA_DIR/server.log)"
     java -Xms512m -Xmx1g -Djute.maxbuffer=268435456 \
         -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-        -cp "$JARS/zookeeper.jar:$JARS/zookeeper-jute.jar:$JARS/slf4j-api.jar:$JARS/slf4j-simple.jar" \
+        -cp "$ZK_JAVA_CP" \
         org.apache.zookeeper.server.ZooKeeperServerMain "$DATA_DIR/zoo.cfg" \
         >"$DATA_DIR/server.log" 2>&1 &
     SERVER_PID=$!

@@ -33,17 +33,9 @@ echo "== building zk-bench and zk-server (release)"
 ZK_BENCH=$ROOT/target/release/zk-bench
 ZK_SERVER=$ROOT/target/release/zk-server
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-SERVER_PID=
+# shellcheck source=bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
 WORK=$(mktemp -d /tmp/zk-bench-servers-XXXXXX)
-stop_server() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-}
 trap 'stop_server; rm -rf "$WORK"' EXIT
 
 wait_ready() {
@@ -79,7 +71,7 @@ admin.enableServer=false
 CFG
     if [[ $kind == java ]]; then
         java -Xms512m -Xmx1g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-            -cp "$JARS/zookeeper.jar:$JARS/zookeeper-jute.jar:$JARS/slf4j-api.jar:$JARS/slf4j-simple.jar" \
+            -cp "$ZK_JAVA_CP" \
             org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
     else
         RUST_LOG=warn "$ZK_SERVER" "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &

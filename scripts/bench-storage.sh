@@ -37,17 +37,9 @@ ZK_BENCH=$ROOT/target/release/zk-bench
 ZKCLI=$ROOT/target/release/zkcli
 ZK_SERVER=$ROOT/target/release/zk-server
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-SERVER_PID=
+# shellcheck source=bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
 WORK=$(mktemp -d /tmp/zk-bench-storage-XXXXXX)
-stop_server() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-}
 cleanup() {
     stop_server
     if [[ -z ${KEEP:-} ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
@@ -63,7 +55,7 @@ start_server() {
     shift 2
     if [[ $kind == java ]]; then
         java -Xmx"$JAVA_HEAP" "$@" -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
-            -cp "$JARS/zookeeper.jar:$JARS/zookeeper-jute.jar:$JARS/slf4j-api.jar:$JARS/slf4j-simple.jar" \
+            -cp "$ZK_JAVA_CP" \
             org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 &
     else
         RUST_LOG=info "$ZK_SERVER" "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 &
