@@ -69,7 +69,10 @@ fn ip_matches(pattern: &str, client: &str) -> bool {
     (a >> shift) == (c >> shift)
 }
 
-/// Whether an ACL id is valid for its scheme (Java's `AuthenticationProvider.isValid`).
+/// Whether an ACL id is valid for its scheme (Java's `AuthenticationProvider.isValid`). Only
+/// the providers Java 3.8 registers by default have a scheme here: `ip` and `digest`. `super`,
+/// `sasl` and `x509` ids are INVALIDACL on Java unless a provider for them is configured, so
+/// they are here too.
 fn id_is_valid(id: &Id) -> bool {
     match id.scheme.as_str() {
         // Java: id.split(":").length == 2 (a trailing empty part is dropped).
@@ -81,15 +84,73 @@ fn id_is_valid(id: &Id) -> bool {
                 .map_or(0, |i| i + 1);
             trimmed == 2
         }
-        "ip" => {
-            let (addr, bits) = match id.id.split_once('/') {
-                Some((a, b)) => (a, Some(b)),
-                None => (id.id.as_str(), None),
-            };
-            addr.parse::<IpAddr>().is_ok() && bits.is_none_or(|b| b.parse::<u8>().is_ok())
-        }
-        "super" | "sasl" | "x509" => true,
+        "ip" => ip_id_is_valid(&id.id),
         _ => false,
+    }
+}
+
+/// Java 3.8's `IPAuthenticationProvider.isValid`: an IPv4 address in four dotted parts, each
+/// an int in 0..=255, optionally `/bits` with bits in 0..=32. IPv6 is not valid in 3.8.
+fn ip_id_is_valid(id: &str) -> bool {
+    let (addr, bits) = match id.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (id, None),
+    };
+    let parts: Vec<&str> = addr.split('.').collect();
+    let octets_ok = parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| java_parse_int(p).is_some_and(|v| (0..=255).contains(&v)));
+    octets_ok && bits.is_none_or(|b| java_parse_int(b).is_some_and(|v| (0..=32).contains(&v)))
+}
+
+/// Java's `Integer.parseInt` for ASCII input: an optional sign, then decimal digits.
+fn java_parse_int(text: &str) -> Option<i32> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<i32>().ok()
+}
+
+/// Schemes whose provider says "authenticated" (Java's `isAuthenticated`), so that an `auth`
+/// ACL entry expands to the connection's ids of that scheme. `ip` is not; `super` has no
+/// provider at all.
+fn is_authenticated_scheme(scheme: &str) -> bool {
+    scheme == "digest"
+}
+
+/// A connection's authenticated ids, in the order they were added (Java keeps that order in
+/// the ACL an `auth` entry expands to), with a set so adding one is O(1).
+#[derive(Debug, Clone, Default)]
+pub struct AuthIds {
+    ids: Vec<Id>,
+    seen: std::collections::HashSet<Id>,
+}
+
+impl AuthIds {
+    /// The ids of a new connection (Java adds its `ip` id).
+    pub fn new(first: Id) -> AuthIds {
+        let mut ids = AuthIds::default();
+        ids.add(first);
+        ids
+    }
+
+    /// Adds an id unless the connection has it already; true if it was new.
+    pub fn add(&mut self, id: Id) -> bool {
+        if self.seen.contains(&id) {
+            return false;
+        }
+        self.seen.insert(id.clone());
+        self.ids.push(id);
+        true
+    }
+}
+
+impl std::ops::Deref for AuthIds {
+    type Target = [Id];
+    fn deref(&self) -> &[Id] {
+        &self.ids
     }
 }
 
@@ -135,9 +196,12 @@ pub fn fix_up(acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
             "world" if entry.id.id == "anyone" => out.push(entry),
             "world" => return Err(ErrorCode::InvalidAcl),
             "auth" => {
-                // Only providers that say "authenticated" count; ip does not.
+                // Only providers that say "authenticated" count; ip and super do not.
                 let mut added = false;
-                for auth in auth_ids.iter().filter(|a| a.scheme != "ip") {
+                for auth in auth_ids
+                    .iter()
+                    .filter(|a| is_authenticated_scheme(&a.scheme))
+                {
                     let expanded = Acl::new(entry.perms, auth.clone());
                     if !out.contains(&expanded) {
                         out.push(expanded);
@@ -260,6 +324,34 @@ mod tests {
             Err(ErrorCode::InvalidAcl)
         );
         assert!(fix_up(&[Acl::new(1, Id::new("ip", "10.0.0.0/8"))], &ids).is_ok());
+        // Java 3.8: IPv4 only, bits within 0..=32, no scheme without a provider.
+        for bad in [
+            Id::new("ip", "127.0.0.1/99"),
+            Id::new("ip", "127.0.0.1/-1"),
+            Id::new("ip", "::1"),
+            Id::new("ip", "fe80::1/64"),
+            Id::new("ip", "1.2.3"),
+            Id::new("ip", "1.2.3.256"),
+            Id::new("ip", "1.2.3.4/"),
+            Id::new("super", ""),
+            Id::new("sasl", "alice"),
+            Id::new("x509", "CN=alice"),
+        ] {
+            assert_eq!(
+                fix_up(&[Acl::new(1, bad.clone())], &ids),
+                Err(ErrorCode::InvalidAcl),
+                "{bad:?}"
+            );
+        }
+        for good in ["1.2.3.4", "0.0.0.0/0", "10.0.0.0/32", "+1.02.3.4", "1.2.3.4/+8"] {
+            assert!(fix_up(&[Acl::new(1, Id::new("ip", good))], &ids).is_ok(), "{good}");
+        }
+        // A super-authenticated connection's creator ACL holds its digest only.
+        let with_super = [alice(), Id::new("super", "")];
+        assert_eq!(
+            fix_up(&Acl::creator_all(), &with_super).unwrap(),
+            vec![Acl::new(perms::ALL, alice())]
+        );
         assert_eq!(
             fix_up(&[Acl::new(1, Id::new("nosuch", "x"))], &ids),
             Err(ErrorCode::InvalidAcl)

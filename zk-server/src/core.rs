@@ -133,7 +133,7 @@ impl Default for CoreConfig {
 struct Conn {
     session_id: i64,
     /// Shared so the per-request copy of a connection costs no allocation.
-    auth_ids: std::sync::Arc<Vec<Id>>,
+    auth_ids: std::sync::Arc<acl::AuthIds>,
     stats: ConnStats,
 }
 
@@ -414,7 +414,10 @@ impl ServerCore {
             conn,
             Conn {
                 session_id,
-                auth_ids: std::sync::Arc::new(vec![Id::new("ip", peer.ip().to_string())]),
+                auth_ids: std::sync::Arc::new(acl::AuthIds::new(Id::new(
+                    "ip",
+                    peer.ip().to_string(),
+                ))),
                 stats: ConnStats {
                     peer: Some(peer),
                     packets_received: 1,
@@ -516,7 +519,7 @@ impl ServerCore {
             // The sweep acts as the server itself: no session, no ACL.
             let system = Conn {
                 session_id: 0,
-                auth_ids: std::sync::Arc::new(vec![Id::new("super", "")]),
+                auth_ids: std::sync::Arc::new(acl::AuthIds::new(Id::new("super", ""))),
                 stats: ConnStats::default(),
             };
             let (op, txn) = match prep.prep(&system, &body) {
@@ -693,7 +696,7 @@ impl ServerCore {
             }
         };
         let last_op = last_op_code(op);
-        self.dispatch(conn, &c, header.xid, body, &mut out, wall_ms);
+        self.dispatch(conn, c, header.xid, body, &mut out, wall_ms);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.last_op = last_op;
         }
@@ -703,7 +706,7 @@ impl ServerCore {
     fn dispatch(
         &mut self,
         conn: ConnId,
-        c: &Conn,
+        c: Conn,
         xid: i32,
         body: RequestBody,
         out: &mut Vec<Action>,
@@ -719,11 +722,13 @@ impl ServerCore {
                     self.config.super_digest.as_deref(),
                 ) {
                     Ok(ids) => {
+                        // The request's copy goes first, so the ids are changed in place
+                        // (O(1) per auth) rather than copied.
+                        drop(c);
                         let conn_state = self.conns.get_mut(&conn).expect("checked");
+                        let auth_ids = std::sync::Arc::make_mut(&mut conn_state.auth_ids);
                         for id in ids {
-                            if !conn_state.auth_ids.contains(&id) {
-                                std::sync::Arc::make_mut(&mut conn_state.auth_ids).push(id);
-                            }
+                            auth_ids.add(id);
                         }
                         // The reply echoes the request's xid (-4 from every real client).
                         self.reply(out, conn, xid, 0, ErrorCode::Ok, None);
@@ -755,8 +760,8 @@ impl ServerCore {
                 self.reply(out, conn, xid, last, ErrorCode::Unimplemented, None)
             }
             RequestBody::Sasl(_) => self.reply(out, conn, xid, last, ErrorCode::AuthFailed, None),
-            body if body.op().is_write() => self.write(conn, c, xid, body, out, wall_ms),
-            body => self.read(conn, c, xid, body, out),
+            body if body.op().is_write() => self.write(conn, &c, xid, body, out, wall_ms),
+            body => self.read(conn, &c, xid, body, out),
         }
     }
 
@@ -778,6 +783,9 @@ impl ServerCore {
             RequestBody::Multi(multi) => {
                 (OpCode::Multi, Ok(prep.multi(c, multi, self.last_zxid + 1)))
             }
+            // Only the container sweep deletes containers; a client asking for it would bypass
+            // every ACL. Java fails it in prep, so it still takes a zxid.
+            RequestBody::DeleteContainer(_) => (op, Err(ErrorCode::BadArguments)),
             other => (op, prep.prep(c, other)),
         };
         let (header_op, txn) = match txn {
@@ -863,12 +871,13 @@ impl ServerCore {
                 Some(n) => self.check_acl(c, &self.tree.acl(n), perms::READ).map(|()| {
                     Some(ResponseBody::GetAllChildrenNumber(
                         GetAllChildrenNumberResponse {
-                            total_number: if r.path.is_empty() {
+                            total_number: match r.path.as_str() {
                                 // Java counts the map keys starting with "" + "/": every
                                 // node, the root's "/" key included.
-                                self.tree.node_count() as i32
-                            } else {
-                                self.count_descendants(&r.path)
+                                "" => self.tree.node_count() as i32,
+                                // Java answers from its map's size: every node but the root.
+                                "/" => self.tree.node_count() as i32 - 1,
+                                _ => n.descendant_count() as i32,
                             },
                         },
                     ))
@@ -1006,24 +1015,6 @@ impl ServerCore {
         Ok((n.children().cloned().collect(), self.tree.client_stat(n)))
     }
 
-    /// Java counts every node under the path (for `/`: every node but the root).
-    fn count_descendants(&self, path: &str) -> i32 {
-        let mut count = 0i32;
-        let mut stack = vec![path.to_owned()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.tree.node(&p) {
-                for child in n.children() {
-                    count += 1;
-                    stack.push(if p == "/" {
-                        format!("/{child}")
-                    } else {
-                        format!("{p}/{child}")
-                    });
-                }
-            }
-        }
-        count
-    }
 }
 
 /// PrepRequestProcessor over a tree: the real one, or a multi's scratch copy.

@@ -80,6 +80,15 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, String
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
+    // Snapshots cut off by a crash; nothing writes one yet.
+    match snapshot::remove_leftover_tmp(&snap_dir, None) {
+        Ok(deleted) => {
+            for path in deleted {
+                info!(path = %path.display(), "removed an unfinished snapshot");
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot remove unfinished snapshots"),
+    }
     let extended = cfg.extended_types_enabled();
     let compression = Compression::from_config(cfg.snapshot_compression())
         .map_err(|e| format!("snapshot.compression.method: {e}"))?;

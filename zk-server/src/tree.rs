@@ -104,6 +104,18 @@ impl Node {
         self.children.get(name).map(|c| &**c)
     }
 
+    /// How many nodes the subtree below this node holds (this node not counted). Walks the
+    /// nodes themselves: no path is built, and no recursion, however deep the subtree.
+    pub fn descendant_count(&self) -> usize {
+        let mut count = 0;
+        let mut stack: Vec<&Node> = vec![self];
+        while let Some(node) = stack.pop() {
+            count += node.children.len();
+            stack.extend(node.children.values().map(|c| &**c));
+        }
+        count
+    }
+
     fn persisted(&self) -> DataNodeRef<'_> {
         DataNodeRef {
             data: self.data.as_deref(),

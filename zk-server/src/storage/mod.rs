@@ -46,9 +46,14 @@ pub fn purge_plan(snap_dir: &Path, log_dir: &Path, retain: usize) -> io::Result<
 
 /// Deletes what [`purge_plan`] lists; returns the deleted files.
 pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> io::Result<Vec<PathBuf>> {
-    let doomed = purge_plan(snap_dir, log_dir, retain)?;
+    let mut doomed = purge_plan(snap_dir, log_dir, retain)?;
     for path in &doomed {
         std::fs::remove_file(path)?;
+    }
+    // Leftovers of snapshots cut off by a crash; the one being written (if any) is newer
+    // than every complete snapshot.
+    if let Some((_, newest, _)) = snapshot::list_snapshots(snap_dir)?.first() {
+        doomed.extend(snapshot::remove_leftover_tmp(snap_dir, Some(*newest))?);
     }
     Ok(doomed)
 }
@@ -59,6 +64,35 @@ mod tests {
 
     fn touch(dir: &Path, name: &str) {
         std::fs::write(dir.join(name), b"x").unwrap();
+    }
+
+    #[test]
+    fn leftover_snapshot_tmp_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in [
+            "snapshot.10.lz4",
+            "snapshot.20",
+            ".snapshot.5.lz4.tmp",
+            ".snapshot.15.tmp",
+            ".snapshot.30.lz4.tmp",
+            "log.1",
+        ] {
+            touch(d, name);
+        }
+        // Autopurge keeps the one that may be being written (newer than snapshot.20).
+        let deleted = purge(d, d, 3).unwrap();
+        let mut names: Vec<String> = deleted
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".snapshot.15.tmp", ".snapshot.5.lz4.tmp"]);
+        assert!(d.join(".snapshot.30.lz4.tmp").exists());
+        // Startup removes them all.
+        snapshot::remove_leftover_tmp(d, None).unwrap();
+        assert!(!d.join(".snapshot.30.lz4.tmp").exists());
+        assert!(d.join("snapshot.10.lz4").exists() && d.join("snapshot.20").exists());
     }
 
     #[test]

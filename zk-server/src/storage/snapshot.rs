@@ -227,6 +227,41 @@ pub fn list_snapshots(dir: &Path) -> io::Result<Vec<(PathBuf, i64, Compression)>
         .collect())
 }
 
+/// Deletes the temporary files of snapshots that were being written when the server died
+/// (`.snapshot.<zxid>[.ext].tmp`): tens of MB each, which a crash loop would pile up. With
+/// `below_zxid`, only those of a lower zxid go (a snapshot being written now is always newer
+/// than the newest complete one); without, all (at startup, before any snapshot is written).
+/// Returns the deleted files.
+pub fn remove_leftover_tmp(dir: &Path, below_zxid: Option<i64>) -> io::Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut deleted = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let Some(inner) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(parsed) = parse_data_file_name(inner) else {
+            continue;
+        };
+        if parsed.kind != DataFileKind::Snapshot || below_zxid.is_some_and(|z| parsed.zxid >= z) {
+            continue;
+        }
+        fs::remove_file(entry.path())?;
+        deleted.push(entry.path());
+    }
+    Ok(deleted)
+}
+
 /// Java's `findNValidSnapshots` plus `deserialize`: the snapshot files, newest first, are
 /// checked with Java's quick validity test (uncompressed: at least 10 bytes ending with
 /// `00 00 00 01 2f`; compressed: the container's magic), then read with every seal verified.
