@@ -34,9 +34,10 @@ pub const FILE_HEADER_LEN: usize = 16;
 pub const RECORD_END_MARKER: u8 = 0x42;
 /// Bytes a txn-log record adds around its txn bytes: checksum (8), length (4), end marker (1).
 pub const RECORD_OVERHEAD: usize = 13;
-/// Java's default bound on a record's length: `jute.maxbuffer` (0xfffff) plus its 1024-byte
-/// extra allowance. Longer lengths are "unreasonable" and stop the read.
-pub const DEFAULT_MAX_TXN_LEN: usize = 0xfffff + 1024;
+/// Java's default bound on a record's length: `jute.maxbuffer` (0xfffff) plus
+/// `zookeeper.jute.maxbuffer.extrasize`, which defaults to `jute.maxbuffer` (since 3.5.7).
+/// Longer lengths are "unreasonable" and stop the read.
+pub const DEFAULT_MAX_TXN_LEN: usize = 2 * 0xfffff;
 /// The signature that ends a SNAP sync body on the quorum port.
 pub const SNAP_SYNC_SIGNATURE: &str = "BenWasHere";
 /// The current tree digest algorithm version.

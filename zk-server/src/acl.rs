@@ -343,8 +343,17 @@ mod tests {
                 "{bad:?}"
             );
         }
-        for good in ["1.2.3.4", "0.0.0.0/0", "10.0.0.0/32", "+1.02.3.4", "1.2.3.4/+8"] {
-            assert!(fix_up(&[Acl::new(1, Id::new("ip", good))], &ids).is_ok(), "{good}");
+        for good in [
+            "1.2.3.4",
+            "0.0.0.0/0",
+            "10.0.0.0/32",
+            "+1.02.3.4",
+            "1.2.3.4/+8",
+        ] {
+            assert!(
+                fix_up(&[Acl::new(1, Id::new("ip", good))], &ids).is_ok(),
+                "{good}"
+            );
         }
         // A super-authenticated connection's creator ACL holds its digest only.
         let with_super = [alice(), Id::new("super", "")];

@@ -394,6 +394,44 @@ impl Config {
         self.property_parsed("jute.maxbuffer", 0xfffff)
     }
 
+    /// `zookeeper.jute.maxbuffer.extrasize`: how much larger than `jute.maxbuffer` a txn may be
+    /// when the log is read back (a txn carries more than its request). Java's default is
+    /// `jute.maxbuffer` itself.
+    pub fn jute_max_buffer_extra_size(&self) -> usize {
+        // Never below the 1024 bytes that were the fixed allowance before 3.5.7.
+        self.property_parsed("zookeeper.jute.maxbuffer.extrasize", self.jute_max_buffer())
+            .max(1024)
+    }
+
+    /// The largest txn record the server writes and reads back: `jute.maxbuffer` plus
+    /// `zookeeper.jute.maxbuffer.extrasize`, as Java's log reader allows.
+    pub fn max_txn_bytes(&self) -> usize {
+        self.jute_max_buffer()
+            .saturating_add(self.jute_max_buffer_extra_size())
+    }
+
+    /// Our `zookeeper.outgoing.pauseReadingBytes`: while this much is queued for a connection
+    /// (replies and events it has not read yet), no more requests are read from it. Default
+    /// 4 MiB, and never below `jute.maxbuffer`.
+    pub fn outgoing_pause_reading_bytes(&self) -> usize {
+        self.property_parsed("zookeeper.outgoing.pauseReadingBytes", 4 << 20)
+            .max(self.jute_max_buffer())
+    }
+
+    /// Our `zookeeper.outgoing.maxQueuedBytes`: a connection with more than this queued and
+    /// unread is closed (its session lives on until it expires). Default 64 MiB.
+    pub fn outgoing_max_queued_bytes(&self) -> usize {
+        self.property_parsed("zookeeper.outgoing.maxQueuedBytes", 64 << 20)
+            .max(self.outgoing_pause_reading_bytes())
+    }
+
+    /// Our `zookeeper.outgoing.globalPauseReadingBytes`: while this much is queued for all
+    /// connections together, no connection's requests are read. Default 256 MiB.
+    pub fn outgoing_global_pause_reading_bytes(&self) -> usize {
+        self.property_parsed("zookeeper.outgoing.globalPauseReadingBytes", 256 << 20)
+            .max(self.outgoing_max_queued_bytes())
+    }
+
     /// `zookeeper.globalOutstandingLimit`: requests in flight before reads pause. Default 1000.
     pub fn global_outstanding_limit(&self) -> u32 {
         self.property_parsed("zookeeper.globalOutstandingLimit", 1000)

@@ -39,6 +39,54 @@ use crate::session::{negotiate_timeout, session_password, SessionTracker};
 use crate::tree::{ApplyResult, DataTree, OwnerKind, TreeEvent, MAX_TTL_MS};
 use crate::watch::{ConnId, WatchManager};
 
+/// A frame payload (without its length prefix), in up to three parts written one after the
+/// other. A getData reply keeps the node's data as its own part, shared with the tree, so
+/// replies queued for a client that reads slowly do not each hold a copy of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Payload {
+    parts: [Bytes; 3],
+}
+
+impl Payload {
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The parts, in order.
+    pub fn parts(&self) -> &[Bytes; 3] {
+        &self.parts
+    }
+
+    /// The payload as one buffer (copies when it has several parts).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.parts {
+            [one, b, c] if b.is_empty() && c.is_empty() => one.clone(),
+            parts => parts.concat().into(),
+        }
+    }
+}
+
+impl From<Bytes> for Payload {
+    fn from(bytes: Bytes) -> Self {
+        Payload {
+            parts: [bytes, Bytes::new(), Bytes::new()],
+        }
+    }
+}
+
+/// What a txn-log record holds besides the txn: its header (client id, cxid, zxid, time,
+/// type) and the digest (version and value).
+const TXN_RECORD_EXTRA: usize = 8 + 4 + 8 + 8 + 4 + 4 + 8;
+
+/// Data at least this large is shared with the tree in a reply rather than copied.
+const SHARED_DATA_MIN: usize = 4096;
+
 /// What the runtime must do, in the order returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -47,7 +95,7 @@ pub enum Action {
         /// The connection.
         conn: ConnId,
         /// The payload.
-        payload: Bytes,
+        payload: Payload,
     },
     /// Close a connection after what was sent before.
     Close {
@@ -109,6 +157,10 @@ pub struct CoreConfig {
     /// Containers that never had a child are deleted after this long; 0 keeps them
     /// (`znode.container.maxNeverUsedIntervalMs`).
     pub container_max_never_used_ms: u64,
+    /// The largest txn record the log reader accepts (`jute.maxbuffer` plus
+    /// `zookeeper.jute.maxbuffer.extrasize`): no larger record is ever written, so whatever
+    /// was acknowledged can be replayed.
+    pub max_txn_bytes: usize,
 }
 
 impl Default for CoreConfig {
@@ -124,6 +176,7 @@ impl Default for CoreConfig {
             digest_enabled: true,
             container_check_interval_ms: 60_000,
             container_max_never_used_ms: 0,
+            max_txn_bytes: zk_proto::storage::DEFAULT_MAX_TXN_LEN,
         }
     }
 }
@@ -185,6 +238,8 @@ pub struct ServerCore {
     log_failure: Option<std::io::Error>,
     /// Txns appended since the last snapshot.
     txns_since_snapshot: u64,
+    /// Reused to measure txns before they are logged.
+    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for ServerCore {
@@ -230,6 +285,7 @@ impl ServerCore {
             next_reap_ms,
             log_failure: None,
             txns_since_snapshot: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -308,12 +364,15 @@ impl ServerCore {
         self.sessions.buckets()
     }
 
-    fn send(&mut self, out: &mut Vec<Action>, conn: ConnId, payload: Bytes) {
+    fn send(&mut self, out: &mut Vec<Action>, conn: ConnId, payload: impl Into<Payload>) {
         self.counters.packets_sent += 1;
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.packets_sent += 1;
         }
-        out.push(Action::Send { conn, payload });
+        out.push(Action::Send {
+            conn,
+            payload: payload.into(),
+        });
     }
 
     fn reply(
@@ -330,6 +389,25 @@ impl ServerCore {
             Some(body) if err.is_ok() => body,
             _ => ResponseBody::Empty,
         };
+        if let ResponseBody::GetData(GetDataResponse {
+            data: Some(data),
+            stat,
+        }) = &body
+        {
+            if data.len() >= SHARED_DATA_MIN {
+                // The same bytes as Reply::write, with the data as a part of its own.
+                let mut head = BytesMut::with_capacity(20);
+                zk_proto::proto::ReplyHeader::new(xid, zxid, err).write(&mut head);
+                head.extend_from_slice(&(data.len() as i32).to_be_bytes());
+                let mut tail = BytesMut::with_capacity(80);
+                stat.write(&mut tail);
+                let payload = Payload {
+                    parts: [head.freeze(), data.clone(), tail.freeze()],
+                };
+                self.send(out, conn, payload);
+                return;
+            }
+        }
         let mut payload = BytesMut::with_capacity(64);
         Reply::new(xid, zxid, err, body).write(&mut payload);
         self.send(out, conn, payload.freeze());
@@ -376,7 +454,7 @@ impl ServerCore {
                 passwd: Bytes::from_static(&[0; 16]),
                 read_only: sent_read_only_byte.then_some(false),
             };
-            core.send(out, conn, resp.to_jute_bytes().into());
+            core.send(out, conn, Bytes::from(resp.to_jute_bytes()));
             out.push(Action::Close { conn });
         };
         let session_id = if request.session_id != 0 {
@@ -437,7 +515,7 @@ impl ServerCore {
             passwd: Bytes::copy_from_slice(&session_password(session_id)),
             read_only: sent_read_only_byte.then_some(false),
         };
-        self.send(&mut out, conn, resp.to_jute_bytes().into());
+        self.send(&mut out, conn, Bytes::from(resp.to_jute_bytes()));
         out
     }
 
@@ -540,13 +618,20 @@ impl ServerCore {
         self.sessions.set_closing(id);
         let mut paths: Vec<String> = self.tree.ephemerals(id).cloned().collect();
         paths.sort();
-        let header = self.next_header(id, cxid, OpCode::CloseSession, wall_ms);
-        let result = self.commit(
-            header,
+        let list_len: usize = paths.iter().map(|p| 4 + p.len()).sum::<usize>() + 4;
+        // A session cannot be refused its close. When its ephemerals do not fit one record,
+        // the txn goes without the list, as Java writes it with closeSessionTxn.enabled=false:
+        // replay then deletes the session's ephemerals from the tree, the same set.
+        let txn = if list_len + TXN_RECORD_EXTRA > self.config.max_txn_bytes {
+            info!(session = %format_args!("{id:#x}"), ephemerals = paths.len(), "closeSession logged without its path list (too large for one record)");
+            Txn::CloseSession(None)
+        } else {
             Txn::CloseSession(Some(CloseSessionTxn {
                 paths2_delete: paths,
-            })),
-        );
+            }))
+        };
+        let header = self.next_header(id, cxid, OpCode::CloseSession, wall_ms);
+        let result = self.commit(header, txn);
         self.sessions.remove(id);
         result
     }
@@ -788,6 +873,7 @@ impl ServerCore {
             RequestBody::DeleteContainer(_) => (op, Err(ErrorCode::BadArguments)),
             other => (op, prep.prep(c, other)),
         };
+        let txn = txn.and_then(|txn| self.check_txn_size(c.session_id, xid, txn));
         let (header_op, txn) = match txn {
             Ok(txn) => (header_op, txn),
             Err(code) => (OpCode::Error, Txn::Error(ErrorTxn { err: code.code() })),
@@ -798,6 +884,28 @@ impl ServerCore {
         let zxid = result.zxid;
         let (err, body) = write_response(&body, &result);
         self.reply(out, conn, xid, zxid, err, body);
+    }
+
+    /// Refuses a txn whose log record would be larger than the log reader accepts, before
+    /// anything of it is applied or acknowledged (a multi of many creates, or ACLs that
+    /// expand to many ids, can be far larger than its request). Java has no such check and
+    /// then cannot restart.
+    fn check_txn_size(&mut self, session: i64, cxid: i32, txn: Txn) -> PrepResult {
+        self.scratch.clear();
+        txn.write(&mut self.scratch);
+        // The record also holds the header and the digest.
+        let record_len = self.scratch.len() + TXN_RECORD_EXTRA;
+        if record_len > self.config.max_txn_bytes {
+            warn!(
+                session = %format_args!("{session:#x}"),
+                cxid,
+                record_len,
+                max = self.config.max_txn_bytes,
+                "refusing a write whose txn would be too large to read back (jute.maxbuffer + zookeeper.jute.maxbuffer.extrasize)"
+            );
+            return Err(ErrorCode::BadArguments);
+        }
+        Ok(txn)
     }
 
     fn check_acl(&self, c: &Conn, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {
@@ -1014,7 +1122,6 @@ impl ServerCore {
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         Ok((n.children().cloned().collect(), self.tree.client_stat(n)))
     }
-
 }
 
 /// PrepRequestProcessor over a tree: the real one, or a multi's scratch copy.
@@ -1277,6 +1384,10 @@ fn write_response(
     result: &ApplyResult,
 ) -> (ErrorCode, Option<ResponseBody>) {
     if let RequestBody::Multi(multi) = request {
+        if result.multi.is_empty() && !result.err.is_ok() {
+            // Refused as a whole (too large to log): the code goes in the header.
+            return (result.err, None);
+        }
         // A failed multi answers an error entry for every op: OK (rolled back) before the
         // failing one, its code, then RUNTIMEINCONSISTENCY, as Java's sub-results are errors.
         let failed = !result.err.is_ok();
@@ -1416,4 +1527,44 @@ fn user_name(id: &Id) -> String {
 /// A request's ACL list; Java's null list is refused like an empty one (INVALIDACL).
 fn acl_list(acl: &Option<Vec<Acl>>) -> &[Acl] {
     acl.as_deref().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_get_data_reply_is_the_bytes_java_sends() {
+        let mut core = ServerCore::new(
+            CoreConfig::default(),
+            DataTree::new(false),
+            Box::new(NoLog),
+            0,
+            1,
+        );
+        for len in [0, 10, SHARED_DATA_MIN - 1, SHARED_DATA_MIN, 100_000] {
+            let data = Bytes::from(vec![7u8; len]);
+            let stat = Stat {
+                czxid: 5,
+                data_length: len as i32,
+                ..Stat::default()
+            };
+            let body = ResponseBody::GetData(GetDataResponse {
+                data: Some(data.clone()),
+                stat: stat.clone(),
+            });
+            let mut out = Vec::new();
+            core.reply(&mut out, 3, 9, 0x42, ErrorCode::Ok, Some(body.clone()));
+            let Some(Action::Send { payload, .. }) = out.pop() else {
+                panic!("one send");
+            };
+            let mut expected = Vec::new();
+            Reply::new(9, 0x42, ErrorCode::Ok, body).write(&mut expected);
+            assert_eq!(&payload.to_bytes()[..], &expected[..], "len {len}");
+            if len >= SHARED_DATA_MIN {
+                // The data is the tree's buffer, not a copy.
+                assert_eq!(payload.parts()[1].as_ptr(), data.as_ptr());
+            }
+        }
+    }
 }

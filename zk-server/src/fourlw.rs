@@ -145,7 +145,26 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
     }
 }
 
-/// The bytes a four-letter word gets back (the connection closes after them).
+/// A four-letter word's answer: ready now, or a job that formats it off the core task (`dump`,
+/// `wchp`, `cons` and the like format every session, watch or connection).
+pub enum Answer {
+    /// The bytes to send (the connection closes after them).
+    Now(Vec<u8>),
+    /// Runs on a blocking thread and returns the bytes to send.
+    Later(Box<dyn FnOnce() -> Vec<u8> + Send>),
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Now(bytes) => f.debug_tuple("Now").field(&bytes.len()).finish(),
+            Answer::Later(_) => f.write_str("Later"),
+        }
+    }
+}
+
+/// What a four-letter word gets back. The server's state is read here, on the core task;
+/// formatting it happens in [`Answer::Later`].
 pub fn answer(
     core: &mut ServerCore,
     ctx: &mut AdminContext,
@@ -153,7 +172,15 @@ pub fn answer(
     stmk_mask: Option<i64>,
     now_ms: u64,
     wall_ms: i64,
-) -> Vec<u8> {
+) -> Answer {
+    let resets = matches!(word, FourLetterWord::Srst | FourLetterWord::Crst);
+    if admin::needs_snapshot(word, &ctx.whitelist) && !resets {
+        let snap = snapshot(core, ctx, now_ms, wall_ms);
+        let whitelist = ctx.whitelist.clone();
+        return Answer::Later(Box::new(move || {
+            admin::answer(word, stmk_mask, &whitelist, &snap).bytes
+        }));
+    }
     let snap = if admin::needs_snapshot(word, &ctx.whitelist) {
         snapshot(core, ctx, now_ms, wall_ms)
     } else {
@@ -169,5 +196,5 @@ pub fn answer(
         Some(admin::Action::SetTraceMask(mask)) => ctx.trace_mask = mask,
         None => {}
     }
-    answer.bytes
+    Answer::Now(answer.bytes)
 }

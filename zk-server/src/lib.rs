@@ -6,6 +6,7 @@ pub mod admin;
 pub mod config;
 pub mod core;
 pub mod fourlw;
+pub mod outgoing;
 pub mod runtime;
 pub mod session;
 pub mod storage;

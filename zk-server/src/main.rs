@@ -119,8 +119,8 @@ fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, String
     } else {
         CorruptionPolicy::Fail
     };
-    let replay =
-        txnlog::read_logs_after(&log_dir, snap_zxid, policy).map_err(|e| format!("{e}"))?;
+    let replay = txnlog::read_logs_after_limited(&log_dir, snap_zxid, policy, cfg.max_txn_bytes())
+        .map_err(|e| format!("{e}"))?;
     for (file, offset) in &replay.truncated {
         warn!(file = %file.display(), offset, "transaction log truncated");
     }
@@ -243,7 +243,7 @@ async fn main() -> ExitCode {
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!(error = %e, "stopped: the transaction log failed");
+            error!(error = %e, "stopped: the transaction log or a snapshot failed");
             ExitCode::FAILURE
         }
     }

@@ -18,6 +18,7 @@ use zk_proto::frame::{ClientFrame, FourLetterWord, FrameError, ServerCodec};
 
 use crate::config::Config;
 use crate::core::{Action, CoreConfig, ServerCore, TxnSink};
+use crate::outgoing::{ConnQueue, Counter, Limits, QueuedFrame};
 use crate::tree::DataTree;
 use crate::watch::ConnId;
 
@@ -31,10 +32,17 @@ enum Input {
         /// Fired when the core closes the connection, so a writer stuck on a client that
         /// does not read cannot keep it open.
         kill: oneshot::Sender<()>,
+        /// What is queued for the writer, in bytes (bounded, see [`crate::outgoing`]).
+        queue: Arc<ConnQueue>,
+        /// When the frame was read (monotonic ms since the server started).
+        arrived_ms: u64,
     },
     Request {
         conn: ConnId,
         payload: Bytes,
+        /// When the frame was read: the session counts as alive from then, however long the
+        /// request then waits for the core.
+        arrived_ms: u64,
     },
     Closed {
         conn: ConnId,
@@ -44,14 +52,17 @@ enum Input {
         stmk_mask: Option<i64>,
         reply: oneshot::Sender<Vec<u8>>,
     },
-    Tick,
+    /// A timer tick, stamped when it was due.
+    Tick {
+        at_ms: u64,
+    },
 }
 
 /// What a connection's writer receives.
 #[derive(Debug)]
 enum Outbound {
     /// A frame payload; the codec adds the length prefix.
-    Frame(Bytes),
+    Frame(QueuedFrame),
     /// Raw bytes (a four-letter word's answer), then the connection closes.
     RawThenClose(Bytes),
     /// Flush and close.
@@ -125,6 +136,7 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
         digest_enabled: cfg.digest_enabled(),
         container_check_interval_ms: cfg.container_check_interval_ms(),
         container_max_never_used_ms: cfg.container_max_never_used_interval_ms(),
+        max_txn_bytes: cfg.max_txn_bytes(),
     }
 }
 
@@ -161,14 +173,24 @@ pub async fn start_with_snapshots(
     // and TCP pushes back on the clients (Java stops reading from connections likewise).
     let (input_tx, input_rx) = mpsc::channel(cfg.global_outstanding_limit().max(1) as usize);
     let admin = crate::fourlw::AdminContext::new(&cfg, addr.port());
-    let core_task = tokio::spawn(run_core(
-        core,
-        input_rx,
-        started,
-        admin,
-        snapshots.clone(),
-        shutdown_tx.clone(),
-    ));
+    let core_task = {
+        let stop = shutdown_tx.clone();
+        let run = run_core(
+            core,
+            input_rx,
+            started,
+            admin,
+            snapshots.clone(),
+            shutdown_tx.clone(),
+        );
+        tokio::spawn(async move {
+            let result = run.await;
+            // Whatever ended the core ends the server: a port that accepts connections
+            // nobody serves would only close each one.
+            let _ = stop.send(true);
+            result
+        })
+    };
     let tick_every = Duration::from_millis(u64::from(cfg.tick_time_ms).max(2) / 2);
     let ticker = {
         let input_tx = input_tx.clone();
@@ -177,7 +199,10 @@ pub async fn start_with_snapshots(
             let mut interval = tokio::time::interval(tick_every);
             loop {
                 tokio::select! {
-                    _ = interval.tick() => if input_tx.send(Input::Tick).await.is_err() { break },
+                    _ = interval.tick() => {
+                        let at_ms = started.elapsed().as_millis() as u64;
+                        if input_tx.send(Input::Tick { at_ms }).await.is_err() { break }
+                    }
                     _ = shutdown.changed() => break,
                 }
             }
@@ -212,9 +237,14 @@ pub async fn start_with_snapshots(
         listener,
         input_tx,
         shutdown_rx,
-        cfg.max_client_cnxns,
-        cfg.jute_max_buffer(),
-        Duration::from_millis(cfg.sessionless_cnxn_timeout_ms()),
+        ConnSettings {
+            max_per_ip: cfg.max_client_cnxns,
+            max_frame_len: cfg.jute_max_buffer(),
+            sessionless_timeout: Duration::from_millis(cfg.sessionless_cnxn_timeout_ms()),
+            started,
+            limits: Limits::from_config(&cfg),
+            queued_total: Arc::new(Counter::default()),
+        },
     ));
     let done = tokio::spawn(async move {
         let _ = accept.await;
@@ -257,8 +287,15 @@ async fn run_core(
     snapshots: Option<SnapshotPolicy>,
     stop: Arc<watch::Sender<bool>>,
 ) -> std::io::Result<()> {
-    /// Each connection's writer queue and its kill switch.
-    type Outs = HashMap<ConnId, (mpsc::UnboundedSender<Outbound>, oneshot::Sender<()>)>;
+    /// Each connection's writer queue, its kill switch and its byte count.
+    type Outs = HashMap<
+        ConnId,
+        (
+            mpsc::UnboundedSender<Outbound>,
+            oneshot::Sender<()>,
+            Arc<ConnQueue>,
+        ),
+    >;
     let mut outs: Outs = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
     let mut snapshot_at = snapshots.as_ref().map(|p| snapshot_threshold(p.snap_count));
@@ -276,13 +313,17 @@ async fn run_core(
                     payload,
                     out,
                     kill,
+                    queue,
+                    arrived_ms,
                 } => {
-                    outs.insert(conn, (out, kill));
-                    core.connect(conn, peer, &payload, now_ms(), wall_ms())
+                    outs.insert(conn, (out, kill, queue));
+                    core.connect(conn, peer, &payload, arrived_ms, wall_ms())
                 }
-                Input::Request { conn, payload } => {
-                    core.request(conn, &payload, now_ms(), wall_ms())
-                }
+                Input::Request {
+                    conn,
+                    payload,
+                    arrived_ms,
+                } => core.request(conn, &payload, arrived_ms, wall_ms()),
                 Input::Closed { conn } => {
                     core.disconnected(conn);
                     outs.remove(&conn);
@@ -293,18 +334,26 @@ async fn run_core(
                     stmk_mask,
                     reply,
                 } => {
-                    let answer = crate::fourlw::answer(
+                    match crate::fourlw::answer(
                         &mut core,
                         &mut admin,
                         word,
                         stmk_mask,
                         now_ms(),
                         wall_ms(),
-                    );
-                    let _ = reply.send(answer);
+                    ) {
+                        crate::fourlw::Answer::Now(bytes) => {
+                            let _ = reply.send(bytes);
+                        }
+                        crate::fourlw::Answer::Later(format) => {
+                            tokio::task::spawn_blocking(move || {
+                                let _ = reply.send(format());
+                            });
+                        }
+                    }
                     Vec::new()
                 }
-                Input::Tick => core.tick(now_ms(), wall_ms()),
+                Input::Tick { at_ms } => core.tick(at_ms, wall_ms()),
             });
             handled += 1;
             if handled < MAX_BATCH {
@@ -316,12 +365,14 @@ async fn run_core(
             let _ = stop.send(true);
             return Err(e);
         }
+        if snapshot_running.as_ref().is_some_and(|h| h.is_finished()) {
+            let done = snapshot_running.take().expect("checked");
+            // Java exits when a snapshot cannot be written; so do we (a supervisor restarts
+            // the server, which recovers from the log).
+            report_snapshot(done.await)?;
+        }
         if let (Some(policy), Some(at)) = (&snapshots, snapshot_at) {
-            let previous_done = snapshot_running.as_ref().is_none_or(|h| h.is_finished());
-            if core.txns_since_snapshot() >= at && previous_done {
-                if let Some(h) = snapshot_running.take() {
-                    report_snapshot(h.await);
-                }
+            if core.txns_since_snapshot() >= at && snapshot_running.is_none() {
                 let (zxid, tree) = core.begin_snapshot()?;
                 let policy = policy.clone();
                 snapshot_running = Some(tokio::task::spawn_blocking(move || {
@@ -345,12 +396,24 @@ async fn run_core(
         for action in actions {
             match action {
                 Action::Send { conn, payload } => {
-                    if let Some((out, _)) = outs.get(&conn) {
-                        let _ = out.send(Outbound::Frame(payload));
+                    let Some((out, _, queue)) = outs.get(&conn) else {
+                        continue;
+                    };
+                    let _ = out.send(Outbound::Frame(queue.frame(payload)));
+                    if queue.over_limit() {
+                        warn!(
+                            conn,
+                            queued_bytes = queue.bytes(),
+                            "the client does not read what is sent to it; closing the connection"
+                        );
+                        if let Some((out, kill, _)) = outs.remove(&conn) {
+                            let _ = out.send(Outbound::Close);
+                            let _ = kill.send(());
+                        }
                     }
                 }
                 Action::Close { conn } => {
-                    if let Some((out, kill)) = outs.remove(&conn) {
+                    if let Some((out, kill, _)) = outs.remove(&conn) {
                         let _ = out.send(Outbound::Close);
                         let _ = kill.send(());
                     }
@@ -359,17 +422,29 @@ async fn run_core(
         }
     }
     if let Some(h) = snapshot_running.take() {
-        report_snapshot(h.await);
+        report_snapshot(h.await)?;
     }
     debug!("core task done");
     Ok(())
 }
 
-fn report_snapshot(done: Result<std::io::Result<std::path::PathBuf>, tokio::task::JoinError>) {
+/// Logs a finished snapshot; a failed one is an error that stops the server.
+fn report_snapshot(
+    done: Result<std::io::Result<std::path::PathBuf>, tokio::task::JoinError>,
+) -> std::io::Result<()> {
     match done {
-        Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
-        Ok(Err(e)) => warn!(error = %e, "snapshot failed; the log still has every txn"),
-        Err(e) => warn!(error = %e, "snapshot task failed"),
+        Ok(Ok(path)) => {
+            info!(path = %path.display(), "snapshot written");
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot write a snapshot; stopping (the log holds every txn)");
+            Err(e)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the snapshot task failed; stopping");
+            Err(std::io::Error::other(e))
+        }
     }
 }
 
@@ -381,14 +456,30 @@ fn snapshot_threshold(snap_count: u64) -> u64 {
     half + r
 }
 
+/// What every connection task needs from the server.
+#[derive(Clone)]
+struct ConnSettings {
+    /// `maxClientCnxns`: connections per client address (0: no limit).
+    max_per_ip: u32,
+    /// `jute.maxbuffer`.
+    max_frame_len: usize,
+    /// How long a connection may take to send its handshake.
+    sessionless_timeout: Duration,
+    /// The server's start: arrival times are ms since then, as the core's clock.
+    started: Instant,
+    /// Bounds on what is queued for clients.
+    limits: Limits,
+    /// Bytes queued for all connections.
+    queued_total: Arc<Counter>,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     inputs: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
-    max_per_ip: u32,
-    max_frame_len: usize,
-    sessionless_timeout: Duration,
+    settings: ConnSettings,
 ) {
+    let max_per_ip = settings.max_per_ip;
     let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
     let mut next_conn: ConnId = 1;
     loop {
@@ -418,17 +509,9 @@ async fn accept_loop(
         let inputs = inputs.clone();
         let per_ip = per_ip.clone();
         let shutdown = shutdown.clone();
+        let settings = settings.clone();
         tokio::spawn(async move {
-            serve_connection(
-                conn,
-                stream,
-                peer,
-                inputs,
-                shutdown,
-                max_frame_len,
-                sessionless_timeout,
-            )
-            .await;
+            serve_connection(conn, stream, peer, inputs, shutdown, settings).await;
             let mut counts = per_ip.lock().expect("per-ip lock");
             if let Some(c) = counts.get_mut(&ip) {
                 *c -= 1;
@@ -446,9 +529,11 @@ async fn serve_connection(
     peer: SocketAddr,
     inputs: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
-    max_frame_len: usize,
-    sessionless_timeout: Duration,
+    settings: ConnSettings,
 ) {
+    let max_frame_len = settings.max_frame_len;
+    let arrived_ms = || settings.started.elapsed().as_millis() as u64;
+    let queue = ConnQueue::new(settings.queued_total.clone(), settings.limits);
     let _ = stream.set_nodelay(true);
     let (read_half, write_half) = stream.into_split();
     let mut reader = FramedRead::new(read_half, ServerCodec::new(max_frame_len));
@@ -460,7 +545,7 @@ async fn serve_connection(
     let (kill_tx, mut kill_rx) = oneshot::channel::<()>();
     let mut kill_tx = Some(kill_tx);
     // Java closes a connection that has not completed its handshake in time.
-    let handshake_deadline = tokio::time::sleep(sessionless_timeout);
+    let handshake_deadline = tokio::time::sleep(settings.sessionless_timeout);
     tokio::pin!(handshake_deadline);
     // Writer: batches whatever is queued into one flush.
     let mut writer_task = tokio::spawn(async move {
@@ -468,31 +553,44 @@ async fn serve_connection(
             let mut next = Some(first);
             while let Some(item) = next.take() {
                 match item {
-                    Outbound::Frame(payload) => {
-                        if writer.feed(payload).await.is_err() {
+                    Outbound::Frame(frame) => {
+                        if writer.feed(frame).await.is_err() {
                             return;
                         }
                     }
                     Outbound::RawThenClose(bytes) => {
-                        let _ = writer.flush().await;
+                        let _ = SinkExt::<QueuedFrame>::flush(&mut writer).await;
                         let _ = writer.get_mut().write_all(&bytes).await;
                         let _ = writer.get_mut().shutdown().await;
                         return;
                     }
                     Outbound::Close => {
-                        let _ = writer.flush().await;
+                        let _ = SinkExt::<QueuedFrame>::flush(&mut writer).await;
                         let _ = writer.get_mut().shutdown().await;
                         return;
                     }
                 }
                 next = out_rx.try_recv().ok();
             }
-            if writer.flush().await.is_err() {
+            if SinkExt::<QueuedFrame>::flush(&mut writer).await.is_err() {
                 return;
             }
         }
     });
     loop {
+        if registered {
+            // A client that does not read what it is sent is not read from either.
+            tokio::select! {
+                biased;
+                () = queue.wait_until_readable() => {}
+                _ = shutdown.changed() => break,
+                _ = &mut writer_task => {
+                    writer_done = true;
+                    break;
+                }
+                _ = &mut kill_rx => break,
+            }
+        }
         let frame = tokio::select! {
             frame = reader.next() => frame,
             _ = shutdown.changed() => break,
@@ -546,6 +644,8 @@ async fn serve_connection(
                         payload,
                         out,
                         kill,
+                        queue: queue.clone(),
+                        arrived_ms: arrived_ms(),
                     })
                     .await
                     .is_err()
@@ -554,7 +654,16 @@ async fn serve_connection(
                 }
             }
             Some(Ok(ClientFrame::Request(payload))) => {
-                if inputs.send(Input::Request { conn, payload }).await.is_err() {
+                let arrived_ms = arrived_ms();
+                if inputs
+                    .send(Input::Request {
+                        conn,
+                        payload,
+                        arrived_ms,
+                    })
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }

@@ -244,10 +244,7 @@ pub fn remove_leftover_tmp(dir: &Path, below_zxid: Option<i64>) -> io::Result<Ve
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        let Some(inner) = name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".tmp"))
-        else {
+        let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
             continue;
         };
         let Some(parsed) = parse_data_file_name(inner) else {

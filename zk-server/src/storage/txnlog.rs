@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 use zk_proto::storage::{
     log_file_name, padded_log_size, parse_data_file_name, DataFileKind, FileHeader, LogEnd,
-    LogError, TxnLogReader, FILE_HEADER_LEN, RECORD_END_MARKER,
+    LogError, TxnLogReader, DEFAULT_MAX_TXN_LEN, FILE_HEADER_LEN, RECORD_END_MARKER,
 };
 use zk_proto::txn::TxnEntry;
 use zk_proto::Jute;
@@ -373,11 +373,12 @@ fn follows(prev: i64, next: i64) -> bool {
 fn scan_file(
     bytes: &[u8],
     snapshot_zxid: i64,
+    max_txn_len: usize,
     prev: &mut Option<i64>,
     entries: &mut Vec<TxnEntry>,
 ) -> FileEnd {
     let mut reader = match TxnLogReader::new(bytes) {
-        Ok(reader) => reader,
+        Ok(reader) => reader.with_max_txn_len(max_txn_len),
         Err(LogError::TruncatedHeader { len }) => {
             return FileEnd::Torn {
                 cut: 0,
@@ -511,6 +512,18 @@ pub fn read_logs_after(
     snapshot_zxid: i64,
     policy: CorruptionPolicy,
 ) -> Result<LogReplay, LogRecoveryError> {
+    read_logs_after_limited(dir, snapshot_zxid, policy, DEFAULT_MAX_TXN_LEN)
+}
+
+/// [`read_logs_after`] with the largest record length to accept (`jute.maxbuffer` plus
+/// `zookeeper.jute.maxbuffer.extrasize`, [`crate::config::Config::max_txn_bytes`]): the
+/// server's own writes never exceed it, so it can always read back what it acknowledged.
+pub fn read_logs_after_limited(
+    dir: &Path,
+    snapshot_zxid: i64,
+    policy: CorruptionPolicy,
+    max_txn_len: usize,
+) -> Result<LogReplay, LogRecoveryError> {
     let logs = list_logs(dir)?;
     let first = first_needed(&logs, snapshot_zxid);
     let selected = &logs[first..];
@@ -528,29 +541,32 @@ pub fn read_logs_after(
                 std::io::Read::read_to_end(&mut file, &mut bytes)
             })
             .map_err(|e| with_path(e, path))?;
-        let (offset, detail) =
-            match scan_file(&bytes, snapshot_zxid, &mut prev, &mut replay.entries) {
-                FileEnd::Clean => continue,
-                FileEnd::Torn { cut, detail } if is_last => {
-                    warn!(
+        let (offset, detail) = match scan_file(
+            &bytes,
+            snapshot_zxid,
+            max_txn_len,
+            &mut prev,
+            &mut replay.entries,
+        ) {
+            FileEnd::Clean => continue,
+            FileEnd::Torn { cut, detail } if is_last => {
+                warn!(
                     "txn log {}: {detail}; cutting it at offset {cut}, after its last complete txn",
                     path.display()
                 );
-                    let len = cut_file(path, cut).map_err(|e| with_path(e, path))?;
-                    replay.truncated.push((path.clone(), len));
-                    if len == 0 {
-                        sync_dir(dir)?;
-                    }
-                    continue;
+                let len = cut_file(path, cut).map_err(|e| with_path(e, path))?;
+                replay.truncated.push((path.clone(), len));
+                if len == 0 {
+                    sync_dir(dir)?;
                 }
-                FileEnd::Torn { cut, detail } => (
-                    cut,
-                    format!(
-                        "{detail}, but later logs exist (a torn write may only end the last log)"
-                    ),
-                ),
-                FileEnd::Corrupt { offset, detail } => (offset, detail),
-            };
+                continue;
+            }
+            FileEnd::Torn { cut, detail } => (
+                cut,
+                format!("{detail}, but later logs exist (a torn write may only end the last log)"),
+            ),
+            FileEnd::Corrupt { offset, detail } => (offset, detail),
+        };
         match policy {
             CorruptionPolicy::Fail => {
                 return Err(LogRecoveryError::Corrupt {
