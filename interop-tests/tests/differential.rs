@@ -522,6 +522,39 @@ fn acls_and_auth(d: &mut Differential) {
     d.step(2, set_acl("/both", open_acl(), 0));
 }
 
+/// ACL ids Java 3.8 refuses (INVALIDACL) or takes, and deleteContainer sent by a client,
+/// which Java refuses (BADARGUMENTS, with a zxid) whatever the node.
+fn acl_ids_and_container_deletes(d: &mut Differential) {
+    d.section("ACL id validation and client deleteContainer");
+    let ids = [
+        ("ip", "127.0.0.1/99"),
+        ("ip", "127.0.0.1/32"),
+        ("ip", "10.0.0.0/0"),
+        ("ip", "1.2.3.4/+8"),
+        ("ip", "1.2.3.4/"),
+        ("ip", "1.2.3"),
+        ("ip", "256.1.1.1"),
+        ("ip", "::1"),
+        ("ip", "fe80::1/64"),
+        ("super", ""),
+        ("super", "alice"),
+        ("sasl", "alice"),
+        ("x509", "CN=alice"),
+        ("world", "me"),
+    ];
+    for (i, (scheme, id)) in ids.into_iter().enumerate() {
+        let acl = vec![Acl::new(perms::ALL, Id::new(scheme, id))];
+        d.step(1, create_acl(&format!("/ids{i}"), "", acl.clone(), 0));
+        d.step(1, set_acl("/acl2", acl, -1));
+    }
+    d.step(1, create_acl("/locked", "", Acl::creator_all(), 0));
+    d.step(1, create_container("/box", ""));
+    for path in ["/locked", "/box", "/acl2", "/nope", "/"] {
+        d.step(0, RequestBody::DeleteContainer(path.into()));
+        d.step(0, exists(path, false));
+    }
+}
+
 fn multis(d: &mut Differential) {
     d.section("multi");
     d.step(1, exists("/m", true));
@@ -853,6 +886,7 @@ fn scripted_scenarios() {
     open_standard_sessions(&mut d);
     creates_and_errors(&mut d);
     acls_and_auth(&mut d);
+    acl_ids_and_container_deletes(&mut d);
     multis(&mut d);
     watches(&mut d);
     session_close(&mut d);
