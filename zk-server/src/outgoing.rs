@@ -99,7 +99,8 @@ impl ConnQueue {
                 && self.total.bytes() > self.limits.global_pause_reading_bytes.saturating_mul(2)
     }
 
-    fn may_read(&self) -> bool {
+    /// Whether requests may be read from the connection now.
+    pub fn may_read(&self) -> bool {
         self.own.bytes() < self.limits.pause_reading_bytes
             && self.total.bytes() < self.limits.global_pause_reading_bytes
     }

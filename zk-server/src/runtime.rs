@@ -2,7 +2,7 @@
 //! [`ServerCore`] and handles everything in arrival order; each connection has a reader task
 //! (frames in) and a writer task (frames out, batched); a timer ticks session expiry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -577,22 +577,37 @@ async fn serve_connection(
             }
         }
     });
+    // Requests read while the connection is paused (its replies pile up) wait here, up to
+    // one frame's worth of bytes: reading on a little lets a client's EOF be seen (Java closes
+    // on EOF), and beyond that TCP pushes back.
+    let mut stash: VecDeque<(Bytes, u64)> = VecDeque::new();
+    let mut stash_bytes = 0usize;
     loop {
-        if registered {
-            // A client that does not read what it is sent is not read from either.
-            tokio::select! {
-                biased;
-                () = queue.wait_until_readable() => {}
-                _ = shutdown.changed() => break,
-                _ = &mut writer_task => {
-                    writer_done = true;
+        let paused = registered && !queue.may_read();
+        if !paused && !stash.is_empty() {
+            let mut gone = false;
+            while let Some((payload, arrived_ms)) = stash.pop_front() {
+                let request = Input::Request {
+                    conn,
+                    payload,
+                    arrived_ms,
+                };
+                if inputs.send(request).await.is_err() {
+                    gone = true;
                     break;
                 }
-                _ = &mut kill_rx => break,
             }
+            stash_bytes = 0;
+            if gone {
+                break;
+            }
+            continue;
         }
+        let may_read_more = !paused || stash_bytes < max_frame_len;
         let frame = tokio::select! {
-            frame = reader.next() => frame,
+            frame = reader.next(), if may_read_more => frame,
+            // A client that does not read what it is sent is not read from either.
+            () = queue.wait_until_readable(), if paused => continue,
             _ = shutdown.changed() => break,
             // The writer closed the connection (the core said so): stop reading too.
             _ = &mut writer_task => {
@@ -655,6 +670,12 @@ async fn serve_connection(
             }
             Some(Ok(ClientFrame::Request(payload))) => {
                 let arrived_ms = arrived_ms();
+                // Behind stashed requests, or paused: in order, after them.
+                if !stash.is_empty() || registered && !queue.may_read() {
+                    stash_bytes += payload.len();
+                    stash.push_back((payload, arrived_ms));
+                    continue;
+                }
                 if inputs
                     .send(Input::Request {
                         conn,
