@@ -948,8 +948,8 @@ impl Differential {
     }
 
     /// Closes every session on both servers, reattaching to those whose connection a server
-    /// closed (see [`RawSession::call`]); nothing is compared. Later steps need
-    /// [`Differential::open_session`] again.
+    /// closed (they would otherwise expire, and take a zxid, at a moment no step controls);
+    /// nothing is compared. Later steps need [`Differential::open_session`] again.
     pub fn close_all_sessions(&mut self) {
         let timeout = self.timeout_ms;
         for side in [&mut self.java, &mut self.ours] {
