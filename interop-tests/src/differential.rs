@@ -219,10 +219,16 @@ impl RawSession {
 
     /// Sends `body` (auth with xid -4, ping with xid -2, anything else with the next xid) and
     /// reads every frame up to and including its reply.
+    ///
+    /// [`RequestBody::Unknown`] sends its bytes as they are under its opcode (any opcode, so a
+    /// test can put on the wire what no record type can express, such as a null string); its
+    /// reply is decoded by that opcode, and kept raw as [`ResponseBody::Unknown`] when it does
+    /// not decode (a reply may echo the null).
     pub fn call(&mut self, body: RequestBody) -> io::Result<Exchange> {
-        let xid = match body {
-            RequestBody::Auth(_) => xid::AUTH,
-            RequestBody::Ping => xid::PING,
+        let raw = matches!(body, RequestBody::Unknown { .. });
+        let xid = match body.op() {
+            OpCode::Auth => xid::AUTH,
+            OpCode::Ping => xid::PING,
             _ => {
                 let x = self.next_xid;
                 self.next_xid += 1;
@@ -268,7 +274,11 @@ impl RawSession {
                     return Ok(exchange);
                 }
                 Some(ServerMessage::Reply { header, body }) if header.xid == xid => {
-                    let body = ResponseBody::decode(op, header.err, &body).map_err(invalid)?;
+                    let body = match ResponseBody::decode(op, header.err, &body) {
+                        Ok(decoded) => decoded,
+                        Err(_) if raw => ResponseBody::Unknown(body),
+                        Err(e) => return Err(invalid(e)),
+                    };
                     exchange.reply = Some(Reply { header, body });
                     return Ok(exchange);
                 }
@@ -363,6 +373,9 @@ struct Side {
     zxids: HashMap<i64, usize>,
     /// The reply zxid of every step (None without a reply).
     step_zxids: Vec<Option<i64>>,
+    /// Sessions whose connection is gone (closed by the server, or replaced in its slot) but
+    /// which may still live on the server: id and password, to reattach and close them.
+    orphans: Vec<(i64, Bytes)>,
 }
 
 impl Side {
@@ -375,6 +388,7 @@ impl Side {
             session_labels: HashMap::new(),
             zxids: HashMap::new(),
             step_zxids: Vec::new(),
+            orphans: Vec::new(),
         }
     }
 
@@ -422,7 +436,39 @@ impl Side {
                 seen[i].extend(session.finish_ping()?);
             }
             if session.is_closed() {
+                let r = session.connect_response();
+                self.orphans.push((r.session_id, r.passwd.clone()));
                 *slot = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends every session this side opened: closeSession on the open ones, and on each orphan
+    /// after reattaching to it (a session outlives its connection until it expires, and an
+    /// expiry would take a zxid at a moment no step controls).
+    fn close_all(&mut self, timeout_ms: i32) -> io::Result<()> {
+        for slot in &mut self.slots {
+            if let Some(mut session) = slot.take() {
+                if !session.is_closed() {
+                    session.call(RequestBody::CloseSession)?;
+                }
+            }
+        }
+        for (session_id, passwd) in std::mem::take(&mut self.orphans) {
+            let request = ConnectRequest {
+                protocol_version: 0,
+                last_zxid_seen: 0,
+                time_out: timeout_ms,
+                session_id,
+                passwd,
+                read_only: Some(false),
+            };
+            // A session that already expired is refused: nothing left to close.
+            if let Ok(mut session) = RawSession::handshake(self.addr, &request) {
+                if session.session_id() == session_id {
+                    session.call(RequestBody::CloseSession)?;
+                }
             }
         }
         Ok(())
@@ -436,7 +482,10 @@ impl Side {
             self.slots.resize_with(slot + 1, || None);
         }
         let response = session.connect_response().clone();
-        self.slots[slot] = Some(session);
+        if let Some(old) = self.slots[slot].replace(session) {
+            let r = old.connect_response();
+            self.orphans.push((r.session_id, r.passwd.clone()));
+        }
         Ok(response)
     }
 
@@ -895,6 +944,18 @@ impl Differential {
                 "[{}] opening a session in slot {slot}:\n  java: {}\n  ours: {}",
                 self.section, lines[0], lines[1]
             ));
+        }
+    }
+
+    /// Closes every session on both servers, reattaching to those whose connection a server
+    /// closed (they would otherwise expire, and take a zxid, at a moment no step controls);
+    /// nothing is compared. Later steps need [`Differential::open_session`] again.
+    pub fn close_all_sessions(&mut self) {
+        let timeout = self.timeout_ms;
+        for side in [&mut self.java, &mut self.ours] {
+            if let Err(e) = side.close_all(timeout) {
+                panic!("closing the sessions on {} failed: {e}", side.name);
+            }
         }
     }
 

@@ -9,7 +9,11 @@
 //! valid gives [`DecodeError::Invalid`]. Allocation is bounded by the input length, so a huge length
 //! or count announced by a peer cannot make the decoder reserve memory it was not given.
 //!
-//! Nullable jute fields are `Option<_>` in Rust; a non-`Option` field that reads `-1` is invalid.
+//! Nullable jute fields are `Option<_>` in Rust; a non-`Option` field that reads `-1` is invalid
+//! for [`Jute::read`]. Java reads a null wherever a ustring, buffer or vector stands, and its
+//! server then reacts to the null in its own way; [`Jute::read_nulls`] is the same decoding, but
+//! a null in a field that cannot hold one reads as the empty value and its place is recorded in a
+//! [`NullLog`], so that a server can answer as Java does.
 //!
 //! ```
 //! use zk_proto::jute::{Jute, DecodeError};
@@ -79,6 +83,15 @@ pub trait Jute: Sized {
         out
     }
 
+    /// Like [`Jute::read`], but a null (-1) in a ustring, buffer or vector this type cannot hold
+    /// as null reads as the empty value, and its place is recorded in `log` (see [`NullLog`]).
+    /// Fields that may be null (`Option`) read as `None` and are not recorded. Every other error
+    /// is the one [`Jute::read`] gives.
+    fn read_nulls(input: &mut &[u8], log: &mut NullLog) -> Result<Self, DecodeError> {
+        let _ = log;
+        Self::read(input)
+    }
+
     /// Decodes a value that must use all of `bytes`; leftover bytes are invalid.
     fn from_jute_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut input = bytes;
@@ -90,6 +103,98 @@ pub trait Jute: Sized {
             ));
         }
         Ok(value)
+    }
+}
+
+/// One step of a [`FieldPath`]: a record field, or an element of a vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldStep {
+    /// A record field, by its Rust name (`path`, `acl`, `scheme`, `data_watches`, ...).
+    Field(&'static str),
+    /// The element at this index of a vector (or the sub-op at this index of a multi).
+    Index(usize),
+}
+
+/// Where a field stands inside a decoded value, from its top: `acl[0].id.scheme` is
+/// `[Field("acl"), Index(0), Field("id"), Field("scheme")]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct FieldPath(pub Vec<FieldStep>);
+
+impl FieldPath {
+    /// The path from its steps.
+    pub fn of(steps: &[FieldStep]) -> Self {
+        FieldPath(steps.to_vec())
+    }
+
+    /// Whether this path is exactly `steps`.
+    pub fn is(&self, steps: &[FieldStep]) -> bool {
+        self.0 == steps
+    }
+
+    /// The rest of this path if it starts with `prefix`.
+    pub fn strip_prefix(&self, prefix: &[FieldStep]) -> Option<&[FieldStep]> {
+        self.0.strip_prefix(prefix)
+    }
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for step in &self.0 {
+            match step {
+                FieldStep::Field(name) => {
+                    if !first {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(name.trim_start_matches("r#"))?;
+                }
+                FieldStep::Index(i) => write!(f, "[{i}]")?,
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+/// The nulls met by [`Jute::read_nulls`]: the place of each, in reading order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NullLog {
+    at: Vec<FieldStep>,
+    nulls: Vec<FieldPath>,
+}
+
+impl NullLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `T` with its steps below `step` (what a record does for each field and a vector
+    /// for each element).
+    pub fn within<T>(
+        &mut self,
+        step: FieldStep,
+        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        self.at.push(step);
+        let result = read(self);
+        self.at.pop();
+        result
+    }
+
+    /// Records a null at the current place.
+    pub fn record(&mut self) {
+        self.nulls.push(FieldPath(self.at.clone()));
+    }
+
+    /// The places of the nulls met, in reading order.
+    pub fn nulls(&self) -> &[FieldPath] {
+        &self.nulls
+    }
+
+    /// Consumes the log, giving the places of the nulls met.
+    pub fn into_nulls(self) -> Vec<FieldPath> {
+        self.nulls
     }
 }
 
@@ -237,6 +342,15 @@ impl Jute for String {
         let bytes = read_string_bytes(input)?.ok_or_else(|| null_error("ustring"))?;
         Ok(decode_java_utf8(bytes))
     }
+    fn read_nulls(input: &mut &[u8], log: &mut NullLog) -> Result<Self, DecodeError> {
+        match read_string_bytes(input)? {
+            Some(bytes) => Ok(decode_java_utf8(bytes)),
+            None => {
+                log.record();
+                Ok(String::new())
+            }
+        }
+    }
 }
 
 impl Jute for Option<String> {
@@ -266,6 +380,15 @@ impl Jute for Bytes {
     fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
         read_buffer(input)?.ok_or_else(|| null_error("buffer"))
     }
+    fn read_nulls(input: &mut &[u8], log: &mut NullLog) -> Result<Self, DecodeError> {
+        match read_buffer(input)? {
+            Some(bytes) => Ok(bytes),
+            None => {
+                log.record();
+                Ok(Bytes::new())
+            }
+        }
+    }
 }
 
 /// A jute `buffer` that may be null (znode data can be).
@@ -279,6 +402,23 @@ impl Jute for Option<Bytes> {
 }
 
 fn read_vector<T: Jute>(input: &mut &[u8]) -> Result<Option<Vec<T>>, DecodeError> {
+    read_vector_with(input, |input, _| T::read(input))
+}
+
+/// A vector whose elements are read with [`Jute::read_nulls`], each below its index.
+fn read_vector_nulls<T: Jute>(
+    input: &mut &[u8],
+    log: &mut NullLog,
+) -> Result<Option<Vec<T>>, DecodeError> {
+    read_vector_with(input, |input, i| {
+        log.within(FieldStep::Index(i), |log| T::read_nulls(input, log))
+    })
+}
+
+fn read_vector_with<T>(
+    input: &mut &[u8],
+    mut read: impl FnMut(&mut &[u8], usize) -> Result<T, DecodeError>,
+) -> Result<Option<Vec<T>>, DecodeError> {
     let Some(count) = read_len(input, "vector")? else {
         return Ok(None);
     };
@@ -290,8 +430,8 @@ fn read_vector<T: Jute>(input: &mut &[u8]) -> Result<Option<Vec<T>>, DecodeError
         });
     }
     let mut items = Vec::with_capacity(count);
-    for _ in 0..count {
-        items.push(T::read(input)?);
+    for i in 0..count {
+        items.push(read(input, i)?);
     }
     Ok(Some(items))
 }
@@ -307,6 +447,15 @@ impl<T: Jute> Jute for Vec<T> {
     fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
         read_vector(input)?.ok_or_else(|| null_error("vector"))
     }
+    fn read_nulls(input: &mut &[u8], log: &mut NullLog) -> Result<Self, DecodeError> {
+        match read_vector_nulls(input, log)? {
+            Some(items) => Ok(items),
+            None => {
+                log.record();
+                Ok(Vec::new())
+            }
+        }
+    }
 }
 
 /// A jute `vector<T>` that may be null.
@@ -319,6 +468,9 @@ impl<T: Jute> Jute for Option<Vec<T>> {
     }
     fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
         read_vector(input)
+    }
+    fn read_nulls(input: &mut &[u8], log: &mut NullLog) -> Result<Self, DecodeError> {
+        read_vector_nulls(input, log)
     }
 }
 
@@ -403,6 +555,18 @@ macro_rules! jute_record {
             fn read(input: &mut &[u8]) -> Result<Self, $crate::jute::DecodeError> {
                 Ok(Self {
                     $($field: <$ty as $crate::jute::Jute>::read(input)?,)*
+                })
+            }
+            #[allow(unused_variables)]
+            fn read_nulls(
+                input: &mut &[u8],
+                log: &mut $crate::jute::NullLog,
+            ) -> Result<Self, $crate::jute::DecodeError> {
+                Ok(Self {
+                    $($field: log.within(
+                        $crate::jute::FieldStep::Field(stringify!($field)),
+                        |log| <$ty as $crate::jute::Jute>::read_nulls(input, log),
+                    )?,)*
                 })
             }
         }

@@ -27,7 +27,7 @@
 //! assert_eq!(request.header.r#type, OpCode::GetData);
 //! ```
 
-use crate::jute::{decode_java_utf8, DecodeError, Jute};
+use crate::jute::{decode_java_utf8, DecodeError, FieldPath, FieldStep, Jute, NullLog};
 use crate::proto::{
     AddWatchRequest, AuthPacket, CheckVersionRequest, CheckWatchesRequest, Create2Response,
     CreateRequest, CreateResponse, CreateTtlRequest, DeleteRequest, ErrorResponse, ExistsRequest,
@@ -116,17 +116,21 @@ impl MultiOp {
         }
     }
 
-    fn read_record(op: OpCode, input: &mut &[u8]) -> Result<Self, DecodeError> {
+    fn read_record(
+        op: OpCode,
+        input: &mut &[u8],
+        log: &mut Option<&mut NullLog>,
+    ) -> Result<Self, DecodeError> {
         Ok(match op {
-            OpCode::Create => MultiOp::Create(Jute::read(input)?),
-            OpCode::Create2 => MultiOp::Create2(Jute::read(input)?),
-            OpCode::CreateContainer => MultiOp::CreateContainer(Jute::read(input)?),
-            OpCode::CreateTtl => MultiOp::CreateTtl(Jute::read(input)?),
-            OpCode::Delete => MultiOp::Delete(Jute::read(input)?),
-            OpCode::SetData => MultiOp::SetData(Jute::read(input)?),
-            OpCode::Check => MultiOp::Check(Jute::read(input)?),
-            OpCode::GetData => MultiOp::GetData(Jute::read(input)?),
-            OpCode::GetChildren => MultiOp::GetChildren(Jute::read(input)?),
+            OpCode::Create => MultiOp::Create(record(input, log)?),
+            OpCode::Create2 => MultiOp::Create2(record(input, log)?),
+            OpCode::CreateContainer => MultiOp::CreateContainer(record(input, log)?),
+            OpCode::CreateTtl => MultiOp::CreateTtl(record(input, log)?),
+            OpCode::Delete => MultiOp::Delete(record(input, log)?),
+            OpCode::SetData => MultiOp::SetData(record(input, log)?),
+            OpCode::Check => MultiOp::Check(record(input, log)?),
+            OpCode::GetData => MultiOp::GetData(record(input, log)?),
+            OpCode::GetChildren => MultiOp::GetChildren(record(input, log)?),
             other => {
                 return Err(DecodeError::invalid(
                     "multi op",
@@ -161,14 +165,39 @@ impl Jute for MultiRequest {
     }
 
     fn read(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        Self::read_ops(input, &mut None)
+    }
+
+    /// Nulls inside sub-op `n` are recorded below `Index(n)`.
+    fn read_nulls(input: &mut &[u8], log: &mut NullLog) -> Result<Self, DecodeError> {
+        Self::read_ops(input, &mut Some(log))
+    }
+}
+
+impl MultiRequest {
+    fn read_ops(input: &mut &[u8], log: &mut Option<&mut NullLog>) -> Result<Self, DecodeError> {
         let mut ops = Vec::new();
         loop {
             let header = MultiHeader::read(input)?;
             if header.done {
                 return Ok(MultiRequest { ops });
             }
-            ops.push(MultiOp::read_record(header.r#type, input)?);
+            let op = match log {
+                None => MultiOp::read_record(header.r#type, input, &mut None)?,
+                Some(log) => log.within(FieldStep::Index(ops.len()), |log| {
+                    MultiOp::read_record(header.r#type, input, &mut Some(log))
+                })?,
+            };
+            ops.push(op);
         }
+    }
+}
+
+/// One record, read with [`Jute::read`], or with [`Jute::read_nulls`] when there is a log.
+fn record<T: Jute>(input: &mut &[u8], log: &mut Option<&mut NullLog>) -> Result<T, DecodeError> {
+    match log {
+        None => T::read(input),
+        Some(log) => T::read_nulls(input, log),
     }
 }
 
@@ -416,30 +445,59 @@ impl RequestBody {
     /// never allowed in a multi is [`DecodeError::Invalid`].
     pub fn decode(op: OpCode, body: &[u8]) -> Result<Self, DecodeError> {
         let mut input = body;
-        Self::read_from(op, &mut input).map_err(|e| e.complete_input("request body"))
+        Self::read_from(op, &mut input, &mut None).map_err(|e| e.complete_input("request body"))
+    }
+
+    /// Like [`RequestBody::decode`], but a null (-1) where the record type needs a value (a
+    /// path, an ACL entry's scheme or id, a watch list or one of its entries, the auth scheme
+    /// or data, ...) reads as the empty value, and the places of those nulls come back too (see
+    /// [`Jute::read_nulls`]); inside a multi, below the sub-op's index. Java reads such nulls and
+    /// reacts to each in its own way, so a server answers from both. Every other error is
+    /// [`RequestBody::decode`]'s.
+    ///
+    /// ```
+    /// use zk_proto::jute::{FieldPath, FieldStep};
+    /// use zk_proto::{message::RequestBody, OpCode};
+    /// // A sync whose path is null.
+    /// let (body, nulls) = RequestBody::decode_nulls(OpCode::Sync, &(-1i32).to_be_bytes()).unwrap();
+    /// assert_eq!(body, RequestBody::Sync(zk_proto::proto::SyncRequest { path: String::new() }));
+    /// assert_eq!(nulls, vec![FieldPath::of(&[FieldStep::Field("path")])]);
+    /// assert!(RequestBody::decode(OpCode::Sync, &(-1i32).to_be_bytes()).is_err());
+    /// ```
+    pub fn decode_nulls(op: OpCode, body: &[u8]) -> Result<(Self, Vec<FieldPath>), DecodeError> {
+        let mut input = body;
+        let mut log = NullLog::new();
+        let body = Self::read_from(op, &mut input, &mut Some(&mut log))
+            .map_err(|e| e.complete_input("request body"))?;
+        Ok((body, log.into_nulls()))
     }
 
     /// Reads the body from the front of `input`; variants without a jute record (unknown ops,
-    /// deleteContainer) take everything left.
-    fn read_from(op: OpCode, input: &mut &[u8]) -> Result<Self, DecodeError> {
+    /// deleteContainer) take everything left. With a log, nulls are read as
+    /// [`Jute::read_nulls`] reads them.
+    fn read_from(
+        op: OpCode,
+        input: &mut &[u8],
+        log: &mut Option<&mut NullLog>,
+    ) -> Result<Self, DecodeError> {
         Ok(match op {
-            OpCode::Create => RequestBody::Create(Jute::read(input)?),
-            OpCode::Create2 => RequestBody::Create2(Jute::read(input)?),
-            OpCode::CreateContainer => RequestBody::CreateContainer(Jute::read(input)?),
-            OpCode::CreateTtl => RequestBody::CreateTtl(Jute::read(input)?),
-            OpCode::Delete => RequestBody::Delete(Jute::read(input)?),
-            OpCode::Exists => RequestBody::Exists(Jute::read(input)?),
-            OpCode::GetData => RequestBody::GetData(Jute::read(input)?),
-            OpCode::SetData => RequestBody::SetData(Jute::read(input)?),
-            OpCode::GetAcl => RequestBody::GetAcl(Jute::read(input)?),
-            OpCode::SetAcl => RequestBody::SetAcl(Jute::read(input)?),
-            OpCode::GetChildren => RequestBody::GetChildren(Jute::read(input)?),
-            OpCode::GetChildren2 => RequestBody::GetChildren2(Jute::read(input)?),
-            OpCode::Sync => RequestBody::Sync(Jute::read(input)?),
+            OpCode::Create => RequestBody::Create(record(input, log)?),
+            OpCode::Create2 => RequestBody::Create2(record(input, log)?),
+            OpCode::CreateContainer => RequestBody::CreateContainer(record(input, log)?),
+            OpCode::CreateTtl => RequestBody::CreateTtl(record(input, log)?),
+            OpCode::Delete => RequestBody::Delete(record(input, log)?),
+            OpCode::Exists => RequestBody::Exists(record(input, log)?),
+            OpCode::GetData => RequestBody::GetData(record(input, log)?),
+            OpCode::SetData => RequestBody::SetData(record(input, log)?),
+            OpCode::GetAcl => RequestBody::GetAcl(record(input, log)?),
+            OpCode::SetAcl => RequestBody::SetAcl(record(input, log)?),
+            OpCode::GetChildren => RequestBody::GetChildren(record(input, log)?),
+            OpCode::GetChildren2 => RequestBody::GetChildren2(record(input, log)?),
+            OpCode::Sync => RequestBody::Sync(record(input, log)?),
             OpCode::Ping => RequestBody::Ping,
-            OpCode::Check => RequestBody::Check(Jute::read(input)?),
+            OpCode::Check => RequestBody::Check(record(input, log)?),
             OpCode::Multi | OpCode::MultiRead => {
-                let multi = MultiRequest::read(input)?;
+                let multi = record::<MultiRequest>(input, log)?;
                 multi.check_kind(op)?;
                 if op == OpCode::Multi {
                     RequestBody::Multi(multi)
@@ -447,19 +505,19 @@ impl RequestBody {
                     RequestBody::MultiRead(multi)
                 }
             }
-            OpCode::Reconfig => RequestBody::Reconfig(Jute::read(input)?),
-            OpCode::CheckWatches => RequestBody::CheckWatches(Jute::read(input)?),
-            OpCode::RemoveWatches => RequestBody::RemoveWatches(Jute::read(input)?),
+            OpCode::Reconfig => RequestBody::Reconfig(record(input, log)?),
+            OpCode::CheckWatches => RequestBody::CheckWatches(record(input, log)?),
+            OpCode::RemoveWatches => RequestBody::RemoveWatches(record(input, log)?),
             OpCode::DeleteContainer => {
                 RequestBody::DeleteContainer(decode_java_utf8(std::mem::take(input)))
             }
-            OpCode::Auth => RequestBody::Auth(Jute::read(input)?),
-            OpCode::SetWatches => RequestBody::SetWatches(Jute::read(input)?),
-            OpCode::SetWatches2 => RequestBody::SetWatches2(Jute::read(input)?),
-            OpCode::Sasl => RequestBody::Sasl(Jute::read(input)?),
-            OpCode::GetEphemerals => RequestBody::GetEphemerals(Jute::read(input)?),
-            OpCode::GetAllChildrenNumber => RequestBody::GetAllChildrenNumber(Jute::read(input)?),
-            OpCode::AddWatch => RequestBody::AddWatch(Jute::read(input)?),
+            OpCode::Auth => RequestBody::Auth(record(input, log)?),
+            OpCode::SetWatches => RequestBody::SetWatches(record(input, log)?),
+            OpCode::SetWatches2 => RequestBody::SetWatches2(record(input, log)?),
+            OpCode::Sasl => RequestBody::Sasl(record(input, log)?),
+            OpCode::GetEphemerals => RequestBody::GetEphemerals(record(input, log)?),
+            OpCode::GetAllChildrenNumber => RequestBody::GetAllChildrenNumber(record(input, log)?),
+            OpCode::AddWatch => RequestBody::AddWatch(record(input, log)?),
             OpCode::WhoAmI => RequestBody::WhoAmI,
             OpCode::CloseSession => RequestBody::CloseSession,
             other => RequestBody::Unknown {
@@ -554,7 +612,7 @@ impl Request {
     fn decode_with_rest(payload: &[u8]) -> Result<(Self, usize), DecodeError> {
         let mut input = payload;
         let header = RequestHeader::read(&mut input).map_err(|e| e.complete_input("request"))?;
-        let body = RequestBody::read_from(header.r#type, &mut input)
+        let body = RequestBody::read_from(header.r#type, &mut input, &mut None)
             .map_err(|e| e.complete_input("request body"))?;
         Ok((Request { header, body }, input.len()))
     }
@@ -904,7 +962,7 @@ mod arb {
     /// Whether `op` decodes to [`RequestBody::Unknown`].
     fn is_unknown_request_op(op: OpCode) -> bool {
         matches!(
-            RequestBody::read_from(op, &mut &[][..]),
+            RequestBody::read_from(op, &mut &[][..], &mut None),
             Ok(RequestBody::Unknown { .. })
         )
     }
@@ -1106,6 +1164,26 @@ mod tests {
             let mut u = arbitrary::Unstructured::new(&seed);
             if let Ok(message) = ServerMessage::arb(&mut u) {
                 prop_assert_eq!(ServerMessage::decode(&message.encode()), Ok(message));
+            }
+        }
+
+        /// Without nulls, `decode_nulls` is `decode` and records nothing; on any bytes, when it
+        /// records nothing its body is `decode`'s, and whenever it records a null or fails,
+        /// `decode` fails.
+        #[test]
+        fn decode_nulls_agrees_with_decode(seed in prop::collection::vec(any::<u8>(), 0..768)) {
+            let mut u = arbitrary::Unstructured::new(&seed);
+            if let Ok(body) = RequestBody::arb(&mut u) {
+                let mut bytes = Vec::new();
+                body.write(&mut bytes);
+                prop_assert_eq!(RequestBody::decode_nulls(body.op(), &bytes), Ok((body, Vec::new())));
+            }
+            for op in all_ops() {
+                let strict = RequestBody::decode(op, &seed);
+                match RequestBody::decode_nulls(op, &seed) {
+                    Ok((body, nulls)) if nulls.is_empty() => prop_assert_eq!(strict, Ok(body)),
+                    Ok(_) | Err(_) => prop_assert!(strict.is_err()),
+                }
             }
         }
 
@@ -1371,5 +1449,86 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn null_places(op: OpCode, body: &[u8]) -> Vec<String> {
+        let (_, nulls) = RequestBody::decode_nulls(op, body).expect("decodes with nulls");
+        nulls.iter().map(ToString::to_string).collect()
+    }
+
+    const NULL: [u8; 4] = [0xff; 4];
+
+    #[test]
+    fn decode_nulls_names_every_place() {
+        // create: a null path and a null id in the second ACL entry; null data is no null to
+        // report (the field may be null).
+        let mut b = Vec::new();
+        b.extend(NULL);
+        b.extend(NULL);
+        Vec::<Acl>::new().write(&mut b);
+        b.extend(0i32.to_be_bytes());
+        assert_eq!(null_places(OpCode::Create, &b), ["path"]);
+        let mut b = Vec::new();
+        "/a".to_string().write(&mut b);
+        b.extend(NULL);
+        b.extend(2i32.to_be_bytes());
+        Acl::open_unsafe()[0].write(&mut b);
+        b.extend(31i32.to_be_bytes());
+        "auth".to_string().write(&mut b);
+        b.extend(NULL);
+        b.extend(0i32.to_be_bytes());
+        let (body, _) = RequestBody::decode_nulls(OpCode::Create, &b).unwrap();
+        let RequestBody::Create(r) = body else {
+            panic!("{body:?}")
+        };
+        assert_eq!(r.acl.unwrap()[1].id.id, "");
+        assert_eq!(null_places(OpCode::Create, &b), ["acl[1].id.id"]);
+        // a null ACL list is a null the field holds
+        let mut b = Vec::new();
+        "/a".to_string().write(&mut b);
+        b.extend(NULL);
+        b.extend(NULL);
+        b.extend(0i32.to_be_bytes());
+        assert!(null_places(OpCode::Create, &b).is_empty());
+        // setWatches2: a null list and a null entry
+        let mut b = Vec::new();
+        b.extend(5i64.to_be_bytes());
+        vec!["/x".to_string()].write(&mut b);
+        b.extend(NULL);
+        b.extend(1i32.to_be_bytes());
+        b.extend(NULL);
+        Vec::<String>::new().write(&mut b);
+        Vec::<String>::new().write(&mut b);
+        assert_eq!(
+            null_places(OpCode::SetWatches2, &b),
+            ["exist_watches", "child_watches[0]"]
+        );
+        // multi: the sub-op's index comes first
+        let multi = MultiRequest {
+            ops: vec![
+                MultiOp::Check(CheckVersionRequest {
+                    path: "/a".into(),
+                    version: 1,
+                }),
+                MultiOp::Delete(DeleteRequest {
+                    path: "/b".into(),
+                    version: 1,
+                }),
+            ],
+        };
+        let bytes = multi.to_jute_bytes();
+        let at = bytes.windows(6).position(|w| w == b"\0\0\0\x02/b").unwrap();
+        let mut b = bytes[..at].to_vec();
+        b.extend(NULL);
+        b.extend(&bytes[at + 6..]);
+        assert_eq!(null_places(OpCode::Multi, &b), ["[1].path"]);
+        assert!(RequestBody::decode(OpCode::Multi, &b).is_err());
+        // auth: both fields
+        let mut b = 0i32.to_be_bytes().to_vec();
+        b.extend(NULL);
+        b.extend(NULL);
+        assert_eq!(null_places(OpCode::Auth, &b), ["scheme", "auth"]);
+        // a truncated body is still an error
+        assert!(RequestBody::decode_nulls(OpCode::Auth, &b[..6]).is_err());
     }
 }

@@ -69,6 +69,13 @@ fn ip_matches(pattern: &str, client: &str) -> bool {
     (a >> shift) == (c >> shift)
 }
 
+/// Whether Java 3.8 has an authentication provider for a scheme by default (`ip` and
+/// `digest`): its `isValid` reads an ACL id of that scheme. Any other scheme but `world` and
+/// `auth` has none, and is an invalid ACL before its id is read.
+fn has_provider(scheme: &str) -> bool {
+    matches!(scheme, "digest" | "ip")
+}
+
 /// Whether an ACL id is valid for its scheme (Java's `AuthenticationProvider.isValid`). Only
 /// the providers Java 3.8 registers by default have a scheme here: `ip` and `digest`. `super`,
 /// `sasl` and `x509` ids are INVALIDACL on Java unless a provider for them is configured, so
@@ -181,31 +188,91 @@ pub fn check(acl: &[Acl], perm: i32, auth_ids: &[Id]) -> Result<(), ErrorCode> {
 /// The ACL a create or setACL stores (Java's `fixupACL`): duplicates dropped, `auth:`
 /// replaced by the connection's authenticated (non-ip) ids, every id checked.
 pub fn fix_up(acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+    fix_up_with_nulls(acl, &[], auth_ids)
+}
+
+/// Which fields of an ACL entry's id a request sent as null (read as empty strings; see
+/// `zk_proto::message::RequestBody::decode_nulls`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryNulls {
+    /// The scheme was null.
+    pub scheme: bool,
+    /// The id was null.
+    pub id: bool,
+}
+
+/// [`fix_up`] for entries whose scheme or id may have been null (`nulls[i]` for `acl[i]`;
+/// missing means none), as Java's `fixupACL` meets them:
+///
+/// - removing duplicates, each entry is compared with the kept ones in order by
+///   `ACL.equals`: perms, then scheme, then id, each with `this.field.equals(other)`, so a
+///   null scheme (or, with the same scheme, a null id) in the entry compared throws a
+///   NullPointerException as soon as a kept entry has the same perms: MARSHALLINGERROR;
+/// - then per entry, in order: a null scheme is an invalid ACL; a null id throws for
+///   `world` (compared with `anyone`) and for a scheme with a provider (its `isValid`); `auth`
+///   never reads its id, and an unknown scheme is invalid before its id is read.
+pub fn fix_up_with_nulls(
+    acl: &[Acl],
+    nulls: &[EntryNulls],
+    auth_ids: &[Id],
+) -> Result<Vec<Acl>, ErrorCode> {
     if acl.is_empty() {
         return Err(ErrorCode::InvalidAcl);
     }
-    let mut unique: Vec<Acl> = Vec::with_capacity(acl.len());
-    for entry in acl {
-        if !unique.contains(entry) {
-            unique.push(entry.clone());
+    let null_at = |i: usize| nulls.get(i).copied().unwrap_or_default();
+    let mut unique: Vec<(Acl, EntryNulls)> = Vec::with_capacity(acl.len());
+    for (i, entry) in acl.iter().enumerate() {
+        let this = null_at(i);
+        let mut duplicate = false;
+        for (kept, kept_nulls) in &unique {
+            if entry.perms != kept.perms {
+                continue;
+            }
+            if this.scheme {
+                return Err(ErrorCode::MarshallingError);
+            }
+            if kept_nulls.scheme || entry.id.scheme != kept.id.scheme {
+                continue;
+            }
+            if this.id {
+                return Err(ErrorCode::MarshallingError);
+            }
+            if !kept_nulls.id && entry.id.id == kept.id.id {
+                duplicate = true;
+                break;
+            }
+        }
+        if !duplicate {
+            unique.push((entry.clone(), this));
         }
     }
     let mut out = Vec::with_capacity(unique.len());
-    for entry in unique {
+    for (entry, nulls) in unique {
+        if nulls.scheme {
+            return Err(ErrorCode::InvalidAcl);
+        }
+        if nulls.id && entry.id.scheme != "auth" {
+            return Err(
+                if entry.id.scheme == "world" || has_provider(&entry.id.scheme) {
+                    ErrorCode::MarshallingError
+                } else {
+                    ErrorCode::InvalidAcl
+                },
+            );
+        }
         match entry.id.scheme.as_str() {
             "world" if entry.id.id == "anyone" => out.push(entry),
             "world" => return Err(ErrorCode::InvalidAcl),
             "auth" => {
-                // Only providers that say "authenticated" count; ip and super do not.
+                // Only providers that say "authenticated" count; ip and super do not. Java adds
+                // each expansion as it is, even one the list already holds (duplicates were
+                // removed from the request's entries only).
                 let mut added = false;
                 for auth in auth_ids
                     .iter()
                     .filter(|a| is_authenticated_scheme(&a.scheme))
                 {
-                    let expanded = Acl::new(entry.perms, auth.clone());
-                    if !out.contains(&expanded) {
-                        out.push(expanded);
-                    }
+                    out.push(Acl::new(entry.perms, auth.clone()));
                     added = true;
                 }
                 if !added {
@@ -372,5 +439,91 @@ mod tests {
         let acl = vec![Acl::new(31, alice()), Acl::new(1, Id::anyone())];
         assert_eq!(mask_for_reader(&acl, false)[0].id.id, "alice:x");
         assert_eq!(mask_for_reader(&acl, true), acl);
+    }
+
+    #[test]
+    fn null_acl_fields_as_java_fixup_acl_meets_them() {
+        let no = EntryNulls::default();
+        let id_null = EntryNulls { id: true, ..no };
+        let scheme_null = EntryNulls { scheme: true, ..no };
+        let entry = |perms, scheme: &str, id: &str| Acl::new(perms, Id::new(scheme, id));
+        let ids = [Id::new("ip", "127.0.0.1"), alice()];
+        // auth never reads its id: kazoo's Id('auth', '') comes as a null id.
+        let auth = [entry(perms::ALL, "auth", "")];
+        let fixed = fix_up_with_nulls(&auth, &[id_null], &ids).unwrap();
+        assert_eq!(fixed, vec![Acl::new(perms::ALL, alice())]);
+        assert_eq!(
+            fix_up_with_nulls(&auth, &[id_null], &ids[..1]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        // a null id throws where it is read: world, and the providers' isValid
+        for scheme in ["world", "digest", "ip"] {
+            let acl = [entry(perms::ALL, scheme, "")];
+            assert_eq!(
+                fix_up_with_nulls(&acl, &[id_null], &ids),
+                Err(ErrorCode::MarshallingError),
+                "{scheme}"
+            );
+            assert_eq!(fix_up(&acl, &ids), Err(ErrorCode::InvalidAcl), "{scheme}");
+        }
+        // an unknown scheme is invalid before its id is read; a null scheme is invalid
+        let acl = [entry(perms::ALL, "nosuch", "")];
+        assert_eq!(
+            fix_up_with_nulls(&acl, &[id_null], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fix_up_with_nulls(&auth, &[scheme_null], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        // entries are checked in order: an invalid first entry wins over a later null
+        let acl = [
+            entry(perms::READ, "digest", "nocolon"),
+            entry(perms::ALL, "world", ""),
+        ];
+        assert_eq!(
+            fix_up_with_nulls(&acl, &[no, id_null], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        // removing duplicates: a null in the entry compared throws once perms (and, for the
+        // id, the scheme) match a kept entry; a null in the kept entry just differs
+        let two_auth = [entry(perms::ALL, "auth", ""), entry(perms::ALL, "auth", "")];
+        assert_eq!(
+            fix_up_with_nulls(&two_auth, &[no, id_null], &ids),
+            Err(ErrorCode::MarshallingError)
+        );
+        assert_eq!(
+            fix_up_with_nulls(&two_auth, &[no, scheme_null], &ids),
+            Err(ErrorCode::MarshallingError)
+        );
+        let kept_twice = fix_up_with_nulls(&two_auth, &[id_null, no], &ids).unwrap();
+        assert_eq!(kept_twice, vec![Acl::new(perms::ALL, alice()); 2]);
+        assert_eq!(
+            fix_up(&two_auth, &ids).unwrap(),
+            vec![Acl::new(perms::ALL, alice())]
+        );
+        let other_perms = [
+            entry(perms::ALL, "auth", ""),
+            entry(perms::READ, "auth", ""),
+        ];
+        assert_eq!(
+            fix_up_with_nulls(&other_perms, &[no, scheme_null], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+    }
+
+    #[test]
+    fn auth_expansion_keeps_what_the_list_already_holds() {
+        // Java adds each expansion as it is: the explicit digest entry and the auth one both
+        // stay.
+        let ids = [alice()];
+        let acl = [
+            Acl::new(perms::ALL, alice()),
+            Acl::new(perms::ALL, Id::new("auth", "")),
+        ];
+        assert_eq!(
+            fix_up(&acl, &ids).unwrap(),
+            vec![Acl::new(perms::ALL, alice()); 2]
+        );
     }
 }

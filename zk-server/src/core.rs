@@ -39,6 +39,9 @@ use crate::session::{negotiate_timeout, session_password, SessionTracker};
 use crate::tree::{ApplyResult, DataTree, OwnerKind, TreeEvent, MAX_TTL_MS};
 use crate::watch::{ConnId, WatchManager};
 
+mod nulls;
+use nulls::Nulls;
+
 /// A frame payload (without its length prefix), in up to three parts written one after the
 /// other. A getData reply keeps the node's data as its own part, shared with the tree, so
 /// replies queued for a client that reads slowly do not each hold a copy of it.
@@ -593,6 +596,7 @@ impl ServerCore {
             let prep = Prep {
                 tree: &self.tree,
                 config: &self.config,
+                nulls: Nulls::NONE,
             };
             // The sweep acts as the server itself: no session, no ACL.
             let system = Conn {
@@ -741,6 +745,19 @@ impl ServerCore {
         let body = match RequestBody::decode(op, input) {
             Ok(b) => b,
             Err(e) => {
+                // Nulls Java reads (and answers in its own way) where our records need values.
+                if let Ok((body, nulls)) = RequestBody::decode_nulls(op, input) {
+                    self.request_with_nulls(
+                        conn,
+                        &c,
+                        header.xid,
+                        body,
+                        Nulls::new(nulls),
+                        &mut out,
+                        wall_ms,
+                    );
+                    return out;
+                }
                 warn!(conn, %op, error = %e, "malformed request body");
                 if matches!(op, OpCode::Auth | OpCode::Sasl) {
                     // Java parses these outside the pipeline and drops the connection.
@@ -844,18 +861,26 @@ impl ServerCore {
             RequestBody::Check(_) => {
                 self.reply(out, conn, xid, last, ErrorCode::Unimplemented, None)
             }
+            // Java reads the token's length before anything else: a null one throws, and the
+            // connection is dropped without an answer.
+            RequestBody::Sasl(r) if r.token.is_none() => out.push(Action::Close { conn }),
             RequestBody::Sasl(_) => self.reply(out, conn, xid, last, ErrorCode::AuthFailed, None),
-            body if body.op().is_write() => self.write(conn, &c, xid, body, out, wall_ms),
+            body if body.op().is_write() => {
+                self.write(conn, &c, xid, body, Nulls::NONE, out, wall_ms)
+            }
             body => self.read(conn, &c, xid, body, out),
         }
     }
 
+    /// One write; `nulls` are the places a request sent null where our records need values.
+    #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,
         conn: ConnId,
         c: &Conn,
         xid: i32,
         body: RequestBody,
+        nulls: &Nulls,
         out: &mut Vec<Action>,
         wall_ms: i64,
     ) {
@@ -863,11 +888,10 @@ impl ServerCore {
         let prep = Prep {
             tree: &self.tree,
             config: &self.config,
+            nulls,
         };
         let (header_op, txn) = match &body {
-            RequestBody::Multi(multi) => {
-                (OpCode::Multi, Ok(prep.multi(c, multi, self.last_zxid + 1)))
-            }
+            RequestBody::Multi(multi) => (OpCode::Multi, prep.multi(c, multi, self.last_zxid + 1)),
             // Only the container sweep deletes containers; a client asking for it would bypass
             // every ACL. Java fails it in prep, so it still takes a zxid.
             RequestBody::DeleteContainer(_) => (op, Err(ErrorCode::BadArguments)),
@@ -882,7 +906,12 @@ impl ServerCore {
         let result = self.commit(header, txn);
         self.fire(&result, out);
         let zxid = result.zxid;
-        let (err, body) = write_response(&body, &result);
+        // An ErrorTxn (a multi that threw in prep too) answers its code alone.
+        let (err, body) = if header_op == OpCode::Error {
+            (result.err, None)
+        } else {
+            write_response(&body, &result)
+        };
         self.reply(out, conn, xid, zxid, err, body);
     }
 
@@ -912,6 +941,7 @@ impl ServerCore {
         Prep {
             tree: &self.tree,
             config: &self.config,
+            nulls: Nulls::NONE,
         }
         .check_acl(c, acl, perm)
     }
@@ -1128,6 +1158,8 @@ impl ServerCore {
 struct Prep<'a> {
     tree: &'a DataTree,
     config: &'a CoreConfig,
+    /// Where the request (or this multi sub-op) sent nulls our records cannot hold.
+    nulls: &'a Nulls,
 }
 
 impl Prep<'_> {
@@ -1213,7 +1245,7 @@ impl Prep<'_> {
             }
             RequestBody::SetAcl(r) => {
                 validate(&r.path)?;
-                let acl = acl::fix_up(acl_list(&r.acl), &c.auth_ids)?;
+                let acl = self.nulls.fix_up(acl_list(&r.acl), &c.auth_ids)?;
                 let node = self.record(&r.path)?;
                 self.check_acl(c, &self.tree.acl(node), perms::ADMIN)?;
                 let version = check_version(node.stat.aversion, r.version)?;
@@ -1260,6 +1292,7 @@ impl Prep<'_> {
             return Err(ErrorCode::BadArguments);
         }
         // validatePathForCreate: only the slash and NUL here; the full check comes later.
+        self.nulls.path_read_by(ErrorCode::MarshallingError)?;
         let Some(slash) = path.rfind('/') else {
             return Err(ErrorCode::BadArguments);
         };
@@ -1267,7 +1300,7 @@ impl Prep<'_> {
             return Err(ErrorCode::BadArguments);
         }
         let parent_path = &path[..slash];
-        let acl_list = acl::fix_up(acl_list, &c.auth_ids)?;
+        let acl_list = self.nulls.fix_up(acl_list, &c.auth_ids)?;
         let parent_node = self.record(parent_path)?;
         self.check_acl(c, &self.tree.acl(parent_node), perms::CREATE)?;
         let parent_cversion = parent_node.stat.cversion;
@@ -1310,20 +1343,23 @@ impl Prep<'_> {
 
     /// A multi: each op is prepped against the tree as changed by the ops before it (a scratch
     /// copy); after the first failure the rest become RUNTIMEINCONSISTENCY errors, and the
-    /// apply stage then applies nothing.
-    fn multi(&self, c: &Conn, multi: &MultiRequest, zxid: i64) -> Txn {
+    /// apply stage then applies nothing. MARSHALLINGERROR from an op is what Java answers when
+    /// prep throws, and fails the whole request instead.
+    fn multi(&self, c: &Conn, multi: &MultiRequest, zxid: i64) -> PrepResult {
         let mut scratch = self.tree.clone();
         let mut txns = Vec::with_capacity(multi.ops.len());
         let mut failed = false;
-        for op in &multi.ops {
+        for (index, op) in multi.ops.iter().enumerate() {
             if failed {
                 txns.push(error_sub(ErrorCode::RuntimeInconsistency));
                 continue;
             }
             let body = multi_op_body(op);
+            let nulls = self.nulls.sub_op(index);
             let view = Prep {
                 tree: &scratch,
                 config: self.config,
+                nulls: &nulls,
             };
             match view.prep(c, &body) {
                 Ok(txn) => {
@@ -1352,13 +1388,14 @@ impl Prep<'_> {
                         data: data.into(),
                     });
                 }
+                Err(ErrorCode::MarshallingError) => return Err(ErrorCode::MarshallingError),
                 Err(code) => {
                     failed = true;
                     txns.push(error_sub(code));
                 }
             }
         }
-        Txn::Multi(MultiTxn { txns })
+        Ok(Txn::Multi(MultiTxn { txns }))
     }
 }
 
