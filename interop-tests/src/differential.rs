@@ -59,6 +59,24 @@ use zk_proto::message::{
 use zk_proto::proto::{ConnectRequest, ConnectResponse, WatcherEvent};
 use zk_proto::{xid, ErrorCode, Jute, OpCode};
 
+/// Both servers keep their container/TTL sweep off (it runs on its own clock, so its deletes
+/// could not be attributed to a step); Java also skips fsync, which changes nothing visible.
+const NO_SWEEP: &str = "-Dznode.container.checkIntervalMs=3600000";
+
+/// The Java server and ours, side by side for a [`Differential`]: TTL nodes on, container
+/// sweep off.
+pub fn start_server_pair() -> (crate::JavaZkServer, crate::RustZkServer) {
+    let ours = crate::RustZkServer::start_with_flags(&["extendedTypesEnabled=true"], NO_SWEEP)
+        .expect("start zk-server");
+    let java = crate::JavaZkServer::builder()
+        .cfg("extendedTypesEnabled=true")
+        .jvm_flag(NO_SWEEP)
+        .jvm_flag("-Dzookeeper.forceSync=no")
+        .start()
+        .expect("start the Java ZooKeeper server");
+    (java, ours)
+}
+
 /// How long any single read or write on a raw connection may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(15);
 

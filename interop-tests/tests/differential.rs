@@ -16,9 +16,8 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use interop_tests::differential::{Differential, StepOutcome};
-use interop_tests::JavaZkServer;
-use interop_tests::{RustZkServer, ServerUnderTest};
+use interop_tests::differential::{start_server_pair, Differential, StepOutcome};
+use interop_tests::ServerUnderTest;
 use zk_proto::data::{Acl, Id};
 use zk_proto::message::{MultiOp, MultiRequest, MultiResult, RequestBody, ResponseBody};
 use zk_proto::proto::{
@@ -28,22 +27,6 @@ use zk_proto::proto::{
     RemoveWatchesRequest, SetAclRequest, SetDataRequest, SetWatches, SetWatches2, SyncRequest,
 };
 use zk_proto::{perms, AddWatchMode, WatcherType};
-
-/// Both servers keep their container/TTL sweep off (it runs on its own clock, so its deletes
-/// could not be attributed to a step); Java also skips fsync, which changes nothing visible.
-const NO_SWEEP: &str = "-Dznode.container.checkIntervalMs=3600000";
-
-fn start_servers() -> (JavaZkServer, RustZkServer) {
-    let ours = RustZkServer::start_with_flags(&["extendedTypesEnabled=true"], NO_SWEEP)
-        .expect("start zk-server");
-    let java = JavaZkServer::builder()
-        .cfg("extendedTypesEnabled=true")
-        .jvm_flag(NO_SWEEP)
-        .jvm_flag("-Dzookeeper.forceSync=no")
-        .start()
-        .expect("start the Java ZooKeeper server");
-    (java, ours)
-}
 
 // ----- request builders ------------------------------------------------------------------------
 
@@ -880,7 +863,7 @@ fn edge_cases(d: &mut Differential) {
 #[test]
 fn scripted_scenarios() {
     let started = Instant::now();
-    let (java, ours) = start_servers();
+    let (java, ours) = start_server_pair();
     let mut d = Differential::new(java.addr(), ours.addr());
     d.section("sessions");
     open_standard_sessions(&mut d);
@@ -1242,7 +1225,7 @@ fn random_operations() {
         .unwrap_or(3000);
     eprintln!("random differential: seed {seed} (DIFF_SEED={seed} replays it), {ops} operations");
     let started = Instant::now();
-    let (java, ours) = start_servers();
+    let (java, ours) = start_server_pair();
     let mut d = Differential::new(java.addr(), ours.addr());
     d.section(&format!("random seed {seed}"));
     open_standard_sessions(&mut d);

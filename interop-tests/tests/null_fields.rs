@@ -23,7 +23,7 @@
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes};
-use interop_tests::differential::{Differential, StepOutcome};
+use interop_tests::differential::{start_server_pair, Differential, StepOutcome};
 use interop_tests::{JavaZkServer, RustZkServer, ServerUnderTest};
 use zk_proto::data::Acl;
 use zk_proto::message::{Reply, RequestBody};
@@ -32,9 +32,6 @@ use zk_proto::proto::{
     SetDataRequest,
 };
 use zk_proto::{perms, OpCode};
-
-/// Both servers keep their container/TTL sweep off, as in the differential test.
-const NO_SWEEP: &str = "-Dznode.container.checkIntervalMs=3600000";
 
 const ALICE: &str = "alice:secret";
 
@@ -483,18 +480,6 @@ fn templates() -> Vec<Template> {
 
 // ----- running a case -----------------------------------------------------------------------
 
-fn start_servers() -> (JavaZkServer, RustZkServer) {
-    let ours = RustZkServer::start_with_flags(&["extendedTypesEnabled=true"], NO_SWEEP)
-        .expect("start zk-server");
-    let java = JavaZkServer::builder()
-        .cfg("extendedTypesEnabled=true")
-        .jvm_flag(NO_SWEEP)
-        .jvm_flag("-Dzookeeper.forceSync=no")
-        .start()
-        .expect("start the Java ZooKeeper server");
-    (java, ours)
-}
-
 fn create(path: &str, data: &str) -> RequestBody {
     RequestBody::Create2(CreateRequest {
         path: path.into(),
@@ -655,7 +640,7 @@ fn run_case(
 #[test]
 fn every_null_field_like_java() {
     let started = Instant::now();
-    let (java, ours) = start_servers();
+    let (java, ours) = start_server_pair();
     let only = std::env::var("NULLS_ONLY").unwrap_or_default();
     let mut rows = Vec::new();
     let mut differences = Vec::new();

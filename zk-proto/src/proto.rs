@@ -244,6 +244,20 @@ jute_record! {
     }
 }
 
+/// The same watches, with no persistent ones (a server treats both requests alike).
+impl From<SetWatches> for SetWatches2 {
+    fn from(r: SetWatches) -> Self {
+        SetWatches2 {
+            relative_zxid: r.relative_zxid,
+            data_watches: r.data_watches,
+            exist_watches: r.exist_watches,
+            child_watches: r.child_watches,
+            persistent_watches: Vec::new(),
+            persistent_recursive_watches: Vec::new(),
+        }
+    }
+}
+
 jute_record! {
     /// Creates a node (opcodes create, create2 and createContainer).
     pub struct CreateRequest {

@@ -145,12 +145,11 @@ impl AuthIds {
 
     /// Adds an id unless the connection has it already; true if it was new.
     pub fn add(&mut self, id: Id) -> bool {
-        if self.seen.contains(&id) {
-            return false;
+        let new = self.seen.insert(id.clone());
+        if new {
+            self.ids.push(id);
         }
-        self.seen.insert(id.clone());
-        self.ids.push(id);
-        true
+        new
     }
 }
 

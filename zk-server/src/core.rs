@@ -622,18 +622,16 @@ impl ServerCore {
         self.sessions.set_closing(id);
         let mut paths: Vec<String> = self.tree.ephemerals(id).cloned().collect();
         paths.sort();
-        let list_len: usize = paths.iter().map(|p| 4 + p.len()).sum::<usize>() + 4;
+        let mut txn = Txn::CloseSession(Some(CloseSessionTxn {
+            paths2_delete: paths,
+        }));
         // A session cannot be refused its close. When its ephemerals do not fit one record,
         // the txn goes without the list, as Java writes it with closeSessionTxn.enabled=false:
         // replay then deletes the session's ephemerals from the tree, the same set.
-        let txn = if list_len + TXN_RECORD_EXTRA > self.config.max_txn_bytes {
-            info!(session = %format_args!("{id:#x}"), ephemerals = paths.len(), "closeSession logged without its path list (too large for one record)");
-            Txn::CloseSession(None)
-        } else {
-            Txn::CloseSession(Some(CloseSessionTxn {
-                paths2_delete: paths,
-            }))
-        };
+        if !self.fits_one_record(&txn) {
+            info!(session = %format_args!("{id:#x}"), "closeSession logged without its path list (too large for one record)");
+            txn = Txn::CloseSession(None);
+        }
         let header = self.next_header(id, cxid, OpCode::CloseSession, wall_ms);
         let result = self.commit(header, txn);
         self.sessions.remove(id);
@@ -920,21 +918,24 @@ impl ServerCore {
     /// expand to many ids, can be far larger than its request). Java has no such check and
     /// then cannot restart.
     fn check_txn_size(&mut self, session: i64, cxid: i32, txn: Txn) -> PrepResult {
-        self.scratch.clear();
-        txn.write(&mut self.scratch);
-        // The record also holds the header and the digest.
-        let record_len = self.scratch.len() + TXN_RECORD_EXTRA;
-        if record_len > self.config.max_txn_bytes {
+        if !self.fits_one_record(&txn) {
             warn!(
                 session = %format_args!("{session:#x}"),
                 cxid,
-                record_len,
                 max = self.config.max_txn_bytes,
                 "refusing a write whose txn would be too large to read back (jute.maxbuffer + zookeeper.jute.maxbuffer.extrasize)"
             );
             return Err(ErrorCode::BadArguments);
         }
         Ok(txn)
+    }
+
+    /// Whether `txn`'s log record (the txn with its header and digest) is no larger than the
+    /// log reader accepts.
+    fn fits_one_record(&mut self, txn: &Txn) -> bool {
+        self.scratch.clear();
+        txn.write(&mut self.scratch);
+        self.scratch.len() + TXN_RECORD_EXTRA <= self.config.max_txn_bytes
     }
 
     fn check_acl(&self, c: &Conn, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {
@@ -1068,15 +1069,7 @@ impl ServerCore {
                 Ok(Some(ResponseBody::Multi(MultiResponse { results })))
             }
             RequestBody::SetWatches(r) => {
-                let all = zk_proto::proto::SetWatches2 {
-                    relative_zxid: r.relative_zxid,
-                    data_watches: r.data_watches,
-                    exist_watches: r.exist_watches,
-                    child_watches: r.child_watches,
-                    persistent_watches: Vec::new(),
-                    persistent_recursive_watches: Vec::new(),
-                };
-                self.set_watches(conn, &all, out);
+                self.set_watches(conn, &r.into(), out);
                 Ok(None)
             }
             RequestBody::SetWatches2(r) => {
@@ -1421,10 +1414,6 @@ fn write_response(
     result: &ApplyResult,
 ) -> (ErrorCode, Option<ResponseBody>) {
     if let RequestBody::Multi(multi) = request {
-        if result.multi.is_empty() && !result.err.is_ok() {
-            // Refused as a whole (too large to log): the code goes in the header.
-            return (result.err, None);
-        }
         // A failed multi answers an error entry for every op: OK (rolled back) before the
         // failing one, its code, then RUNTIMEINCONSISTENCY, as Java's sub-results are errors.
         let failed = !result.err.is_ok();

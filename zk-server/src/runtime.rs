@@ -175,14 +175,7 @@ pub async fn start_with_snapshots(
     let admin = crate::fourlw::AdminContext::new(&cfg, addr.port());
     let core_task = {
         let stop = shutdown_tx.clone();
-        let run = run_core(
-            core,
-            input_rx,
-            started,
-            admin,
-            snapshots.clone(),
-            shutdown_tx.clone(),
-        );
+        let run = run_core(core, input_rx, started, admin, snapshots.clone());
         tokio::spawn(async move {
             let result = run.await;
             // Whatever ended the core ends the server: a port that accepts connections
@@ -285,17 +278,7 @@ async fn run_core(
     started: Instant,
     mut admin: crate::fourlw::AdminContext,
     snapshots: Option<SnapshotPolicy>,
-    stop: Arc<watch::Sender<bool>>,
 ) -> std::io::Result<()> {
-    /// Each connection's writer queue, its kill switch and its byte count.
-    type Outs = HashMap<
-        ConnId,
-        (
-            mpsc::UnboundedSender<Outbound>,
-            oneshot::Sender<()>,
-            Arc<ConnQueue>,
-        ),
-    >;
     let mut outs: Outs = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
     let mut snapshot_at = snapshots.as_ref().map(|p| snapshot_threshold(p.snap_count));
@@ -361,10 +344,7 @@ async fn run_core(
             }
         }
         // Nothing of this batch leaves the server before its txns are durable.
-        if let Err(e) = core.sync_log() {
-            let _ = stop.send(true);
-            return Err(e);
-        }
+        core.sync_log()?;
         if snapshot_running.as_ref().is_some_and(|h| h.is_finished()) {
             let done = snapshot_running.take().expect("checked");
             // Java exits when a snapshot cannot be written; so do we (a supervisor restarts
@@ -406,18 +386,10 @@ async fn run_core(
                             queued_bytes = queue.bytes(),
                             "the client does not read what is sent to it; closing the connection"
                         );
-                        if let Some((out, kill, _)) = outs.remove(&conn) {
-                            let _ = out.send(Outbound::Close);
-                            let _ = kill.send(());
-                        }
+                        close(&mut outs, conn);
                     }
                 }
-                Action::Close { conn } => {
-                    if let Some((out, kill, _)) = outs.remove(&conn) {
-                        let _ = out.send(Outbound::Close);
-                        let _ = kill.send(());
-                    }
-                }
+                Action::Close { conn } => close(&mut outs, conn),
             }
         }
     }
@@ -426,6 +398,24 @@ async fn run_core(
     }
     debug!("core task done");
     Ok(())
+}
+
+/// Each connection's writer queue, its kill switch and its byte count.
+type Outs = HashMap<
+    ConnId,
+    (
+        mpsc::UnboundedSender<Outbound>,
+        oneshot::Sender<()>,
+        Arc<ConnQueue>,
+    ),
+>;
+
+/// Closes a connection after what is queued for it; its reader stops at once.
+fn close(outs: &mut Outs, conn: ConnId) {
+    if let Some((out, kill, _)) = outs.remove(&conn) {
+        let _ = out.send(Outbound::Close);
+        let _ = kill.send(());
+    }
 }
 
 /// Logs a finished snapshot; a failed one is an error that stops the server.
@@ -577,9 +567,9 @@ async fn serve_connection(
             }
         }
     });
-    // Requests read while the connection is paused (its replies pile up) wait here, up to
-    // one frame's worth of bytes: reading on a little lets a client's EOF be seen (Java closes
-    // on EOF), and beyond that TCP pushes back.
+    // Requests read wait here until the connection may be served; while it is paused (its
+    // replies pile up) up to one frame's worth of bytes: reading on a little lets a client's
+    // EOF be seen (Java closes on EOF), and beyond that TCP pushes back.
     let mut stash: VecDeque<(Bytes, u64)> = VecDeque::new();
     let mut stash_bytes = 0usize;
     loop {
@@ -669,24 +659,9 @@ async fn serve_connection(
                 }
             }
             Some(Ok(ClientFrame::Request(payload))) => {
-                let arrived_ms = arrived_ms();
-                // Behind stashed requests, or paused: in order, after them.
-                if !stash.is_empty() || registered && !queue.may_read() {
-                    stash_bytes += payload.len();
-                    stash.push_back((payload, arrived_ms));
-                    continue;
-                }
-                if inputs
-                    .send(Input::Request {
-                        conn,
-                        payload,
-                        arrived_ms,
-                    })
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
+                // In order, through the stash: sent on at the top of the loop unless paused.
+                stash_bytes += payload.len();
+                stash.push_back((payload, arrived_ms()));
             }
         }
     }

@@ -127,21 +127,13 @@ const WATCH_LISTS: [&str; 5] = [
 /// What Java's walk over the lists does with their nulls: the request as far as it gets (with
 /// the null entries of persistent lists, which it registers harmlessly, left out), and whether
 /// it stopped at a null (a NullPointerException).
-fn watches_before_null(request: SetWatches2, nulls: &Nulls) -> (SetWatches2, bool) {
-    let SetWatches2 {
-        relative_zxid,
-        data_watches,
-        exist_watches,
-        child_watches,
-        persistent_watches,
-        persistent_recursive_watches,
-    } = request;
-    let mut lists = [
-        data_watches,
-        exist_watches,
-        child_watches,
-        persistent_watches,
-        persistent_recursive_watches,
+fn watches_before_null(mut request: SetWatches2, nulls: &Nulls) -> (SetWatches2, bool) {
+    let lists = [
+        &mut request.data_watches,
+        &mut request.exist_watches,
+        &mut request.child_watches,
+        &mut request.persistent_watches,
+        &mut request.persistent_recursive_watches,
     ];
     let mut stopped = false;
     for (k, name) in WATCH_LISTS.iter().enumerate() {
@@ -169,19 +161,7 @@ fn watches_before_null(request: SetWatches2, nulls: &Nulls) -> (SetWatches2, boo
             });
         }
     }
-    let [data_watches, exist_watches, child_watches, persistent_watches, persistent_recursive_watches] =
-        lists;
-    (
-        SetWatches2 {
-            relative_zxid,
-            data_watches,
-            exist_watches,
-            child_watches,
-            persistent_watches,
-            persistent_recursive_watches,
-        },
-        stopped,
-    )
+    (request, stopped)
 }
 
 impl ServerCore {
@@ -252,15 +232,7 @@ impl ServerCore {
                 self.reply(out, conn, xid, last, err, None);
             }
             RequestBody::SetWatches(r) => {
-                let all = SetWatches2 {
-                    relative_zxid: r.relative_zxid,
-                    data_watches: r.data_watches,
-                    exist_watches: r.exist_watches,
-                    child_watches: r.child_watches,
-                    persistent_watches: Vec::new(),
-                    persistent_recursive_watches: Vec::new(),
-                };
-                self.set_watches_with_nulls(conn, xid, all, &nulls, out);
+                self.set_watches_with_nulls(conn, xid, r.into(), &nulls, out)
             }
             RequestBody::SetWatches2(r) => self.set_watches_with_nulls(conn, xid, r, &nulls, out),
             // Reads look the null path up: a NullPointerException.
