@@ -77,6 +77,9 @@ pub struct Node {
     pub stat: StatPersisted,
     /// The children by name, in byte order.
     children: OrdMap<String, Arc<Node>>,
+    /// How many nodes the subtree below holds (this node not counted), kept as children come
+    /// and go, so getAllChildrenNumber is O(1) for any path.
+    descendants: usize,
 }
 
 impl Node {
@@ -86,6 +89,7 @@ impl Node {
             acl_ref,
             stat,
             children: OrdMap::new(),
+            descendants: 0,
         }
     }
 
@@ -104,16 +108,15 @@ impl Node {
         self.children.get(name).map(|c| &**c)
     }
 
-    /// How many nodes the subtree below this node holds (this node not counted). Walks the
-    /// nodes themselves: no path is built, and no recursion, however deep the subtree.
+    /// How many nodes the subtree below this node holds (this node not counted).
     pub fn descendant_count(&self) -> usize {
-        let mut count = 0;
-        let mut stack: Vec<&Node> = vec![self];
-        while let Some(node) = stack.pop() {
-            count += node.children.len();
-            stack.extend(node.children.values().map(|c| &**c));
-        }
-        count
+        self.descendants
+    }
+
+    /// Attaches `child` as `name`; the subtree count grows by the child's subtree.
+    fn attach(&mut self, name: String, child: Node) {
+        self.descendants += 1 + child.descendants;
+        self.children.insert(name, Arc::new(child));
     }
 
     fn persisted(&self) -> DataNodeRef<'_> {
@@ -416,10 +419,14 @@ impl DataTree {
     }
 
     /// The node at `path` for a change: every node on the way that is shared with a clone is
-    /// copied first (cheap: a node's children map is shared, not copied).
-    fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+    /// copied first (cheap: a node's children map is shared, not copied). When the change
+    /// grows the subtree below `path` by `delta` nodes, every ancestor on the way counts them
+    /// (the node at `path` counts them as it changes its children); the caller knows the path
+    /// exists.
+    fn node_mut_resized(&mut self, path: &str, delta: isize) -> Option<&mut Node> {
         let mut node = Arc::make_mut(&mut self.root);
         for name in components(path)? {
+            node.descendants = node.descendants.wrapping_add_signed(delta);
             node = Arc::make_mut(node.children.get_mut(name)?);
         }
         Some(node)
@@ -502,15 +509,26 @@ impl DataTree {
         let name = zk_proto::path::basename(path).to_owned();
         self.digest = self.digest.wrapping_add(Self::node_digest(path, &node));
         self.node_count += 1;
-        self.node_mut(parent_path)
+        self.node_mut_resized(parent_path, 1 + node.descendants as isize)
             .expect("caller checked the parent exists")
-            .children
-            .insert(name, Arc::new(node));
+            .attach(name, node);
     }
 
     /// Changes a node, keeping the digest right.
     fn update<T>(&mut self, path: &str, change: impl FnOnce(&mut Node) -> T) -> T {
-        let node = self.node_mut(path).expect("caller checked the node exists");
+        self.update_resized(path, 0, change)
+    }
+
+    /// [`Self::update`] of a node whose subtree `change` grows by `delta` nodes.
+    fn update_resized<T>(
+        &mut self,
+        path: &str,
+        delta: isize,
+        change: impl FnOnce(&mut Node) -> T,
+    ) -> T {
+        let node = self
+            .node_mut_resized(path, delta)
+            .expect("caller checked the node exists");
         let before = node_digest(path, node.data.as_deref(), &node.stat);
         let out = change(node);
         let after = node_digest(path, node.data.as_deref(), &node.stat);
@@ -768,8 +786,8 @@ impl DataTree {
         result.stat = Some(self.client_stat(&node));
         self.digest = self.digest.wrapping_add(Self::node_digest(path, &node));
         self.node_count += 1;
-        let parent_acl_ref = self.update(&parent_path, |p| {
-            p.children.insert(name, Arc::new(node));
+        let parent_acl_ref = self.update_resized(&parent_path, 1, |p| {
+            p.attach(name, node);
             // Replaying a create twice must not move the parent back.
             if parent_c_version > p.stat.cversion {
                 p.stat.cversion = parent_c_version;
@@ -790,11 +808,15 @@ impl DataTree {
         result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
         let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
-        let node_acl = self.acl(self.node(path).ok_or(ErrorCode::NoNode)?);
+        let doomed = self.node(path).ok_or(ErrorCode::NoNode)?;
+        let node_acl = self.acl(doomed);
+        let removed = 1 + doomed.descendants as isize;
         let name = zk_proto::path::basename(path);
-        let (node, parent_acl_ref) = self.update(&parent_path, |p| {
+        let (node, parent_acl_ref) = self.update_resized(&parent_path, -removed, |p| {
             p.stat.pzxid = zxid;
-            (p.children.remove(name).expect("present"), p.acl_ref)
+            let node = p.children.remove(name).expect("present");
+            p.descendants -= removed as usize;
+            (node, p.acl_ref)
         });
         self.forget_subtree(path, &node);
         let parent_acl = self.acls.get(parent_acl_ref);
@@ -905,20 +927,21 @@ impl DataTreeBuilder {
                 path.shrink_to_fit();
             }
             let parent_node = &mut self.open.last_mut().expect("checked").1;
-            parent_node.children.insert(path, Arc::new(node));
+            parent_node.attach(path, node);
             return Ok(());
         }
-        // Out of depth-first order: find the parent under the root.
+        // Out of depth-first order: find the parent under the root; every node on the way
+        // gains the subtree (a failed search fails the whole load).
+        let added = 1 + node.descendants;
         let mut found = &mut self.open[0].1;
         for part in components(&path[..parent_len]).into_iter().flatten() {
+            found.descendants += added;
             match found.children.get_mut(part) {
                 Some(child) => found = Arc::make_mut(child),
                 None => return Err(orphan(&path)),
             }
         }
-        found
-            .children
-            .insert(path[cut..].to_owned(), Arc::new(node));
+        found.attach(path[cut..].to_owned(), node);
         Ok(())
     }
 
@@ -1165,6 +1188,18 @@ mod tests {
             }
             let paths = walk(&tree);
             proptest::prop_assert_eq!(paths.len(), tree.node_count());
+            // Every node's subtree count is the number of walked paths below it, also in a
+            // tree loaded from a snapshot of it.
+            let rebuilt = DataTree::from_snapshot(&tree.to_snapshot(), false).unwrap();
+            for path in &paths {
+                let prefix = if path == "/" { "/".to_owned() } else { format!("{path}/") };
+                let below = paths.iter().filter(|p| p.starts_with(&prefix) && *p != path).count();
+                let node = tree.node(path).unwrap();
+                proptest::prop_assert_eq!(node.descendant_count(), below, "{}", path);
+                proptest::prop_assert_eq!(
+                    rebuilt.node(path).unwrap().descendant_count(), below, "loaded {}", path
+                );
+            }
             proptest::prop_assert_eq!(tree.to_snapshot().tree_digest(), tree.digest());
             for session in 0..3 {
                 for path in tree.ephemerals(session) {
@@ -1258,6 +1293,12 @@ mod tests {
             let loaded = DataTree::from_snapshot(data, false).unwrap();
             assert_eq!(loaded.to_snapshot(), dfs);
             assert_eq!(loaded.digest(), tree.digest());
+            // The subtree counts too: the out-of-order attachments count up every ancestor.
+            for (path, below) in [("/", 10), ("/a", 4), ("/a/b", 2), ("/e", 1), ("/a/d", 0)] {
+                let node = loaded.node(path).unwrap();
+                assert_eq!(node.descendant_count(), below, "{path}");
+                assert_eq!(tree.node(path).unwrap().descendant_count(), below, "{path}");
+            }
         }
         let mut orphan = dfs.clone();
         let b = orphan.nodes.iter().position(|n| n.path == "/a/b").unwrap();
