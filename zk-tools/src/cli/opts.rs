@@ -63,6 +63,11 @@ impl Parsed {
             .and_then(|(_, v)| v.as_deref())
     }
 
+    /// The options given, in command-line order (repeats included).
+    pub fn options(&self) -> impl Iterator<Item = char> + '_ {
+        self.opts.iter().map(|(name, _)| *name)
+    }
+
     /// Positional argument `i` (0 is the command).
     pub fn arg(&self, i: usize) -> Option<&str> {
         self.args.get(i).map(String::as_str)
