@@ -174,13 +174,10 @@ fn java_split(text: &str, is_separator: impl Fn(char) -> bool, merge_runs: bool)
         matched = true;
         parts.push(&text[start..at]);
         let mut end = at + c.len_utf8();
-        while merge_runs {
-            match chars.peek() {
-                Some(&(next, d)) if is_separator(d) => {
-                    end = next + d.len_utf8();
-                    chars.next();
-                }
-                _ => break,
+        if merge_runs {
+            while let Some(&(next, d)) = chars.peek().filter(|&&(_, d)| is_separator(d)) {
+                end = next + d.len_utf8();
+                chars.next();
             }
         }
         start = end;
