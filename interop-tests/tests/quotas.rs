@@ -2,7 +2,8 @@
 //! `enforceQuota=true` in zoo.cfg, compared as clients see them:
 //!
 //! 1. the real zkCli (`setquota`, `listquota`, `get -s` of the quota nodes, writes past soft and
-//!    hard limits) runs the same lines on both; the transcripts must match, zxids included;
+//!    hard limits) runs the same lines on both; the transcripts must match, zxids included, and
+//!    both servers log the soft limit passed;
 //! 2. raw requests (`Differential`): creates, setData, deletes, multis and session closes under
 //!    and above quota roots, the stats and limits nodes read back (data and Stat), a watch on a
 //!    stats node (in-place updates fire nothing), QUOTAEXCEEDED and its zxid, a limits node
@@ -321,6 +322,14 @@ fn quotas_match_java() {
     }
 
     // One runner throughout: its time window and zxid names span the restarts.
+    // Passing a soft limit is only logged (a warning on both).
+    let soft = "Quota exceeded: /app [current count=5, softCountLimit=4]";
+    assert!(servers.java.log().contains(soft), "Java logged no {soft:?}");
+    assert!(
+        servers.ours.log().contains(soft),
+        "zk-server logged no {soft:?}"
+    );
+
     let mut d = servers.differential();
     raw_requests(&mut d);
     d.assert_no_differences();

@@ -6,7 +6,9 @@
 //! unchanged. Loading a snapshot recounts every root whose limits node is a leaf.
 //!
 //! With `zookeeper.enforceQuota`, prep refuses a create or setData that would pass a hard limit
-//! ([`DataTree::check_quota`]) and logs soft limits passed.
+//! ([`DataTree::check_quota`]) and logs soft limits passed (without one, nothing is checked or
+//! logged, as in 3.8). Java logs through a rate limiter that folds repeats of one message within
+//! 100 ms; this logs each.
 //!
 //! Where Java throws out of its apply path (bad stats text, a limits node right under
 //! `/zookeeper/quota`, a quota-root path shorter than `/zookeeper/quota` when deleting a limits
