@@ -8,6 +8,8 @@
 //! - [`JavaProgram`]: a small Java driver (a source string, or a file under
 //!   `interop-tests/java/`) compiled once against the ZooKeeper client and Curator jars and run
 //!   with arguments and a timeout.
+//! - [`run_zkcli`]: the real zkCli (`ZooKeeperMain`) running command lines in one session, the
+//!   output of each kept apart.
 //! - [`PythonScript`]: a kazoo driver run with `/usr/bin/python3` (where Debian's
 //!   `python3-kazoo` lives) and a timeout.
 //! - [`four_letter_word`]: sends a four-letter word (`ruok`, `srvr`, `mntr`, ...) and returns the
@@ -47,6 +49,7 @@ mod python;
 mod rust_process;
 mod rust_server;
 mod server;
+mod zkcli;
 
 pub use fourlw::{four_letter_word, four_letter_word_timeout, FOUR_LETTER_WORD_TIMEOUT};
 pub use java::JavaEnv;
@@ -58,6 +61,7 @@ pub use rust_server::{RustZkServer, ServerUnderTest};
 pub use server::{
     free_port, JavaEnsemble, JavaZkServer, JavaZkServerBuilder, ServerAddr, SERVER_START_TIMEOUT,
 };
+pub use zkcli::{run_zkcli, ZkCliStep};
 
 use std::path::PathBuf;
 

@@ -5,6 +5,7 @@
 //! - [`message`]: whole requests and replies, decoded by opcode;
 //! - [`types`]: opcodes, error codes, create modes, zxids and session ids;
 //! - [`path`]: path validation exactly as Java does it, and sequential names;
+//! - [`quota`]: the quota nodes and their `StatsTrack` text;
 //! - [`frame`]: the tokio-util codec for length-prefixed frames, the handshake stage and
 //!   four-letter words;
 //! - [`storage`]: snapshot and transaction-log file layouts.
@@ -26,6 +27,7 @@ pub mod message;
 pub mod path;
 pub mod proto;
 pub mod quorum;
+pub mod quota;
 pub mod storage;
 pub mod txn;
 pub mod types;

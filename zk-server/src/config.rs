@@ -388,6 +388,13 @@ impl Config {
         self.property_bool("zookeeper.skipACL", false)
     }
 
+    /// `zookeeper.enforceQuota`: refuse writes past a hard quota. True only for `true` in any
+    /// case, as Java's `Boolean.parseBoolean` reads it.
+    pub fn enforce_quota(&self) -> bool {
+        self.property("zookeeper.enforceQuota")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
     /// `jute.maxbuffer` (a JVM flag only: a zoo.cfg key becomes `zookeeper.jute.maxbuffer`,
     /// which Java's server does not read either). Default 0xfffff.
     pub fn jute_max_buffer(&self) -> usize {

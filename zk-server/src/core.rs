@@ -152,6 +152,8 @@ pub struct CoreConfig {
     pub super_digest: Option<String>,
     /// No ACL checks at all.
     pub skip_acl: bool,
+    /// Refuse creates and setData past a hard quota (`zookeeper.enforceQuota`).
+    pub enforce_quota: bool,
     /// Write the tree digest into txns.
     pub digest_enabled: bool,
     /// How often empty containers and expired TTL nodes are looked for
@@ -176,6 +178,7 @@ impl Default for CoreConfig {
             extended_types: false,
             super_digest: None,
             skip_acl: false,
+            enforce_quota: false,
             digest_enabled: true,
             container_check_interval_ms: 60_000,
             container_max_never_used_ms: 0,
@@ -595,6 +598,7 @@ impl ServerCore {
             let body = RequestBody::DeleteContainer(path.clone());
             let prep = Prep {
                 tree: &self.tree,
+                committed: &self.tree,
                 config: &self.config,
                 nulls: Nulls::NONE,
             };
@@ -885,6 +889,7 @@ impl ServerCore {
         let op = body.op();
         let prep = Prep {
             tree: &self.tree,
+            committed: &self.tree,
             config: &self.config,
             nulls,
         };
@@ -941,6 +946,7 @@ impl ServerCore {
     fn check_acl(&self, c: &Conn, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {
         Prep {
             tree: &self.tree,
+            committed: &self.tree,
             config: &self.config,
             nulls: Nulls::NONE,
         }
@@ -1150,6 +1156,8 @@ impl ServerCore {
 /// PrepRequestProcessor over a tree: the real one, or a multi's scratch copy.
 struct Prep<'a> {
     tree: &'a DataTree,
+    /// The tree as committed, without a multi's earlier ops: Java checks quotas against it.
+    committed: &'a DataTree,
     config: &'a CoreConfig,
     /// Where the request (or this multi sub-op) sent nulls our records cannot hold.
     nulls: &'a Nulls,
@@ -1161,6 +1169,22 @@ impl Prep<'_> {
             return Ok(());
         }
         acl::check(acl, perm, &c.auth_ids)
+    }
+
+    /// `checkQuota` of a create (`count_diff` 1) or setData (0) replacing `last` by `data`.
+    fn check_quota(
+        &self,
+        path: &str,
+        last: Option<&Bytes>,
+        data: Option<&Bytes>,
+        count_diff: i64,
+    ) -> Result<(), ErrorCode> {
+        if !self.config.enforce_quota {
+            return Ok(());
+        }
+        let len = |d: Option<&Bytes>| d.map_or(0, |d| d.len() as i64);
+        self.committed
+            .check_quota(path, len(data) - len(last), count_diff)
     }
 
     /// The node at a path (`""` is the root), or NONODE.
@@ -1229,6 +1253,7 @@ impl Prep<'_> {
                 validate(&r.path)?;
                 let node = self.record(&r.path)?;
                 self.check_acl(c, &self.tree.acl(node), perms::WRITE)?;
+                self.check_quota(&r.path, node.data.as_ref(), r.data.as_ref(), 0)?;
                 let version = check_version(node.stat.version, r.version)?;
                 Ok(Txn::SetData(SetDataTxn {
                     path: r.path.clone(),
@@ -1309,6 +1334,7 @@ impl Prep<'_> {
         if self.is_session_ephemeral(parent_node.stat.ephemeral_owner) {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
+        self.check_quota(&path, None, data.as_ref(), 1)?;
         let parent_c_version = parent_cversion + 1;
         Ok(match op {
             OpCode::CreateContainer => Txn::CreateContainer(CreateContainerTxn {
@@ -1351,6 +1377,7 @@ impl Prep<'_> {
             let nulls = self.nulls.sub_op(index);
             let view = Prep {
                 tree: &scratch,
+                committed: self.committed,
                 config: self.config,
                 nulls: &nulls,
             };

@@ -133,6 +133,7 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
         extended_types: cfg.extended_types_enabled(),
         super_digest: cfg.super_digest().map(str::to_owned),
         skip_acl: cfg.skip_acl(),
+        enforce_quota: cfg.enforce_quota(),
         digest_enabled: cfg.digest_enabled(),
         container_check_interval_ms: cfg.container_check_interval_ms(),
         container_max_never_used_ms: cfg.container_max_never_used_interval_ms(),

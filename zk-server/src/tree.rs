@@ -10,6 +10,8 @@
 //! clone. A write to a shared tree copies only the nodes on the path to the change. A path is
 //! resolved one component at a time; keeping no full-path map saves a copy of every path.
 
+mod quota;
+
 use imbl::{HashMap, HashSet, OrdMap, OrdSet};
 
 use std::sync::Arc;
@@ -288,6 +290,8 @@ pub struct DataTree {
     digest: i64,
     last_processed_zxid: i64,
     extended_types: bool,
+    /// The quota roots (`/zookeeper/quota/.../zookeeper_limits` nodes).
+    quotas: quota::QuotaRoots,
 }
 
 /// The nodes every tree has.
@@ -324,6 +328,7 @@ impl DataTree {
             digest: 0,
             last_processed_zxid: 0,
             extended_types,
+            quotas: quota::QuotaRoots::default(),
         }
     }
 
@@ -767,6 +772,7 @@ impl DataTree {
         };
         let zxid = header.zxid;
         let acl_ref = self.acls.add_usage(acl);
+        let data_len = data.as_ref().map_or(0, |d| d.len());
         let node = Node::new(
             data,
             acl_ref,
@@ -795,6 +801,7 @@ impl DataTree {
             }
             p.acl_ref
         });
+        self.quota_created(path, data_len);
         let parent_acl = self.acls.get(parent_acl_ref);
         result.event(EventType::NodeCreated, path.to_owned(), acl.to_vec());
         result.event(EventType::NodeChildrenChanged, parent_path, parent_acl);
@@ -810,6 +817,7 @@ impl DataTree {
         let parent_path = parent(path).ok_or(ErrorCode::NoNode)?.to_owned();
         let doomed = self.node(path).ok_or(ErrorCode::NoNode)?;
         let node_acl = self.acl(doomed);
+        let data_len = doomed.data.as_ref().map_or(0, |d| d.len());
         let removed = 1 + doomed.descendants as isize;
         let name = zk_proto::path::basename(path);
         let (node, parent_acl_ref) = self.update_resized(&parent_path, -removed, |p| {
@@ -819,6 +827,7 @@ impl DataTree {
             (node, p.acl_ref)
         });
         self.forget_subtree(path, &node);
+        self.quota_deleted(path, data_len);
         let parent_acl = self.acls.get(parent_acl_ref);
         result.event(EventType::NodeDeleted, path.to_owned(), node_acl);
         result.event(EventType::NodeChildrenChanged, parent_path, parent_acl);
@@ -833,9 +842,11 @@ impl DataTree {
         header: &TxnHeader,
         result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
-        if self.node(path).is_none() {
+        let Some(old) = self.node(path) else {
             return Err(ErrorCode::NoNode);
-        }
+        };
+        let old_len = old.data.as_ref().map_or(0, |d| d.len());
+        let new_len = data.as_ref().map_or(0, |d| d.len());
         let (zxid, time) = (header.zxid, header.time);
         self.update(path, |n| {
             n.data = data;
@@ -846,6 +857,7 @@ impl DataTree {
         let node = self.node(path).expect("just changed");
         result.stat = Some(self.client_stat(node));
         let acl = self.acl(node);
+        self.quota_data_changed(path, old_len, new_len);
         result.event(EventType::NodeDataChanged, path.to_owned(), acl);
         Ok(())
     }
@@ -979,6 +991,7 @@ impl DataTreeBuilder {
         }
         tree.acls.purge_unused();
         tree.node_count = tree.node_count.max(1);
+        tree.setup_quota();
         tree
     }
 }

@@ -458,17 +458,12 @@ fn zkcli_matches_zkcli_sh() {
     let our_time = t.elapsed();
     for step in &mut java_steps {
         created_to_stdout(step);
-        // zkCli.sh prints the InvalidACL exception's own text before its "Acl is not valid",
-        // and names the commons-cli exception class before an option error.
+        // zkCli.sh prints the InvalidACL exception's own text before its "Acl is not valid".
         step.stderr = join_lines(
             &step
                 .stderr
                 .lines()
                 .filter(|l| !l.starts_with("KeeperErrorCode = InvalidACL"))
-                .map(|l| match l.strip_prefix("org.apache.commons.cli.") {
-                    Some(rest) => rest.split_once(": ").map_or(rest, |(_, msg)| msg),
-                    None => l,
-                })
                 .collect::<Vec<_>>(),
         );
     }

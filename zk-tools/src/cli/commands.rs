@@ -1,5 +1,7 @@
 //! The ZooKeeper commands of zkCli.sh, on zk-client.
 
+mod quota;
+
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -231,12 +233,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         "[-s] [-e] [-c] [-t ttl] path [data] [acl]",
         &[('e', false), ('s', false), ('c', false), ('t', true)],
     ),
+    spec(
+        "delquota",
+        "[-n|-b|-N|-B] path",
+        &[('n', false), ('b', false), ('N', false), ('B', false)],
+    ),
     spec("delete", "[-v version] path", &[('v', true)]),
     spec("deleteall", "path [-b batch size]", &[('b', true)]),
     spec("get", "[-s] [-w] path", &[('s', false), ('w', false)]),
     spec("getAcl", "[-s] path", &[('s', false)]),
     spec("getAllChildrenNumber", "path", &[]),
     spec("getEphemerals", "path", &[]),
+    spec("listquota", "path", &[]),
     spec(
         "ls",
         "[-s] [-w] [-R] path",
@@ -247,6 +255,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         "setAcl",
         "[-s] [-v version] [-R] path acl",
         &[('s', false), ('v', true), ('R', false)],
+    ),
+    spec(
+        "setquota",
+        "-n|-b|-N|-B val path",
+        &[('n', true), ('b', true), ('N', true), ('B', true)],
     ),
     spec("stat", "[-w] path", &[('w', false)]),
     spec("sync", "path", &[]),
@@ -293,6 +306,7 @@ pub async fn run(
         "create" => create(spec, &p, conn, io).await,
         "delete" => delete(spec, &p, conn).await,
         "deleteall" => deleteall(spec, &p, conn).await,
+        "delquota" => quota::del_quota(spec, &p, conn, io).await,
         "get" => get(spec, &p, conn, io).await,
         "getAcl" => get_acl(spec, &p, conn, io).await,
         "getAllChildrenNumber" => {
@@ -305,9 +319,11 @@ pub async fn run(
             io.line(&n.to_string())
         }
         "getEphemerals" => get_ephemerals(&p, conn, io).await,
+        "listquota" => quota::list_quota(spec, &p, conn, io).await,
         "ls" => ls(spec, &p, conn, io).await,
         "set" => set(spec, &p, conn, io).await,
         "setAcl" => set_acl(spec, &p, conn, io).await,
+        "setquota" => quota::set_quota(spec, &p, conn, io).await,
         "stat" => stat(spec, &p, conn, io).await,
         "sync" => {
             let path = path_arg(spec, &p, 1)?;

@@ -53,6 +53,7 @@ digest:user:hash:rw, ip:10.0.0.1:r, auth::cdrwa):
   addauth scheme auth              sync path          getEphemerals [path]
   getAllChildrenNumber path        whoami             config [-c] [-w] [-s]
   addWatch [-m mode] path          version
+  setquota -n|-b|-N|-B val path    listquota path     delquota [-n|-b|-N|-B] path
 Shell only: connect [host:port], close, quit, help, history, redo N, printwatches on|off.
 Words may be quoted with \"...\" or '...'; `--` ends a command's options.
 
@@ -71,7 +72,8 @@ Differences from zkCli.sh, on purpose:
     warns and applies the rest); a bad -v number is an error (zkCli.sh crashes).
   - getEphemerals lists paths sorted; setAcl -R reports each failure on its own line.
   - nodes created without data get empty data (zkCli.sh creates null data), and `get`
-    prints an empty line for null data where zkCli.sh prints `null`.
+    prints an empty line for null data where zkCli.sh prints `null`; so do the nodes
+    setquota creates on the way to a quota's zookeeper_limits node.
   - the session is closed on exit (zkCli.sh's one-shot mode leaves it to expire, so its
     ephemeral nodes outlive it by the session timeout).
 ";

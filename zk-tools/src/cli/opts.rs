@@ -63,6 +63,11 @@ impl Parsed {
             .and_then(|(_, v)| v.as_deref())
     }
 
+    /// The options given, in command-line order (repeats included).
+    pub fn options(&self) -> impl Iterator<Item = char> + '_ {
+        self.opts.iter().map(|(name, _)| *name)
+    }
+
     /// Positional argument `i` (0 is the command).
     pub fn arg(&self, i: usize) -> Option<&str> {
         self.args.get(i).map(String::as_str)
@@ -93,9 +98,14 @@ fn looks_like_option(token: &str, specs: &[OptSpec]) -> bool {
     }
 }
 
+fn unrecognized(token: &str) -> String {
+    format!("org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: {token}")
+}
+
 /// Parses `tokens` (command name first) with commons-cli's rules: `-x` flags, `-v 3` or `-v3`
 /// for options with a value, bundled flags (`-se`), `--` ends options; an unknown option is an
-/// error (`Unrecognized option: -x`), as is a missing value (`Missing argument for option: v`).
+/// error, as is a missing value; the messages are what zkCli prints for commons-cli's exceptions
+/// (`org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: -x`).
 pub fn parse(tokens: &[String], specs: &[OptSpec]) -> Result<Parsed, String> {
     let mut args = Vec::new();
     let mut opts = Vec::new();
@@ -114,7 +124,7 @@ pub fn parse(tokens: &[String], specs: &[OptSpec]) -> Result<Parsed, String> {
         }
         if token.starts_with("--") || !token.starts_with('-') || token.len() == 1 {
             if token.starts_with("--") {
-                return Err(format!("Unrecognized option: {token}"));
+                return Err(unrecognized(token));
             }
             args.push(token.clone());
             continue;
@@ -122,7 +132,7 @@ pub fn parse(tokens: &[String], specs: &[OptSpec]) -> Result<Parsed, String> {
         let body = &token[1..];
         for (at, c) in body.char_indices() {
             match spec_of(specs, c) {
-                None => return Err(format!("Unrecognized option: {token}")),
+                None => return Err(unrecognized(token)),
                 Some(false) => opts.push((c, None)),
                 Some(true) => {
                     let attached = &body[at + c.len_utf8()..];
@@ -132,7 +142,10 @@ pub fn parse(tokens: &[String], specs: &[OptSpec]) -> Result<Parsed, String> {
                         opts.push((c, Some(tokens[i].clone())));
                         i += 1;
                     } else {
-                        return Err(format!("Missing argument for option: {c}"));
+                        return Err(format!(
+                            "org.apache.commons.cli.MissingArgumentException: Missing argument \
+                             for option: {c}"
+                        ));
                     }
                     break;
                 }
@@ -179,15 +192,15 @@ mod tests {
         assert_eq!(p.args, ["setAcl", "/a", "-s"]);
         assert_eq!(
             parse(&words("set -x /a"), &specs).unwrap_err(),
-            "Unrecognized option: -x"
+            "org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: -x"
         );
         assert_eq!(
             parse(&words("set /a -v"), &specs).unwrap_err(),
-            "Missing argument for option: v"
+            "org.apache.commons.cli.MissingArgumentException: Missing argument for option: v"
         );
         assert_eq!(
             parse(&words("set -v -s /a"), &specs).unwrap_err(),
-            "Missing argument for option: v"
+            "org.apache.commons.cli.MissingArgumentException: Missing argument for option: v"
         );
     }
 }
