@@ -7,7 +7,8 @@
 //! - [`path`]: path validation exactly as Java does it, and sequential names;
 //! - [`frame`]: the tokio-util codec for length-prefixed frames, the handshake stage and
 //!   four-letter words;
-//! - [`storage`]: snapshot and transaction-log file layouts.
+//! - [`storage`]: snapshot and transaction-log file layouts;
+//! - [`sasl`]: the DIGEST-MD5 directive lists and digests of SASL authentication.
 //!
 //! No sockets, files or clocks live here: only data and codecs.
 //!
@@ -26,6 +27,7 @@ pub mod message;
 pub mod path;
 pub mod proto;
 pub mod quorum;
+pub mod sasl;
 pub mod storage;
 pub mod txn;
 pub mod types;
