@@ -302,6 +302,13 @@ impl ClientBuilder {
             max_frame_len: self.max_frame_len,
             sasl: self.sasl,
         };
+        // With a SASL login, the connection is ready once it is published as authenticated
+        // (just after the connected state).
+        let ready = if config.sasl.is_some() {
+            |s: SessionState| s == SessionState::SaslAuthenticated
+        } else {
+            SessionState::is_connected
+        };
         tokio::spawn(Driver::new(config, session, shared.clone(), rx, seed).run());
         let client = Client {
             inner: Arc::new(Inner {
@@ -322,7 +329,7 @@ impl ClientBuilder {
         let connected = tokio::time::timeout(wait, async {
             loop {
                 let now = *state.borrow_and_update();
-                if now.is_connected() {
+                if ready(now) {
                     return Ok(());
                 }
                 if let Some(err) = now.terminal_error() {

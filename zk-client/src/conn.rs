@@ -123,8 +123,7 @@ impl Driver {
                     let wait = Duration::from_millis(
                         self.session.info().negotiated_timeout_ms.max(1) as u64 * 2 / 3,
                     );
-                    match crate::sasl::login(&mut framed, &mut self.session, &login, wait).await
-                    {
+                    match crate::sasl::login(&mut framed, &mut self.session, &login, wait).await {
                         crate::sasl::LoginOutcome::Authenticated => self.sasl_authenticated = true,
                         crate::sasl::LoginOutcome::Failed => break SessionState::AuthFailed,
                         // Nothing was published for this connection: just try again.

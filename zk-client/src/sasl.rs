@@ -14,9 +14,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tracing::{debug, info, warn};
 use zk_proto::frame::ServerFrame;
 use zk_proto::proto::{GetSaslRequest, ReplyHeader, RequestHeader, SetSaslResponse};
-use zk_proto::sasl::{
-    Directives, DigestInputs, DIGEST_URI, NONCE_COUNT, SERVER_NAME,
-};
+use zk_proto::sasl::{DigestInputs, Directives, DIGEST_URI, NONCE_COUNT, SERVER_NAME};
 use zk_proto::{Jute, OpCode};
 
 use crate::session::Session;
@@ -93,7 +91,10 @@ impl DigestMd5Client {
                         self.stage = Stage::Complete;
                         Ok(None)
                     }
-                    Some(_) => Err("the server's rspauth does not match: it does not know the password".to_owned()),
+                    Some(_) => Err(
+                        "the server's rspauth does not match: it does not know the password"
+                            .to_owned(),
+                    ),
                     None => Err("the server sent no rspauth".to_owned()),
                 }
             }
@@ -278,10 +279,15 @@ mod tests {
     fn refuses_a_server_that_does_not_know_the_password_or_sends_null() {
         let mut c = DigestMd5Client::new(login(), "9679419525618266".into());
         c.evaluate(Some(CHALLENGE)).unwrap();
-        assert!(c.evaluate(Some(b"rspauth=00000000000000000000000000000000")).is_err());
+        assert!(c
+            .evaluate(Some(b"rspauth=00000000000000000000000000000000"))
+            .is_err());
         assert!(!c.is_complete());
         let mut c = DigestMd5Client::new(login(), "x".into());
-        assert!(c.evaluate(None).is_err(), "a server without SASL sends null");
+        assert!(
+            c.evaluate(None).is_err(),
+            "a server without SASL sends null"
+        );
         let mut c = DigestMd5Client::new(login(), "x".into());
         assert!(c.evaluate(Some(b"nonce=\"n\",algorithm=md5")).is_err());
         let mut c = DigestMd5Client::new(login(), "x".into());

@@ -92,7 +92,9 @@ impl Directives {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("directive {name}: unterminated quoted string")),
+                        None => {
+                            return Err(format!("directive {name}: unterminated quoted string"))
+                        }
                         Some('"') => break,
                         Some('\\') if i + 1 < chars.len() => {
                             value.push(chars[i + 1]);
@@ -306,7 +308,8 @@ mod tests {
             assert!(Directives::parse(bad).is_err(), "{bad:?}");
         }
         let mut out = Directives::default();
-        out.push_quoted("username", "a\"b").push_token("nc", NONCE_COUNT);
+        out.push_quoted("username", "a\"b")
+            .push_token("nc", NONCE_COUNT);
         assert_eq!(out.to_bytes(), b"username=\"a\\\"b\",nc=00000001");
         let back = Directives::parse(&out.to_bytes()).unwrap();
         assert_eq!(back.get("username"), Some("a\"b"));

@@ -527,7 +527,10 @@ mod tests {
         assert_eq!(sasl.check(&acl, perms::READ, &ids), Ok(()));
         assert_eq!(check(&acl, perms::READ, &ids), Err(ErrorCode::NoAuth));
         let carol = [Id::new("sasl", "carol")];
-        assert_eq!(sasl.check(&acl, perms::READ, &carol), Err(ErrorCode::NoAuth));
+        assert_eq!(
+            sasl.check(&acl, perms::READ, &carol),
+            Err(ErrorCode::NoAuth)
+        );
         assert_eq!(
             sasl.check(&acl, perms::READ, &[Id::new("sasl", "super")]),
             Ok(()),

@@ -471,13 +471,17 @@ impl Config {
     pub fn jaas_config_file(&self) -> Option<&str> {
         let value = self.property("java.security.auth.login.config")?;
         let value = value.strip_prefix('=').unwrap_or(value);
-        let value = value.strip_prefix("file://").or_else(|| value.strip_prefix("file:")).unwrap_or(value);
+        let value = value
+            .strip_prefix("file://")
+            .or_else(|| value.strip_prefix("file:"))
+            .unwrap_or(value);
         (!value.is_empty()).then_some(value)
     }
 
     /// `zookeeper.sasl.serverconfig`: the JAAS section of the server's users. Default `Server`.
     pub fn sasl_server_section(&self) -> &str {
-        self.property("zookeeper.sasl.serverconfig").unwrap_or("Server")
+        self.property("zookeeper.sasl.serverconfig")
+            .unwrap_or("Server")
     }
 
     /// `zookeeper.superUser` and every `zookeeper.superUser.*`: SASL ids that are super.
@@ -485,7 +489,10 @@ impl Config {
         const KEY: &str = "zookeeper.superUser";
         self.properties
             .iter()
-            .filter(|(k, _)| k.strip_prefix(KEY).is_some_and(|rest| rest.is_empty() || rest.starts_with('.')))
+            .filter(|(k, _)| {
+                k.strip_prefix(KEY)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
             .map(|(_, v)| v.clone())
             .collect()
     }
@@ -555,7 +562,8 @@ impl Config {
 
     /// Java's `Boolean.parseBoolean` of a property: `true` in any case, else false.
     fn java_boolean(&self, name: &str) -> bool {
-        self.property(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.property(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 }
 

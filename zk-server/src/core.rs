@@ -1266,7 +1266,9 @@ impl Prep<'_> {
             }
             RequestBody::SetAcl(r) => {
                 validate(&r.path)?;
-                let acl = self.nulls.fix_up(acl_list(&r.acl), &c.auth_ids, &self.config.providers)?;
+                let acl =
+                    self.nulls
+                        .fix_up(acl_list(&r.acl), &c.auth_ids, &self.config.providers)?;
                 let node = self.record(&r.path)?;
                 self.check_acl(c, &self.tree.acl(node), perms::ADMIN)?;
                 let version = check_version(node.stat.aversion, r.version)?;
@@ -1321,7 +1323,9 @@ impl Prep<'_> {
             return Err(ErrorCode::BadArguments);
         }
         let parent_path = &path[..slash];
-        let acl_list = self.nulls.fix_up(acl_list, &c.auth_ids, &self.config.providers)?;
+        let acl_list = self
+            .nulls
+            .fix_up(acl_list, &c.auth_ids, &self.config.providers)?;
         let parent_node = self.record(parent_path)?;
         self.check_acl(c, &self.tree.acl(parent_node), perms::CREATE)?;
         let parent_cversion = parent_node.stat.cversion;

@@ -347,8 +347,14 @@ mod tests {
         let sub = nulls.sub_op(2);
         let acl = [Acl::new(zk_proto::perms::ALL, Id::new("world", ""))];
         // world with a null id throws; with an empty one it is merely invalid.
-        assert_eq!(sub.fix_up(&acl, &[], &acl::Providers::default()), Err(ErrorCode::MarshallingError));
-        assert_eq!(Nulls::NONE.fix_up(&acl, &[], &acl::Providers::default()), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            sub.fix_up(&acl, &[], &acl::Providers::default()),
+            Err(ErrorCode::MarshallingError)
+        );
+        assert_eq!(
+            Nulls::NONE.fix_up(&acl, &[], &acl::Providers::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
         assert!(!nulls.any_sub_op_path());
         assert!(Nulls::new(vec![place(&[Index(0), Field("path")])]).any_sub_op_path());
     }

@@ -161,7 +161,7 @@ mod tests {
     use std::sync::Arc;
     use zk_proto::message::RequestBody;
     use zk_proto::proto::{ConnectRequest, GetSaslRequest, RequestHeader};
-    use zk_proto::sasl::{Directives, DigestInputs, DIGEST_URI, NONCE_COUNT, SERVER_NAME};
+    use zk_proto::sasl::{DigestInputs, Directives, DIGEST_URI, NONCE_COUNT, SERVER_NAME};
 
     fn core(sasl: SaslConfig) -> ServerCore {
         let config = CoreConfig {
@@ -218,7 +218,10 @@ mod tests {
         let token = if input.is_empty() {
             None
         } else {
-            SetSaslResponse::read(&mut input).unwrap().token.map(|t| t.to_vec())
+            SetSaslResponse::read(&mut input)
+                .unwrap()
+                .token
+                .map(|t| t.to_vec())
         };
         let closed = actions.iter().any(|a| matches!(a, Action::Close { .. }));
         (header.xid, header.zxid, header.err, token, closed)
@@ -268,6 +271,7 @@ mod tests {
     fn a_failed_exchange_is_authfailed_with_a_null_token_and_a_close() {
         for token in [&b"garbage"[..], b"\xff\xff\x00"] {
             let mut core = core(accounts());
+            sasl(&mut core, 2, b"");
             assert_eq!(
                 answer(&sasl(&mut core, 3, token)),
                 (3, 0, ErrorCode::AuthFailed, None, true)
@@ -297,6 +301,7 @@ mod tests {
             allow_failed_clients: true,
             ..accounts()
         });
+        sasl(&mut core, 4, b"");
         assert_eq!(
             answer(&sasl(&mut core, 5, b"garbage")),
             (5, 0, ErrorCode::Ok, None, false)
@@ -306,6 +311,7 @@ mod tests {
             enforce_schemes: Some(vec!["sasl".to_owned()]),
             ..accounts()
         });
+        sasl(&mut core, 4, b"");
         assert_eq!(
             answer(&sasl(&mut core, 5, b"garbage")),
             (5, 0, ErrorCode::SessionClosedRequireSaslAuth, None, true)

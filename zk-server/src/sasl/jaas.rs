@@ -289,10 +289,7 @@ impl Parser<'_, '_> {
                 Ok(s)
             }
             Token::Eof => Err(self.error(format!("expected [{what}], read [end of file]"))),
-            other => Err(self.error(format!(
-                "expected [{what}], found [{}]",
-                other.shown()
-            ))),
+            other => Err(self.error(format!("expected [{what}], found [{}]", other.shown()))),
         }
     }
 
@@ -430,7 +427,9 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<JaasConfig, JaasError> {
-        JaasConfig::parse(text, "t.conf", &|p| (p == "foo.bar").then(|| "BAZ".to_owned()))
+        JaasConfig::parse(text, "t.conf", &|p| {
+            (p == "foo.bar").then(|| "BAZ".to_owned())
+        })
     }
 
     fn options(cfg: &JaasConfig, section: &str, i: usize) -> Vec<(String, String)> {
@@ -458,9 +457,15 @@ mod tests {
         );
         assert_eq!(
             options(&cfg, "Server", 0),
-            [("debug".into(), "true".into()), ("user_a".into(), "sq".into())]
+            [
+                ("debug".into(), "true".into()),
+                ("user_a".into(), "sq".into())
+            ]
         );
-        assert_eq!(options(&cfg, "Server", 1), [("k".into(), "a\"b\\c\tzA".into())]);
+        assert_eq!(
+            options(&cfg, "Server", 1),
+            [("k".into(), "a\"b\\c\tzA".into())]
+        );
         assert_eq!(
             options(&cfg, "Client", 0),
             [
@@ -471,14 +476,20 @@ mod tests {
         );
         // A quote left open ends at the line's end.
         let cfg = parse("Server { org.x.D required a=\"unterminated\n; };").unwrap();
-        assert_eq!(options(&cfg, "Server", 0), [("a".into(), "unterminated".into())]);
+        assert_eq!(
+            options(&cfg, "Server", 0),
+            [("a".into(), "unterminated".into())]
+        );
         // Words take digits, dots, dashes, `*` and `$` after their first character; names
         // may be quoted; empty sections count as absent.
         let cfg = parse(
             "Server { org.x.D required a=b-1.2*$c a=\"later wins\"; };\n\"Ser ver\" { x.Y optional; }; E { };",
         )
         .unwrap();
-        assert_eq!(options(&cfg, "Server", 0), [("a".into(), "later wins".into())]);
+        assert_eq!(
+            options(&cfg, "Server", 0),
+            [("a".into(), "later wins".into())]
+        );
         assert!(cfg.section("Ser ver").is_some());
         assert!(cfg.section("E").is_none() && cfg.section("Client").is_none());
         let cfg = parse("Server { org.x.D required a=ü; };").unwrap();
@@ -493,7 +504,11 @@ mod tests {
                 3,
                 "expected [option value], found ['sq']",
             ),
-            ("# hash\nServer { org.x.D required; };", 1, "expected [{], found [hash]"),
+            (
+                "# hash\nServer { org.x.D required; };",
+                1,
+                "expected [{], found [hash]",
+            ),
             (
                 "Server { org.x.D required user_a=123; };",
                 1,
@@ -504,7 +519,11 @@ mod tests {
                 3,
                 "expected [=], found [;]",
             ),
-            ("Server {\n org.x.D bogus; };", 2, "invalid control flag, BOGUS"),
+            (
+                "Server {\n org.x.D bogus; };",
+                2,
+                "invalid control flag, BOGUS",
+            ),
             (
                 "Server { org.x.D required; };\n\nServer { org.x.D required; };",
                 3,

@@ -274,14 +274,16 @@ mod tests {
         )))
         .unwrap();
         assert_eq!(other.accounts.unwrap().users(), ["eve"]);
-        let missing = SaslConfig::load(&cfg(&format!(
-            "{flags} -Dzookeeper.sasl.serverconfig=Nope"
-        )))
-        .unwrap();
+        let missing =
+            SaslConfig::load(&cfg(&format!("{flags} -Dzookeeper.sasl.serverconfig=Nope"))).unwrap();
         assert!(missing.accounts.is_none());
 
         let bad = dir.path().join("bad.conf");
-        std::fs::write(&bad, "Server {\n  org.x.D required\n  user_a=\"x\"\n  user_b;\n};\n").unwrap();
+        std::fs::write(
+            &bad,
+            "Server {\n  org.x.D required\n  user_a=\"x\"\n  user_b;\n};\n",
+        )
+        .unwrap();
         let err = SaslConfig::load(&cfg(&format!(
             "-Djava.security.auth.login.config={}",
             bad.display()
@@ -291,8 +293,10 @@ mod tests {
             err.contains(&format!("{}:4: expected [=], found [;]", bad.display())),
             "{err}"
         );
-        let err = SaslConfig::load(&cfg("-Djava.security.auth.login.config=/nonexistent/j.conf"))
-            .unwrap_err();
+        let err = SaslConfig::load(&cfg(
+            "-Djava.security.auth.login.config=/nonexistent/j.conf",
+        ))
+        .unwrap_err();
         assert!(err.contains("/nonexistent/j.conf"), "{err}");
     }
 
@@ -309,6 +313,9 @@ mod tests {
             "-Dzookeeper.enforce.auth.enabled=true -Dzookeeper.enforce.auth.schemes=digest,ip",
         ))
         .unwrap();
-        assert_eq!(ok.enforce_schemes, Some(vec!["digest".to_owned(), "ip".to_owned()]));
+        assert_eq!(
+            ok.enforce_schemes,
+            Some(vec!["digest".to_owned(), "ip".to_owned()])
+        );
     }
 }

@@ -85,19 +85,16 @@ impl Connection {
         if let Some((user, password)) = &self.sasl {
             builder = builder.sasl_digest(user.clone(), password.clone());
         }
-        let client = builder
-            .connect()
-            .await
-            .map_err(|e| {
-                self.closed = true;
-                CmdError::new(match e {
-                    Error::Timeout => format!("Unable to connect to {}: timed out", self.server),
-                    Error::InvalidArgument(m) | Error::InvalidPath(m) => {
-                        format!("Invalid connect string {}: {m}", self.server)
-                    }
-                    e => format!("Unable to connect to {}: {e}", self.server),
-                })
-            })?;
+        let client = builder.connect().await.map_err(|e| {
+            self.closed = true;
+            CmdError::new(match e {
+                Error::Timeout => format!("Unable to connect to {}: timed out", self.server),
+                Error::InvalidArgument(m) | Error::InvalidPath(m) => {
+                    format!("Invalid connect string {}: {m}", self.server)
+                }
+                e => format!("Unable to connect to {}: {e}", self.server),
+            })
+        })?;
         self.client = Some(client.clone());
         Ok(client)
     }

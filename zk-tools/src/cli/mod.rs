@@ -153,7 +153,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
     parsed.sasl = match (sasl_user, sasl_password) {
         (None, None) => None,
         (None, Some(_)) => {
-            return Err(ArgsError::Invalid("-sasl-password needs -sasl-user".to_owned()))
+            return Err(ArgsError::Invalid(
+                "-sasl-password needs -sasl-user".to_owned(),
+            ))
         }
         (Some(user), password) => {
             let password = password
@@ -463,8 +465,15 @@ mod tests {
         let a = parse_args(strings(&["--server", "h:1"])).unwrap();
         assert!(a.command.is_empty());
         assert_eq!(parse_args(strings(&["-help"])), Err(ArgsError::Help));
-        let a = parse_args(strings(&["-sasl-user", "bob", "--sasl-password", "pw", "ls", "/"]))
-            .unwrap();
+        let a = parse_args(strings(&[
+            "-sasl-user",
+            "bob",
+            "--sasl-password",
+            "pw",
+            "ls",
+            "/",
+        ]))
+        .unwrap();
         assert_eq!(a.sasl, Some(("bob".to_owned(), "pw".to_owned())));
         assert_eq!(a.command, ["ls", "/"]);
         assert!(parse_args(strings(&["-sasl-password", "pw", "ls"])).is_err());
