@@ -301,6 +301,23 @@ mod tests {
     }
 
     #[test]
+    fn the_sasl_provider_comes_from_zoo_cfg_or_flags() {
+        let provider = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
+        let from_cfg =
+            Config::parse(&format!("dataDir=/d\nauthProvider.1={provider}\n"), "").unwrap();
+        assert!(crate::acl::Providers::from_config(&from_cfg).sasl.is_some());
+        let from_flag = cfg(&format!(
+            "-Dzookeeper.authProvider.sasl={provider} -Dzookeeper.letAnySaslUserDoX=anyone"
+        ));
+        let providers = crate::acl::Providers::from_config(&from_flag);
+        assert_eq!(
+            providers.sasl.unwrap().let_any_user_do_x.as_deref(),
+            Some("anyone")
+        );
+        assert!(crate::acl::Providers::from_config(&cfg("")).sasl.is_none());
+    }
+
+    #[test]
     fn enforcement_needs_schemes_with_providers() {
         let err = SaslConfig::load(&cfg("-Dzookeeper.enforce.auth.enabled=true")).unwrap_err();
         assert!(err.contains("zookeeper.enforce.auth.schemes"), "{err}");
