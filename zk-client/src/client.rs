@@ -201,6 +201,7 @@ pub struct ClientBuilder {
     auth: Vec<(String, Vec<u8>)>,
     resume: Option<(i64, Bytes)>,
     max_frame_len: usize,
+    sasl: Option<crate::sasl::SaslLogin>,
 }
 
 impl ClientBuilder {
@@ -226,6 +227,41 @@ impl ClientBuilder {
     /// connection.
     pub fn auth(mut self, scheme: impl Into<String>, auth: Vec<u8>) -> Self {
         self.auth.push((scheme.into(), auth));
+        self
+    }
+
+    /// Log in with SASL DIGEST-MD5 as `username` on every connection, before anything else is
+    /// sent, as the Java client does with a JAAS `Client` section holding
+    /// `org.apache.zookeeper.server.auth.DigestLoginModule required username="..."
+    /// password="...";`. The server must list the user in its JAAS `Server` section; the
+    /// connection then holds the id `sasl:username`.
+    ///
+    /// Each successful login publishes [`SessionState::SaslAuthenticated`] after the connected
+    /// state. A refused login (wrong password, unknown user, a server without SASL) ends the
+    /// session in [`SessionState::AuthFailed`]: `connect` fails with
+    /// [`Error::AuthFailed`](crate::Error::AuthFailed), or, after a reconnect, every request
+    /// does.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> zk_client::Result<()> {
+    /// use zk_client::{Client, CreateOptions, SessionState};
+    /// use zk_client::zk_proto::data::{Acl, Id};
+    /// let client = Client::builder("127.0.0.1:2181")
+    ///     .sasl_digest("alice", "alice-secret")
+    ///     .connect()
+    ///     .await?;
+    /// assert_eq!(client.state(), SessionState::SaslAuthenticated);
+    /// let only_alice = vec![Acl::new(zk_client::zk_proto::perms::ALL, Id::new("sasl", "alice"))];
+    /// client
+    ///     .create("/mine", b"x", &CreateOptions::persistent().with_acl(only_alice))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sasl_digest(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.sasl = Some(crate::sasl::SaslLogin {
+            username: username.into(),
+            password: password.into(),
+        });
         self
     }
 
@@ -264,6 +300,14 @@ impl ClientBuilder {
             hosts: cs.hosts().to_vec(),
             requested_timeout: self.session_timeout,
             max_frame_len: self.max_frame_len,
+            sasl: self.sasl,
+        };
+        // With a SASL login, the connection is ready once it is published as authenticated
+        // (just after the connected state).
+        let ready = if config.sasl.is_some() {
+            |s: SessionState| s == SessionState::SaslAuthenticated
+        } else {
+            SessionState::is_connected
         };
         tokio::spawn(Driver::new(config, session, shared.clone(), rx, seed).run());
         let client = Client {
@@ -285,7 +329,7 @@ impl ClientBuilder {
         let connected = tokio::time::timeout(wait, async {
             loop {
                 let now = *state.borrow_and_update();
-                if now.is_connected() {
+                if ready(now) {
                     return Ok(());
                 }
                 if let Some(err) = now.terminal_error() {
@@ -358,6 +402,7 @@ impl Client {
             auth: Vec::new(),
             resume: None,
             max_frame_len: zk_proto::frame::DEFAULT_MAX_FRAME_LEN,
+            sasl: None,
         }
     }
 

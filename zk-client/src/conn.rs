@@ -62,6 +62,8 @@ pub(crate) struct ConnConfig {
     pub hosts: Vec<(String, u16)>,
     pub requested_timeout: Duration,
     pub max_frame_len: usize,
+    /// The SASL login run on every connection before anything else.
+    pub sasl: Option<crate::sasl::SaslLogin>,
 }
 
 pub(crate) struct Driver {
@@ -75,6 +77,8 @@ pub(crate) struct Driver {
     next_host: usize,
     /// Set once close() was called: who to tell when the session is over.
     closing: Option<oneshot::Sender<Result<()>>>,
+    /// Whether this connection's SASL login succeeded (published after the connected state).
+    sasl_authenticated: bool,
 }
 
 /// Why a connected period ended.
@@ -102,6 +106,7 @@ impl Driver {
             queued: VecDeque::new(),
             next_host: 0,
             closing: None,
+            sasl_authenticated: false,
         }
     }
 
@@ -110,10 +115,24 @@ impl Driver {
         async move {
             let mut recorded_session_id = None;
             let end_state = loop {
-                let (framed, connected_state) = match self.connect().await {
+                let (mut framed, connected_state) = match self.connect().await {
                     Ok(connected) => connected,
                     Err(state) => break state,
                 };
+                if let Some(login) = self.config.sasl.clone() {
+                    let wait = Duration::from_millis(
+                        self.session.info().negotiated_timeout_ms.max(1) as u64 * 2 / 3,
+                    );
+                    match crate::sasl::login(&mut framed, &mut self.session, &login, wait).await {
+                        crate::sasl::LoginOutcome::Authenticated => self.sasl_authenticated = true,
+                        crate::sasl::LoginOutcome::Failed => break SessionState::AuthFailed,
+                        // Nothing was published for this connection: just try again.
+                        crate::sasl::LoginOutcome::Lost => {
+                            self.session.on_connection_lost();
+                            continue;
+                        }
+                    }
+                }
                 let session_id = self.session.info().session_id;
                 if recorded_session_id != Some(session_id) {
                     tracing::Span::current().record(
@@ -295,6 +314,9 @@ impl Driver {
         }
         *self.shared.info.lock().expect("info lock") = self.session.info().clone();
         self.shared.set_state(connected_state);
+        if std::mem::take(&mut self.sasl_authenticated) {
+            self.shared.set_state(SessionState::SaslAuthenticated);
+        }
 
         let negotiated =
             Duration::from_millis(self.session.info().negotiated_timeout_ms.max(1) as u64);

@@ -29,6 +29,7 @@ mod conn;
 mod connect_string;
 mod error;
 pub mod recipes;
+mod sasl;
 mod session;
 mod watch;
 

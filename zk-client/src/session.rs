@@ -23,6 +23,11 @@ pub enum SessionState {
     Connected,
     /// Connected to a read-only server (only with `read_only(true)`).
     ConnectedReadOnly,
+    /// Connected, and the SASL login of
+    /// [`ClientBuilder::sasl_digest`](crate::ClientBuilder::sasl_digest) succeeded on this
+    /// connection (Java's `SaslAuthenticated` event, which follows `SyncConnected`). Published
+    /// after `Connected` (or `ConnectedReadOnly`) on every connection.
+    SaslAuthenticated,
     /// The connection was lost; the client is trying the servers again and the session lives on
     /// unless it expires meanwhile.
     Disconnected,
@@ -47,7 +52,9 @@ impl SessionState {
     pub fn is_connected(self) -> bool {
         matches!(
             self,
-            SessionState::Connected | SessionState::ConnectedReadOnly
+            SessionState::Connected
+                | SessionState::ConnectedReadOnly
+                | SessionState::SaslAuthenticated
         )
     }
 
@@ -68,6 +75,7 @@ impl SessionState {
             SessionState::Closed => KeeperState::Closed,
             SessionState::ConnectedReadOnly => KeeperState::ConnectedReadOnly,
             SessionState::Connected => KeeperState::SyncConnected,
+            SessionState::SaslAuthenticated => KeeperState::SaslAuthenticated,
             SessionState::Connecting | SessionState::Disconnected => KeeperState::Disconnected,
         }
     }
@@ -228,7 +236,7 @@ impl Session {
         })
     }
 
-    fn next_xid(&mut self) -> i32 {
+    pub(crate) fn next_xid(&mut self) -> i32 {
         self.last_xid = self.last_xid.next();
         self.last_xid.0
     }

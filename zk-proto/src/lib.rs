@@ -8,7 +8,8 @@
 //! - [`quota`]: the quota nodes and their `StatsTrack` text;
 //! - [`frame`]: the tokio-util codec for length-prefixed frames, the handshake stage and
 //!   four-letter words;
-//! - [`storage`]: snapshot and transaction-log file layouts.
+//! - [`storage`]: snapshot and transaction-log file layouts;
+//! - [`sasl`]: the DIGEST-MD5 directive lists and digests of SASL authentication.
 //!
 //! No sockets, files or clocks live here: only data and codecs.
 //!
@@ -28,6 +29,7 @@ pub mod path;
 pub mod proto;
 pub mod quorum;
 pub mod quota;
+pub mod sasl;
 pub mod storage;
 pub mod txn;
 pub mod types;

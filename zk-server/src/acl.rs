@@ -1,5 +1,5 @@
-//! ACLs as Java's server applies them: the `world`, `auth`, `digest`, `ip` and `super` schemes,
-//! permission checks, the fix-up of ACLs in create/setACL (`auth:` expansion, duplicates,
+//! ACLs as Java's server applies them: the `world`, `auth`, `digest`, `ip` and `super` schemes
+//! (and `sasl` when its provider is registered, see [`Providers`]), permission checks, the fix-up of ACLs in create/setACL (`auth:` expansion, duplicates,
 //! validation) and the masking of digests in getACL without ADMIN.
 
 use base64::Engine;
@@ -72,16 +72,67 @@ fn ip_matches(pattern: &str, client: &str) -> bool {
 /// Whether Java 3.8 has an authentication provider for a scheme by default (`ip` and
 /// `digest`): its `isValid` reads an ACL id of that scheme. Any other scheme but `world` and
 /// `auth` has none, and is an invalid ACL before its id is read.
-fn has_provider(scheme: &str) -> bool {
-    matches!(scheme, "digest" | "ip")
+fn has_provider(scheme: &str, providers: &Providers) -> bool {
+    matches!(scheme, "digest" | "ip") || (scheme == "sasl" && providers.sasl.is_some())
+}
+
+/// The authentication providers registered beyond Java's defaults (`ip` and `digest`), by
+/// `zookeeper.authProvider.N` (zoo.cfg `authProvider.N`): Java's ProviderRegistry. A scheme
+/// with no provider is an invalid ACL and matches no connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Providers {
+    /// `org.apache.zookeeper.server.auth.SASLAuthenticationProvider`.
+    pub sasl: Option<SaslProvider>,
+}
+
+/// Java's `SASLAuthenticationProvider`: `sasl:NAME` ids, valid when `NAME` is a valid
+/// Kerberos name; a connection's SASL id matches an ACL id equal to it, and the SASL user
+/// `super` matches every `sasl` ACL id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaslProvider {
+    /// `zookeeper.letAnySaslUserDoX`: an ACL id every SASL-authenticated connection matches.
+    pub let_any_user_do_x: Option<String>,
+}
+
+impl Providers {
+    /// The providers a configuration registers.
+    pub fn from_config(cfg: &crate::config::Config) -> Providers {
+        let schemes = cfg.auth_provider_schemes();
+        Providers {
+            sasl: schemes.iter().any(|s| s == "sasl").then(|| SaslProvider {
+                let_any_user_do_x: cfg.let_any_sasl_user_do_x().map(str::to_owned),
+            }),
+        }
+    }
+
+    /// [`check`] with these providers.
+    pub fn check(&self, acl: &[Acl], perm: i32, auth_ids: &[Id]) -> Result<(), ErrorCode> {
+        check_with(acl, perm, auth_ids, self)
+    }
+
+    /// [`fix_up`] with these providers.
+    pub fn fix_up(&self, acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+        fix_up_inner(acl, &[], auth_ids, self)
+    }
+
+    /// [`fix_up_with_nulls`] with these providers.
+    pub fn fix_up_with_nulls(
+        &self,
+        acl: &[Acl],
+        nulls: &[EntryNulls],
+        auth_ids: &[Id],
+    ) -> Result<Vec<Acl>, ErrorCode> {
+        fix_up_inner(acl, nulls, auth_ids, self)
+    }
 }
 
 /// Whether an ACL id is valid for its scheme (Java's `AuthenticationProvider.isValid`). Only
 /// the providers Java 3.8 registers by default have a scheme here: `ip` and `digest`. `super`,
 /// `sasl` and `x509` ids are INVALIDACL on Java unless a provider for them is configured, so
 /// they are here too.
-fn id_is_valid(id: &Id) -> bool {
+fn id_is_valid(id: &Id, providers: &Providers) -> bool {
     match id.scheme.as_str() {
+        "sasl" if providers.sasl.is_some() => crate::sasl::is_valid_id(&id.id),
         // Java: id.split(":").length == 2 (a trailing empty part is dropped).
         "digest" => {
             let parts: Vec<&str> = id.id.split(':').collect();
@@ -123,8 +174,8 @@ fn java_parse_int(text: &str) -> Option<i32> {
 /// Schemes whose provider says "authenticated" (Java's `isAuthenticated`), so that an `auth`
 /// ACL entry expands to the connection's ids of that scheme. `ip` is not; `super` has no
 /// provider at all.
-fn is_authenticated_scheme(scheme: &str) -> bool {
-    scheme == "digest"
+fn is_authenticated_scheme(scheme: &str, providers: &Providers) -> bool {
+    scheme == "digest" || (scheme == "sasl" && providers.sasl.is_some())
 }
 
 /// A connection's authenticated ids, in the order they were added (Java keeps that order in
@@ -161,8 +212,18 @@ impl std::ops::Deref for AuthIds {
 }
 
 /// Checks that a connection with `auth_ids` holds `perm` on a node with `acl` (Java's
-/// `checkACL`): an empty ACL allows everything, `super` bypasses checks.
+/// `checkACL`): an empty ACL allows everything, `super` bypasses checks. Only Java's default
+/// providers; [`Providers::check`] with others.
 pub fn check(acl: &[Acl], perm: i32, auth_ids: &[Id]) -> Result<(), ErrorCode> {
+    check_with(acl, perm, auth_ids, &Providers::default())
+}
+
+fn check_with(
+    acl: &[Acl],
+    perm: i32,
+    auth_ids: &[Id],
+    providers: &Providers,
+) -> Result<(), ErrorCode> {
     if acl.is_empty() || auth_ids.iter().any(|id| id.scheme == "super") {
         return Ok(());
     }
@@ -174,6 +235,11 @@ pub fn check(acl: &[Acl], perm: i32, auth_ids: &[Id]) -> Result<(), ErrorCode> {
             auth.scheme == entry.id.scheme
                 && match auth.scheme.as_str() {
                     "ip" => ip_matches(&entry.id.id, &auth.id),
+                    "sasl" => providers.sasl.as_ref().is_some_and(|sasl| {
+                        auth.id == "super"
+                            || auth.id == entry.id.id
+                            || sasl.let_any_user_do_x.as_deref() == Some(entry.id.id.as_str())
+                    }),
                     _ => auth.id == entry.id.id,
                 }
         });
@@ -187,7 +253,7 @@ pub fn check(acl: &[Acl], perm: i32, auth_ids: &[Id]) -> Result<(), ErrorCode> {
 /// The ACL a create or setACL stores (Java's `fixupACL`): duplicates dropped, `auth:`
 /// replaced by the connection's authenticated (non-ip) ids, every id checked.
 pub fn fix_up(acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
-    fix_up_with_nulls(acl, &[], auth_ids)
+    fix_up_inner(acl, &[], auth_ids, &Providers::default())
 }
 
 /// Which fields of an ACL entry's id a request sent as null (read as empty strings; see
@@ -214,6 +280,15 @@ pub fn fix_up_with_nulls(
     acl: &[Acl],
     nulls: &[EntryNulls],
     auth_ids: &[Id],
+) -> Result<Vec<Acl>, ErrorCode> {
+    fix_up_inner(acl, nulls, auth_ids, &Providers::default())
+}
+
+fn fix_up_inner(
+    acl: &[Acl],
+    nulls: &[EntryNulls],
+    auth_ids: &[Id],
+    providers: &Providers,
 ) -> Result<Vec<Acl>, ErrorCode> {
     if acl.is_empty() {
         return Err(ErrorCode::InvalidAcl);
@@ -252,7 +327,7 @@ pub fn fix_up_with_nulls(
         }
         if nulls.id && entry.id.scheme != "auth" {
             return Err(
-                if entry.id.scheme == "world" || has_provider(&entry.id.scheme) {
+                if entry.id.scheme == "world" || has_provider(&entry.id.scheme, providers) {
                     ErrorCode::MarshallingError
                 } else {
                     ErrorCode::InvalidAcl
@@ -269,7 +344,7 @@ pub fn fix_up_with_nulls(
                 let mut added = false;
                 for auth in auth_ids
                     .iter()
-                    .filter(|a| is_authenticated_scheme(&a.scheme))
+                    .filter(|a| is_authenticated_scheme(&a.scheme, providers))
                 {
                     out.push(Acl::new(entry.perms, auth.clone()));
                     added = true;
@@ -278,7 +353,7 @@ pub fn fix_up_with_nulls(
                     return Err(ErrorCode::InvalidAcl);
                 }
             }
-            _ if id_is_valid(&entry.id) => out.push(entry),
+            _ if id_is_valid(&entry.id, providers) => out.push(entry),
             _ => return Err(ErrorCode::InvalidAcl),
         }
     }
@@ -431,6 +506,42 @@ mod tests {
             fix_up(&[Acl::new(1, Id::new("nosuch", "x"))], &ids),
             Err(ErrorCode::InvalidAcl)
         );
+    }
+
+    #[test]
+    fn sasl_ids_with_the_sasl_provider() {
+        let sasl = Providers {
+            sasl: Some(SaslProvider::default()),
+        };
+        let bob = Id::new("sasl", "bob");
+        let acl = [Acl::new(perms::ALL, bob.clone())];
+        assert_eq!(sasl.fix_up(&acl, &[]).unwrap(), acl);
+        assert_eq!(fix_up(&acl, &[]), Err(ErrorCode::InvalidAcl), "no provider");
+        assert_eq!(
+            sasl.fix_up(&[Acl::new(1, Id::new("sasl", "a@b@c"))], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        // auth: expands to the connection's sasl id, as an authenticated scheme
+        let ids = [Id::new("ip", "127.0.0.1"), bob.clone()];
+        assert_eq!(sasl.fix_up(&Acl::creator_all(), &ids).unwrap(), acl);
+        assert_eq!(sasl.check(&acl, perms::READ, &ids), Ok(()));
+        assert_eq!(check(&acl, perms::READ, &ids), Err(ErrorCode::NoAuth));
+        let carol = [Id::new("sasl", "carol")];
+        assert_eq!(
+            sasl.check(&acl, perms::READ, &carol),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            sasl.check(&acl, perms::READ, &[Id::new("sasl", "super")]),
+            Ok(()),
+            "the SASL user super matches every sasl id"
+        );
+        let anyone = Providers {
+            sasl: Some(SaslProvider {
+                let_any_user_do_x: Some("bob".to_owned()),
+            }),
+        };
+        assert_eq!(anyone.check(&acl, perms::READ, &carol), Ok(()));
     }
 
     #[test]

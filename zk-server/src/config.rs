@@ -470,6 +470,108 @@ impl Config {
     pub fn container_max_never_used_interval_ms(&self) -> u64 {
         self.property_parsed("znode.container.maxNeverUsedIntervalMs", 0)
     }
+
+    // ----- SASL and authentication providers (see `crate::sasl`) -----
+
+    /// `java.security.auth.login.config`: the JAAS file (a leading `=`, Java's "only this
+    /// file", and a `file:` prefix are dropped).
+    pub fn jaas_config_file(&self) -> Option<&str> {
+        let value = self.property("java.security.auth.login.config")?;
+        let value = value.strip_prefix('=').unwrap_or(value);
+        let value = value
+            .strip_prefix("file://")
+            .or_else(|| value.strip_prefix("file:"))
+            .unwrap_or(value);
+        (!value.is_empty()).then_some(value)
+    }
+
+    /// `zookeeper.sasl.serverconfig`: the JAAS section of the server's users. Default `Server`.
+    pub fn sasl_server_section(&self) -> &str {
+        self.property("zookeeper.sasl.serverconfig")
+            .unwrap_or("Server")
+    }
+
+    /// `zookeeper.superUser` and every `zookeeper.superUser.*`: SASL ids that are super.
+    pub fn sasl_super_users(&self) -> Vec<String> {
+        const KEY: &str = "zookeeper.superUser";
+        self.properties
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix(KEY)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// `zookeeper.SASLAuthenticationProvider.superPassword`: the SASL password of user `super`.
+    pub fn sasl_super_password(&self) -> Option<&str> {
+        self.property("zookeeper.SASLAuthenticationProvider.superPassword")
+    }
+
+    /// `zookeeper.allowSaslFailedClients`: keep a connection whose SASL exchange failed.
+    pub fn allow_sasl_failed_clients(&self) -> bool {
+        self.java_boolean("zookeeper.allowSaslFailedClients")
+    }
+
+    /// `zookeeper.kerberos.removeHostFromPrincipal`.
+    pub fn kerberos_remove_host_from_principal(&self) -> bool {
+        self.property("zookeeper.kerberos.removeHostFromPrincipal") == Some("true")
+    }
+
+    /// `zookeeper.kerberos.removeRealmFromPrincipal`.
+    pub fn kerberos_remove_realm_from_principal(&self) -> bool {
+        self.property("zookeeper.kerberos.removeRealmFromPrincipal") == Some("true")
+    }
+
+    /// `zookeeper.letAnySaslUserDoX`: a `sasl` ACL id that every SASL-authenticated
+    /// connection matches.
+    pub fn let_any_sasl_user_do_x(&self) -> Option<&str> {
+        self.property("zookeeper.letAnySaslUserDoX")
+    }
+
+    /// The schemes that must authenticate a connection before its requests are served, as
+    /// Java's AuthenticationHelper reads them: `["sasl"]` with
+    /// `zookeeper.sessionRequireClientSASLAuth=true`, else `zookeeper.enforce.auth.schemes`
+    /// (comma-separated) when `zookeeper.enforce.auth.enabled=true`; `None` when not enforced.
+    pub fn enforce_auth_schemes(&self) -> Option<Vec<String>> {
+        if self.java_boolean("zookeeper.sessionRequireClientSASLAuth") {
+            return Some(vec!["sasl".to_owned()]);
+        }
+        if !self.java_boolean("zookeeper.enforce.auth.enabled") {
+            return None;
+        }
+        Some(
+            self.property("zookeeper.enforce.auth.schemes")
+                .map(|s| s.split(',').map(|p| p.trim().to_owned()).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The schemes of the providers `zookeeper.authProvider.*` (zoo.cfg `authProvider.*`)
+    /// registers, by their Java class names; a class we do not have is logged and skipped, as
+    /// Java logs a class it cannot load.
+    pub fn auth_provider_schemes(&self) -> Vec<String> {
+        self.properties
+            .iter()
+            .filter(|(k, _)| k.starts_with("zookeeper.authProvider."))
+            .filter_map(|(key, class)| match class.trim() {
+                "org.apache.zookeeper.server.auth.SASLAuthenticationProvider" => Some("sasl".to_owned()),
+                "org.apache.zookeeper.server.auth.DigestAuthenticationProvider" => Some("digest".to_owned()),
+                "org.apache.zookeeper.server.auth.IPAuthenticationProvider" => Some("ip".to_owned()),
+                other => {
+                    tracing::warn!(key = %key, class = other, "unknown authentication provider; ignored");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Java's `Boolean.parseBoolean` of a property: `true` in any case, else false.
+    fn java_boolean(&self, name: &str) -> bool {
+        self.property(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
 }
 
 #[cfg(test)]

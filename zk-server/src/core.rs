@@ -40,7 +40,9 @@ use crate::tree::{ApplyResult, DataTree, OwnerKind, TreeEvent, MAX_TTL_MS};
 use crate::watch::{ConnId, WatchManager};
 
 mod nulls;
+mod sasl;
 use nulls::Nulls;
+pub use sasl::NonceSource;
 
 /// A frame payload (without its length prefix), in up to three parts written one after the
 /// other. A getData reply keeps the node's data as its own part, shared with the tree, so
@@ -166,6 +168,10 @@ pub struct CoreConfig {
     /// `zookeeper.jute.maxbuffer.extrasize`): no larger record is ever written, so whatever
     /// was acknowledged can be replayed.
     pub max_txn_bytes: usize,
+    /// The authentication providers beyond `ip` and `digest` (`zookeeper.authProvider.N`).
+    pub providers: acl::Providers,
+    /// SASL users and enforcement (see [`crate::sasl`]).
+    pub sasl: crate::sasl::SaslConfig,
 }
 
 impl Default for CoreConfig {
@@ -183,6 +189,8 @@ impl Default for CoreConfig {
             container_check_interval_ms: 60_000,
             container_max_never_used_ms: 0,
             max_txn_bytes: zk_proto::storage::DEFAULT_MAX_TXN_LEN,
+            providers: acl::Providers::default(),
+            sasl: crate::sasl::SaslConfig::default(),
         }
     }
 }
@@ -246,6 +254,10 @@ pub struct ServerCore {
     txns_since_snapshot: u64,
     /// Reused to measure txns before they are logged.
     scratch: Vec<u8>,
+    /// Each connection's SASL exchange, from its first `sasl` request on.
+    sasl_exchanges: HashMap<ConnId, crate::sasl::digest_md5::DigestMd5Server>,
+    /// Nonces for SASL challenges.
+    sasl_nonces: NonceSource,
 }
 
 impl std::fmt::Debug for ServerCore {
@@ -292,6 +304,8 @@ impl ServerCore {
             log_failure: None,
             txns_since_snapshot: 0,
             scratch: Vec::new(),
+            sasl_exchanges: HashMap::new(),
+            sasl_nonces: sasl::counting_nonces(id_clock_ms),
         }
     }
 
@@ -538,6 +552,7 @@ impl ServerCore {
             }
         }
         self.watches.remove_connection(conn);
+        self.sasl_exchanges.remove(&conn);
     }
 
     /// Expires sessions whose time is up: each gets a closeSession txn, its ephemerals go with
@@ -703,7 +718,13 @@ impl ServerCore {
                 continue;
             };
             if let Some(acl) = &acl {
-                if !self.config.skip_acl && acl::check(acl, perms::READ, &c.auth_ids).is_err() {
+                if !self.config.skip_acl
+                    && self
+                        .config
+                        .providers
+                        .check(acl, perms::READ, &c.auth_ids)
+                        .is_err()
+                {
                     continue;
                 }
             }
@@ -738,6 +759,9 @@ impl ServerCore {
                 return out;
             }
         };
+        if !self.enforce_authentication(conn, header.xid, header.r#type, &mut out) {
+            return out;
+        }
         if !self.sessions.touch(c.session_id, now_ms) {
             // Java drops requests of a session that is gone or closing.
             debug!(conn, "request for a missing or closing session dropped");
@@ -866,7 +890,11 @@ impl ServerCore {
             // Java reads the token's length before anything else: a null one throws, and the
             // connection is dropped without an answer.
             RequestBody::Sasl(r) if r.token.is_none() => out.push(Action::Close { conn }),
-            RequestBody::Sasl(_) => self.reply(out, conn, xid, last, ErrorCode::AuthFailed, None),
+            RequestBody::Sasl(r) => {
+                // The request's copy of the connection goes first, so its ids change in place.
+                drop(c);
+                self.sasl(conn, xid, r.token.as_deref().unwrap_or_default(), out)
+            }
             body if body.op().is_write() => {
                 self.write(conn, &c, xid, body, Nulls::NONE, out, wall_ms)
             }
@@ -1168,7 +1196,7 @@ impl Prep<'_> {
         if self.config.skip_acl {
             return Ok(());
         }
-        acl::check(acl, perm, &c.auth_ids)
+        self.config.providers.check(acl, perm, &c.auth_ids)
     }
 
     /// `checkQuota` of a create (`count_diff` 1) or setData (0) replacing `last` by `data`.
@@ -1263,7 +1291,9 @@ impl Prep<'_> {
             }
             RequestBody::SetAcl(r) => {
                 validate(&r.path)?;
-                let acl = self.nulls.fix_up(acl_list(&r.acl), &c.auth_ids)?;
+                let acl =
+                    self.nulls
+                        .fix_up(acl_list(&r.acl), &c.auth_ids, &self.config.providers)?;
                 let node = self.record(&r.path)?;
                 self.check_acl(c, &self.tree.acl(node), perms::ADMIN)?;
                 let version = check_version(node.stat.aversion, r.version)?;
@@ -1318,7 +1348,9 @@ impl Prep<'_> {
             return Err(ErrorCode::BadArguments);
         }
         let parent_path = &path[..slash];
-        let acl_list = self.nulls.fix_up(acl_list, &c.auth_ids)?;
+        let acl_list = self
+            .nulls
+            .fix_up(acl_list, &c.auth_ids, &self.config.providers)?;
         let parent_node = self.record(parent_path)?;
         self.check_acl(c, &self.tree.acl(parent_node), perms::CREATE)?;
         let parent_cversion = parent_node.stat.cversion;

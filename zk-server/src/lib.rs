@@ -8,6 +8,7 @@ pub mod core;
 pub mod fourlw;
 pub mod outgoing;
 pub mod runtime;
+pub mod sasl;
 pub mod session;
 pub mod storage;
 pub mod tree;

@@ -194,6 +194,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A JAAS file that does not parse stops startup before anything else, naming its line.
+    if let Err(message) = zk_server::sasl::SaslConfig::load(&cfg) {
+        eprintln!("zk-server: {message}");
+        return ExitCode::from(2);
+    }
     for key in &cfg.unknown_keys {
         info!(key, property = %format_args!("zookeeper.{key}"), "zoo.cfg key is not a setting; kept as a system property");
     }

@@ -123,6 +123,15 @@ fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A DIGEST-MD5 challenge nonce as Java's `DigestMD5Server` makes one: 30 random bytes in
+/// base64 (40 characters).
+fn sasl_nonce() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 30];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// The configuration the core takes from zoo.cfg.
 pub fn core_config(cfg: &Config) -> CoreConfig {
     CoreConfig {
@@ -138,6 +147,8 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
         container_check_interval_ms: cfg.container_check_interval_ms(),
         container_max_never_used_ms: cfg.container_max_never_used_interval_ms(),
         max_txn_bytes: cfg.max_txn_bytes(),
+        providers: crate::acl::Providers::from_config(cfg),
+        sasl: crate::sasl::SaslConfig::default(),
     }
 }
 
@@ -169,7 +180,14 @@ pub async fn start_with_snapshots(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shutdown_tx = Arc::new(shutdown_tx);
     let started = Instant::now();
-    let core = ServerCore::new(core_config(&cfg), tree, log, 0, wall_ms() as u64);
+    let mut core_cfg = core_config(&cfg);
+    core_cfg.sasl = crate::sasl::SaslConfig::load(&cfg)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    if let Some(accounts) = &core_cfg.sasl.accounts {
+        info!(users = ?accounts.users(), "SASL DIGEST-MD5 enabled on the client port");
+    }
+    let mut core = ServerCore::new(core_cfg, tree, log, 0, wall_ms() as u64);
+    core.set_sasl_nonce_source(Box::new(sasl_nonce));
     // Bounded by globalOutstandingLimit: when the core falls behind, connection readers wait
     // and TCP pushes back on the clients (Java stops reading from connections likewise).
     let (input_tx, input_rx) = mpsc::channel(cfg.global_outstanding_limit().max(1) as usize);

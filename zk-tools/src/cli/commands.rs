@@ -51,6 +51,8 @@ pub struct Connection {
     pub timeout: Duration,
     /// Accept read-only servers.
     pub read_only: bool,
+    /// SASL DIGEST-MD5 user and password for every connection.
+    sasl: Option<(String, String)>,
     client: Option<Client>,
     /// Set by `close`: commands then fail with "Not connected" until `connect`.
     closed: bool,
@@ -63,30 +65,38 @@ impl Connection {
             server,
             timeout,
             read_only,
+            sasl: None,
             client: None,
             closed: false,
         }
+    }
+
+    /// Logs in with SASL DIGEST-MD5 (user, password) on every connection.
+    pub fn with_sasl(mut self, sasl: Option<(String, String)>) -> Self {
+        self.sasl = sasl;
+        self
     }
 
     /// Connects to `server` (closing any previous session).
     pub async fn connect(&mut self) -> Result<Client, CmdError> {
         self.close().await;
         self.closed = false;
-        let client = Client::builder(self.server.clone())
+        let mut builder = Client::builder(self.server.clone())
             .session_timeout(self.timeout)
-            .read_only(self.read_only)
-            .connect()
-            .await
-            .map_err(|e| {
-                self.closed = true;
-                CmdError::new(match e {
-                    Error::Timeout => format!("Unable to connect to {}: timed out", self.server),
-                    Error::InvalidArgument(m) | Error::InvalidPath(m) => {
-                        format!("Invalid connect string {}: {m}", self.server)
-                    }
-                    e => format!("Unable to connect to {}: {e}", self.server),
-                })
-            })?;
+            .read_only(self.read_only);
+        if let Some((user, password)) = &self.sasl {
+            builder = builder.sasl_digest(user.clone(), password.clone());
+        }
+        let client = builder.connect().await.map_err(|e| {
+            self.closed = true;
+            CmdError::new(match e {
+                Error::Timeout => format!("Unable to connect to {}: timed out", self.server),
+                Error::InvalidArgument(m) | Error::InvalidPath(m) => {
+                    format!("Invalid connect string {}: {m}", self.server)
+                }
+                e => format!("Unable to connect to {}: {e}", self.server),
+            })
+        })?;
         self.client = Some(client.clone());
         Ok(client)
     }
@@ -114,7 +124,7 @@ impl Connection {
         match self.client.as_ref().map(Client::state) {
             None => "CLOSED",
             Some(SessionState::Connecting | SessionState::Disconnected) => "CONNECTING",
-            Some(SessionState::Connected) => "CONNECTED",
+            Some(SessionState::Connected | SessionState::SaslAuthenticated) => "CONNECTED",
             Some(SessionState::ConnectedReadOnly) => "CONNECTEDREADONLY",
             Some(SessionState::AuthFailed) => "AUTH_FAILED",
             Some(_) => "CLOSED",

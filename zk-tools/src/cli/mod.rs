@@ -41,6 +41,9 @@ Options (single or double dash):
   -server S    the ensemble to connect to (default localhost:2181)
   -timeout MS  session timeout in ms, also the limit for connecting (default 30000)
   -r           accept a read-only server
+  -sasl-user U SASL DIGEST-MD5 login as U on every connection (as zkCli.sh with a JAAS
+               Client section using DigestLoginModule); the password comes from
+               -sasl-password P or the ZK_SASL_PASSWORD environment variable
   -waitforconnection   accepted for compatibility (zkcli always waits)
   -help        this text
 
@@ -87,6 +90,8 @@ pub struct Args {
     pub timeout: Duration,
     /// Accept read-only servers.
     pub read_only: bool,
+    /// SASL DIGEST-MD5 user and password.
+    pub sasl: Option<(String, String)>,
     /// The command and its arguments; empty for the interactive shell.
     pub command: Vec<String>,
 }
@@ -106,8 +111,11 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
         server: "localhost:2181".to_owned(),
         timeout: Duration::from_millis(30_000),
         read_only: false,
+        sasl: None,
         command: Vec::new(),
     };
+    let mut sasl_user = None;
+    let mut sasl_password = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         if !arg.starts_with('-') {
@@ -132,6 +140,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
                 parsed.timeout = Duration::from_millis(ms);
             }
             "r" => parsed.read_only = true,
+            "sasl-user" => sasl_user = Some(value()?),
+            "sasl-password" => sasl_password = Some(value()?),
             "waitforconnection" => {}
             "h" | "help" => return Err(ArgsError::Help),
             "client-configuration" => {
@@ -142,6 +152,24 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
             _ => return Err(ArgsError::Invalid(format!("unknown option {arg}"))),
         }
     }
+    parsed.sasl = match (sasl_user, sasl_password) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(ArgsError::Invalid(
+                "-sasl-password needs -sasl-user".to_owned(),
+            ))
+        }
+        (Some(user), password) => {
+            let password = password
+                .or_else(|| std::env::var("ZK_SASL_PASSWORD").ok())
+                .ok_or_else(|| {
+                    ArgsError::Invalid(
+                        "-sasl-user needs -sasl-password or ZK_SASL_PASSWORD".to_owned(),
+                    )
+                })?;
+            Some((user, password))
+        }
+    };
     Ok(parsed)
 }
 
@@ -170,7 +198,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
         }
     };
     let mut shell = Shell {
-        conn: Connection::new(args.server.clone(), args.timeout, args.read_only),
+        conn: Connection::new(args.server.clone(), args.timeout, args.read_only)
+            .with_sasl(args.sasl.clone()),
         runtime,
         watches: None,
         history: Vec::new(),
@@ -286,6 +315,7 @@ impl Shell {
                             let state = match state {
                                 SessionState::Connected => KeeperState::SyncConnected,
                                 SessionState::ConnectedReadOnly => KeeperState::ConnectedReadOnly,
+                                SessionState::SaslAuthenticated => KeeperState::SaslAuthenticated,
                                 SessionState::Disconnected => KeeperState::Disconnected,
                                 SessionState::Expired => KeeperState::Expired,
                                 SessionState::AuthFailed => KeeperState::AuthFailed,
@@ -437,6 +467,18 @@ mod tests {
         let a = parse_args(strings(&["--server", "h:1"])).unwrap();
         assert!(a.command.is_empty());
         assert_eq!(parse_args(strings(&["-help"])), Err(ArgsError::Help));
+        let a = parse_args(strings(&[
+            "-sasl-user",
+            "bob",
+            "--sasl-password",
+            "pw",
+            "ls",
+            "/",
+        ]))
+        .unwrap();
+        assert_eq!(a.sasl, Some(("bob".to_owned(), "pw".to_owned())));
+        assert_eq!(a.command, ["ls", "/"]);
+        assert!(parse_args(strings(&["-sasl-password", "pw", "ls"])).is_err());
         assert!(parse_args(strings(&["-server"])).is_err());
         assert!(parse_args(strings(&["-x", "ls"])).is_err());
     }
