@@ -1,4 +1,4 @@
-//! ACLs as Java's server applies them: the `world`, `auth`, `digest`, `ip` and `super` schemes,
+//! ACLs as Java's server applies them: the `world`, `auth`, `digest`, `ip`, `x509` and `super` schemes,
 //! permission checks, the fix-up of ACLs in create/setACL (`auth:` expansion, duplicates,
 //! validation) and the masking of digests in getACL without ADMIN.
 
@@ -44,6 +44,31 @@ pub fn authenticate(
     }
 }
 
+/// The `x509` scheme's answer to an `auth` packet (Java's
+/// `X509AuthenticationProvider.handleAuthentication`): a connection whose TLS client certificate
+/// was verified already holds its `x509` id (and `super` for the super user) and keeps them;
+/// any other connection fails (AUTHFAILED).
+pub fn authenticate_x509(current: &[Id]) -> Result<Vec<Id>, ErrorCode> {
+    let from_certificate: Vec<Id> = current
+        .iter()
+        .filter(|id| id.scheme == "x509")
+        .cloned()
+        .collect();
+    if from_certificate.is_empty() {
+        return Err(ErrorCode::AuthFailed);
+    }
+    Ok(from_certificate)
+}
+
+/// The authentication providers a server has registered beside Java's defaults (`ip` and
+/// `digest`): an ACL id of their scheme is valid only when they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthProviders {
+    /// `X509AuthenticationProvider`: registered with a secure client port, or by a
+    /// `zookeeper.authProvider.*` property.
+    pub x509: bool,
+}
+
 /// Whether `pattern` (an `ip` ACL id: an address or `address/bits`) covers `client`.
 fn ip_matches(pattern: &str, client: &str) -> bool {
     let Ok(client) = client.parse::<IpAddr>() else {
@@ -72,16 +97,18 @@ fn ip_matches(pattern: &str, client: &str) -> bool {
 /// Whether Java 3.8 has an authentication provider for a scheme by default (`ip` and
 /// `digest`): its `isValid` reads an ACL id of that scheme. Any other scheme but `world` and
 /// `auth` has none, and is an invalid ACL before its id is read.
-fn has_provider(scheme: &str) -> bool {
-    matches!(scheme, "digest" | "ip")
+fn has_provider(scheme: &str, providers: &AuthProviders) -> bool {
+    matches!(scheme, "digest" | "ip") || (scheme == "x509" && providers.x509)
 }
 
 /// Whether an ACL id is valid for its scheme (Java's `AuthenticationProvider.isValid`). Only
 /// the providers Java 3.8 registers by default have a scheme here: `ip` and `digest`. `super`,
 /// `sasl` and `x509` ids are INVALIDACL on Java unless a provider for them is configured, so
 /// they are here too.
-fn id_is_valid(id: &Id) -> bool {
+fn id_is_valid(id: &Id, providers: &AuthProviders) -> bool {
     match id.scheme.as_str() {
+        // Java: `new X500Principal(id)` parses.
+        "x509" if providers.x509 => zk_tls::is_valid_name(&id.id),
         // Java: id.split(":").length == 2 (a trailing empty part is dropped).
         "digest" => {
             let parts: Vec<&str> = id.id.split(':').collect();
@@ -124,7 +151,7 @@ fn java_parse_int(text: &str) -> Option<i32> {
 /// ACL entry expands to the connection's ids of that scheme. `ip` is not; `super` has no
 /// provider at all.
 fn is_authenticated_scheme(scheme: &str) -> bool {
-    scheme == "digest"
+    scheme == "digest" || scheme == "x509"
 }
 
 /// A connection's authenticated ids, in the order they were added (Java keeps that order in
@@ -215,6 +242,17 @@ pub fn fix_up_with_nulls(
     nulls: &[EntryNulls],
     auth_ids: &[Id],
 ) -> Result<Vec<Acl>, ErrorCode> {
+    fix_up_with_providers(acl, nulls, auth_ids, &AuthProviders::default())
+}
+
+/// [`fix_up_with_nulls`] on a server with more than the default providers: their schemes'
+/// ids are valid ACL ids.
+pub fn fix_up_with_providers(
+    acl: &[Acl],
+    nulls: &[EntryNulls],
+    auth_ids: &[Id],
+    providers: &AuthProviders,
+) -> Result<Vec<Acl>, ErrorCode> {
     if acl.is_empty() {
         return Err(ErrorCode::InvalidAcl);
     }
@@ -252,7 +290,7 @@ pub fn fix_up_with_nulls(
         }
         if nulls.id && entry.id.scheme != "auth" {
             return Err(
-                if entry.id.scheme == "world" || has_provider(&entry.id.scheme) {
+                if entry.id.scheme == "world" || has_provider(&entry.id.scheme, providers) {
                     ErrorCode::MarshallingError
                 } else {
                     ErrorCode::InvalidAcl
@@ -278,7 +316,7 @@ pub fn fix_up_with_nulls(
                     return Err(ErrorCode::InvalidAcl);
                 }
             }
-            _ if id_is_valid(&entry.id) => out.push(entry),
+            _ if id_is_valid(&entry.id, providers) => out.push(entry),
             _ => return Err(ErrorCode::InvalidAcl),
         }
     }
@@ -509,6 +547,41 @@ mod tests {
             fix_up_with_nulls(&other_perms, &[no, scheme_null], &ids),
             Err(ErrorCode::InvalidAcl)
         );
+    }
+
+    #[test]
+    fn x509_ids_with_the_provider_registered() {
+        let x509 = AuthProviders { x509: true };
+        let dn = Id::new("x509", "CN=alice,O=Example");
+        let entry = [Acl::new(perms::ALL, dn.clone())];
+        assert_eq!(fix_up(&entry, &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fix_up_with_providers(&entry, &[], &[], &x509).unwrap(),
+            entry.to_vec()
+        );
+        let not_a_dn = [Acl::new(perms::ALL, Id::new("x509", "alice"))];
+        assert_eq!(
+            fix_up_with_providers(&not_a_dn, &[], &[], &x509),
+            Err(ErrorCode::InvalidAcl)
+        );
+        // `auth` expands to the certificate's id; the super id is not an authenticated one.
+        let ids = [
+            Id::new("ip", "127.0.0.1"),
+            Id::new("super", "CN=alice,O=Example"),
+            dn.clone(),
+        ];
+        assert_eq!(
+            fix_up_with_providers(&Acl::creator_all(), &[], &ids, &x509).unwrap(),
+            entry.to_vec()
+        );
+        assert_eq!(check(&entry, perms::READ, &ids[2..]), Ok(()));
+        assert_eq!(
+            check(&entry, perms::READ, &[Id::new("x509", "CN=bob,O=Example")]),
+            Err(ErrorCode::NoAuth)
+        );
+        // addauth x509: only a connection with a certificate.
+        assert_eq!(authenticate_x509(&ids).unwrap(), vec![dn]);
+        assert_eq!(authenticate_x509(&ids[..1]), Err(ErrorCode::AuthFailed));
     }
 
     #[test]

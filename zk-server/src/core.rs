@@ -152,6 +152,8 @@ pub struct CoreConfig {
     pub super_digest: Option<String>,
     /// No ACL checks at all.
     pub skip_acl: bool,
+    /// Auth providers registered beside `ip` and `digest` (`x509` with a secure port).
+    pub auth_providers: acl::AuthProviders,
     /// Write the tree digest into txns.
     pub digest_enabled: bool,
     /// How often empty containers and expired TTL nodes are looked for
@@ -175,6 +177,7 @@ impl Default for CoreConfig {
             max_session_timeout_ms: 40000,
             extended_types: false,
             super_digest: None,
+            auth_providers: acl::AuthProviders::default(),
             skip_acl: false,
             digest_enabled: true,
             container_check_interval_ms: 60_000,
@@ -418,12 +421,14 @@ impl ServerCore {
 
     // ----- connections and sessions -------------------------------------------------------
 
-    /// The handshake frame of a new connection.
+    /// The handshake frame of a new connection; `transport_ids` are the ids its transport
+    /// authenticated (a TLS client certificate's), which the connection holds after its `ip`.
     pub fn connect(
         &mut self,
         conn: ConnId,
         peer: SocketAddr,
         payload: &[u8],
+        transport_ids: Vec<Id>,
         now_ms: u64,
         wall_ms: i64,
     ) -> Vec<Action> {
@@ -491,14 +496,15 @@ impl ServerCore {
             info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened");
             id
         };
+        let mut auth_ids = acl::AuthIds::new(Id::new("ip", peer.ip().to_string()));
+        for id in transport_ids {
+            auth_ids.add(id);
+        }
         self.conns.insert(
             conn,
             Conn {
                 session_id,
-                auth_ids: std::sync::Arc::new(acl::AuthIds::new(Id::new(
-                    "ip",
-                    peer.ip().to_string(),
-                ))),
+                auth_ids: std::sync::Arc::new(auth_ids),
                 stats: ConnStats {
                     peer: Some(peer),
                     packets_received: 1,
@@ -816,11 +822,16 @@ impl ServerCore {
         match body {
             RequestBody::Ping => self.reply(out, conn, xid::PING, last, ErrorCode::Ok, None),
             RequestBody::Auth(packet) => {
-                match acl::authenticate(
-                    &packet.scheme,
-                    &packet.auth,
-                    self.config.super_digest.as_deref(),
-                ) {
+                let authenticated = if packet.scheme == "x509" && self.config.auth_providers.x509 {
+                    acl::authenticate_x509(&c.auth_ids)
+                } else {
+                    acl::authenticate(
+                        &packet.scheme,
+                        &packet.auth,
+                        self.config.super_digest.as_deref(),
+                    )
+                };
+                match authenticated {
                     Ok(ids) => {
                         // The request's copy goes first, so the ids are changed in place
                         // (O(1) per auth) rather than copied.
@@ -1238,7 +1249,11 @@ impl Prep<'_> {
             }
             RequestBody::SetAcl(r) => {
                 validate(&r.path)?;
-                let acl = self.nulls.fix_up(acl_list(&r.acl), &c.auth_ids)?;
+                let acl = self.nulls.fix_up(
+                    acl_list(&r.acl),
+                    &c.auth_ids,
+                    &self.config.auth_providers,
+                )?;
                 let node = self.record(&r.path)?;
                 self.check_acl(c, &self.tree.acl(node), perms::ADMIN)?;
                 let version = check_version(node.stat.aversion, r.version)?;
@@ -1293,7 +1308,9 @@ impl Prep<'_> {
             return Err(ErrorCode::BadArguments);
         }
         let parent_path = &path[..slash];
-        let acl_list = self.nulls.fix_up(acl_list, &c.auth_ids)?;
+        let acl_list = self
+            .nulls
+            .fix_up(acl_list, &c.auth_ids, &self.config.auth_providers)?;
         let parent_node = self.record(parent_path)?;
         self.check_acl(c, &self.tree.acl(parent_node), perms::CREATE)?;
         let parent_cversion = parent_node.stat.cversion;

@@ -10,5 +10,6 @@ pub mod outgoing;
 pub mod runtime;
 pub mod session;
 pub mod storage;
+pub mod tls;
 pub mod tree;
 pub mod watch;

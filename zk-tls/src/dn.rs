@@ -103,8 +103,14 @@ fn push_escaped(out: &mut String, value: &str) {
     }
     let is_blank = |c: char| c == ' ' || c == '\r';
     let chars: Vec<char> = escaped.chars().collect();
-    let lead = chars.iter().position(|c| !is_blank(*c)).unwrap_or(chars.len());
-    let trail = chars.iter().rposition(|c| !is_blank(*c)).map_or(0, |i| i + 1);
+    let lead = chars
+        .iter()
+        .position(|c| !is_blank(*c))
+        .unwrap_or(chars.len());
+    let trail = chars
+        .iter()
+        .rposition(|c| !is_blank(*c))
+        .map_or(0, |i| i + 1);
     for (i, c) in chars.iter().enumerate() {
         if i < lead || i >= trail.max(lead) {
             out.push('\\');
@@ -129,9 +135,11 @@ pub fn is_valid_name(name: &str) -> bool {
     if name.trim().is_empty() {
         return true;
     }
-    split_unescaped(name, &[',', ';'])
-        .into_iter()
-        .all(|rdn| split_unescaped(rdn, &['+']).into_iter().all(valid_attribute))
+    split_unescaped(name, &[',', ';']).into_iter().all(|rdn| {
+        split_unescaped(rdn, &['+'])
+            .into_iter()
+            .all(valid_attribute)
+    })
 }
 
 /// Splits at separators that are neither escaped nor inside quotes; `None`-free by
@@ -177,9 +185,7 @@ fn valid_oid(oid: &str) -> bool {
 
 fn valid_value(value: &str) -> bool {
     if let Some(hex) = value.strip_prefix('#') {
-        return !hex.is_empty()
-            && hex.len() % 2 == 0
-            && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        return !hex.is_empty() && hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit());
     }
     if let Some(inner) = value.strip_prefix('"') {
         return inner.ends_with('"') && !inner.ends_with("\\\"") && !inner.is_empty();

@@ -73,3 +73,38 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub fn ring_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
+
+/// Whether a TLS server asks for client certificates (`ssl.clientAuth`, Java's
+/// `X509Util.ClientAuth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No certificate is asked for.
+    None,
+    /// A certificate is asked for; clients without one are served too.
+    Want,
+    /// Clients without a trusted certificate are refused (Java's default).
+    Need,
+}
+
+impl ClientAuth {
+    /// The `ssl.clientAuth` value: `none`, `want` or `need` (any case); unset or empty is
+    /// `need`, as in Java.
+    ///
+    /// ```
+    /// use zk_tls::ClientAuth;
+    /// assert_eq!(ClientAuth::from_property(None).unwrap(), ClientAuth::Need);
+    /// assert_eq!(ClientAuth::from_property(Some("WANT")).unwrap(), ClientAuth::Want);
+    /// assert!(ClientAuth::from_property(Some("maybe")).is_err());
+    /// ```
+    pub fn from_property(value: Option<&str>) -> Result<ClientAuth> {
+        match value.map(|v| v.trim().to_ascii_uppercase()).as_deref() {
+            None | Some("") | Some("NEED") => Ok(ClientAuth::Need),
+            Some("WANT") => Ok(ClientAuth::Want),
+            Some("NONE") => Ok(ClientAuth::None),
+            Some(other) => Err(Error::Setting {
+                setting: "ssl.clientAuth".to_owned(),
+                message: format!("{other:?} is not one of NONE, WANT, NEED"),
+            }),
+        }
+    }
+}

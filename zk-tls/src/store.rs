@@ -197,8 +197,11 @@ pub fn load_trust_store(spec: &StoreSpec) -> Result<Vec<CertificateDer<'static>>
 }
 
 fn open_pkcs12(spec: &StoreSpec, data: &[u8]) -> Result<p12_keystore::KeyStore> {
-    p12_keystore::KeyStore::from_pkcs12(data, &spec.password)
-        .map_err(|e| spec.bad(format!("cannot open the PKCS12 store (wrong password?): {e}")))
+    p12_keystore::KeyStore::from_pkcs12(data, &spec.password).map_err(|e| {
+        spec.bad(format!(
+            "cannot open the PKCS12 store (wrong password?): {e}"
+        ))
+    })
 }
 
 /// One `-----BEGIN <label>-----` section of a PEM file, decoded.

@@ -45,7 +45,11 @@ pub fn protocol_versions(
             "TLSv1.3" => &[&rustls::version::TLS13],
             "TLS" => &[&rustls::version::TLS13, &rustls::version::TLS12],
             other => {
-                warn!(setting, protocol = other, "TLS protocol not supported; skipped");
+                warn!(
+                    setting,
+                    protocol = other,
+                    "TLS protocol not supported; skipped"
+                );
                 &[]
             }
         };
@@ -122,9 +126,11 @@ mod tests {
             .collect();
         assert_eq!(names[0], "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
         assert!(names.contains(&"TLS13_AES_256_GCM_SHA384"), "{names:?}");
-        assert!(!names.iter().any(|n| n.contains("CHACHA20") && !n.starts_with("TLS13")));
-        let one = crypto_provider(Some("TLS_AES_128_GCM_SHA256, TLS_RSA_WITH_AES_128_CBC_SHA"))
-            .unwrap();
+        assert!(!names
+            .iter()
+            .any(|n| n.contains("CHACHA20") && !n.starts_with("TLS13")));
+        let one =
+            crypto_provider(Some("TLS_AES_128_GCM_SHA256, TLS_RSA_WITH_AES_128_CBC_SHA")).unwrap();
         assert_eq!(one.cipher_suites.len(), 1);
         assert!(crypto_provider(Some("TLS_RSA_WITH_AES_128_CBC_SHA")).is_err());
         assert_eq!(

@@ -82,10 +82,16 @@ impl Nulls {
         )
     }
 
-    /// [`acl::fix_up`], with the null schemes and ids of the request's ACL entries.
-    pub(super) fn fix_up(&self, acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+    /// [`acl::fix_up`], with the null schemes and ids of the request's ACL entries and the
+    /// server's registered auth providers.
+    pub(super) fn fix_up(
+        &self,
+        acl: &[Acl],
+        auth_ids: &[Id],
+        providers: &acl::AuthProviders,
+    ) -> Result<Vec<Acl>, ErrorCode> {
         if self.0.is_empty() {
-            return acl::fix_up(acl, auth_ids);
+            return acl::fix_up_with_providers(acl, &[], auth_ids, providers);
         }
         let mut entries = vec![EntryNulls::default(); acl.len()];
         for place in &self.0 {
@@ -101,7 +107,7 @@ impl Nulls {
                 }
             }
         }
-        acl::fix_up_with_nulls(acl, &entries, auth_ids)
+        acl::fix_up_with_providers(acl, &entries, auth_ids, providers)
     }
 
     /// Whether some multi sub-op's path was null.
@@ -342,8 +348,14 @@ mod tests {
         let sub = nulls.sub_op(2);
         let acl = [Acl::new(zk_proto::perms::ALL, Id::new("world", ""))];
         // world with a null id throws; with an empty one it is merely invalid.
-        assert_eq!(sub.fix_up(&acl, &[]), Err(ErrorCode::MarshallingError));
-        assert_eq!(Nulls::NONE.fix_up(&acl, &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            sub.fix_up(&acl, &[], &Default::default()),
+            Err(ErrorCode::MarshallingError)
+        );
+        assert_eq!(
+            Nulls::NONE.fix_up(&acl, &[], &Default::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
         assert!(!nulls.any_sub_op_path());
         assert!(Nulls::new(vec![place(&[Index(0), Field("path")])]).any_sub_op_path());
     }
