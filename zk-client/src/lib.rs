@@ -30,6 +30,7 @@ mod connect_string;
 mod error;
 pub mod recipes;
 mod session;
+mod tls;
 mod watch;
 
 pub use client::{
@@ -38,5 +39,6 @@ pub use client::{
 pub use connect_string::{ConnectString, DEFAULT_PORT};
 pub use error::{Error, Result};
 pub use session::{SessionInfo, SessionState};
+pub use tls::{StoreSpec, TlsOptions};
 pub use watch::{OneshotWatcher, PersistentWatcher, WatchedEvent};
 pub use zk_proto;

@@ -154,11 +154,16 @@ fn is_authenticated_scheme(scheme: &str) -> bool {
     scheme == "digest" || scheme == "x509"
 }
 
-/// A connection's authenticated ids, in the order they were added (Java keeps that order in
-/// the ACL an `auth` entry expands to), with a set so adding one is O(1).
+/// A connection's authenticated ids, in the order Java's server holds them: its `authInfo` is
+/// a set backed by a `ConcurrentHashMap`, so `whoAmI` and the ACL an `auth` entry expands to
+/// list them in that map's iteration order (by hash bucket, then insertion). A TLS
+/// connection's `x509` id comes before its `ip`, a digest often before it.
 #[derive(Debug, Clone, Default)]
 pub struct AuthIds {
+    /// In Java's iteration order.
     ids: Vec<Id>,
+    /// In insertion order (the order inside a bucket).
+    added: Vec<Id>,
     seen: std::collections::HashSet<Id>,
 }
 
@@ -174,10 +179,33 @@ impl AuthIds {
     pub fn add(&mut self, id: Id) -> bool {
         let new = self.seen.insert(id.clone());
         if new {
-            self.ids.push(id);
+            self.added.push(id);
+            // A ConcurrentHashMap starts with 16 bins and doubles when it reaches 3/4 full.
+            let mut bins = 16usize;
+            while self.added.len() >= bins / 4 * 3 {
+                bins *= 2;
+            }
+            self.ids = self.added.clone();
+            self.ids.sort_by_key(|id| java_bin(id, bins));
         }
         new
     }
+}
+
+/// The `ConcurrentHashMap` bin of a jute `Id` (its generated `hashCode` over Java's
+/// `String.hashCode`s) in a table of `bins` bins.
+fn java_bin(id: &Id, bins: usize) -> usize {
+    let string_hash = |s: &str| {
+        s.encode_utf16().fold(0i32, |h, unit| {
+            h.wrapping_mul(31).wrapping_add(i32::from(unit))
+        })
+    };
+    let mut hash = 17i32;
+    hash = hash.wrapping_mul(37).wrapping_add(string_hash(&id.scheme));
+    hash = hash.wrapping_mul(37).wrapping_add(string_hash(&id.id));
+    let h = hash as u32;
+    let spread = (h ^ (h >> 16)) & 0x7fff_ffff;
+    spread as usize & (bins - 1)
 }
 
 impl std::ops::Deref for AuthIds {
@@ -582,6 +610,25 @@ mod tests {
         // addauth x509: only a connection with a certificate.
         assert_eq!(authenticate_x509(&ids).unwrap(), vec![dn]);
         assert_eq!(authenticate_x509(&ids[..1]), Err(ErrorCode::AuthFailed));
+    }
+
+    #[test]
+    fn ids_in_javas_set_order() {
+        // As Java 3.8's whoAmI lists them (checked live against the real server).
+        let root = "CN=root,O=zk-rs";
+        let mut ids = AuthIds::default();
+        ids.add(Id::new("super", root));
+        ids.add(Id::new("x509", root));
+        ids.add(Id::new("ip", "127.0.0.1"));
+        assert_eq!(
+            ids.iter().map(|i| i.scheme.as_str()).collect::<Vec<_>>(),
+            ["x509", "super", "ip"]
+        );
+        let mut ids = AuthIds::new(Id::new("ip", "127.0.0.1"));
+        ids.add(alice());
+        assert_eq!(ids[0], alice());
+        assert!(!ids.add(alice()));
+        assert_eq!(ids.len(), 2);
     }
 
     #[test]

@@ -422,7 +422,7 @@ impl ServerCore {
     // ----- connections and sessions -------------------------------------------------------
 
     /// The handshake frame of a new connection; `transport_ids` are the ids its transport
-    /// authenticated (a TLS client certificate's), which the connection holds after its `ip`.
+    /// authenticated (a TLS client certificate's), which the connection holds before its `ip`.
     pub fn connect(
         &mut self,
         conn: ConnId,
@@ -496,10 +496,12 @@ impl ServerCore {
             info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened");
             id
         };
-        let mut auth_ids = acl::AuthIds::new(Id::new("ip", peer.ip().to_string()));
+        // Java's TLS handshake adds the certificate's ids before the connect request adds `ip`.
+        let mut auth_ids = acl::AuthIds::default();
         for id in transport_ids {
             auth_ids.add(id);
         }
+        auth_ids.add(Id::new("ip", peer.ip().to_string()));
         self.conns.insert(
             conn,
             Conn {
@@ -1559,10 +1561,12 @@ fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
     Ok(current.wrapping_add(1))
 }
 
-/// The user name `whoAmI` reports: digest ids without their hash, others as they are.
+/// The user name `whoAmI` reports: digest ids without their hash, nothing for `super` (no
+/// provider has that scheme), others as they are.
 fn user_name(id: &Id) -> String {
     match id.scheme.as_str() {
         "digest" => id.id.split(':').next().unwrap_or("").to_owned(),
+        "super" => String::new(),
         _ => id.id.clone(),
     }
 }
