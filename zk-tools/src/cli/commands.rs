@@ -49,6 +49,8 @@ pub struct Connection {
     pub timeout: Duration,
     /// Accept read-only servers.
     pub read_only: bool,
+    /// TLS for the connection, when asked for (`-Dzookeeper.client.secure=true`).
+    pub tls: Option<zk_client::TlsOptions>,
     client: Option<Client>,
     /// Set by `close`: commands then fail with "Not connected" until `connect`.
     closed: bool,
@@ -61,6 +63,7 @@ impl Connection {
             server,
             timeout,
             read_only,
+            tls: None,
             client: None,
             closed: false,
         }
@@ -70,21 +73,22 @@ impl Connection {
     pub async fn connect(&mut self) -> Result<Client, CmdError> {
         self.close().await;
         self.closed = false;
-        let client = Client::builder(self.server.clone())
+        let mut builder = Client::builder(self.server.clone())
             .session_timeout(self.timeout)
-            .read_only(self.read_only)
-            .connect()
-            .await
-            .map_err(|e| {
-                self.closed = true;
-                CmdError::new(match e {
-                    Error::Timeout => format!("Unable to connect to {}: timed out", self.server),
-                    Error::InvalidArgument(m) | Error::InvalidPath(m) => {
-                        format!("Invalid connect string {}: {m}", self.server)
-                    }
-                    e => format!("Unable to connect to {}: {e}", self.server),
-                })
-            })?;
+            .read_only(self.read_only);
+        if let Some(tls) = &self.tls {
+            builder = builder.tls(tls.clone());
+        }
+        let client = builder.connect().await.map_err(|e| {
+            self.closed = true;
+            CmdError::new(match e {
+                Error::Timeout => format!("Unable to connect to {}: timed out", self.server),
+                Error::InvalidArgument(m) | Error::InvalidPath(m) => {
+                    format!("Invalid connect string {}: {m}", self.server)
+                }
+                e => format!("Unable to connect to {}: {e}", self.server),
+            })
+        })?;
         self.client = Some(client.clone());
         Ok(client)
     }

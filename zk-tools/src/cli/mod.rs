@@ -42,6 +42,12 @@ Options (single or double dash):
   -timeout MS  session timeout in ms, also the limit for connecting (default 30000)
   -r           accept a read-only server
   -waitforconnection   accepted for compatibility (zkcli always waits)
+  -Dname=value a Java client system property; as with zkCli.sh, the -D flags of the
+               CLIENT_JVMFLAGS environment variable count too. TLS (to a secureClientPort):
+               -Dzookeeper.client.secure=true -Dzookeeper.ssl.trustStore.location=ca.pem
+               [-Dzookeeper.ssl.keyStore.location=client.p12 -Dzookeeper.ssl.keyStore.password=P]
+               (also .type, .password of the trust store, zookeeper.ssl.hostnameVerification,
+               .protocol, .enabledProtocols, .ciphersuites; stores are PEM or PKCS12)
   -help        this text
 
 Commands (as in zkCli.sh; acl is scheme:id:perms[,...], e.g. world:anyone:cdrwa,
@@ -87,6 +93,32 @@ pub struct Args {
     pub read_only: bool,
     /// The command and its arguments; empty for the interactive shell.
     pub command: Vec<String>,
+    /// `-Dname=value` Java system properties, in order (later ones win).
+    pub properties: Vec<(String, String)>,
+}
+
+impl Args {
+    /// The TLS options the properties ask for (`zookeeper.client.secure=true`), with the
+    /// `-D` flags of `client_jvm_flags` (zkCli.sh's `CLIENT_JVMFLAGS`) under the command
+    /// line's.
+    pub fn tls(&self, client_jvm_flags: &str) -> Option<zk_client::TlsOptions> {
+        let from_env: Vec<(String, String)> = client_jvm_flags
+            .split_whitespace()
+            .filter_map(|f| f.strip_prefix("-D"))
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (kv.to_owned(), String::new()),
+            })
+            .collect();
+        zk_client::TlsOptions::from_java_properties(|name| {
+            from_env
+                .iter()
+                .chain(&self.properties)
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
 }
 
 /// Why the command line was not run.
@@ -105,6 +137,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
         timeout: Duration::from_millis(30_000),
         read_only: false,
         command: Vec::new(),
+        properties: Vec::new(),
     };
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -112,6 +145,11 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
             parsed.command.push(arg);
             parsed.command.extend(it);
             break;
+        }
+        if let Some(property) = arg.strip_prefix("-D") {
+            let (k, v) = property.split_once('=').unwrap_or((property, ""));
+            parsed.properties.push((k.to_owned(), v.to_owned()));
+            continue;
         }
         let name = arg.trim_start_matches('-');
         let mut value = || {
@@ -167,8 +205,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
             return 1;
         }
     };
+    let mut conn = Connection::new(args.server.clone(), args.timeout, args.read_only);
+    conn.tls = args.tls(&std::env::var("CLIENT_JVMFLAGS").unwrap_or_default());
     let mut shell = Shell {
-        conn: Connection::new(args.server.clone(), args.timeout, args.read_only),
+        conn,
         runtime,
         watches: None,
         history: Vec::new(),
