@@ -480,6 +480,28 @@ mod tests {
     }
 
     #[test]
+    fn java_system_properties_ask_for_tls() {
+        let a = parse_args(strings(&[
+            "-Dzookeeper.client.secure=true",
+            "-server",
+            "h:2281",
+            "-Dzookeeper.ssl.trustStore.location=ca.pem",
+            "ls",
+            "/",
+        ]))
+        .unwrap();
+        assert_eq!(a.command, ["ls", "/"]);
+        assert_eq!(a.properties.len(), 2);
+        assert!(a.tls("").is_some());
+        // CLIENT_JVMFLAGS counts too, under the command line.
+        let plain = parse_args(strings(&["ls", "/"])).unwrap();
+        assert!(plain.tls("").is_none());
+        assert!(plain.tls("-Xmx1g -Dzookeeper.client.secure=true").is_some());
+        let off = parse_args(strings(&["-Dzookeeper.client.secure=false", "ls"])).unwrap();
+        assert!(off.tls("-Dzookeeper.client.secure=true").is_none());
+    }
+
+    #[test]
     fn usage_lists_commands_sorted() {
         let u = usage();
         assert!(u.contains("\tls [-s] [-w] [-R] path\n"), "{u}");
