@@ -115,31 +115,29 @@ impl TlsOptions {
     ///     ("zookeeper.ssl.hostnameVerification", "false"),
     /// ];
     /// let get = |name: &str| props.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
-    /// assert!(TlsOptions::from_java_properties(get).is_some());
-    /// assert!(TlsOptions::from_java_properties(|_| None).is_none());
+    /// assert!(TlsOptions::from_java_properties(get).unwrap().is_some());
+    /// assert!(TlsOptions::from_java_properties(|_| None).unwrap().is_none());
     /// ```
-    pub fn from_java_properties(get: impl Fn(&str) -> Option<String>) -> Option<TlsOptions> {
+    ///
+    /// Fails (`Tls`) when a `.passwordPath` file cannot be read.
+    pub fn from_java_properties(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<TlsOptions>> {
         if !get("zookeeper.client.secure").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
-            return None;
+            return Ok(None);
         }
         let store = |which: &str| {
-            let prop = |field: &str| get(&format!("zookeeper.ssl.{which}.{field}"));
-            let location = prop("location").filter(|l| !l.is_empty())?;
-            let mut spec = StoreSpec::new(location).password(prop("password").unwrap_or_default());
-            if let Some(t) = prop("type").filter(|t| !t.is_empty()) {
-                spec = spec.store_type(t);
-            }
-            Some(spec)
+            StoreSpec::from_java_properties(&get, which).map_err(|e| Error::Tls(e.to_string()))
         };
-        Some(TlsOptions {
-            trust_store: store("trustStore"),
-            key_store: store("keyStore"),
+        Ok(Some(TlsOptions {
+            trust_store: store("trustStore")?,
+            key_store: store("keyStore")?,
             hostname_verification: !get("zookeeper.ssl.hostnameVerification")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
             protocol: get("zookeeper.ssl.protocol"),
             enabled_protocols: get("zookeeper.ssl.enabledProtocols"),
             ciphersuites: get("zookeeper.ssl.ciphersuites"),
-        })
+        }))
     }
 
     /// Loads the stores and builds the TLS configuration; errors name the file or setting.

@@ -478,24 +478,11 @@ impl Config {
     }
 
     fn ssl_store(&self, which: &str) -> Result<Option<zk_tls::StoreSpec>, ConfigError> {
-        let prop = |field: &str| self.property(&format!("zookeeper.ssl.{which}.{field}"));
-        let Some(location) = prop("location").filter(|l| !l.is_empty()) else {
-            return Ok(None);
-        };
-        let mut spec = zk_tls::StoreSpec::new(location).password(prop("password").unwrap_or(""));
-        if let Some(path) = prop("passwordPath").filter(|p| !p.is_empty()) {
-            let secret = std::fs::read_to_string(path).map_err(|e| {
-                bad(
-                    &format!("ssl.{which}.passwordPath"),
-                    format!("cannot read {path}: {e}"),
-                )
-            })?;
-            spec = spec.password(secret.trim_end_matches(['\r', '\n']));
-        }
-        if let Some(store_type) = prop("type").filter(|t| !t.is_empty()) {
-            spec = spec.store_type(store_type);
-        }
-        Ok(Some(spec))
+        zk_tls::StoreSpec::from_java_properties(
+            |name| self.property(name).map(str::to_owned),
+            which,
+        )
+        .map_err(|e| bad(&format!("ssl.{which}.passwordPath"), e.to_string()))
     }
 
     /// `zookeeper.ssl.clientAuth`: `none`, `want` or `need` (Java's default).

@@ -86,6 +86,43 @@ impl StoreSpec {
         }
     }
 
+    /// The store `zookeeper.ssl.<which>.*` properties describe (`which` is `keyStore` or
+    /// `trustStore`): `.location` (unset or empty: none), `.password`, or the first line of
+    /// the file `.passwordPath` names (which wins, as in Java), and `.type`.
+    ///
+    /// ```
+    /// use zk_tls::StoreSpec;
+    /// let get = |name: &str| match name {
+    ///     "zookeeper.ssl.keyStore.location" => Some("/k/server.p12".to_owned()),
+    ///     "zookeeper.ssl.keyStore.password" => Some("pw".to_owned()),
+    ///     _ => None,
+    /// };
+    /// let spec = StoreSpec::from_java_properties(get, "keyStore").unwrap().unwrap();
+    /// assert_eq!(spec.password, "pw");
+    /// assert!(StoreSpec::from_java_properties(get, "trustStore").unwrap().is_none());
+    /// ```
+    pub fn from_java_properties(
+        get: impl Fn(&str) -> Option<String>,
+        which: &str,
+    ) -> Result<Option<StoreSpec>> {
+        let prop = |field: &str| get(&format!("zookeeper.ssl.{which}.{field}"));
+        let Some(location) = prop("location").filter(|l| !l.is_empty()) else {
+            return Ok(None);
+        };
+        let mut spec = StoreSpec::new(location).password(prop("password").unwrap_or_default());
+        if let Some(path) = prop("passwordPath").filter(|p| !p.is_empty()) {
+            let secret = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            spec = spec.password(secret.lines().next().unwrap_or(""));
+        }
+        if let Some(store_type) = prop("type").filter(|t| !t.is_empty()) {
+            spec = spec.store_type(store_type);
+        }
+        Ok(Some(spec))
+    }
+
     /// With a password.
     pub fn password(mut self, password: impl Into<String>) -> StoreSpec {
         self.password = password.into();

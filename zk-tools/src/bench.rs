@@ -288,7 +288,8 @@ impl BenchConfig {
                     .rev()
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.clone())
-            }),
+            })
+            .map_err(|e| e.to_string())?,
         })
     }
 }

@@ -100,8 +100,11 @@ pub struct Args {
 impl Args {
     /// The TLS options the properties ask for (`zookeeper.client.secure=true`), with the
     /// `-D` flags of `client_jvm_flags` (zkCli.sh's `CLIENT_JVMFLAGS`) under the command
-    /// line's.
-    pub fn tls(&self, client_jvm_flags: &str) -> Option<zk_client::TlsOptions> {
+    /// line's. Fails when a `passwordPath` file cannot be read.
+    pub fn tls(
+        &self,
+        client_jvm_flags: &str,
+    ) -> Result<Option<zk_client::TlsOptions>, zk_client::Error> {
         let from_env: Vec<(String, String)> = client_jvm_flags
             .split_whitespace()
             .filter_map(|f| f.strip_prefix("-D"))
@@ -206,7 +209,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
         }
     };
     let mut conn = Connection::new(args.server.clone(), args.timeout, args.read_only);
-    conn.tls = args.tls(&std::env::var("CLIENT_JVMFLAGS").unwrap_or_default());
+    conn.tls = match args.tls(&std::env::var("CLIENT_JVMFLAGS").unwrap_or_default()) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("zkcli: {e}");
+            return STATUS_USAGE;
+        }
+    };
     let mut shell = Shell {
         conn,
         runtime,
@@ -492,13 +501,16 @@ mod tests {
         .unwrap();
         assert_eq!(a.command, ["ls", "/"]);
         assert_eq!(a.properties.len(), 2);
-        assert!(a.tls("").is_some());
+        assert!(a.tls("").unwrap().is_some());
         // CLIENT_JVMFLAGS counts too, under the command line.
         let plain = parse_args(strings(&["ls", "/"])).unwrap();
-        assert!(plain.tls("").is_none());
-        assert!(plain.tls("-Xmx1g -Dzookeeper.client.secure=true").is_some());
+        assert!(plain.tls("").unwrap().is_none());
+        assert!(plain
+            .tls("-Xmx1g -Dzookeeper.client.secure=true")
+            .unwrap()
+            .is_some());
         let off = parse_args(strings(&["-Dzookeeper.client.secure=false", "ls"])).unwrap();
-        assert!(off.tls("-Dzookeeper.client.secure=true").is_none());
+        assert!(off.tls("-Dzookeeper.client.secure=true").unwrap().is_none());
     }
 
     #[test]
