@@ -154,16 +154,11 @@ fn is_authenticated_scheme(scheme: &str) -> bool {
     scheme == "digest" || scheme == "x509"
 }
 
-/// A connection's authenticated ids, in the order Java's server holds them: its `authInfo` is
-/// a set backed by a `ConcurrentHashMap`, so `whoAmI` and the ACL an `auth` entry expands to
-/// list them in that map's iteration order (by hash bucket, then insertion). A TLS
-/// connection's `x509` id comes before its `ip`, a digest often before it.
+/// A connection's authenticated ids, in the order they were added, with a set so adding one
+/// is O(1). Java lists them in another order: see [`java_order`].
 #[derive(Debug, Clone, Default)]
 pub struct AuthIds {
-    /// In Java's iteration order.
     ids: Vec<Id>,
-    /// In insertion order (the order inside a bucket).
-    added: Vec<Id>,
     seen: std::collections::HashSet<Id>,
 }
 
@@ -179,17 +174,25 @@ impl AuthIds {
     pub fn add(&mut self, id: Id) -> bool {
         let new = self.seen.insert(id.clone());
         if new {
-            self.added.push(id);
-            // A ConcurrentHashMap starts with 16 bins and doubles when it reaches 3/4 full.
-            let mut bins = 16usize;
-            while self.added.len() >= bins / 4 * 3 {
-                bins *= 2;
-            }
-            self.ids = self.added.clone();
-            self.ids.sort_by_key(|id| java_bin(id, bins));
+            self.ids.push(id);
         }
         new
     }
+}
+
+/// `ids` (in the order they were added) in the order Java's server lists a connection's ids:
+/// its `authInfo` is a set backed by a `ConcurrentHashMap`, so `whoAmI` and the ACL an `auth`
+/// entry expands to follow that map's iteration order (hash bin, then insertion). A TLS
+/// connection's `x509` id comes before its `ip`, for example.
+pub fn java_order(ids: &[Id]) -> Vec<&Id> {
+    // The map starts with 16 bins and doubles when it reaches 3/4 full.
+    let mut bins = 16usize;
+    while ids.len() >= bins / 4 * 3 {
+        bins *= 2;
+    }
+    let mut ordered: Vec<&Id> = ids.iter().collect();
+    ordered.sort_by_key(|id| java_bin(id, bins));
+    ordered
 }
 
 /// The `ConcurrentHashMap` bin of a jute `Id` (its generated `hashCode` over Java's
@@ -333,8 +336,8 @@ pub fn fix_up_with_providers(
                 // each expansion as it is, even one the list already holds (duplicates were
                 // removed from the request's entries only).
                 let mut added = false;
-                for auth in auth_ids
-                    .iter()
+                for auth in java_order(auth_ids)
+                    .into_iter()
                     .filter(|a| is_authenticated_scheme(&a.scheme))
                 {
                     out.push(Acl::new(entry.perms, auth.clone()));
@@ -621,12 +624,15 @@ mod tests {
         ids.add(Id::new("x509", root));
         ids.add(Id::new("ip", "127.0.0.1"));
         assert_eq!(
-            ids.iter().map(|i| i.scheme.as_str()).collect::<Vec<_>>(),
+            java_order(&ids)
+                .iter()
+                .map(|i| i.scheme.as_str())
+                .collect::<Vec<_>>(),
             ["x509", "super", "ip"]
         );
         let mut ids = AuthIds::new(Id::new("ip", "127.0.0.1"));
         ids.add(alice());
-        assert_eq!(ids[0], alice());
+        assert_eq!(java_order(&ids)[0], &alice());
         assert!(!ids.add(alice()));
         assert_eq!(ids.len(), 2);
     }

@@ -1049,9 +1049,8 @@ impl ServerCore {
                 })))
             }
             RequestBody::WhoAmI => Ok(Some(ResponseBody::WhoAmI(WhoAmIResponse {
-                client_info: c
-                    .auth_ids
-                    .iter()
+                client_info: acl::java_order(&c.auth_ids)
+                    .into_iter()
                     .map(|id| ClientInfo {
                         auth_scheme: id.scheme.clone(),
                         user: user_name(id),
