@@ -9,7 +9,10 @@
 #
 # Environment: OPS ("get set create"), IN_FLIGHTS ("1 64"), SESSIONS (1), VALUE_SIZE (100),
 # DURATION (10), WARMUP (3), ROUNDS (1), FORCE_SYNC (no; yes = fsync before acknowledging, on
-# both servers), ZK_JARS_DIR (/usr/share/java), OUT (target/bench-server).
+# both servers), TRANSPORTS ("plain"; "plain tls" also measures TLS: zk-bench connects to a
+# secureClientPort with a client certificate, both servers with the same PEM stores made
+# here by openssl, Java with its NettyServerCnxnFactory), ZK_JARS_DIR (/usr/share/java),
+# OUT (target/bench-server).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +24,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 ROUNDS=${ROUNDS:-1}
 FORCE_SYNC=${FORCE_SYNC:-no}
+TRANSPORTS=${TRANSPORTS:-plain}
 JARS=${ZK_JARS_DIR:-/usr/share/java}
 OUT=${OUT:-$ROOT/target/bench-server}
 
@@ -37,6 +41,30 @@ ZK_SERVER=$ROOT/target/release/zk-server
 source "$ROOT/scripts/bench-lib.sh"
 WORK=$(mktemp -d /tmp/zk-bench-servers-XXXXXX)
 trap 'stop_server; rm -rf "$WORK"' EXIT
+# Netty (the Java server's TLS factory) needs the codec and resolver jars its manifest omits.
+ZK_JAVA_CP=$ZK_JAVA_CP:$JARS/netty-codec.jar:$JARS/netty-resolver.jar
+
+if [[ " $TRANSPORTS " == *" tls "* ]]; then
+    # A throwaway CA, a server certificate for 127.0.0.1 and a client one, as PEM key stores.
+    PKI=$WORK/pki
+    mkdir -p "$PKI"
+    (
+        cd "$PKI"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+            -subj "/CN=bench CA" 2>/dev/null
+        echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >san.ext
+        for name in server client; do
+            openssl req -newkey rsa:2048 -nodes -keyout $name.key -out $name.csr \
+                -subj "/CN=$name" 2>/dev/null
+            openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                -out $name.crt -days 2 -extfile san.ext 2>/dev/null
+            openssl pkcs8 -topk8 -nocrypt -in $name.key -out $name.pk8
+            cat $name.pk8 $name.crt >$name.pem
+        done
+    )
+    TLS_FLAGS=(-Dzookeeper.client.secure=true "-Dzookeeper.ssl.trustStore.location=$PKI/ca.pem"
+        "-Dzookeeper.ssl.keyStore.location=$PKI/client.pem")
+fi
 
 wait_ready() {
     local port=$1
@@ -53,10 +81,12 @@ PY
     return 1
 }
 
-# start_server java|zk-rs -> sets SERVER_PID and PORT
+# start_server java|zk-rs plain|tls -> sets SERVER_PID, PORT and BENCH_PORT (the secure port
+# with tls)
 start_server() {
-    local kind=$1
+    local kind=$1 transport=$2
     PORT=$(free_port)
+    BENCH_PORT=$PORT
     local dir=$WORK/$kind-$PORT
     mkdir -p "$dir/data"
     cat >"$dir/zoo.cfg" <<CFG
@@ -69,6 +99,16 @@ maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr
 CFG
+    if [[ $transport == tls ]]; then
+        BENCH_PORT=$(free_port)
+        cat >>"$dir/zoo.cfg" <<CFG
+secureClientPort=$BENCH_PORT
+secureClientPortAddress=127.0.0.1
+serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory
+ssl.keyStore.location=$PKI/server.pem
+ssl.trustStore.location=$PKI/ca.pem
+CFG
+    fi
     if [[ $kind == java ]]; then
         java -Xms512m -Xmx1g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
             -cp "$ZK_JAVA_CP" \
@@ -81,15 +121,18 @@ CFG
 }
 
 run_case() {
-    local kind=$1 op=$2 inflight=$3
-    start_server "$kind"
+    local kind=$1 op=$2 inflight=$3 transport=$4
+    start_server "$kind" "$transport"
+    local flags=()
+    if [[ $transport == tls ]]; then flags=("${TLS_FLAGS[@]}"); fi
     # Unrecorded load first, so the Java server's JIT is warm.
-    "$ZK_BENCH" --server "127.0.0.1:$PORT" --op mix --in-flight 16 --duration 3 --warmup 0 >/dev/null
+    "$ZK_BENCH" --server "127.0.0.1:$BENCH_PORT" "${flags[@]}" --op mix --in-flight 16 \
+        --duration 3 --warmup 0 >/dev/null
     local line
-    line=$("$ZK_BENCH" --server "127.0.0.1:$PORT" --op "$op" --in-flight "$inflight" \
-        --sessions "$SESSIONS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" |
-        grep '^RESULT')
-    echo "$line server=$kind" | tee -a "$RESULTS"
+    line=$("$ZK_BENCH" --server "127.0.0.1:$BENCH_PORT" "${flags[@]}" --op "$op" \
+        --in-flight "$inflight" --sessions "$SESSIONS" --value-size "$VALUE_SIZE" \
+        --duration "$DURATION" --warmup "$WARMUP" | grep '^RESULT')
+    echo "$line server=$kind transport=$transport" | tee -a "$RESULTS"
     stop_server
 }
 
@@ -98,7 +141,9 @@ for round in $(seq 1 "$ROUNDS"); do
         for inflight in $IN_FLIGHTS; do
             echo "== round $round: op=$op in_flight=$inflight"
             if ((round % 2 == 1)); then order="java zk-rs"; else order="zk-rs java"; fi
-            for kind in $order; do run_case "$kind" "$op" "$inflight"; done
+            for transport in $TRANSPORTS; do
+                for kind in $order; do run_case "$kind" "$op" "$inflight" "$transport"; done
+            done
         done
     done
 done
@@ -110,9 +155,9 @@ import re, sys, statistics, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     f = dict(re.findall(r"(\w+)=(\S+)", line))
-    rows[(f["op"], int(f["in_flight"]), f["server"])].append(f)
-print(f"{'op':8}{'inflight':>9}{'server':>8}{'ops/s':>11}{'p50':>8}{'p99':>8}{'p999':>8}")
-for (op, inflight, server), fs in sorted(rows.items()):
+    rows[(f["op"], int(f["in_flight"]), f["server"], f.get("transport", "plain"))].append(f)
+print(f"{'op':8}{'inflight':>9}{'server':>8}{'transport':>10}{'ops/s':>11}{'p50':>8}{'p99':>8}{'p999':>8}")
+for (op, inflight, server, transport), fs in sorted(rows.items()):
     med = lambda k: statistics.median(float(x[k]) for x in fs)
-    print(f"{op:8}{inflight:>9}{server:>8}{med('ops_per_s'):>11.0f}{med('p50_us'):>8.0f}{med('p99_us'):>8.0f}{med('p999_us'):>8.0f}")
+    print(f"{op:8}{inflight:>9}{server:>8}{transport:>10}{med('ops_per_s'):>11.0f}{med('p50_us'):>8.0f}{med('p99_us'):>8.0f}{med('p999_us'):>8.0f}")
 PY

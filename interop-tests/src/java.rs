@@ -12,7 +12,15 @@ const DEBIAN_JARS_DIR: &str = "/usr/share/java";
 /// jetty, jackson, metrics, snappy, slf4j-api, ...) in its manifest `Class-Path`, so only the
 /// entry points and a logging binding go on the command line. `slf4j-simple` writes the server
 /// log to stderr, which the harness captures.
-const SERVER_JARS: &[&str] = &["zookeeper.jar", "zookeeper-jute.jar", "slf4j-simple.jar"];
+/// Debian's manifest leaves out `netty-codec` and `netty-resolver`, which the Netty connection
+/// factory and client socket (TLS) need.
+const SERVER_JARS: &[&str] = &[
+    "zookeeper.jar",
+    "zookeeper-jute.jar",
+    "slf4j-simple.jar",
+    "netty-codec.jar",
+    "netty-resolver.jar",
+];
 
 /// Extra jars for drivers: Curator (its manifests pull in guava and the rest).
 const CLIENT_JARS: &[&str] = &[

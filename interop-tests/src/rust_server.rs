@@ -40,6 +40,7 @@ impl ServerUnderTest for JavaZkServer {
 #[derive(Debug)]
 pub struct RustZkServer {
     addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -90,7 +91,8 @@ impl RustZkServer {
                         .await
                     {
                         Ok(server) => {
-                            let _ = addr_tx.send(Ok(server.local_addr()));
+                            let _ =
+                                addr_tx.send(Ok((server.local_addr(), server.secure_local_addr())));
                             let _ = stop_rx.await;
                             server.shutdown().await;
                         }
@@ -100,15 +102,24 @@ impl RustZkServer {
                     }
                 });
             })?;
-        let addr = addr_rx
+        let (addr, secure_addr) = addr_rx
             .recv()
             .map_err(|_| io::Error::other("server thread ended before listening"))??;
         Ok(RustZkServer {
             addr,
+            secure_addr,
             stop: Some(stop_tx),
             thread: Some(thread),
             _dir: dir,
         })
+    }
+}
+
+impl RustZkServer {
+    /// The TLS client port, when the configuration has `secureClientPort` (0 picks a free
+    /// one).
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 }
 

@@ -28,6 +28,7 @@ use crate::session::{
     add_chroot, strip_chroot, RawReply, Session, SessionInfo, SessionState, Submission,
     WatchRequest,
 };
+use crate::tls::TlsOptions;
 use crate::watch::{OneshotKind, OneshotWatcher, PersistentWatcher};
 
 /// The node that holds the ensemble's dynamic configuration (never under a chroot).
@@ -202,6 +203,7 @@ pub struct ClientBuilder {
     resume: Option<(i64, Bytes)>,
     max_frame_len: usize,
     sasl: Option<crate::sasl::SaslLogin>,
+    tls: Option<TlsOptions>,
 }
 
 impl ClientBuilder {
@@ -271,6 +273,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Connect with TLS (to servers' `secureClientPort`), as the Java client with
+    /// `zookeeper.client.secure=true`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> zk_client::Result<()> {
+    /// use zk_client::{Client, StoreSpec, TlsOptions};
+    /// let client = Client::builder("127.0.0.1:2281")
+    ///     .tls(
+    ///         TlsOptions::new()
+    ///             .trust_store(StoreSpec::new("ca.pem"))
+    ///             .key_store(StoreSpec::new("client.pem")),
+    ///     )
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tls(mut self, options: TlsOptions) -> Self {
+        self.tls = Some(options);
+        self
+    }
+
     /// The largest frame accepted from the server (Java's `jute.maxbuffer`, default 0xfffff).
     pub fn max_frame_len(mut self, len: usize) -> Self {
         self.max_frame_len = len;
@@ -278,9 +301,15 @@ impl ClientBuilder {
     }
 
     /// Connects: returns once a session is established, or fails with `Timeout` (no server
-    /// answered in time), `SessionExpired` (a resumed session is gone) or `AuthFailed`.
+    /// answered in time), `SessionExpired` (a resumed session is gone), `AuthFailed`, or
+    /// `Tls` (the TLS stores or settings cannot be used).
     pub async fn connect(self) -> Result<Client> {
         let cs: ConnectString = self.connect_string.parse()?;
+        let tls = self
+            .tls
+            .as_ref()
+            .map(TlsOptions::client_config)
+            .transpose()?;
         let timeout_ms = i32::try_from(self.session_timeout.as_millis()).unwrap_or(i32::MAX);
         let mut session = Session::new(cs.chroot().map(str::to_owned), timeout_ms, self.read_only);
         if let Some((id, password)) = self.resume {
@@ -301,6 +330,7 @@ impl ClientBuilder {
             requested_timeout: self.session_timeout,
             max_frame_len: self.max_frame_len,
             sasl: self.sasl,
+            tls,
         };
         // With a SASL login, the connection is ready once it is published as authenticated
         // (just after the connected state).
@@ -403,6 +433,7 @@ impl Client {
             resume: None,
             max_frame_len: zk_proto::frame::DEFAULT_MAX_FRAME_LEN,
             sasl: None,
+            tls: None,
         }
     }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep, timeout, Instant};
 use tokio_util::codec::Framed;
@@ -19,6 +18,7 @@ use zk_proto::{Jute, OpCode, WatcherType};
 
 use crate::error::{Error, Result};
 use crate::session::{FrameOutcome, Session, SessionInfo, SessionState, Submission};
+use crate::tls::Transport;
 
 /// What the API asks of the connection task.
 #[derive(Debug)]
@@ -64,6 +64,8 @@ pub(crate) struct ConnConfig {
     pub max_frame_len: usize,
     /// The SASL login run on every connection before anything else.
     pub sasl: Option<crate::sasl::SaslLogin>,
+    /// TLS for every connection, when configured.
+    pub tls: Option<Arc<zk_tls::rustls::ClientConfig>>,
 }
 
 pub(crate) struct Driver {
@@ -218,7 +220,7 @@ impl Driver {
     /// session ended meanwhile (expired, closed).
     async fn connect(
         &mut self,
-    ) -> Result<(Framed<TcpStream, ClientCodec>, SessionState), SessionState> {
+    ) -> Result<(Framed<Transport, ClientCodec>, SessionState), SessionState> {
         let host_count = self.config.hosts.len().max(1) as u32;
         let mut failed_in_a_row = 0u32;
         loop {
@@ -235,7 +237,13 @@ impl Driver {
             let request = Bytes::from(self.session.connect_request().to_jute_bytes());
             let attempt = timeout(
                 attempt_timeout,
-                handshake(host.clone(), port, request, self.config.max_frame_len),
+                handshake(
+                    host.clone(),
+                    port,
+                    request,
+                    self.config.max_frame_len,
+                    self.config.tls.clone(),
+                ),
             );
             tokio::pin!(attempt);
             let outcome = loop {
@@ -295,7 +303,7 @@ impl Driver {
     /// Runs one connection until it breaks or the session ends.
     async fn serve(
         &mut self,
-        mut framed: Framed<TcpStream, ClientCodec>,
+        mut framed: Framed<Transport, ClientCodec>,
         connected_state: SessionState,
     ) -> Ended {
         for frame in self.session.prime() {
@@ -410,7 +418,7 @@ impl Driver {
     async fn command_while_connected(
         &mut self,
         cmd: Option<Command>,
-        framed: &mut Framed<TcpStream, ClientCodec>,
+        framed: &mut Framed<Transport, ClientCodec>,
     ) -> std::result::Result<(), ()> {
         let frame = match cmd {
             None => {
@@ -465,11 +473,14 @@ async fn handshake(
     port: u16,
     request: Bytes,
     max_frame_len: usize,
-) -> Result<(Framed<TcpStream, ClientCodec>, Bytes)> {
-    let stream = TcpStream::connect((host.as_str(), port))
+    tls: Option<Arc<zk_tls::rustls::ClientConfig>>,
+) -> Result<(Framed<Transport, ClientCodec>, Bytes)> {
+    let stream = Transport::connect(&host, port, tls.as_ref())
         .await
-        .map_err(|_| Error::ConnectionLoss)?;
-    let _ = stream.set_nodelay(true);
+        .map_err(|e| {
+            debug!(%host, port, error = %e, "cannot connect");
+            Error::ConnectionLoss
+        })?;
     let mut framed = Framed::new(stream, ClientCodec::new(max_frame_len));
     framed
         .send(request)

@@ -94,6 +94,9 @@ pub enum Error {
     /// The server sent bytes this client could not decode; the connection was dropped.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The TLS settings cannot be used (a store cannot be read, a setting is wrong).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl Error {
@@ -145,7 +148,8 @@ impl Error {
             Error::Closed
             | Error::InvalidPath(_)
             | Error::InvalidArgument(_)
-            | Error::Protocol(_) => return None,
+            | Error::Protocol(_)
+            | Error::Tls(_) => return None,
         })
     }
 

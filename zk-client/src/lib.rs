@@ -31,6 +31,7 @@ mod error;
 pub mod recipes;
 mod sasl;
 mod session;
+mod tls;
 mod watch;
 
 pub use client::{
@@ -39,5 +40,6 @@ pub use client::{
 pub use connect_string::{ConnectString, DEFAULT_PORT};
 pub use error::{Error, Result};
 pub use session::{SessionInfo, SessionState};
+pub use tls::{StoreSpec, TlsOptions};
 pub use watch::{OneshotWatcher, PersistentWatcher, WatchedEvent};
 pub use zk_proto;

@@ -1,5 +1,6 @@
-//! ACLs as Java's server applies them: the `world`, `auth`, `digest`, `ip` and `super` schemes
-//! (and `sasl` when its provider is registered, see [`Providers`]), permission checks, the fix-up of ACLs in create/setACL (`auth:` expansion, duplicates,
+//! ACLs as Java's server applies them: the `world`, `auth`, `digest`, `ip`, `x509` and `super`
+//! schemes (and `sasl` when its provider is registered, see [`Providers`]), permission checks,
+//! the fix-up of ACLs in create/setACL (`auth:` expansion, duplicates,
 //! validation) and the masking of digests in getACL without ADMIN.
 
 use base64::Engine;
@@ -44,6 +45,22 @@ pub fn authenticate(
     }
 }
 
+/// The `x509` scheme's answer to an `auth` packet (Java's
+/// `X509AuthenticationProvider.handleAuthentication`): a connection whose TLS client certificate
+/// was verified already holds its `x509` id (and `super` for the super user) and keeps them;
+/// any other connection fails (AUTHFAILED).
+pub fn authenticate_x509(current: &[Id]) -> Result<Vec<Id>, ErrorCode> {
+    let from_certificate: Vec<Id> = current
+        .iter()
+        .filter(|id| id.scheme == "x509")
+        .cloned()
+        .collect();
+    if from_certificate.is_empty() {
+        return Err(ErrorCode::AuthFailed);
+    }
+    Ok(from_certificate)
+}
+
 /// Whether `pattern` (an `ip` ACL id: an address or `address/bits`) covers `client`.
 fn ip_matches(pattern: &str, client: &str) -> bool {
     let Ok(client) = client.parse::<IpAddr>() else {
@@ -73,7 +90,9 @@ fn ip_matches(pattern: &str, client: &str) -> bool {
 /// `digest`): its `isValid` reads an ACL id of that scheme. Any other scheme but `world` and
 /// `auth` has none, and is an invalid ACL before its id is read.
 fn has_provider(scheme: &str, providers: &Providers) -> bool {
-    matches!(scheme, "digest" | "ip") || (scheme == "sasl" && providers.sasl.is_some())
+    matches!(scheme, "digest" | "ip")
+        || (scheme == "sasl" && providers.sasl.is_some())
+        || (scheme == "x509" && providers.x509)
 }
 
 /// The authentication providers registered beyond Java's defaults (`ip` and `digest`), by
@@ -83,6 +102,9 @@ fn has_provider(scheme: &str, providers: &Providers) -> bool {
 pub struct Providers {
     /// `org.apache.zookeeper.server.auth.SASLAuthenticationProvider`.
     pub sasl: Option<SaslProvider>,
+    /// `X509AuthenticationProvider`: registered with a secure client port, or by a
+    /// `zookeeper.authProvider.*` property.
+    pub x509: bool,
 }
 
 /// Java's `SASLAuthenticationProvider`: `sasl:NAME` ids, valid when `NAME` is a valid
@@ -102,6 +124,7 @@ impl Providers {
             sasl: schemes.iter().any(|s| s == "sasl").then(|| SaslProvider {
                 let_any_user_do_x: cfg.let_any_sasl_user_do_x().map(str::to_owned),
             }),
+            x509: cfg.x509_auth_enabled(),
         }
     }
 
@@ -133,6 +156,8 @@ impl Providers {
 fn id_is_valid(id: &Id, providers: &Providers) -> bool {
     match id.scheme.as_str() {
         "sasl" if providers.sasl.is_some() => crate::sasl::is_valid_id(&id.id),
+        // Java: `new X500Principal(id)` parses.
+        "x509" if providers.x509 => zk_tls::is_valid_name(&id.id),
         // Java: id.split(":").length == 2 (a trailing empty part is dropped).
         "digest" => {
             let parts: Vec<&str> = id.id.split(':').collect();
@@ -175,11 +200,11 @@ fn java_parse_int(text: &str) -> Option<i32> {
 /// ACL entry expands to the connection's ids of that scheme. `ip` is not; `super` has no
 /// provider at all.
 fn is_authenticated_scheme(scheme: &str, providers: &Providers) -> bool {
-    scheme == "digest" || (scheme == "sasl" && providers.sasl.is_some())
+    scheme == "digest" || scheme == "x509" || (scheme == "sasl" && providers.sasl.is_some())
 }
 
-/// A connection's authenticated ids, in the order they were added (Java keeps that order in
-/// the ACL an `auth` entry expands to), with a set so adding one is O(1).
+/// A connection's authenticated ids, in the order they were added, with a set so adding one
+/// is O(1). Java lists them in another order: see [`java_order`].
 #[derive(Debug, Clone, Default)]
 pub struct AuthIds {
     ids: Vec<Id>,
@@ -202,6 +227,37 @@ impl AuthIds {
         }
         new
     }
+}
+
+/// `ids` (in the order they were added) in the order Java's server lists a connection's ids:
+/// its `authInfo` is a set backed by a `ConcurrentHashMap`, so `whoAmI` and the ACL an `auth`
+/// entry expands to follow that map's iteration order (hash bin, then insertion). A TLS
+/// connection's `x509` id comes before its `ip`, for example.
+pub fn java_order(ids: &[Id]) -> Vec<&Id> {
+    // The map starts with 16 bins and doubles when it reaches 3/4 full.
+    let mut bins = 16usize;
+    while ids.len() >= bins / 4 * 3 {
+        bins *= 2;
+    }
+    let mut ordered: Vec<&Id> = ids.iter().collect();
+    ordered.sort_by_key(|id| java_bin(id, bins));
+    ordered
+}
+
+/// The `ConcurrentHashMap` bin of a jute `Id` (its generated `hashCode` over Java's
+/// `String.hashCode`s) in a table of `bins` bins.
+fn java_bin(id: &Id, bins: usize) -> usize {
+    let string_hash = |s: &str| {
+        s.encode_utf16().fold(0i32, |h, unit| {
+            h.wrapping_mul(31).wrapping_add(i32::from(unit))
+        })
+    };
+    let mut hash = 17i32;
+    hash = hash.wrapping_mul(37).wrapping_add(string_hash(&id.scheme));
+    hash = hash.wrapping_mul(37).wrapping_add(string_hash(&id.id));
+    let h = hash as u32;
+    let spread = (h ^ (h >> 16)) & 0x7fff_ffff;
+    spread as usize & (bins - 1)
 }
 
 impl std::ops::Deref for AuthIds {
@@ -342,8 +398,8 @@ fn fix_up_inner(
                 // each expansion as it is, even one the list already holds (duplicates were
                 // removed from the request's entries only).
                 let mut added = false;
-                for auth in auth_ids
-                    .iter()
+                for auth in java_order(auth_ids)
+                    .into_iter()
                     .filter(|a| is_authenticated_scheme(&a.scheme, providers))
                 {
                     out.push(Acl::new(entry.perms, auth.clone()));
@@ -512,6 +568,7 @@ mod tests {
     fn sasl_ids_with_the_sasl_provider() {
         let sasl = Providers {
             sasl: Some(SaslProvider::default()),
+            ..Providers::default()
         };
         let bob = Id::new("sasl", "bob");
         let acl = [Acl::new(perms::ALL, bob.clone())];
@@ -540,6 +597,7 @@ mod tests {
             sasl: Some(SaslProvider {
                 let_any_user_do_x: Some("bob".to_owned()),
             }),
+            ..Providers::default()
         };
         assert_eq!(anyone.check(&acl, perms::READ, &carol), Ok(()));
     }
@@ -620,6 +678,60 @@ mod tests {
             fix_up_with_nulls(&other_perms, &[no, scheme_null], &ids),
             Err(ErrorCode::InvalidAcl)
         );
+    }
+
+    #[test]
+    fn x509_ids_with_the_provider_registered() {
+        let x509 = Providers {
+            x509: true,
+            ..Providers::default()
+        };
+        let dn = Id::new("x509", "CN=alice,O=Example");
+        let entry = [Acl::new(perms::ALL, dn.clone())];
+        assert_eq!(fix_up(&entry, &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(x509.fix_up(&entry, &[]).unwrap(), entry.to_vec());
+        let not_a_dn = [Acl::new(perms::ALL, Id::new("x509", "alice"))];
+        assert_eq!(x509.fix_up(&not_a_dn, &[]), Err(ErrorCode::InvalidAcl));
+        // `auth` expands to the certificate's id; the super id is not an authenticated one.
+        let ids = [
+            Id::new("ip", "127.0.0.1"),
+            Id::new("super", "CN=alice,O=Example"),
+            dn.clone(),
+        ];
+        assert_eq!(
+            x509.fix_up(&Acl::creator_all(), &ids).unwrap(),
+            entry.to_vec()
+        );
+        assert_eq!(check(&entry, perms::READ, &ids[2..]), Ok(()));
+        assert_eq!(
+            check(&entry, perms::READ, &[Id::new("x509", "CN=bob,O=Example")]),
+            Err(ErrorCode::NoAuth)
+        );
+        // addauth x509: only a connection with a certificate.
+        assert_eq!(authenticate_x509(&ids).unwrap(), vec![dn]);
+        assert_eq!(authenticate_x509(&ids[..1]), Err(ErrorCode::AuthFailed));
+    }
+
+    #[test]
+    fn ids_in_javas_set_order() {
+        // As Java 3.8's whoAmI lists them (checked live against the real server).
+        let root = "CN=root,O=zk-rs";
+        let mut ids = AuthIds::default();
+        ids.add(Id::new("super", root));
+        ids.add(Id::new("x509", root));
+        ids.add(Id::new("ip", "127.0.0.1"));
+        assert_eq!(
+            java_order(&ids)
+                .iter()
+                .map(|i| i.scheme.as_str())
+                .collect::<Vec<_>>(),
+            ["x509", "super", "ip"]
+        );
+        let mut ids = AuthIds::new(Id::new("ip", "127.0.0.1"));
+        ids.add(alice());
+        assert_eq!(java_order(&ids)[0], &alice());
+        assert!(!ids.add(alice()));
+        assert_eq!(ids.len(), 2);
     }
 
     #[test]

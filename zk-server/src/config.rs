@@ -83,6 +83,10 @@ pub struct Config {
     pub client_port: Option<u16>,
     /// `clientPortAddress`; all addresses when unset.
     pub client_port_address: Option<String>,
+    /// `secureClientPort`: TLS clients (port 0 picks a free one, as `clientPort=0` does here).
+    pub secure_client_port: Option<u16>,
+    /// `secureClientPortAddress`; all addresses when unset.
+    pub secure_client_port_address: Option<String>,
     /// `maxClientCnxns` per client IP (0 = unlimited). Default 60.
     pub max_client_cnxns: u32,
     /// `minSessionTimeout` (ms); -1 means 2 × tickTime.
@@ -116,8 +120,6 @@ pub struct Config {
 
 /// Keys Java parses and that only matter to features not built yet: accepted, not acted on.
 const ACCEPTED_KEYS: &[&str] = &[
-    "secureClientPort",
-    "secureClientPortAddress",
     "observerMasterPort",
     "connectToLearnerMasterLimit",
     "quorumListenOnAllIPs",
@@ -242,6 +244,8 @@ impl Config {
             data_log_dir: PathBuf::new(),
             client_port: None,
             client_port_address: None,
+            secure_client_port: None,
+            secure_client_port_address: None,
             max_client_cnxns: 60,
             min_session_timeout_ms: -1,
             max_session_timeout_ms: -1,
@@ -266,6 +270,8 @@ impl Config {
                 "dataLogDir" => data_log_dir = Some(PathBuf::from(v)),
                 "clientPort" => cfg.client_port = Some(int(&key, v)?),
                 "clientPortAddress" => cfg.client_port_address = Some(value.clone()),
+                "secureClientPort" => cfg.secure_client_port = Some(int(&key, v)?),
+                "secureClientPortAddress" => cfg.secure_client_port_address = Some(value.clone()),
                 "tickTime" => cfg.tick_time_ms = int(&key, v)?,
                 "maxClientCnxns" => cfg.max_client_cnxns = int(&key, v)?,
                 "minSessionTimeout" => cfg.min_session_timeout_ms = int(&key, v)?,
@@ -299,6 +305,12 @@ impl Config {
                     cfg.unknown_keys.push(key.clone());
                 }
             }
+        }
+        if cfg.secure_client_port_address.is_some() && cfg.secure_client_port.is_none() {
+            return Err(bad(
+                "secureClientPortAddress",
+                "secureClientPortAddress is set but secureClientPort is not set",
+            ));
         }
         cfg.data_dir = data_dir.ok_or_else(|| bad("dataDir", "dataDir is not set"))?;
         cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
@@ -458,6 +470,73 @@ impl Config {
     /// handshake. Default 10000 ms.
     pub fn sessionless_cnxn_timeout_ms(&self) -> u64 {
         self.property_parsed("zookeeper.nio.sessionlessCnxnTimeout", 10_000)
+    }
+
+    /// The key store of the secure client port: `zookeeper.ssl.keyStore.location`,
+    /// `.password` (or the file named by `.passwordPath`, which wins, as in Java) and `.type`
+    /// (zoo.cfg's `ssl.keyStore.location` and so on become these properties).
+    pub fn ssl_key_store(&self) -> Result<Option<zk_tls::StoreSpec>, ConfigError> {
+        self.ssl_store("keyStore")
+    }
+
+    /// The trust store of the secure client port (`zookeeper.ssl.trustStore.*`).
+    pub fn ssl_trust_store(&self) -> Result<Option<zk_tls::StoreSpec>, ConfigError> {
+        self.ssl_store("trustStore")
+    }
+
+    fn ssl_store(&self, which: &str) -> Result<Option<zk_tls::StoreSpec>, ConfigError> {
+        zk_tls::StoreSpec::from_java_properties(
+            |name| self.property(name).map(str::to_owned),
+            which,
+        )
+        .map_err(|e| bad(&format!("ssl.{which}.passwordPath"), e.to_string()))
+    }
+
+    /// `zookeeper.ssl.clientAuth`: `none`, `want` or `need` (Java's default).
+    pub fn ssl_client_auth(&self) -> Result<zk_tls::ClientAuth, ConfigError> {
+        zk_tls::ClientAuth::from_property(self.property("zookeeper.ssl.clientAuth"))
+            .map_err(|e| bad("ssl.clientAuth", e.to_string()))
+    }
+
+    /// `zookeeper.ssl.protocol` (Java's default `TLSv1.2`).
+    pub fn ssl_protocol(&self) -> Option<&str> {
+        self.property("zookeeper.ssl.protocol")
+    }
+
+    /// `zookeeper.ssl.enabledProtocols` (comma-separated); unset: `ssl.protocol` alone.
+    pub fn ssl_enabled_protocols(&self) -> Option<&str> {
+        self.property("zookeeper.ssl.enabledProtocols")
+    }
+
+    /// `zookeeper.ssl.ciphersuites` (comma-separated, Java's names); unset: Java's defaults.
+    pub fn ssl_ciphersuites(&self) -> Option<&str> {
+        self.property("zookeeper.ssl.ciphersuites")
+    }
+
+    /// `zookeeper.ssl.authProvider`: the scheme TLS client certificates authenticate as
+    /// (default `x509`).
+    pub fn ssl_auth_provider(&self) -> &str {
+        self.property("zookeeper.ssl.authProvider")
+            .filter(|p| !p.is_empty())
+            .unwrap_or("x509")
+    }
+
+    /// Whether the `x509` auth scheme is registered: Java registers
+    /// `X509AuthenticationProvider` when a secure client port is configured
+    /// (`QuorumPeerConfig.configureSSLAuth`), or when a `zookeeper.authProvider.*` property
+    /// names it.
+    pub fn x509_auth_enabled(&self) -> bool {
+        self.secure_client_port.is_some()
+            || self.properties.iter().any(|(k, v)| {
+                k.starts_with("zookeeper.authProvider.")
+                    && v.trim() == "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
+            })
+    }
+
+    /// `zookeeper.X509AuthenticationProvider.superUser`: the certificate subject (RFC 2253)
+    /// that is super.
+    pub fn x509_super_user(&self) -> Option<&str> {
+        self.property("zookeeper.X509AuthenticationProvider.superUser")
     }
 
     /// `znode.container.checkIntervalMs` (a plain property, no `zookeeper.` prefix, as in Java).
@@ -649,6 +728,46 @@ mod tests {
             let err = Config::parse(text, "").unwrap_err();
             assert_eq!(err.key, key, "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn tls_keys_as_java_reads_them() {
+        let text = "dataDir=/d\nsecureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n\
+                    serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+                    ssl.keyStore.location=/k/server.p12\nssl.keyStore.password=pw\n\
+                    ssl.clientAuth=want\n";
+        let cfg = Config::parse(
+            text,
+            "-Dzookeeper.ssl.trustStore.location=/k/ca.pem -Dzookeeper.ssl.enabledProtocols=TLSv1.3",
+        )
+        .unwrap();
+        assert_eq!(
+            (cfg.client_port, cfg.secure_client_port),
+            (None, Some(2281))
+        );
+        assert_eq!(cfg.secure_client_port_address.as_deref(), Some("127.0.0.1"));
+        let key = cfg.ssl_key_store().unwrap().unwrap();
+        assert_eq!(
+            (key.location.to_str(), key.password.as_str()),
+            (Some("/k/server.p12"), "pw")
+        );
+        assert_eq!(
+            cfg.ssl_trust_store().unwrap().unwrap().location.to_str(),
+            Some("/k/ca.pem")
+        );
+        assert_eq!(cfg.ssl_client_auth().unwrap(), zk_tls::ClientAuth::Want);
+        assert_eq!(cfg.ssl_enabled_protocols(), Some("TLSv1.3"));
+        assert!(cfg.x509_auth_enabled());
+        assert!(!Config::parse("dataDir=/d\n", "")
+            .unwrap()
+            .x509_auth_enabled());
+        let err = Config::parse("dataDir=/d\nsecureClientPortAddress=0.0.0.0\n", "").unwrap_err();
+        assert_eq!(err.key, "secureClientPortAddress");
+        let err = Config::parse("dataDir=/d\nssl.clientAuth=maybe\n", "")
+            .unwrap()
+            .ssl_client_auth()
+            .unwrap_err();
+        assert_eq!(err.key, "ssl.clientAuth");
     }
 
     #[test]

@@ -435,12 +435,14 @@ impl ServerCore {
 
     // ----- connections and sessions -------------------------------------------------------
 
-    /// The handshake frame of a new connection.
+    /// The handshake frame of a new connection; `transport_ids` are the ids its transport
+    /// authenticated (a TLS client certificate's), which the connection holds before its `ip`.
     pub fn connect(
         &mut self,
         conn: ConnId,
         peer: SocketAddr,
         payload: &[u8],
+        transport_ids: Vec<Id>,
         now_ms: u64,
         wall_ms: i64,
     ) -> Vec<Action> {
@@ -508,14 +510,17 @@ impl ServerCore {
             info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened");
             id
         };
+        // Java's TLS handshake adds the certificate's ids before the connect request adds `ip`.
+        let mut auth_ids = acl::AuthIds::default();
+        for id in transport_ids {
+            auth_ids.add(id);
+        }
+        auth_ids.add(Id::new("ip", peer.ip().to_string()));
         self.conns.insert(
             conn,
             Conn {
                 session_id,
-                auth_ids: std::sync::Arc::new(acl::AuthIds::new(Id::new(
-                    "ip",
-                    peer.ip().to_string(),
-                ))),
+                auth_ids: std::sync::Arc::new(auth_ids),
                 stats: ConnStats {
                     peer: Some(peer),
                     packets_received: 1,
@@ -844,11 +849,16 @@ impl ServerCore {
         match body {
             RequestBody::Ping => self.reply(out, conn, xid::PING, last, ErrorCode::Ok, None),
             RequestBody::Auth(packet) => {
-                match acl::authenticate(
-                    &packet.scheme,
-                    &packet.auth,
-                    self.config.super_digest.as_deref(),
-                ) {
+                let authenticated = if packet.scheme == "x509" && self.config.providers.x509 {
+                    acl::authenticate_x509(&c.auth_ids)
+                } else {
+                    acl::authenticate(
+                        &packet.scheme,
+                        &packet.auth,
+                        self.config.super_digest.as_deref(),
+                    )
+                };
+                match authenticated {
                     Ok(ids) => {
                         // The request's copy goes first, so the ids are changed in place
                         // (O(1) per auth) rather than copied.
@@ -1070,9 +1080,8 @@ impl ServerCore {
                 })))
             }
             RequestBody::WhoAmI => Ok(Some(ResponseBody::WhoAmI(WhoAmIResponse {
-                client_info: c
-                    .auth_ids
-                    .iter()
+                client_info: acl::java_order(&c.auth_ids)
+                    .into_iter()
                     .map(|id| ClientInfo {
                         auth_scheme: id.scheme.clone(),
                         user: user_name(id),
@@ -1601,10 +1610,12 @@ fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
     Ok(current.wrapping_add(1))
 }
 
-/// The user name `whoAmI` reports: digest ids without their hash, others as they are.
+/// The user name `whoAmI` reports: digest ids without their hash, nothing for `super` (no
+/// provider has that scheme), others as they are.
 fn user_name(id: &Id) -> String {
     match id.scheme.as_str() {
         "digest" => id.id.split(':').next().unwrap_or("").to_owned(),
+        "super" => String::new(),
         _ => id.id.clone(),
     }
 }

@@ -11,5 +11,6 @@ pub mod runtime;
 pub mod sasl;
 pub mod session;
 pub mod storage;
+pub mod tls;
 pub mod tree;
 pub mod watch;

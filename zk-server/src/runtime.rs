@@ -4,21 +4,24 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
+use zk_proto::data::Id;
 use zk_proto::frame::{ClientFrame, FourLetterWord, FrameError, ServerCodec};
 
 use crate::config::Config;
 use crate::core::{Action, CoreConfig, ServerCore, TxnSink};
 use crate::outgoing::{ConnQueue, Counter, Limits, QueuedFrame};
+use crate::tls::SecurePort;
 use crate::tree::DataTree;
 use crate::watch::ConnId;
 
@@ -28,6 +31,8 @@ enum Input {
         conn: ConnId,
         peer: SocketAddr,
         payload: Bytes,
+        /// Ids the transport authenticated (a TLS client certificate's `x509` id).
+        auth_ids: Vec<Id>,
         out: mpsc::UnboundedSender<Outbound>,
         /// Fired when the core closes the connection, so a writer stuck on a client that
         /// does not read cannot keep it open.
@@ -73,6 +78,7 @@ enum Outbound {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
     shutdown: Arc<watch::Sender<bool>>,
     done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -89,9 +95,15 @@ impl Stopper {
 }
 
 impl ServerHandle {
-    /// The address clients connect to.
+    /// The address clients connect to: the plain client port, or the secure one when only
+    /// `secureClientPort` is configured.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The secure (TLS) client port's address, when `secureClientPort` is configured.
+    pub fn secure_local_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 
     /// A handle that can stop the server from elsewhere.
@@ -152,8 +164,9 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
     }
 }
 
-/// Binds the client port (`clientPortAddress:clientPort`; port 0 picks a free one) and starts
-/// serving `tree`, logging txns to `log`.
+/// Binds the client port (`clientPortAddress:clientPort`; port 0 picks a free one) and the
+/// secure one (`secureClientPortAddress:secureClientPort`, TLS) when configured, and starts
+/// serving `tree`, logging txns to `log`. Without either port, clients get port 2181.
 pub async fn start(
     cfg: Config,
     tree: DataTree,
@@ -169,14 +182,38 @@ pub async fn start_with_snapshots(
     log: Box<dyn TxnSink>,
     snapshots: Option<SnapshotPolicy>,
 ) -> std::io::Result<ServerHandle> {
-    let host = cfg
-        .client_port_address
-        .clone()
-        .unwrap_or_else(|| "0.0.0.0".to_owned());
-    let port = cfg.client_port.unwrap_or(2181);
-    let listener = TcpListener::bind((host.as_str(), port)).await?;
-    let addr = listener.local_addr()?;
-    info!(%addr, "serving clients");
+    // The TLS setup is checked before anything is bound: a bad store stops the start.
+    let secure = match cfg.secure_client_port {
+        Some(port) => {
+            let tls = SecurePort::from_config(&cfg)?;
+            let host = cfg
+                .secure_client_port_address
+                .as_deref()
+                .unwrap_or("0.0.0.0");
+            let listener = TcpListener::bind((host, port)).await?;
+            info!(addr = %listener.local_addr()?, "serving TLS clients");
+            Some((listener, tls))
+        }
+        None => None,
+    };
+    let plain = match (cfg.client_port, &secure) {
+        (None, Some(_)) => None,
+        (port, _) => {
+            let host = cfg.client_port_address.as_deref().unwrap_or("0.0.0.0");
+            let listener = TcpListener::bind((host, port.unwrap_or(2181))).await?;
+            info!(addr = %listener.local_addr()?, "serving clients");
+            Some(listener)
+        }
+    };
+    let secure_addr = match &secure {
+        Some((listener, _)) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let plain_addr = match &plain {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let addr = plain_addr.or(secure_addr).expect("one port is bound");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shutdown_tx = Arc::new(shutdown_tx);
     let started = Instant::now();
@@ -191,7 +228,9 @@ pub async fn start_with_snapshots(
     // Bounded by globalOutstandingLimit: when the core falls behind, connection readers wait
     // and TCP pushes back on the clients (Java stops reading from connections likewise).
     let (input_tx, input_rx) = mpsc::channel(cfg.global_outstanding_limit().max(1) as usize);
-    let admin = crate::fourlw::AdminContext::new(&cfg, addr.port());
+    let mut admin = crate::fourlw::AdminContext::new(&cfg, plain_addr.map_or(0, |a| a.port()));
+    admin.conf.client_port = plain_addr.map_or(-1, |a| i32::from(a.port()));
+    admin.conf.secure_client_port = secure_addr.map_or(-1, |a| i32::from(a.port()));
     let core_task = {
         let stop = shutdown_tx.clone();
         let run = run_core(core, input_rx, started, admin, snapshots.clone());
@@ -245,27 +284,42 @@ pub async fn start_with_snapshots(
             });
         }
     }
-    let accept = tokio::spawn(accept_loop(
-        listener,
-        input_tx,
-        shutdown_rx,
-        ConnSettings {
-            max_per_ip: cfg.max_client_cnxns,
-            max_frame_len: cfg.jute_max_buffer(),
-            sessionless_timeout: Duration::from_millis(cfg.sessionless_cnxn_timeout_ms()),
-            started,
-            limits: Limits::from_config(&cfg),
-            queued_total: Arc::new(Counter::default()),
-        },
-    ));
+    let settings = ConnSettings {
+        max_per_ip: cfg.max_client_cnxns,
+        max_frame_len: cfg.jute_max_buffer(),
+        sessionless_timeout: Duration::from_millis(cfg.sessionless_cnxn_timeout_ms()),
+        started,
+        limits: Limits::from_config(&cfg),
+        queued_total: Arc::new(Counter::default()),
+        next_conn: Arc::new(AtomicU64::new(1)),
+    };
+    let listeners = plain
+        .map(|l| (l, None))
+        .into_iter()
+        .chain(secure.map(|(l, tls)| (l, Some(tls))));
+    let accepts: Vec<_> = listeners
+        .map(|(listener, tls)| {
+            tokio::spawn(accept_loop(
+                listener,
+                tls,
+                input_tx.clone(),
+                shutdown_rx.clone(),
+                settings.clone(),
+            ))
+        })
+        .collect();
+    drop(input_tx);
     let done = tokio::spawn(async move {
-        let _ = accept.await;
+        for accept in accepts {
+            let _ = accept.await;
+        }
         let _ = ticker.await;
         // The accept loop dropped its sender and every connection task ends with the core.
         core_task.await.map_err(std::io::Error::other)?
     });
     Ok(ServerHandle {
         addr,
+        secure_addr,
         shutdown: shutdown_tx,
         done: Some(done),
     })
@@ -313,13 +367,14 @@ async fn run_core(
                     conn,
                     peer,
                     payload,
+                    auth_ids,
                     out,
                     kill,
                     queue,
                     arrived_ms,
                 } => {
                     outs.insert(conn, (out, kill, queue));
-                    core.connect(conn, peer, &payload, arrived_ms, wall_ms())
+                    core.connect(conn, peer, &payload, auth_ids, arrived_ms, wall_ms())
                 }
                 Input::Request {
                     conn,
@@ -480,17 +535,21 @@ struct ConnSettings {
     limits: Limits,
     /// Bytes queued for all connections.
     queued_total: Arc<Counter>,
+    /// The next connection id (shared by the plain and the secure port).
+    next_conn: Arc<AtomicU64>,
 }
 
+/// Accepts on one client port; with `tls`, each connection does its TLS handshake first.
+/// Each port counts `maxClientCnxns` on its own, as each of Java's connection factories does.
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<SecurePort>,
     inputs: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
     settings: ConnSettings,
 ) {
     let max_per_ip = settings.max_per_ip;
     let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
-    let mut next_conn: ConnId = 1;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -513,14 +572,31 @@ async fn accept_loop(
             }
             *count += 1;
         }
-        let conn = next_conn;
-        next_conn += 1;
+        let conn: ConnId = settings.next_conn.fetch_add(1, Ordering::Relaxed);
         let inputs = inputs.clone();
         let per_ip = per_ip.clone();
         let shutdown = shutdown.clone();
         let settings = settings.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serve_connection(conn, stream, peer, inputs, shutdown, settings).await;
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => {
+                    let (read_half, write_half) = stream.into_split();
+                    let io = (read_half, write_half, Vec::new());
+                    serve_connection(conn, io, peer, inputs, shutdown, settings).await;
+                }
+                Some(tls) => match tls.accept(stream).await {
+                    Ok((stream, auth_ids)) => {
+                        let (read_half, write_half) = tokio::io::split(stream);
+                        let io = (read_half, write_half, auth_ids);
+                        serve_connection(conn, io, peer, inputs, shutdown, settings).await;
+                    }
+                    Err(e) => {
+                        warn!(conn, %peer, error = %e, "TLS handshake failed; closing")
+                    }
+                },
+            }
             let mut counts = per_ip.lock().expect("per-ip lock");
             if let Some(c) = counts.get_mut(&ip) {
                 *c -= 1;
@@ -532,19 +608,24 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(
+/// Serves one connection: `io` is its read and write halves (plain TCP or TLS) and the ids
+/// the transport authenticated.
+async fn serve_connection<R, W>(
     conn: ConnId,
-    stream: TcpStream,
+    io: (R, W, Vec<Id>),
     peer: SocketAddr,
     inputs: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
     settings: ConnSettings,
-) {
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (read_half, write_half, transport_ids) = io;
+    let mut transport_ids = Some(transport_ids);
     let max_frame_len = settings.max_frame_len;
     let arrived_ms = || settings.started.elapsed().as_millis() as u64;
     let queue = ConnQueue::new(settings.queued_total.clone(), settings.limits);
-    let _ = stream.set_nodelay(true);
-    let (read_half, write_half) = stream.into_split();
     let mut reader = FramedRead::new(read_half, ServerCodec::new(max_frame_len));
     let mut writer = FramedWrite::new(write_half, ServerCodec::new(max_frame_len));
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outbound>();
@@ -666,6 +747,7 @@ async fn serve_connection(
                         conn,
                         peer,
                         payload,
+                        auth_ids: transport_ids.take().unwrap_or_default(),
                         out,
                         kill,
                         queue: queue.clone(),

@@ -593,8 +593,11 @@ fn sessions_survive_a_read_flood_and_an_auth_flood() {
         20_001,
         "the ip id and every digest id, once"
     );
-    assert_eq!(who.client_info[1].user, "user0");
-    assert_eq!(who.client_info[20_000].user, "user19999");
+    // Listed in Java's set order (hash bins), each once.
+    let users: std::collections::HashSet<&str> =
+        who.client_info.iter().map(|i| i.user.as_str()).collect();
+    assert_eq!(users.len(), 20_001);
+    assert!(users.contains("user0") && users.contains("user19999"));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let ping_worst = pinger.join().expect("the watched session lived");
     println!(

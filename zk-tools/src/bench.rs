@@ -50,6 +50,9 @@ usage: zk-bench --server HOST:PORT[,HOST:PORT...][/chroot] [options]
   --session-timeout MS session timeout, default 30000
   --keep               do not delete the bench root at the end
   --random-values      setup nodes get random (incompressible) data instead of 'x' bytes
+  -Dname=value         a Java client property; TLS (to a secureClientPort) as the Java client:
+                       -Dzookeeper.client.secure=true -Dzookeeper.ssl.trustStore.location=F
+                       -Dzookeeper.ssl.keyStore.location=F -Dzookeeper.ssl.keyStore.password=P
 ";
 
 /// One kind of operation.
@@ -174,6 +177,9 @@ pub struct BenchConfig {
     pub keep: bool,
     /// Setup nodes get random bytes (for measuring snapshot compression honestly).
     pub random_values: bool,
+    /// TLS for every session (`-Dzookeeper.client.secure=true` and the `zookeeper.ssl.*`
+    /// properties).
+    pub tls: Option<zk_client::TlsOptions>,
 }
 
 impl BenchConfig {
@@ -193,8 +199,14 @@ impl BenchConfig {
         let mut session_timeout_ms = 30_000u64;
         let mut keep = false;
         let mut random_values = false;
+        let mut properties: Vec<(String, String)> = Vec::new();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
+            if let Some(property) = arg.strip_prefix("-D") {
+                let (k, v) = property.split_once('=').unwrap_or((property, ""));
+                properties.push((k.to_owned(), v.to_owned()));
+                continue;
+            }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
                 _ => (arg.clone(), None),
@@ -270,6 +282,14 @@ impl BenchConfig {
             session_timeout: Duration::from_millis(session_timeout_ms),
             keep,
             random_values,
+            tls: zk_client::TlsOptions::from_java_properties(|name| {
+                properties
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+            .map_err(|e| e.to_string())?,
         })
     }
 }
@@ -820,6 +840,9 @@ async fn connect(config: &BenchConfig, max_frame_len: Option<usize>) -> Result<C
         Client::builder(config.server.clone()).session_timeout(config.session_timeout);
     if let Some(len) = max_frame_len {
         builder = builder.max_frame_len(len);
+    }
+    if let Some(tls) = &config.tls {
+        builder = builder.tls(tls.clone());
     }
     builder
         .connect()

@@ -82,7 +82,8 @@ impl Nulls {
         )
     }
 
-    /// [`acl::fix_up`], with the null schemes and ids of the request's ACL entries.
+    /// [`acl::fix_up`], with the null schemes and ids of the request's ACL entries and the
+    /// server's registered auth providers.
     pub(super) fn fix_up(
         &self,
         acl: &[Acl],

@@ -179,7 +179,7 @@ mod tests {
             read_only: Some(false),
         };
         let peer = "127.0.0.1:5000".parse().unwrap();
-        core.connect(1, peer, &connect.to_jute_bytes(), 0, 0);
+        core.connect(1, peer, &connect.to_jute_bytes(), Vec::new(), 0, 0);
         core
     }
 

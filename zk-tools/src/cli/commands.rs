@@ -53,6 +53,8 @@ pub struct Connection {
     pub read_only: bool,
     /// SASL DIGEST-MD5 user and password for every connection.
     sasl: Option<(String, String)>,
+    /// TLS for the connection, when asked for (`-Dzookeeper.client.secure=true`).
+    pub tls: Option<zk_client::TlsOptions>,
     client: Option<Client>,
     /// Set by `close`: commands then fail with "Not connected" until `connect`.
     closed: bool,
@@ -66,6 +68,7 @@ impl Connection {
             timeout,
             read_only,
             sasl: None,
+            tls: None,
             client: None,
             closed: false,
         }
@@ -86,6 +89,9 @@ impl Connection {
             .read_only(self.read_only);
         if let Some((user, password)) = &self.sasl {
             builder = builder.sasl_digest(user.clone(), password.clone());
+        }
+        if let Some(tls) = &self.tls {
+            builder = builder.tls(tls.clone());
         }
         let client = builder.connect().await.map_err(|e| {
             self.closed = true;

@@ -45,6 +45,12 @@ Options (single or double dash):
                Client section using DigestLoginModule); the password comes from
                -sasl-password P or the ZK_SASL_PASSWORD environment variable
   -waitforconnection   accepted for compatibility (zkcli always waits)
+  -Dname=value a Java client system property; as with zkCli.sh, the -D flags of the
+               CLIENT_JVMFLAGS environment variable count too. TLS (to a secureClientPort):
+               -Dzookeeper.client.secure=true -Dzookeeper.ssl.trustStore.location=ca.pem
+               [-Dzookeeper.ssl.keyStore.location=client.p12 -Dzookeeper.ssl.keyStore.password=P]
+               (also .type, .password of the trust store, zookeeper.ssl.hostnameVerification,
+               .protocol, .enabledProtocols, .ciphersuites; stores are PEM or PKCS12)
   -help        this text
 
 Commands (as in zkCli.sh; acl is scheme:id:perms[,...], e.g. world:anyone:cdrwa,
@@ -94,6 +100,35 @@ pub struct Args {
     pub sasl: Option<(String, String)>,
     /// The command and its arguments; empty for the interactive shell.
     pub command: Vec<String>,
+    /// `-Dname=value` Java system properties, in order (later ones win).
+    pub properties: Vec<(String, String)>,
+}
+
+impl Args {
+    /// The TLS options the properties ask for (`zookeeper.client.secure=true`), with the
+    /// `-D` flags of `client_jvm_flags` (zkCli.sh's `CLIENT_JVMFLAGS`) under the command
+    /// line's. Fails when a `passwordPath` file cannot be read.
+    pub fn tls(
+        &self,
+        client_jvm_flags: &str,
+    ) -> Result<Option<zk_client::TlsOptions>, zk_client::Error> {
+        let from_env: Vec<(String, String)> = client_jvm_flags
+            .split_whitespace()
+            .filter_map(|f| f.strip_prefix("-D"))
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (kv.to_owned(), String::new()),
+            })
+            .collect();
+        zk_client::TlsOptions::from_java_properties(|name| {
+            from_env
+                .iter()
+                .chain(&self.properties)
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
 }
 
 /// Why the command line was not run.
@@ -113,6 +148,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
         read_only: false,
         sasl: None,
         command: Vec::new(),
+        properties: Vec::new(),
     };
     let mut sasl_user = None;
     let mut sasl_password = None;
@@ -122,6 +158,11 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
             parsed.command.push(arg);
             parsed.command.extend(it);
             break;
+        }
+        if let Some(property) = arg.strip_prefix("-D") {
+            let (k, v) = property.split_once('=').unwrap_or((property, ""));
+            parsed.properties.push((k.to_owned(), v.to_owned()));
+            continue;
         }
         let name = arg.trim_start_matches('-');
         let mut value = || {
@@ -197,9 +238,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> i32 {
             return 1;
         }
     };
+    let mut conn = Connection::new(args.server.clone(), args.timeout, args.read_only);
+    conn.tls = match args.tls(&std::env::var("CLIENT_JVMFLAGS").unwrap_or_default()) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("zkcli: {e}");
+            return STATUS_USAGE;
+        }
+    };
     let mut shell = Shell {
-        conn: Connection::new(args.server.clone(), args.timeout, args.read_only)
-            .with_sasl(args.sasl.clone()),
+        conn: conn.with_sasl(args.sasl.clone()),
         runtime,
         watches: None,
         history: Vec::new(),
@@ -481,6 +529,31 @@ mod tests {
         assert!(parse_args(strings(&["-sasl-password", "pw", "ls"])).is_err());
         assert!(parse_args(strings(&["-server"])).is_err());
         assert!(parse_args(strings(&["-x", "ls"])).is_err());
+    }
+
+    #[test]
+    fn java_system_properties_ask_for_tls() {
+        let a = parse_args(strings(&[
+            "-Dzookeeper.client.secure=true",
+            "-server",
+            "h:2281",
+            "-Dzookeeper.ssl.trustStore.location=ca.pem",
+            "ls",
+            "/",
+        ]))
+        .unwrap();
+        assert_eq!(a.command, ["ls", "/"]);
+        assert_eq!(a.properties.len(), 2);
+        assert!(a.tls("").unwrap().is_some());
+        // CLIENT_JVMFLAGS counts too, under the command line.
+        let plain = parse_args(strings(&["ls", "/"])).unwrap();
+        assert!(plain.tls("").unwrap().is_none());
+        assert!(plain
+            .tls("-Xmx1g -Dzookeeper.client.secure=true")
+            .unwrap()
+            .is_some());
+        let off = parse_args(strings(&["-Dzookeeper.client.secure=false", "ls"])).unwrap();
+        assert!(off.tls("-Dzookeeper.client.secure=true").unwrap().is_none());
     }
 
     #[test]
