@@ -11,8 +11,9 @@
 # DURATION (10), WARMUP (3), ROUNDS (1), FORCE_SYNC (no; yes = fsync before acknowledging, on
 # both servers), TRANSPORTS ("plain"; "plain tls" also measures TLS: zk-bench connects to a
 # secureClientPort with a client certificate, both servers with the same PEM stores made
-# here by openssl, Java with its NettyServerCnxnFactory), ZK_JARS_DIR (/usr/share/java),
-# OUT (target/bench-server).
+# here by openssl, Java with its NettyServerCnxnFactory), BASE_SERVER (a zk-server binary of
+# an earlier commit, measured too on the plain port as "zk-rs-base", to show a regression in
+# the same run), ZK_JARS_DIR (/usr/share/java), OUT (target/bench-server).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,7 @@ WARMUP=${WARMUP:-3}
 ROUNDS=${ROUNDS:-1}
 FORCE_SYNC=${FORCE_SYNC:-no}
 TRANSPORTS=${TRANSPORTS:-plain}
+BASE_SERVER=${BASE_SERVER:-}
 JARS=${ZK_JARS_DIR:-/usr/share/java}
 OUT=${OUT:-$ROOT/target/bench-server}
 
@@ -113,6 +115,8 @@ CFG
         java -Xms512m -Xmx1g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
             -cp "$ZK_JAVA_CP" \
             org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
+    elif [[ $kind == zk-rs-base ]]; then
+        RUST_LOG=warn "$BASE_SERVER" "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
     else
         RUST_LOG=warn "$ZK_SERVER" "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
     fi
@@ -142,7 +146,9 @@ for round in $(seq 1 "$ROUNDS"); do
             echo "== round $round: op=$op in_flight=$inflight"
             if ((round % 2 == 1)); then order="java zk-rs"; else order="zk-rs java"; fi
             for transport in $TRANSPORTS; do
-                for kind in $order; do run_case "$kind" "$op" "$inflight" "$transport"; done
+                kinds=$order
+                if [[ -n $BASE_SERVER && $transport == plain ]]; then kinds="$order zk-rs-base"; fi
+                for kind in $kinds; do run_case "$kind" "$op" "$inflight" "$transport"; done
             done
         done
     done
@@ -156,8 +162,8 @@ rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     f = dict(re.findall(r"(\w+)=(\S+)", line))
     rows[(f["op"], int(f["in_flight"]), f["server"], f.get("transport", "plain"))].append(f)
-print(f"{'op':8}{'inflight':>9}{'server':>8}{'transport':>10}{'ops/s':>11}{'p50':>8}{'p99':>8}{'p999':>8}")
+print(f"{'op':8}{'inflight':>9}{'server':>11}{'transport':>10}{'ops/s':>11}{'p50':>8}{'p99':>8}{'p999':>8}")
 for (op, inflight, server, transport), fs in sorted(rows.items()):
     med = lambda k: statistics.median(float(x[k]) for x in fs)
-    print(f"{op:8}{inflight:>9}{server:>8}{transport:>10}{med('ops_per_s'):>11.0f}{med('p50_us'):>8.0f}{med('p99_us'):>8.0f}{med('p999_us'):>8.0f}")
+    print(f"{op:8}{inflight:>9}{server:>11}{transport:>10}{med('ops_per_s'):>11.0f}{med('p50_us'):>8.0f}{med('p99_us'):>8.0f}{med('p999_us'):>8.0f}")
 PY
