@@ -17,14 +17,16 @@
 //! Tree bins are ordered by hash, then `String.compareTo`, which never ties for distinct names,
 //! so Java's `tieBreakOrder` (identity hash codes) is never reached.
 //!
-//! The map is persistent: the bin heads and the entries live in `imbl` vectors, entries linked
-//! by index, so a clone is O(1) and a write to a shared map copies only the chunks it touches.
+//! The map is persistent: the bin heads and the entries live in persistent vectors ([`pvec`]),
+//! entries linked by index, so a clone is O(1) and a write to a shared map copies only the
+//! 64-element leaves (and the branches above them) it touches.
 
 use std::cmp::Ordering;
 
-use imbl::Vector;
-
+mod pvec;
 mod tree_bin;
+
+use pvec::PVec;
 
 /// No entry (Java's `null`).
 const NIL: u32 = u32::MAX;
@@ -121,10 +123,20 @@ enum Slot<V> {
 /// ```
 #[derive(Clone)]
 pub struct JavaHashMap<V> {
-    /// The table: the first entry of each bin; empty until the first insert, as in Java.
-    heads: Vector<u32>,
-    /// The entries, linked into bins by index.
-    slots: Vector<Slot<V>>,
+    /// Nothing until the first insert (most nodes never have children), then kept even when
+    /// empty: Java keeps the set, and its capacity decides the order.
+    table: Option<Box<Table<V>>>,
+    /// `tableSizeFor(initialCapacity)`, the first table's length.
+    initial_bins: u32,
+}
+
+/// The table and the entries of a [`JavaHashMap`].
+#[derive(Clone)]
+struct Table<V> {
+    /// The first entry of each bin (empty until the first insert's resize, as in Java).
+    heads: PVec<u32>,
+    /// The entries, linked into bins by index; laid out in iteration order at each resize.
+    slots: PVec<Slot<V>>,
     /// The first free slot.
     free: u32,
     len: usize,
@@ -148,54 +160,100 @@ impl<V: Clone> JavaHashMap<V> {
     /// An empty map as `new HashMap<>(initial_capacity)` makes it.
     pub fn with_initial_capacity(initial_capacity: usize) -> Self {
         JavaHashMap {
-            heads: Vector::new(),
-            slots: Vector::new(),
-            free: NIL,
-            len: 0,
-            threshold: table_size_for(initial_capacity),
+            table: None,
+            initial_bins: table_size_for(initial_capacity) as u32,
         }
     }
 
     /// How many entries the map holds.
     pub fn len(&self) -> usize {
-        self.len
+        self.table.as_ref().map_or(0, |t| t.len)
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The number of bins (0 before the first insert).
     pub fn capacity(&self) -> usize {
-        self.heads.len()
+        self.table.as_ref().map_or(0, |t| t.heads.len())
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
-        self.find(key).map(|i| &self.entry(i).value)
+        let table = self.table.as_deref()?;
+        table.find(key).map(|i| &table.entry(i).value)
     }
 
     /// The value of `key`, to change (copying the chunk it lives in if a clone shares it).
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        let i = self.find(key)?;
-        Some(&mut self.entry_mut(i).value)
+        let table = self.table.as_deref_mut()?;
+        let i = table.find(key)?;
+        Some(&mut table.entry_mut(i).value)
     }
 
     /// Whether `key` is in the map.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_some()
+        self.table.as_ref().is_some_and(|t| t.find(key).is_some())
     }
 
     /// Java's `put`: a new key goes where Java puts it; an existing key keeps its place and
     /// gets the new value, and the old one is returned.
     pub fn insert(&mut self, key: String, value: V) -> Option<V> {
+        let initial_bins = self.initial_bins as usize;
+        self.table
+            .get_or_insert_with(|| {
+                Box::new(Table {
+                    heads: PVec::default(),
+                    slots: PVec::default(),
+                    free: NIL,
+                    len: 0,
+                    threshold: initial_bins,
+                })
+            })
+            .insert(key, value)
+    }
+
+    /// Java's `remove`: unlinks `key` in place (the table never shrinks) and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        self.table.as_deref_mut()?.remove(key)
+    }
+
+    /// The entries in Java's iteration order.
+    pub fn iter(&self) -> Iter<'_, V> {
+        Iter {
+            table: self.table.as_deref(),
+            heads: self.table.as_ref().map(|t| t.heads.iter()),
+            next: NIL,
+        }
+    }
+
+    /// The keys in Java's iteration order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Every value, taken out of the map (in no particular order).
+    pub fn into_values(self) -> impl Iterator<Item = V> {
+        self.table
+            .into_iter()
+            .flat_map(|t| t.slots.into_vec())
+            .filter_map(|slot| match slot {
+                Slot::Used(e) => Some(e.value),
+                Slot::Free(_) => None,
+            })
+    }
+}
+
+impl<V: Clone> Table<V> {
+    fn insert(&mut self, key: String, value: V) -> Option<V> {
         let hash = spread(java_string_hash(&key));
         if self.heads.is_empty() {
             self.resize();
         }
         let bin = self.bin_of(hash);
-        let first = self.heads[bin];
+        let first = *self.heads.get(bin);
         if first == NIL {
             let i = self.alloc(hash, key, value, NIL);
             self.heads.set(bin, i);
@@ -232,14 +290,13 @@ impl<V: Clone> JavaHashMap<V> {
         None
     }
 
-    /// Java's `remove`: unlinks `key` in place (the table never shrinks) and returns its value.
-    pub fn remove(&mut self, key: &str) -> Option<V> {
+    fn remove(&mut self, key: &str) -> Option<V> {
         if self.heads.is_empty() {
             return None;
         }
         let hash = spread(java_string_hash(key));
         let bin = self.bin_of(hash);
-        let first = self.heads[bin];
+        let first = *self.heads.get(bin);
         if first == NIL {
             return None;
         }
@@ -280,41 +337,19 @@ impl<V: Clone> JavaHashMap<V> {
         Some(value)
     }
 
-    /// The entries in Java's iteration order.
-    pub fn iter(&self) -> Iter<'_, V> {
-        Iter {
-            map: self,
-            heads: self.heads.iter(),
-            next: NIL,
-        }
-    }
-
-    /// The keys in Java's iteration order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> + '_ {
-        self.iter().map(|(k, _)| k)
-    }
-
-    /// Every value, taken out of the map (in no particular order).
-    pub fn into_values(self) -> impl Iterator<Item = V> {
-        self.slots.into_iter().filter_map(|slot| match slot {
-            Slot::Used(e) => Some(e.value),
-            Slot::Free(_) => None,
-        })
-    }
-
     fn bin_of(&self, hash: i32) -> usize {
         hash as u32 as usize & (self.heads.len() - 1)
     }
 
     fn entry(&self, i: u32) -> &Entry<V> {
-        match &self.slots[i as usize] {
+        match self.slots.get(i as usize) {
             Slot::Used(e) => e,
             Slot::Free(_) => unreachable!("entry {i} is linked but free"),
         }
     }
 
     fn entry_mut(&mut self, i: u32) -> &mut Entry<V> {
-        match &mut self.slots[i as usize] {
+        match self.slots.get_mut(i as usize) {
             Slot::Used(e) => e,
             Slot::Free(_) => unreachable!("entry {i} is linked but free"),
         }
@@ -331,7 +366,7 @@ impl<V: Clone> JavaHashMap<V> {
             return None;
         }
         let hash = spread(java_string_hash(key));
-        let mut e = self.heads[self.bin_of(hash)];
+        let mut e = *self.heads.get(self.bin_of(hash));
         if e != NIL && self.entry(e).tree.is_some() {
             return self.tree_find(e, hash, key);
         }
@@ -357,7 +392,7 @@ impl<V: Clone> JavaHashMap<V> {
                 .ok()
                 .filter(|&i| i != NIL)
                 .expect("fewer than 2^32 - 1 children");
-            self.slots.push_back(entry);
+            self.slots.push(entry);
             i
         } else {
             let i = self.free;
@@ -405,10 +440,7 @@ impl<V: Clone> JavaHashMap<V> {
             };
         }
         self.threshold = new_thr;
-        let old = std::mem::replace(
-            &mut self.heads,
-            std::iter::repeat(NIL).take(new_cap).collect(),
-        );
+        let old = std::mem::replace(&mut self.heads, PVec::from_elem(NIL, new_cap));
         for (j, &first) in old.iter().enumerate() {
             if first == NIL {
                 continue;
@@ -421,6 +453,9 @@ impl<V: Clone> JavaHashMap<V> {
             } else {
                 self.split_list(first, j, old_cap);
             }
+        }
+        if old_cap > 0 && std::env::var("NOCOMPACT").is_err() {
+            self.compact();
         }
     }
 
@@ -453,8 +488,9 @@ impl<V: Clone> JavaHashMap<V> {
         }
     }
 
-    /// Moves the entries into a dense arena when most slots are free (after mass removals),
-    /// so memory follows the size; the order and the bins do not change.
+    /// Lays the entries out densely in iteration order (after a resize, or when most slots
+    /// are free after removals): iterating then reads the arena front to back, and memory
+    /// follows the size. The order and the bins do not change.
     fn compact(&mut self) {
         let mut new_index = vec![NIL; self.slots.len()];
         let mut order = Vec::with_capacity(self.len);
@@ -467,22 +503,23 @@ impl<V: Clone> JavaHashMap<V> {
             }
         }
         let map = |i: u32| if i == NIL { NIL } else { new_index[i as usize] };
-        let slots: Vector<Slot<V>> = order
-            .iter()
-            .map(|&i| {
-                let mut e = self.entry(i).clone();
-                e.next = map(e.next);
-                if let Some(t) = e.tree.as_deref_mut() {
-                    t.parent = map(t.parent);
-                    t.left = map(t.left);
-                    t.right = map(t.right);
-                    t.prev = map(t.prev);
-                }
-                Slot::Used(e)
-            })
-            .collect();
-        self.heads = self.heads.iter().map(|&h| map(h)).collect();
-        self.slots = slots;
+        let mut old = std::mem::take(&mut self.slots).into_vec();
+        let mut slots = Vec::with_capacity(order.len());
+        for i in order {
+            let Slot::Used(mut e) = std::mem::replace(&mut old[i as usize], Slot::Free(NIL)) else {
+                unreachable!("entry {i} is linked but free");
+            };
+            e.next = map(e.next);
+            if let Some(t) = e.tree.as_deref_mut() {
+                t.parent = map(t.parent);
+                t.left = map(t.left);
+                t.right = map(t.right);
+                t.prev = map(t.prev);
+            }
+            slots.push(Slot::Used(e));
+        }
+        self.slots = PVec::from_vec(slots);
+        self.heads = PVec::from_vec(self.heads.iter().map(|&head| map(head)).collect());
         self.free = NIL;
     }
 }
@@ -522,8 +559,8 @@ pub fn check_hash_set_script(script: &str) -> Result<usize, String> {
 /// Iterates a [`JavaHashMap`] in Java's order: bin by bin, each bin along its `next` links.
 #[allow(missing_debug_implementations)]
 pub struct Iter<'a, V> {
-    map: &'a JavaHashMap<V>,
-    heads: imbl::vector::Iter<'a, u32, imbl::shared_ptr::DefaultSharedPtr>,
+    table: Option<&'a Table<V>>,
+    heads: Option<pvec::Iter<'a, u32>>,
     next: u32,
 }
 
@@ -532,9 +569,9 @@ impl<'a, V: Clone> Iterator for Iter<'a, V> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.next == NIL {
-            self.next = *self.heads.next()?;
+            self.next = *self.heads.as_mut()?.next()?;
         }
-        let e = self.map.entry(self.next);
+        let e = self.table?.entry(self.next);
         self.next = e.next;
         Some((&e.key, &e.value))
     }
@@ -543,18 +580,18 @@ impl<'a, V: Clone> Iterator for Iter<'a, V> {
 /// Equal when the same entries come in the same order.
 impl<V: Clone + PartialEq> PartialEq for JavaHashMap<V> {
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
 impl<V: Clone + Eq> Eq for JavaHashMap<V> {}
 
 /// The size and capacity, not the entries (a node can have millions).
-impl<V> std::fmt::Debug for JavaHashMap<V> {
+impl<V: Clone> std::fmt::Debug for JavaHashMap<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JavaHashMap")
-            .field("len", &self.len)
-            .field("capacity", &self.heads.len())
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
             .finish()
     }
 }

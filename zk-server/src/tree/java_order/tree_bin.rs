@@ -6,7 +6,7 @@
 
 use std::cmp::Ordering;
 
-use super::{java_compare, JavaHashMap, TreeLinks, MIN_TREEIFY_CAPACITY, NIL, UNTREEIFY_THRESHOLD};
+use super::{java_compare, Table, TreeLinks, MIN_TREEIFY_CAPACITY, NIL, UNTREEIFY_THRESHOLD};
 
 /// Where a key is, or would go, in a tree.
 enum Descent {
@@ -18,7 +18,7 @@ enum Descent {
     },
 }
 
-impl<V: Clone> JavaHashMap<V> {
+impl<V: Clone> Table<V> {
     pub(super) fn links(&self, i: u32) -> &TreeLinks {
         self.entry(i)
             .tree
@@ -150,7 +150,7 @@ impl<V: Clone> JavaHashMap<V> {
             self.resize();
             return;
         }
-        let head = self.heads[self.bin_of(hash)];
+        let head = *self.heads.get(self.bin_of(hash));
         let mut prev = NIL;
         let mut e = head;
         while e != NIL {
@@ -262,7 +262,7 @@ impl<V: Clone> JavaHashMap<V> {
             return;
         }
         let index = self.bin_of(self.entry(root).hash);
-        let first = self.heads[index];
+        let first = *self.heads.get(index);
         if root == first {
             return;
         }
@@ -286,7 +286,7 @@ impl<V: Clone> JavaHashMap<V> {
     /// becomes a list, otherwise `p` leaves the tree and the root moves to the front. The caller
     /// frees `p`'s slot.
     pub(super) fn remove_tree_node(&mut self, index: usize, p: u32) {
-        let mut first = self.heads[index];
+        let mut first = *self.heads.get(index);
         let mut root = first;
         let succ = self.entry(p).next;
         let pred = self.links(p).prev;
