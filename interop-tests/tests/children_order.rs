@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use interop_tests::{JavaProgram, JavaZkServer, RustZkServerProcess};
+use interop_tests::{JavaProgram, JavaZkServer, Rng, RustZkServerProcess};
 use zk_client::{Client, CreateOptions, ReadOp, ReadResult};
 use zk_proto::data::Acl;
 use zk_proto::txn::{CreateTxn, DeleteTxn, Txn, TxnHeader};
@@ -38,39 +38,18 @@ const PIPELINE: usize = 256;
 // ---------------------------------------------------------------------------------------------
 // Random names
 
-/// splitmix64: small, seedable, good enough to pick names.
-struct Rng(u64);
-
-impl Rng {
-    /// Seeded from `ZK_ORDER_SEED` or the clock; prints the seed.
-    fn from_env(test: &str) -> Rng {
-        let seed = std::env::var("ZK_ORDER_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(1, |d| d.as_nanos() as u64)
-            });
-        eprintln!("{test}: ZK_ORDER_SEED={seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
+/// A generator seeded from `ZK_ORDER_SEED` or the clock; prints the seed.
+fn seeded_rng(test: &str) -> Rng {
+    let seed = std::env::var("ZK_ORDER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    eprintln!("{test}: ZK_ORDER_SEED={seed}");
+    Rng(seed)
 }
 
 const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
@@ -144,9 +123,9 @@ fn hash_set_model_matches_java() {
         "{} is not what HashSetOrder 1 8 prints now; regenerate it (see HashSetOrder.java)",
         fixture_path.display()
     );
-    let mut rng = Rng::from_env("hash_set_model_matches_java");
+    let mut rng = seeded_rng("hash_set_model_matches_java");
     for _ in 0..2 {
-        let seed = (rng.next() >> 1).to_string();
+        let seed = (rng.next_u64() >> 1).to_string();
         let out = program.run(&[seed.as_str(), "8", "700"]);
         let script = out
             .and_then(|o| o.expect_success())
@@ -203,7 +182,7 @@ fn apply_step(tree: &mut DataTree, zxid: &mut i64, step: &str) -> Option<String>
 
 #[test]
 fn data_tree_matches_zookeepers_own() {
-    let mut rng = Rng::from_env("data_tree_matches_zookeepers_own");
+    let mut rng = seeded_rng("data_tree_matches_zookeepers_own");
     let parents = ["/", "/zookeeper", "/p", "/p/q", "/r"];
     let mut script = vec!["c /p".to_owned(), "c /p/q".to_owned(), "c /r".to_owned()];
     let mut present: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
@@ -449,7 +428,7 @@ impl Workload {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_list_children_alike_through_restarts() {
     let t0 = Instant::now();
-    let mut rng = Rng::from_env("servers_list_children_alike_through_restarts");
+    let mut rng = seeded_rng("servers_list_children_alike_through_restarts");
     let bin = rng.below(64);
     let mut work = Workload {
         rng,

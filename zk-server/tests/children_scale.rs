@@ -46,13 +46,18 @@ fn rss_mb() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+/// A count from the environment, or `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 #[ignore]
 fn a_million_children_under_one_node() {
-    let n: usize = std::env::var("ZK_CHILDREN")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let n = env_count("ZK_CHILDREN", 1_000_000);
     // `ZK_NAMES=seq`: names in creation order (sequential nodes); otherwise a permutation.
     let sequential = std::env::var("ZK_NAMES").is_ok_and(|v| v == "seq");
     let name = |i: usize| {
@@ -148,10 +153,7 @@ fn a_million_children_under_one_node() {
 #[test]
 #[ignore]
 fn many_small_directories() {
-    let parents: usize = std::env::var("ZK_PARENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+    let parents = env_count("ZK_PARENTS", 200_000);
     let mut tree = DataTree::new(false);
     let mut zxid = 0;
     let rss_before = rss_mb();

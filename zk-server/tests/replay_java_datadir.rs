@@ -37,6 +37,16 @@ fn all_txns() -> Vec<TxnEntry> {
     entries
 }
 
+/// Every snapshot after `snapshot.0`, oldest first.
+const LATER_SNAPSHOTS: [&str; 6] = [
+    "snapshot.11",
+    "snapshot.20",
+    "snapshot.32",
+    "snapshot.46",
+    "snapshot.54",
+    "snapshot.63",
+];
+
 fn snapshot(name: &str) -> Snapshot {
     Snapshot::parse(&std::fs::read(version2().join(name)).unwrap()).unwrap()
 }
@@ -80,14 +90,7 @@ fn each_snapshot_plus_the_logs_after_it_reaches_the_same_tree() {
     for entry in &txns {
         full.apply(&entry.header, &entry.txn);
     }
-    for name in [
-        "snapshot.11",
-        "snapshot.20",
-        "snapshot.32",
-        "snapshot.46",
-        "snapshot.54",
-        "snapshot.63",
-    ] {
+    for name in LATER_SNAPSHOTS {
         let snap = snapshot(name);
         let snap_zxid = i64::from_str_radix(name.strip_prefix("snapshot.").unwrap(), 16).unwrap();
         let mut tree = DataTree::from_snapshot(&snap.data, true).unwrap();
@@ -120,14 +123,7 @@ fn snapshots_list_children_in_javas_order() {
     let txns = all_txns();
     let mut tree = DataTree::from_snapshot(&snapshot("snapshot.0").data, true).unwrap();
     let mut applied = 0;
-    for name in [
-        "snapshot.11",
-        "snapshot.20",
-        "snapshot.32",
-        "snapshot.46",
-        "snapshot.54",
-        "snapshot.63",
-    ] {
+    for name in LATER_SNAPSHOTS {
         let java = snapshot(name);
         let java_paths = paths_in_order(&java.data.nodes);
         let from = i64::from_str_radix(name.strip_prefix("snapshot.").unwrap(), 16).unwrap();

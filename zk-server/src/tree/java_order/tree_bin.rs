@@ -8,6 +8,23 @@ use std::cmp::Ordering;
 
 use super::{java_compare, Table, TreeLinks, MIN_TREEIFY_CAPACITY, NIL, UNTREEIFY_THRESHOLD};
 
+/// A side of a tree node: Java's code has a mirrored copy of each balancing step, this one
+/// a step per side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+}
+
 /// Where a key is, or would go, in a tree.
 enum Descent {
     Found(u32),
@@ -331,11 +348,7 @@ impl<V: Clone> Table<V> {
                 let sp = self.parent(s);
                 self.set_parent(p, sp);
                 if sp != NIL {
-                    if s == self.left(sp) {
-                        self.set_left(sp, p);
-                    } else {
-                        self.set_right(sp, p);
-                    }
+                    self.replace_child(sp, s, p);
                 }
                 self.set_right(s, pr);
                 self.set_parent(pr, s);
@@ -350,10 +363,8 @@ impl<V: Clone> Table<V> {
             self.set_parent(s, pp);
             if pp == NIL {
                 root = s;
-            } else if p == self.left(pp) {
-                self.set_left(pp, s);
             } else {
-                self.set_right(pp, s);
+                self.replace_child(pp, p, s);
             }
             if sr != NIL {
                 sr
@@ -368,16 +379,7 @@ impl<V: Clone> Table<V> {
             p
         };
         if replacement != p {
-            let pp = self.parent(p);
-            self.set_parent(replacement, pp);
-            if pp == NIL {
-                root = replacement;
-                self.set_red(replacement, false);
-            } else if p == self.left(pp) {
-                self.set_left(pp, replacement);
-            } else {
-                self.set_right(pp, replacement);
-            }
+            root = self.take_place(root, p, replacement);
             self.set_left(p, NIL);
             self.set_right(p, NIL);
             self.set_parent(p, NIL);
@@ -401,53 +403,60 @@ impl<V: Clone> Table<V> {
         self.move_root_to_front(root);
     }
 
-    fn rotate_left(&mut self, mut root: u32, p: u32) -> u32 {
-        if p == NIL || self.right(p) == NIL {
-            return root;
+    /// The child of `i` on `side`.
+    fn child(&self, i: u32, side: Side) -> u32 {
+        match side {
+            Side::Left => self.left(i),
+            Side::Right => self.right(i),
         }
-        let r = self.right(p);
-        let rl = self.left(r);
-        self.set_right(p, rl);
-        if rl != NIL {
-            self.set_parent(rl, p);
-        }
-        let pp = self.parent(p);
-        self.set_parent(r, pp);
-        if pp == NIL {
-            root = r;
-            self.set_red(r, false);
-        } else if self.left(pp) == p {
-            self.set_left(pp, r);
-        } else {
-            self.set_right(pp, r);
-        }
-        self.set_left(r, p);
-        self.set_parent(p, r);
-        root
     }
 
-    fn rotate_right(&mut self, mut root: u32, p: u32) -> u32 {
-        if p == NIL || self.left(p) == NIL {
+    fn set_child(&mut self, i: u32, side: Side, child: u32) {
+        match side {
+            Side::Left => self.set_left(i, child),
+            Side::Right => self.set_right(i, child),
+        }
+    }
+
+    /// Makes `new` the child of `parent` where `old` was.
+    fn replace_child(&mut self, parent: u32, old: u32, new: u32) {
+        if self.left(parent) == old {
+            self.set_left(parent, new);
+        } else {
+            self.set_right(parent, new);
+        }
+    }
+
+    /// Hangs `new` where `old` hangs: under `old`'s parent, or as the root, which is black.
+    /// Returns the root.
+    fn take_place(&mut self, root: u32, old: u32, new: u32) -> u32 {
+        let parent = self.parent(old);
+        self.set_parent(new, parent);
+        if parent == NIL {
+            self.set_red(new, false);
+            new
+        } else {
+            self.replace_child(parent, old, new);
+            root
+        }
+    }
+
+    /// `rotateLeft` (towards `Side::Left`: `p`'s right child takes its place) or `rotateRight`;
+    /// returns the root.
+    fn rotate(&mut self, mut root: u32, p: u32, towards: Side) -> u32 {
+        let away = towards.other();
+        if p == NIL || self.child(p, away) == NIL {
             return root;
         }
-        let l = self.left(p);
-        let lr = self.right(l);
-        self.set_left(p, lr);
-        if lr != NIL {
-            self.set_parent(lr, p);
+        let r = self.child(p, away);
+        let inner = self.child(r, towards);
+        self.set_child(p, away, inner);
+        if inner != NIL {
+            self.set_parent(inner, p);
         }
-        let pp = self.parent(p);
-        self.set_parent(l, pp);
-        if pp == NIL {
-            root = l;
-            self.set_red(l, false);
-        } else if self.right(pp) == p {
-            self.set_right(pp, l);
-        } else {
-            self.set_left(pp, l);
-        }
-        self.set_right(l, p);
-        self.set_parent(p, l);
+        root = self.take_place(root, p, r);
+        self.set_child(r, towards, p);
+        self.set_parent(p, r);
         root
     }
 
@@ -467,49 +476,31 @@ impl<V: Clone> Table<V> {
             if xpp == NIL {
                 return root;
             }
-            let xppl = self.left(xpp);
-            if xp == xppl {
-                let xppr = self.right(xpp);
-                if self.red(xppr) {
-                    self.set_red(xppr, false);
-                    self.set_red(xp, false);
-                    self.set_red(xpp, true);
-                    x = xpp;
-                    continue;
-                }
-                if x == self.right(xp) {
-                    x = xp;
-                    root = self.rotate_left(root, x);
-                    xp = self.parent(x);
-                    xpp = if xp == NIL { NIL } else { self.parent(xp) };
-                }
-                if xp != NIL {
-                    self.set_red(xp, false);
-                    if xpp != NIL {
-                        self.set_red(xpp, true);
-                        root = self.rotate_right(root, xpp);
-                    }
-                }
+            // The side of its parent the parent is on; the uncle is on the other.
+            let side = if xp == self.left(xpp) {
+                Side::Left
             } else {
-                if self.red(xppl) {
-                    self.set_red(xppl, false);
-                    self.set_red(xp, false);
+                Side::Right
+            };
+            let uncle = self.child(xpp, side.other());
+            if self.red(uncle) {
+                self.set_red(uncle, false);
+                self.set_red(xp, false);
+                self.set_red(xpp, true);
+                x = xpp;
+                continue;
+            }
+            if x == self.child(xp, side.other()) {
+                x = xp;
+                root = self.rotate(root, x, side);
+                xp = self.parent(x);
+                xpp = if xp == NIL { NIL } else { self.parent(xp) };
+            }
+            if xp != NIL {
+                self.set_red(xp, false);
+                if xpp != NIL {
                     self.set_red(xpp, true);
-                    x = xpp;
-                    continue;
-                }
-                if x == self.left(xp) {
-                    x = xp;
-                    root = self.rotate_right(root, x);
-                    xp = self.parent(x);
-                    xpp = if xp == NIL { NIL } else { self.parent(xp) };
-                }
-                if xp != NIL {
-                    self.set_red(xp, false);
-                    if xpp != NIL {
-                        self.set_red(xpp, true);
-                        root = self.rotate_left(root, xpp);
-                    }
+                    root = self.rotate(root, xpp, side.other());
                 }
             }
         }
@@ -530,89 +521,53 @@ impl<V: Clone> Table<V> {
                 self.set_red(x, false);
                 return root;
             }
-            if self.left(xp) == x {
-                let mut xpr = self.right(xp);
-                if self.red(xpr) {
-                    self.set_red(xpr, false);
-                    self.set_red(xp, true);
-                    root = self.rotate_left(root, xp);
-                    xp = self.parent(x);
-                    xpr = if xp == NIL { NIL } else { self.right(xp) };
-                }
-                if xpr == NIL {
-                    x = xp;
-                    continue;
-                }
-                let (sl, sr) = (self.left(xpr), self.right(xpr));
-                if !self.red(sr) && !self.red(sl) {
-                    self.set_red(xpr, true);
-                    x = xp;
-                    continue;
-                }
-                if !self.red(sr) {
-                    if sl != NIL {
-                        self.set_red(sl, false);
-                    }
-                    self.set_red(xpr, true);
-                    root = self.rotate_right(root, xpr);
-                    xp = self.parent(x);
-                    xpr = if xp == NIL { NIL } else { self.right(xp) };
-                }
-                if xpr != NIL {
-                    let red = xp != NIL && self.red(xp);
-                    self.set_red(xpr, red);
-                    let sr = self.right(xpr);
-                    if sr != NIL {
-                        self.set_red(sr, false);
-                    }
-                }
-                if xp != NIL {
-                    self.set_red(xp, false);
-                    root = self.rotate_left(root, xp);
-                }
-                x = root;
+            // The side x is on; its sibling is on the other.
+            let side = if self.left(xp) == x {
+                Side::Left
             } else {
-                let mut xpl = self.left(xp);
-                if self.red(xpl) {
-                    self.set_red(xpl, false);
-                    self.set_red(xp, true);
-                    root = self.rotate_right(root, xp);
-                    xp = self.parent(x);
-                    xpl = if xp == NIL { NIL } else { self.left(xp) };
-                }
-                if xpl == NIL {
-                    x = xp;
-                    continue;
-                }
-                let (sl, sr) = (self.left(xpl), self.right(xpl));
-                if !self.red(sl) && !self.red(sr) {
-                    self.set_red(xpl, true);
-                    x = xp;
-                    continue;
-                }
-                if !self.red(sl) {
-                    if sr != NIL {
-                        self.set_red(sr, false);
-                    }
-                    self.set_red(xpl, true);
-                    root = self.rotate_left(root, xpl);
-                    xp = self.parent(x);
-                    xpl = if xp == NIL { NIL } else { self.left(xp) };
-                }
-                if xpl != NIL {
-                    let red = xp != NIL && self.red(xp);
-                    self.set_red(xpl, red);
-                    let sl = self.left(xpl);
-                    if sl != NIL {
-                        self.set_red(sl, false);
-                    }
-                }
-                if xp != NIL {
-                    self.set_red(xp, false);
-                    root = self.rotate_right(root, xp);
-                }
-                x = root;
+                Side::Right
+            };
+            let away = side.other();
+            let mut sibling = self.child(xp, away);
+            if self.red(sibling) {
+                self.set_red(sibling, false);
+                self.set_red(xp, true);
+                root = self.rotate(root, xp, side);
+                xp = self.parent(x);
+                sibling = if xp == NIL { NIL } else { self.child(xp, away) };
             }
+            if sibling == NIL {
+                x = xp;
+                continue;
+            }
+            let (near, far) = (self.child(sibling, side), self.child(sibling, away));
+            if !self.red(far) && !self.red(near) {
+                self.set_red(sibling, true);
+                x = xp;
+                continue;
+            }
+            if !self.red(far) {
+                if near != NIL {
+                    self.set_red(near, false);
+                }
+                self.set_red(sibling, true);
+                root = self.rotate(root, sibling, away);
+                xp = self.parent(x);
+                sibling = if xp == NIL { NIL } else { self.child(xp, away) };
+            }
+            if sibling != NIL {
+                let red = xp != NIL && self.red(xp);
+                self.set_red(sibling, red);
+                let far = self.child(sibling, away);
+                if far != NIL {
+                    self.set_red(far, false);
+                }
+            }
+            if xp != NIL {
+                self.set_red(xp, false);
+                root = self.rotate(root, xp, side);
+            }
+            x = root;
         }
     }
 }
