@@ -364,7 +364,8 @@ fn assert_same_listings(
                 .position(|(a, b)| a != b)
                 .unwrap_or(java_children.len().min(our_children.len()));
             panic!(
-                "{context}: {parent} lists {} children on Java, {} on zk-server, first difference at {first}: Java {:?}, zk-server {:?}",
+                "{context}: {parent} lists {} children on Java, {} on zk-server, first \
+                 difference at {first}: Java {:?}, zk-server {:?}",
                 java_children.len(),
                 our_children.len(),
                 &java_children[first..(first + 5).min(java_children.len())],

@@ -5,11 +5,11 @@
 //!
 //! The nodes form a real tree: each [`Node`] holds its children in a persistent (structure-
 //! sharing) map that lists them in the order Java's `HashSet` would ([`java_order`]), and every
-//! index beside it is a persistent collection too,
-//! so cloning a [`DataTree`] costs O(1). A snapshot is such a clone serialized on another
-//! thread while the original keeps applying txns, and a multi is checked against a scratch
-//! clone. A write to a shared tree copies only the nodes on the path to the change. A path is
-//! resolved one component at a time; keeping no full-path map saves a copy of every path.
+//! index beside it is a persistent collection too, so cloning a [`DataTree`] costs O(1). A
+//! snapshot is such a clone serialized on another thread while the original keeps applying
+//! txns, and a multi is checked against a scratch clone. A write to a shared tree copies only
+//! the nodes on the path to the change. A path is resolved one component at a time; keeping no
+//! full-path map saves a copy of every path.
 
 use imbl::{HashMap, HashSet, OrdMap, OrdSet};
 
@@ -381,8 +381,9 @@ impl DataTree {
     }
 
     /// Visits every node as a snapshot stores it, parents before children (depth first, children
-    /// in Java's order, as `DataTree.serializeNode` writes them), the root as `""` like Java; stops at the first error `f` returns.
-    /// Streaming keeps a snapshot of a large tree from holding a second copy of it in memory.
+    /// in Java's order, as `DataTree.serializeNode` writes them), the root as `""` like Java;
+    /// stops at the first error `f` returns. Streaming keeps a snapshot of a large tree from
+    /// holding a second copy of it in memory.
     pub fn for_each_snapshot_node<E>(
         &self,
         mut f: impl FnMut(&str, DataNodeRef<'_>) -> Result<(), E>,

@@ -142,7 +142,8 @@ fn snapshots_list_children_in_javas_order() {
         }
         assert!(
             matched.is_some(),
-            "{name}: no tree between zxids {from:#x} and {upto:#x} writes Java's order {java_paths:?}; at {upto:#x}: {:?}",
+            "{name}: no tree between zxids {from:#x} and {upto:#x} writes Java's order \
+             {java_paths:?}; at {upto:#x}: {:?}",
             paths_in_order(&tree.to_snapshot().nodes)
         );
         // Loading Java's file rebuilds every set in file order; writing it again keeps that

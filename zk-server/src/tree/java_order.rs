@@ -7,8 +7,8 @@
 //! insertion order, crowded bins become red-black trees), so clients see it and a restart from a
 //! snapshot, which re-adds every name to a fresh set in file order, can change it.
 //!
-//! [`JavaHashMap`] replays `java.util.HashMap` (JDK 8 and later, same code through JDK 25)
-//! operation for operation: `String.hashCode` over UTF-16 code units, the `h ^ (h >>> 16)`
+//! [`JavaHashMap`] replays `java.util.HashMap` (as the JDK 17 that Debian's ZooKeeper runs on
+//! has it; JDK 25's code is the same) operation for operation: `String.hashCode` over UTF-16 code units, the `h ^ (h >>> 16)`
 //! spread, a lazily created table of `tableSizeFor(initialCapacity)` bins, load factor 0.75,
 //! doubling that splits each bin into a low and a high bin keeping relative order, removal that
 //! unlinks in place, and tree bins (a bin of more than 8 entries in a table of at least 64 bins;
@@ -17,7 +17,7 @@
 //! Tree bins are ordered by hash, then `String.compareTo`, which never ties for distinct names,
 //! so Java's `tieBreakOrder` (identity hash codes) is never reached.
 //!
-//! The map is persistent: the bin heads and the entries live in persistent vectors ([`pvec`]),
+//! The map is persistent: the bin heads and the entries live in persistent vectors (`pvec.rs`),
 //! entries linked by index, so a clone is O(1) and a write to a shared map copies only the
 //! 64-element leaves (and the branches above them) it touches.
 
