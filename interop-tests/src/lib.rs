@@ -46,6 +46,7 @@ mod process;
 mod program;
 mod proxy;
 mod python;
+mod rng;
 mod rust_process;
 mod rust_server;
 mod server;
@@ -56,6 +57,7 @@ pub use java::JavaEnv;
 pub use program::{JavaProgram, ProgramOutput, RunningProgram, PROGRAM_TIMEOUT};
 pub use proxy::PausableProxy;
 pub use python::PythonScript;
+pub use rng::Rng;
 pub use rust_process::RustZkServerProcess;
 pub use rust_server::{RustZkServer, ServerUnderTest};
 pub use server::{

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use interop_tests::differential::{start_server_pair, Differential, StepOutcome};
-use interop_tests::ServerUnderTest;
+use interop_tests::{Rng, ServerUnderTest};
 use zk_proto::data::{Acl, Id};
 use zk_proto::message::{MultiOp, MultiRequest, MultiResult, RequestBody, ResponseBody};
 use zk_proto::proto::{
@@ -893,43 +893,6 @@ fn scripted_scenarios() {
 // printed, so the tolerance never hides anything silently.
 
 // ----- random operations ----------------------------------------------------------------------
-
-/// SplitMix64: small, seedable, good enough to pick operations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// An index chosen with the given weights.
-    fn weighted(&mut self, weights: &[usize]) -> usize {
-        let mut x = self.below(weights.iter().sum());
-        for (i, w) in weights.iter().enumerate() {
-            if x < *w {
-                return i;
-            }
-            x -= w;
-        }
-        unreachable!()
-    }
-}
 
 const FIXED_PATHS: &[&str] = &[
     "/r", "/r/a", "/r/b", "/r/c", "/r/a/x", "/r/a/y", "/r/b/x", "/r/a/x/z", "/r/e", "/r/e/k",

@@ -9,7 +9,8 @@
 //!
 //! - `our_server_serves_the_java_fixture_like_java`: both servers start on copies of the real
 //!   Java 3.8 data directory `zk-proto/tests/data/fixtures/java-3.8.0-datadir`; the walks must
-//!   be equal and match rows of its MANIFEST.md. The fixture has an open session (40 s) owning
+//!   be equal, every node listing its children in the same order, and match rows of its
+//!   MANIFEST.md. The fixture has an open session (40 s) owning
 //!   two ephemerals; both servers expire it 40 s after they load it, so the walks are taken
 //!   right after the starts (well within that window, asserted).
 //! - `data_dirs_round_trip_between_our_server_and_java`: ours writes a varied tree
@@ -62,6 +63,8 @@ struct Node {
     data: Bytes,
     stat: Stat,
     acl: Vec<Acl>,
+    /// The children as getChildren lists them.
+    children: Vec<String>,
 }
 
 type Tree = BTreeMap<String, Node>;
@@ -99,14 +102,22 @@ async fn walk(connect_string: &str) -> Tree {
         let (data, stat) = timed(&format!("getData {path}"), client.get_data(&path)).await;
         let (acl, _) = timed(&format!("getACL {path}"), client.get_acl(&path)).await;
         let children = timed(&format!("getChildren {path}"), client.get_children(&path)).await;
-        for child in children {
+        for child in &children {
             pending.push(if path == "/" {
                 format!("/{child}")
             } else {
                 format!("{path}/{child}")
             });
         }
-        tree.insert(path, Node { data, stat, acl });
+        tree.insert(
+            path,
+            Node {
+                data,
+                stat,
+                acl,
+                children,
+            },
+        );
     }
     close(client).await;
     tree
@@ -179,6 +190,23 @@ fn tree_diff(a_name: &str, a: &Tree, b_name: &str, b: &Tree) -> Vec<String> {
         }
     }
     out
+}
+
+/// Every node lists its children in the same order on both (Java's HashSet order). Only for
+/// servers that loaded the same files: a restart may reorder them, as Java's does.
+fn assert_same_child_order(a_name: &str, a: &Tree, b_name: &str, b: &Tree) {
+    let diff: Vec<String> = a
+        .iter()
+        .filter_map(|(path, x)| {
+            let y = &b.get(path)?.children;
+            (x.children != *y).then(|| format!("{path}: {a_name} {:?}, {b_name} {y:?}", x.children))
+        })
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "children listed in another order:\n  {}",
+        diff.join("\n  ")
+    );
 }
 
 fn assert_same_tree(context: &str, a_name: &str, a: &Tree, b_name: &str, b: &Tree) {
@@ -708,6 +736,7 @@ async fn our_server_serves_the_java_fixture_like_java() {
     );
     check_fixture_rows("java", &java_tree);
     assert_same_tree("fixture", "java", &java_tree, "zk-rs", &our_tree);
+    assert_same_child_order("java", &java_tree, "zk-rs", &our_tree);
     check_fixture_rows("zk-rs", &our_tree);
     eprintln!("(a) done in {} ms", t0.elapsed().as_millis());
 }
@@ -966,6 +995,7 @@ fn tree_diff_names_node_and_field() {
         data: Bytes::from_static(b"x"),
         stat: Stat::default(),
         acl: Acl::open_unsafe(),
+        children: Vec::new(),
     };
     let mut a = Tree::new();
     a.insert("/n".to_owned(), node.clone());

@@ -4,15 +4,20 @@
 //! (no IO, no clock), so replaying a log into it is deterministic.
 //!
 //! The nodes form a real tree: each [`Node`] holds its children in a persistent (structure-
-//! sharing) ordered map from `imbl`, and every index beside it is a persistent collection too,
-//! so cloning a [`DataTree`] costs O(1). A snapshot is such a clone serialized on another
-//! thread while the original keeps applying txns, and a multi is checked against a scratch
-//! clone. A write to a shared tree copies only the nodes on the path to the change. A path is
-//! resolved one component at a time; keeping no full-path map saves a copy of every path.
+//! sharing) map that lists them in the order Java's `HashSet` would ([`java_order`]), and every
+//! index beside it is a persistent collection too, so cloning a [`DataTree`] costs O(1). A
+//! snapshot is such a clone serialized on another thread while the original keeps applying
+//! txns, and a multi is checked against a scratch clone. A write to a shared tree copies only
+//! the nodes on the path to the change. A path is resolved one component at a time; keeping no
+//! full-path map saves a copy of every path.
 
 mod quota;
 
 use imbl::{HashMap, HashSet, OrdMap, OrdSet};
+
+pub mod java_order;
+
+use java_order::JavaHashMap;
 
 use std::sync::Arc;
 
@@ -77,8 +82,8 @@ pub struct Node {
     pub acl_ref: i64,
     /// Metadata as stored.
     pub stat: StatPersisted,
-    /// The children by name, in byte order.
-    children: OrdMap<String, Arc<Node>>,
+    /// The children by name, in Java's order (see [`java_order`]).
+    children: JavaHashMap<Arc<Node>>,
     /// How many nodes the subtree below holds (this node not counted), kept as children come
     /// and go, so getAllChildrenNumber is O(1) for any path.
     descendants: usize,
@@ -90,13 +95,13 @@ impl Node {
             data,
             acl_ref,
             stat,
-            children: OrdMap::new(),
+            children: JavaHashMap::new(),
             descendants: 0,
         }
     }
 
-    /// The child names, in byte order.
-    pub fn children(&self) -> impl DoubleEndedIterator<Item = &String> + '_ {
+    /// The child names, in the order Java 3.8 lists them (getChildren, snapshots).
+    pub fn children(&self) -> impl Iterator<Item = &String> + '_ {
         self.children.keys()
     }
 
@@ -138,17 +143,11 @@ impl Drop for Node {
         if self.children.is_empty() {
             return;
         }
-        let mut pending: Vec<Arc<Node>> = std::mem::take(&mut self.children)
-            .into_iter()
-            .map(|(_, child)| child)
-            .collect();
+        let mut pending: Vec<Arc<Node>> =
+            std::mem::take(&mut self.children).into_values().collect();
         while let Some(child) = pending.pop() {
             if let Ok(mut node) = Arc::try_unwrap(child) {
-                pending.extend(
-                    std::mem::take(&mut node.children)
-                        .into_iter()
-                        .map(|(_, grandchild)| grandchild),
-                );
+                pending.extend(std::mem::take(&mut node.children).into_values());
             }
         }
     }
@@ -387,8 +386,9 @@ impl DataTree {
     }
 
     /// Visits every node as a snapshot stores it, parents before children (depth first, children
-    /// in name order), the root as `""` like Java; stops at the first error `f` returns.
-    /// Streaming keeps a snapshot of a large tree from holding a second copy of it in memory.
+    /// in Java's order, as `DataTree.serializeNode` writes them), the root as `""` like Java;
+    /// stops at the first error `f` returns. Streaming keeps a snapshot of a large tree from
+    /// holding a second copy of it in memory.
     pub fn for_each_snapshot_node<E>(
         &self,
         mut f: impl FnMut(&str, DataNodeRef<'_>) -> Result<(), E>,

@@ -37,6 +37,16 @@ fn all_txns() -> Vec<TxnEntry> {
     entries
 }
 
+/// Every snapshot after `snapshot.0`, oldest first.
+const LATER_SNAPSHOTS: [&str; 6] = [
+    "snapshot.11",
+    "snapshot.20",
+    "snapshot.32",
+    "snapshot.46",
+    "snapshot.54",
+    "snapshot.63",
+];
+
 fn snapshot(name: &str) -> Snapshot {
     Snapshot::parse(&std::fs::read(version2().join(name)).unwrap()).unwrap()
 }
@@ -80,14 +90,7 @@ fn each_snapshot_plus_the_logs_after_it_reaches_the_same_tree() {
     for entry in &txns {
         full.apply(&entry.header, &entry.txn);
     }
-    for name in [
-        "snapshot.11",
-        "snapshot.20",
-        "snapshot.32",
-        "snapshot.46",
-        "snapshot.54",
-        "snapshot.63",
-    ] {
+    for name in LATER_SNAPSHOTS {
         let snap = snapshot(name);
         let snap_zxid = i64::from_str_radix(name.strip_prefix("snapshot.").unwrap(), 16).unwrap();
         let mut tree = DataTree::from_snapshot(&snap.data, true).unwrap();
@@ -101,6 +104,57 @@ fn each_snapshot_plus_the_logs_after_it_reaches_the_same_tree() {
             tree.to_snapshot().nodes,
             full.to_snapshot().nodes,
             "nodes recovering from {name}"
+        );
+    }
+}
+
+/// The paths of a snapshot's nodes, in file order.
+fn paths_in_order(nodes: &[zk_proto::storage::SnapshotNode]) -> Vec<&str> {
+    nodes.iter().map(|n| n.path.as_str()).collect()
+}
+
+#[test]
+fn snapshots_list_children_in_javas_order() {
+    // Java wrote each snapshot from its live tree (snapshot.0 plus every txn, no restart in
+    // between), children in its HashSet order. The same txns applied here must give a tree
+    // that writes its nodes in exactly that order. A snapshot is fuzzy: serialization started
+    // after the zxid in its name and its digest section was written at a later one; the
+    // file must be the tree as it was at one of the zxids in between.
+    let txns = all_txns();
+    let mut tree = DataTree::from_snapshot(&snapshot("snapshot.0").data, true).unwrap();
+    let mut applied = 0;
+    for name in LATER_SNAPSHOTS {
+        let java = snapshot(name);
+        let java_paths = paths_in_order(&java.data.nodes);
+        let from = i64::from_str_radix(name.strip_prefix("snapshot.").unwrap(), 16).unwrap();
+        let upto = java.digest.as_ref().unwrap().zxid;
+        let mut matched = None;
+        loop {
+            let zxid = tree.last_processed_zxid();
+            if zxid >= from && paths_in_order(&tree.to_snapshot().nodes) == java_paths {
+                matched = Some(zxid);
+            }
+            if applied == txns.len() || txns[applied].header.zxid > upto {
+                break;
+            }
+            tree.apply(&txns[applied].header, &txns[applied].txn);
+            applied += 1;
+        }
+        assert!(
+            matched.is_some(),
+            "{name}: no tree between zxids {from:#x} and {upto:#x} writes Java's order \
+             {java_paths:?}; at {upto:#x}: {:?}",
+            paths_in_order(&tree.to_snapshot().nodes)
+        );
+        // Loading Java's file rebuilds every set in file order; writing it again keeps that
+        // order here, as no set had shrunk.
+        let reloaded = DataTree::from_snapshot(&java.data, true)
+            .unwrap()
+            .to_snapshot();
+        assert_eq!(
+            paths_in_order(&reloaded.nodes),
+            java_paths,
+            "{name} reloaded"
         );
     }
 }

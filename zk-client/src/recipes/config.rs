@@ -22,9 +22,9 @@
 //!   that were overwritten before the re-read are skipped, never reordered.
 //!
 //! Across different nodes of a [`ConfigTree`], changes are delivered in batches (what arrived
-//! together), each batch sorted by `mzxid`; two batches are not merged, so a change read early
-//! may precede a change to another node with a smaller zxid read later. Deletions carry no zxid
-//! and come after the changes of their batch.
+//! together), each batch sorted by `mzxid` (nodes one multi changed, by path); two batches are
+//! not merged, so a change read early may precede a change to another node with a smaller zxid
+//! read later. Deletions carry no zxid and come after the changes of their batch, by path.
 //!
 //! The watch ends, with a final [`ConfigEvent::Ended`] / [`TreeEvent::Ended`], when the session
 //! ends (expiry, close, authentication failure), or when a [`ConfigNode`]'s read fails with an
@@ -1063,11 +1063,12 @@ struct TreeTracker<T, E> {
 
 impl<T, E> TreeTracker<T, E> {
     /// Turns reads into events: each node's read is news only with a higher mzxid than the last
-    /// one; changes go out sorted by mzxid, then deletions.
+    /// one; changes go out sorted by mzxid then path, then deletions by path (whatever order the
+    /// server listed children in).
     fn apply(
         &mut self,
         found: Vec<(String, Bytes, Stat)>,
-        gone: Vec<String>,
+        mut gone: Vec<String>,
     ) -> Vec<TreeEvent<T, E>> {
         let mut changes: Vec<_> = found
             .into_iter()
@@ -1079,7 +1080,7 @@ impl<T, E> TreeTracker<T, E> {
                 news
             })
             .collect();
-        changes.sort_by_key(|(_, _, stat)| stat.mzxid);
+        changes.sort_by(|(a, _, x), (b, _, y)| (x.mzxid, a).cmp(&(y.mzxid, b)));
         let mut events: Vec<TreeEvent<T, E>> = changes
             .into_iter()
             .map(|(path, data, stat)| match (self.decode)(&data) {
@@ -1098,6 +1099,7 @@ impl<T, E> TreeTracker<T, E> {
                 },
             })
             .collect();
+        gone.sort();
         for path in gone {
             if self.known.remove(&path).is_some() {
                 events.push(TreeEvent::Deleted { path });
