@@ -644,8 +644,7 @@ impl ServerCore {
 
     fn close_session(&mut self, id: i64, cxid: i32, wall_ms: i64) -> ApplyResult {
         self.sessions.set_closing(id);
-        let mut paths: Vec<String> = self.tree.ephemerals(id).cloned().collect();
-        paths.sort();
+        let paths = self.tree.ephemerals_copy(id);
         let mut txn = Txn::CloseSession(Some(CloseSessionTxn {
             paths2_delete: paths,
         }));
@@ -1068,13 +1067,11 @@ impl ServerCore {
             },
             RequestBody::GetEphemerals(r) => {
                 let prefix = r.prefix_path.unwrap_or_default();
-                let mut ephemerals: Vec<String> = self
-                    .tree
-                    .ephemerals(c.session_id)
-                    .filter(|p| prefix.is_empty() || prefix == "/" || p.starts_with(&prefix))
-                    .cloned()
-                    .collect();
-                ephemerals.sort();
+                let mut ephemerals = self.tree.ephemerals_copy(c.session_id);
+                // Java trims the prefix only to see whether it names the root.
+                if !(prefix.trim().is_empty() || prefix.trim() == "/") {
+                    ephemerals.retain(|p| p.starts_with(&prefix));
+                }
                 Ok(Some(ResponseBody::GetEphemerals(GetEphemeralsResponse {
                     ephemerals,
                 })))

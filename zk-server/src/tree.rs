@@ -13,7 +13,7 @@
 
 mod quota;
 
-use imbl::{HashMap, HashSet, OrdMap, OrdSet};
+use imbl::{HashMap, HashSet, OrdMap};
 
 pub mod java_order;
 
@@ -283,7 +283,9 @@ pub struct DataTree {
     acls: AclCache,
     /// Open sessions and their timeouts (ms), as createSession/closeSession leave them.
     sessions: OrdMap<i64, i32>,
-    ephemerals: HashMap<i64, OrdSet<String>>,
+    /// Each session's ephemeral paths, in the order of Java's `new HashSet<String>()`
+    /// (DataTree.ephemerals): closing a session deletes them in (a copy of) that order.
+    ephemerals: HashMap<i64, JavaHashMap<()>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
     digest: i64,
@@ -474,9 +476,30 @@ impl DataTree {
         &self.sessions
     }
 
-    /// A session's ephemeral nodes.
+    /// A session's ephemeral nodes, in the order of the session's set in Java's DataTree.
     pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &String> {
-        self.ephemerals.get(&session).into_iter().flatten()
+        self.ephemerals
+            .get(&session)
+            .into_iter()
+            .flat_map(|set| set.keys())
+    }
+
+    /// A session's ephemeral nodes in the order Java's `DataTree.getEphemerals` lists them: a
+    /// `HashSet.clone()` of the session's set, which re-adds the paths in iteration order to a
+    /// table sized for them afresh (smaller than the original after deletes, larger just below
+    /// a resize), so its order can differ from [`ephemerals`](Self::ephemerals). Closing a
+    /// session deletes in this order, and getEphemerals answers in it.
+    pub fn ephemerals_copy(&self, session: i64) -> Vec<String> {
+        let Some(set) = self.ephemerals.get(&session) else {
+            return Vec::new();
+        };
+        // HashMap.putMapEntries into an empty map: tableSizeFor((int) (size / 0.75f + 1)).
+        let capacity = (set.len() as f32 / 0.75f32 + 1.0f32) as usize;
+        let mut copy = JavaHashMap::with_initial_capacity(capacity);
+        for path in set.keys() {
+            copy.insert(path.clone(), ());
+        }
+        copy.keys().cloned().collect()
     }
 
     /// Container nodes.
@@ -569,8 +592,8 @@ impl DataTree {
             OwnerKind::Ephemeral(session) => {
                 self.ephemerals
                     .entry(session)
-                    .or_default()
-                    .insert(path.to_owned());
+                    .or_insert_with(|| JavaHashMap::with_initial_capacity(16))
+                    .insert(path.to_owned(), ());
             }
         }
     }
@@ -585,11 +608,9 @@ impl DataTree {
                 self.ttls.remove(path);
             }
             OwnerKind::Ephemeral(session) => {
+                // Java keeps the emptied set (and its capacity) until the session closes.
                 if let Some(set) = self.ephemerals.get_mut(&session) {
                     set.remove(path);
-                    if set.is_empty() {
-                        self.ephemerals.remove(&session);
-                    }
                 }
             }
         }
@@ -615,10 +636,27 @@ impl DataTree {
                 Ok(())
             }
             Txn::CloseSession(t) => {
-                let paths: Vec<String> = match t {
+                // Java's killSession: the session's set leaves the index; the txn's list is
+                // deleted in its order, then whatever else the set held, in the set's order.
+                let set = self
+                    .ephemerals
+                    .remove(&header.client_id)
+                    .unwrap_or_default();
+                let mut paths: Vec<String> = match t {
                     Some(t) => t.paths2_delete.clone(),
-                    None => self.ephemerals(header.client_id).cloned().collect(),
+                    None => Vec::new(),
                 };
+                let listed: std::collections::HashSet<&str> =
+                    paths.iter().map(String::as_str).collect();
+                let extra: Vec<String> = set
+                    .keys()
+                    .filter(|p| !listed.contains(p.as_str()))
+                    .cloned()
+                    .collect();
+                if t.is_some() && !extra.is_empty() {
+                    tracing::warn!(session = %format_args!("{:#x}", header.client_id), zxid = %format_args!("{:#x}", header.zxid), "ephemerals not in the closeSession txn; deleting them too");
+                }
+                paths.extend(extra);
                 self.sessions.remove(&header.client_id);
                 for path in paths {
                     // Java ignores paths already gone.
