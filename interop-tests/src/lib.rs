@@ -42,6 +42,7 @@
 pub mod differential;
 mod fourlw;
 mod java;
+pub mod pki;
 mod process;
 mod program;
 mod proxy;
@@ -54,6 +55,7 @@ mod zkcli;
 
 pub use fourlw::{four_letter_word, four_letter_word_timeout, FOUR_LETTER_WORD_TIMEOUT};
 pub use java::JavaEnv;
+pub use pki::TestPki;
 pub use program::{JavaProgram, ProgramOutput, RunningProgram, PROGRAM_TIMEOUT};
 pub use proxy::PausableProxy;
 pub use python::PythonScript;

@@ -7,273 +7,34 @@
 //! certificate for 127.0.0.1 and localhost, and clients alice, bob and root), never checked in.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use interop_tests::pki::{password_of, ALICE_DN, BOB_DN, PASSWORD, ROOT_DN};
 use interop_tests::{
-    free_port, JavaProgram, JavaZkServer, PythonScript, RustZkServer, ServerUnderTest,
+    free_port, JavaProgram, JavaZkServer, PythonScript, RustZkServer, ServerUnderTest, TestPki,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zk_client::{Client, CreateOptions, Error, StoreSpec, TlsOptions};
 use zk_proto::data::{Acl, Id};
 use zk_proto::perms;
 
-/// The subjects of the client certificates, as Java's `X500Principal.getName()` prints them.
-const ALICE_DN: &str = "CN=alice,OU=Eng,O=Example\\, Inc.,C=US";
-const BOB_DN: &str = "CN=bob,OU=Eng,O=Example\\, Inc.,C=US";
-const ROOT_DN: &str = "CN=root,O=zk-rs";
-const PASSWORD: &str = "secret";
-
-/// The password a store is opened with: PKCS12 stores and the encrypted PEM key have one; a
-/// plain PEM key store must have none (Java's PemReader then expects an encrypted key).
-fn password_of(store: &str) -> &'static str {
-    if store.ends_with(".pem") && !store.contains("-enc") {
-        ""
-    } else {
-        PASSWORD
-    }
-}
-
 /// The throwaway PKI of this test run (generated once per process).
-struct Certs {
-    dir: PathBuf,
-}
-
-impl Certs {
-    fn get() -> &'static Certs {
-        static CERTS: OnceLock<Certs> = OnceLock::new();
-        CERTS.get_or_init(Certs::generate)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    fn generate() -> Certs {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("tls-certs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("certificate directory");
-        let run = |program: &str, args: &[&str]| {
-            let out = Command::new(program)
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .unwrap_or_else(|e| {
-                    panic!("{program} (openssl and a JDK's keytool are needed): {e}")
-                });
-            assert!(
-                out.status.success(),
-                "{program} {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let pass = format!("pass:{PASSWORD}");
-        run(
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=zk-rs test CA",
-            ],
-        );
-        std::fs::write(
-            dir.join("san.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+fn certs() -> &'static TestPki {
+    static CERTS: OnceLock<TestPki> = OnceLock::new();
+    CERTS.get_or_init(|| {
+        TestPki::generate(
+            &Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("tls-certs-{}", std::process::id())),
         )
-        .unwrap();
-        for (name, subject) in [
-            ("server", "/CN=localhost/O=zk-rs"),
-            ("alice", "/C=US/O=Example, Inc./OU=Eng/CN=alice"),
-            ("bob", "/C=US/O=Example, Inc./OU=Eng/CN=bob"),
-            ("root", "/O=zk-rs/CN=root"),
-        ] {
-            let (key, csr, crt) = (
-                format!("{name}.key"),
-                format!("{name}.csr"),
-                format!("{name}.crt"),
-            );
-            run(
-                "openssl",
-                &[
-                    "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
-                    subject,
-                ],
-            );
-            run(
-                "openssl",
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    &csr,
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-out",
-                    &crt,
-                    "-days",
-                    "2",
-                    "-extfile",
-                    "san.ext",
-                ],
-            );
-            // PEM key store as Java's PemReader wants it: a PKCS#8 key and the chain.
-            let pk8 = format!("{name}.pk8");
-            run(
-                "openssl",
-                &["pkcs8", "-topk8", "-nocrypt", "-in", &key, "-out", &pk8],
-            );
-            let pem = [&pk8, &crt, "ca.pem"]
-                .iter()
-                .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
-                .collect::<String>();
-            std::fs::write(dir.join(format!("{name}.pem")), pem).unwrap();
-            // PKCS12 as openssl 3 writes it: PBES2 (PBKDF2 + AES-256-CBC), SHA-256 MAC.
-            run(
-                "openssl",
-                &[
-                    "pkcs12",
-                    "-export",
-                    "-in",
-                    &crt,
-                    "-inkey",
-                    &key,
-                    "-certfile",
-                    "ca.pem",
-                    "-name",
-                    name,
-                    "-out",
-                    &format!("{name}.p12"),
-                    "-passout",
-                    &pass,
-                ],
-            );
-        }
-        // The legacy PKCS12 schemes (RC2-40 certificates, 3DES key, SHA-1 MAC).
-        run(
-            "openssl",
-            &[
-                "pkcs12",
-                "-export",
-                "-legacy",
-                "-in",
-                "alice.crt",
-                "-inkey",
-                "alice.key",
-                "-certfile",
-                "ca.pem",
-                "-out",
-                "alice-legacy.p12",
-                "-passout",
-                &pass,
-            ],
-        );
-        // An encrypted PKCS#8 key (the store password opens it, as in Java's PemReader).
-        run(
-            "openssl",
-            &[
-                "pkcs8",
-                "-topk8",
-                "-v2",
-                "aes-256-cbc",
-                "-in",
-                "alice.key",
-                "-out",
-                "alice-enc.pk8",
-                "-passout",
-                &pass,
-            ],
-        );
-        let enc = ["alice-enc.pk8", "alice.crt"]
-            .iter()
-            .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
-            .collect::<String>();
-        std::fs::write(dir.join("alice-enc.pem"), enc).unwrap();
-        // Java-written stores: a trust store of the CA, and a key store re-written by keytool.
-        run(
-            "keytool",
-            &[
-                "-importcert",
-                "-noprompt",
-                "-alias",
-                "ca",
-                "-file",
-                "ca.pem",
-                "-keystore",
-                "trust.p12",
-                "-storetype",
-                "PKCS12",
-                "-storepass",
-                PASSWORD,
-            ],
-        );
-        run(
-            "keytool",
-            &[
-                "-importkeystore",
-                "-noprompt",
-                "-srckeystore",
-                "server.p12",
-                "-srcstoretype",
-                "PKCS12",
-                "-srcstorepass",
-                PASSWORD,
-                "-destkeystore",
-                "server-keytool.p12",
-                "-deststoretype",
-                "PKCS12",
-                "-deststorepass",
-                PASSWORD,
-            ],
-        );
-        Certs { dir }
-    }
-
-    /// zoo.cfg lines for a secure port with the given server stores (`clientAuth` default:
-    /// need), and the x509 super user root.
-    fn server_cfg(&self, key_store: &str, trust_store: &str, port: u16) -> Vec<String> {
-        vec![
-            format!("secureClientPort={port}"),
-            "secureClientPortAddress=127.0.0.1".to_owned(),
-            "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory".to_owned(),
-            format!("ssl.keyStore.location={}", self.path(key_store)),
-            format!("ssl.keyStore.password={}", password_of(key_store)),
-            format!("ssl.trustStore.location={}", self.path(trust_store)),
-            format!("ssl.trustStore.password={}", password_of(trust_store)),
-            format!("X509AuthenticationProvider.superUser={ROOT_DN}"),
-        ]
-    }
-
-    /// TLS options for zk-client with `key_store` as identity (None: no certificate).
-    fn client(&self, key_store: Option<&str>) -> TlsOptions {
-        let tls = TlsOptions::new().trust_store(StoreSpec::new(self.path("ca.pem")));
-        match key_store {
-            Some(store) => {
-                tls.key_store(StoreSpec::new(self.path(store)).password(password_of(store)))
-            }
-            None => tls,
-        }
-    }
+    })
 }
 
 /// Our server with a secure port (and its plain one) using `key_store` / `trust_store`.
 fn our_server(key_store: &str, trust_store: &str, extra: &[&str]) -> RustZkServer {
-    let mut cfg = Certs::get().server_cfg(key_store, trust_store, 0);
+    let mut cfg = certs().server_cfg(key_store, trust_store, 0);
     cfg.extend(extra.iter().map(|s| s.to_string()));
     let lines: Vec<&str> = cfg.iter().map(String::as_str).collect();
     RustZkServer::start(&lines).expect("our server starts with TLS")
@@ -285,7 +46,7 @@ fn secure(server: &RustZkServer) -> SocketAddr {
 
 async fn tls_client(addr: SocketAddr, key_store: Option<&str>) -> zk_client::Result<Client> {
     Client::builder(addr.to_string())
-        .tls(Certs::get().client(key_store))
+        .tls(certs().client(key_store))
         .connect_timeout(Duration::from_secs(3))
         .connect()
         .await
@@ -294,7 +55,7 @@ async fn tls_client(addr: SocketAddr, key_store: Option<&str>) -> zk_client::Res
 /// A four-letter word over TLS (with alice's certificate): what the server wrote before
 /// closing.
 async fn tls_four_letter_word(addr: SocketAddr, word: &str) -> std::io::Result<String> {
-    let certs = Certs::get();
+    let certs = certs();
     let key = zk_tls::load_key_store(&StoreSpec::new(certs.path("alice.pem"))).unwrap();
     let mut roots = zk_tls::rustls::RootCertStore::empty();
     for c in zk_tls::load_trust_store(&StoreSpec::new(certs.path("ca.pem"))).unwrap() {
@@ -320,7 +81,7 @@ async fn tls_four_letter_word(addr: SocketAddr, word: &str) -> std::io::Result<S
 
 #[test]
 fn stores_written_by_openssl_and_keytool_load() {
-    let certs = Certs::get();
+    let certs = certs();
     for (store, chain_len) in [
         ("server.pem", 2),
         ("server.p12", 2),
@@ -370,7 +131,7 @@ public class TlsClient {
 
 /// The Java client's TLS flags (Netty socket) with `key_store` as its identity.
 fn java_tls_flags(key_store: Option<&str>, trust_store: &str) -> Vec<String> {
-    let certs = Certs::get();
+    let certs = certs();
     let mut flags = vec![
         "-Dzookeeper.client.secure=true".to_owned(),
         "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty".to_owned(),
@@ -458,7 +219,7 @@ fn java_client_and_zkcli_over_tls_with_pem_and_pkcs12_stores() {
 
 #[test]
 fn kazoo_over_tls() {
-    let certs = Certs::get();
+    let certs = certs();
     let server = our_server("server.pem", "trust.p12", &[]);
     let script = PythonScript::new(
         "kazoo_tls",
@@ -616,7 +377,7 @@ async fn x509_transcript(secure: SocketAddr, plain: SocketAddr) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn x509_acls_as_on_the_java_server() {
-    let certs = Certs::get();
+    let certs = certs();
     let java_port = free_port().unwrap();
     let mut builder = JavaZkServer::builder();
     for line in certs.server_cfg("server.p12", "trust.p12", java_port) {
@@ -710,7 +471,7 @@ async fn garbage_on_the_tls_port_closes_that_connection_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secure_port_alone() {
-    let certs = Certs::get();
+    let certs = certs();
     let dir = tempfile::tempdir().unwrap();
     let mut text = format!(
         "tickTime=2000\ndataDir={}\n4lw.commands.whitelist=*\n",
