@@ -9,6 +9,7 @@ pub mod fourlw;
 pub mod outgoing;
 pub mod runtime;
 pub mod sasl;
+pub mod server;
 pub mod session;
 pub mod storage;
 pub mod tls;
