@@ -247,17 +247,12 @@ pub fn java_order(ids: &[Id]) -> Vec<&Id> {
 /// The `ConcurrentHashMap` bin of a jute `Id` (its generated `hashCode` over Java's
 /// `String.hashCode`s) in a table of `bins` bins.
 fn java_bin(id: &Id, bins: usize) -> usize {
-    let string_hash = |s: &str| {
-        s.encode_utf16().fold(0i32, |h, unit| {
-            h.wrapping_mul(31).wrapping_add(i32::from(unit))
-        })
-    };
+    use crate::tree::java_order::{java_string_hash, spread};
     let mut hash = 17i32;
-    hash = hash.wrapping_mul(37).wrapping_add(string_hash(&id.scheme));
-    hash = hash.wrapping_mul(37).wrapping_add(string_hash(&id.id));
-    let h = hash as u32;
-    let spread = (h ^ (h >> 16)) & 0x7fff_ffff;
-    spread as usize & (bins - 1)
+    hash = hash.wrapping_mul(37).wrapping_add(java_string_hash(&id.scheme));
+    hash = hash.wrapping_mul(37).wrapping_add(java_string_hash(&id.id));
+    // ConcurrentHashMap's spread is HashMap's with the sign bit cleared.
+    (spread(hash) & 0x7fff_ffff) as usize & (bins - 1)
 }
 
 impl std::ops::Deref for AuthIds {
