@@ -25,40 +25,14 @@ pub fn digest_id(user_password: &str) -> String {
 }
 
 /// What an `auth` packet adds to a connection, or why it fails (the server then answers
-/// AUTHFAILED and closes the connection).
+/// AUTHFAILED and closes the connection), with Java's default providers only; see
+/// [`Providers::authenticate`].
 pub fn authenticate(
     scheme: &str,
     auth: &[u8],
     super_digest: Option<&str>,
 ) -> Result<Vec<Id>, ErrorCode> {
-    match scheme {
-        "digest" => {
-            let text = String::from_utf8_lossy(auth);
-            let id = digest_id(&text);
-            let mut ids = vec![Id::new("digest", id.clone())];
-            if super_digest == Some(id.as_str()) {
-                ids.push(Id::new("super", ""));
-            }
-            Ok(ids)
-        }
-        _ => Err(ErrorCode::AuthFailed),
-    }
-}
-
-/// The `x509` scheme's answer to an `auth` packet (Java's
-/// `X509AuthenticationProvider.handleAuthentication`): a connection whose TLS client certificate
-/// was verified already holds its `x509` id (and `super` for the super user) and keeps them;
-/// any other connection fails (AUTHFAILED).
-pub fn authenticate_x509(current: &[Id]) -> Result<Vec<Id>, ErrorCode> {
-    let from_certificate: Vec<Id> = current
-        .iter()
-        .filter(|id| id.scheme == "x509")
-        .cloned()
-        .collect();
-    if from_certificate.is_empty() {
-        return Err(ErrorCode::AuthFailed);
-    }
-    Ok(from_certificate)
+    Providers::default().authenticate(scheme, auth, super_digest, &[])
 }
 
 /// Whether `pattern` (an `ip` ACL id: an address or `address/bits`) covers `client`.
@@ -117,6 +91,45 @@ pub struct SaslProvider {
 }
 
 impl Providers {
+    /// What an `auth` packet adds to a connection holding `current` ids, or why it fails (the
+    /// server then answers AUTHFAILED and closes the connection):
+    /// - `digest`: the `digest` id of `user:password`, and `super` for `super_digest`;
+    /// - `x509` (Java's `X509AuthenticationProvider.handleAuthentication`), when registered: a
+    ///   connection whose TLS client certificate was verified already holds its `x509` id (and
+    ///   `super` for the super user) and keeps them; any other connection fails.
+    pub fn authenticate(
+        &self,
+        scheme: &str,
+        auth: &[u8],
+        super_digest: Option<&str>,
+        current: &[Id],
+    ) -> Result<Vec<Id>, ErrorCode> {
+        match scheme {
+            "digest" => {
+                let text = String::from_utf8_lossy(auth);
+                let id = digest_id(&text);
+                let mut ids = vec![Id::new("digest", id.clone())];
+                if super_digest == Some(id.as_str()) {
+                    ids.push(Id::new("super", ""));
+                }
+                Ok(ids)
+            }
+            "x509" if self.x509 => {
+                let from_certificate: Vec<Id> = current
+                    .iter()
+                    .filter(|id| id.scheme == "x509")
+                    .cloned()
+                    .collect();
+                if from_certificate.is_empty() {
+                    Err(ErrorCode::AuthFailed)
+                } else {
+                    Ok(from_certificate)
+                }
+            }
+            _ => Err(ErrorCode::AuthFailed),
+        }
+    }
+
     /// The providers a configuration registers.
     pub fn from_config(cfg: &crate::config::Config) -> Providers {
         let schemes = cfg.auth_provider_schemes();
@@ -249,7 +262,9 @@ pub fn java_order(ids: &[Id]) -> Vec<&Id> {
 fn java_bin(id: &Id, bins: usize) -> usize {
     use crate::tree::java_order::{java_string_hash, spread};
     let mut hash = 17i32;
-    hash = hash.wrapping_mul(37).wrapping_add(java_string_hash(&id.scheme));
+    hash = hash
+        .wrapping_mul(37)
+        .wrapping_add(java_string_hash(&id.scheme));
     hash = hash.wrapping_mul(37).wrapping_add(java_string_hash(&id.id));
     // ConcurrentHashMap's spread is HashMap's with the sign bit cleared.
     (spread(hash) & 0x7fff_ffff) as usize & (bins - 1)
@@ -703,8 +718,16 @@ mod tests {
             Err(ErrorCode::NoAuth)
         );
         // addauth x509: only a connection with a certificate.
-        assert_eq!(authenticate_x509(&ids).unwrap(), vec![dn]);
-        assert_eq!(authenticate_x509(&ids[..1]), Err(ErrorCode::AuthFailed));
+        assert_eq!(
+            x509.authenticate("x509", b"", None, &ids).unwrap(),
+            vec![dn]
+        );
+        assert_eq!(
+            x509.authenticate("x509", b"", None, &ids[..1]),
+            Err(ErrorCode::AuthFailed)
+        );
+        // Without the provider, x509 is an unknown scheme.
+        assert_eq!(authenticate("x509", b"", None), Err(ErrorCode::AuthFailed));
     }
 
     #[test]

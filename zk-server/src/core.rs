@@ -848,15 +848,12 @@ impl ServerCore {
         match body {
             RequestBody::Ping => self.reply(out, conn, xid::PING, last, ErrorCode::Ok, None),
             RequestBody::Auth(packet) => {
-                let authenticated = if packet.scheme == "x509" && self.config.providers.x509 {
-                    acl::authenticate_x509(&c.auth_ids)
-                } else {
-                    acl::authenticate(
-                        &packet.scheme,
-                        &packet.auth,
-                        self.config.super_digest.as_deref(),
-                    )
-                };
+                let authenticated = self.config.providers.authenticate(
+                    &packet.scheme,
+                    &packet.auth,
+                    self.config.super_digest.as_deref(),
+                    &c.auth_ids,
+                );
                 match authenticated {
                     Ok(ids) => {
                         // The request's copy goes first, so the ids are changed in place
