@@ -202,9 +202,8 @@ impl BenchConfig {
         let mut properties: Vec<(String, String)> = Vec::new();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
-            if let Some(property) = arg.strip_prefix("-D") {
-                let (k, v) = property.split_once('=').unwrap_or((property, ""));
-                properties.push((k.to_owned(), v.to_owned()));
+            if let Some(property) = crate::java_property(&arg) {
+                properties.push(property);
                 continue;
             }
             let (flag, inline) = match arg.split_once('=') {
@@ -282,14 +281,7 @@ impl BenchConfig {
             session_timeout: Duration::from_millis(session_timeout_ms),
             keep,
             random_values,
-            tls: zk_client::TlsOptions::from_java_properties(|name| {
-                properties
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            })
-            .map_err(|e| e.to_string())?,
+            tls: crate::tls_from_java_properties(&properties).map_err(|e| e.to_string())?,
         })
     }
 }

@@ -112,22 +112,12 @@ impl Args {
         &self,
         client_jvm_flags: &str,
     ) -> Result<Option<zk_client::TlsOptions>, zk_client::Error> {
-        let from_env: Vec<(String, String)> = client_jvm_flags
+        let properties: Vec<(String, String)> = client_jvm_flags
             .split_whitespace()
-            .filter_map(|f| f.strip_prefix("-D"))
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => (k.to_owned(), v.to_owned()),
-                None => (kv.to_owned(), String::new()),
-            })
+            .filter_map(crate::java_property)
+            .chain(self.properties.iter().cloned())
             .collect();
-        zk_client::TlsOptions::from_java_properties(|name| {
-            from_env
-                .iter()
-                .chain(&self.properties)
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        crate::tls_from_java_properties(&properties)
     }
 }
 
@@ -159,9 +149,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsEr
             parsed.command.extend(it);
             break;
         }
-        if let Some(property) = arg.strip_prefix("-D") {
-            let (k, v) = property.split_once('=').unwrap_or((property, ""));
-            parsed.properties.push((k.to_owned(), v.to_owned()));
+        if let Some(property) = crate::java_property(&arg) {
+            parsed.properties.push(property);
             continue;
         }
         let name = arg.trim_start_matches('-');
