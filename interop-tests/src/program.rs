@@ -179,7 +179,10 @@ pub struct RunningProgram {
 }
 
 impl RunningProgram {
-    pub(crate) fn spawn(command: Command, what: &str) -> Result<RunningProgram> {
+    /// Starts any program the way the harness starts its drivers: stdout and stderr captured,
+    /// stdin a pipe held open until the program is dropped (a parent watch), killed on drop.
+    /// `what` names it in messages.
+    pub fn spawn(command: Command, what: &str) -> Result<RunningProgram> {
         let dir = crate::temp_dir("zk-rs-java-run-")?;
         let stdout_path = dir.path().join("stdout");
         let stderr_path = dir.path().join("stderr");

@@ -5,11 +5,10 @@
 //! dropping what is run-dependent (timings, session ids, times of day).
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use interop_tests::{JavaZkServer, RustZkServer, ServerUnderTest};
+use interop_tests::{JavaZkServer, RunningProgram, RustZkServer, ServerUnderTest};
 
 const CLI_MT: &str = "/usr/lib/zookeeper/bin/cli_mt";
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -48,36 +47,12 @@ fn cli_mt(server: &dyn ServerUnderTest, command: &str) -> String {
         std::path::Path::new(CLI_MT).is_file(),
         "{CLI_MT} not found: the interop tests need the Debian package zookeeper-bin; run scripts/test.sh"
     );
-    let mut child = Command::new(CLI_MT)
-        .args(["-h", &server.connect_string(), "-c", command])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cli_mt");
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    while child.try_wait().expect("wait for cli_mt").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("cli_mt -c '{command}' against {} hung", server.kind());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    text
+    let mut cli = Command::new(CLI_MT);
+    cli.args(["-h", &server.connect_string(), "-c", command]);
+    let out = RunningProgram::spawn(cli, &format!("cli_mt -c '{command}'"))
+        .and_then(|running| running.wait_timeout(COMMAND_TIMEOUT))
+        .unwrap_or_else(|e| panic!("cli_mt -c '{command}' against {}: {e}", server.kind()));
+    out.stdout + &out.stderr
 }
 
 /// Drops run-dependent lines, renames zxids (`czxid=f`) in order of first appearance.

@@ -22,7 +22,7 @@
 //!   the directory; after conversion to the uncompressed format it serves our tree.
 
 use bytes::Bytes;
-use interop_tests::{JavaEnv, JavaZkServer, RustZkServerProcess};
+use interop_tests::{JavaEnv, JavaZkServer, RunningProgram, RustZkServerProcess};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -956,31 +956,17 @@ async fn lz4_snapshots_must_be_converted_for_java() {
 /// command (`zk-server --convert-snapshots none <dataDir>`); returns what it printed.
 fn convert_snapshots(data_dir: &Path) -> String {
     let binary = RustZkServerProcess::binary().unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(&binary)
+    let mut command = Command::new(&binary);
+    command
         .args(["--convert-snapshots", "none"])
         .arg(data_dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning zk-server --convert-snapshots");
-    let deadline = Instant::now() + TOOL_TIMEOUT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("zk-server --convert-snapshots did not finish within {TOOL_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("NO_COLOR", "1");
+    let out = RunningProgram::spawn(command, "zk-server --convert-snapshots")
+        .and_then(|running| running.wait_timeout(TOOL_TIMEOUT))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = format!("{}{}", out.stdout, out.stderr);
     assert!(
-        out.status.success(),
+        out.success(),
         "zk-server --convert-snapshots none {} failed ({}):\n{text}",
         data_dir.display(),
         out.status
