@@ -1,5 +1,6 @@
 //! Durable storage in Java's formats: the transaction log and snapshots, and purging old ones.
 
+pub mod log;
 pub mod recovery;
 pub mod snapshot;
 pub mod txnlog;

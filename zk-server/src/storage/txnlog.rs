@@ -245,6 +245,22 @@ impl Drop for TxnLogWriter {
     }
 }
 
+impl super::log::TxnLog for TxnLogWriter {
+    fn append(&mut self, entry: &TxnEntry) -> io::Result<()> {
+        TxnLogWriter::append(self, entry)
+    }
+    fn flush(&mut self) -> io::Result<i64> {
+        TxnLogWriter::sync(self)?;
+        Ok(self.last_zxid_seen)
+    }
+    fn roll(&mut self) -> io::Result<()> {
+        TxnLogWriter::roll(self)
+    }
+    fn last_logged_zxid(&self) -> i64 {
+        self.last_zxid_seen
+    }
+}
+
 impl crate::core::TxnSink for TxnLogWriter {
     fn append(&mut self, entry: &TxnEntry) -> io::Result<()> {
         TxnLogWriter::append(self, entry)
