@@ -13,7 +13,11 @@ pub const OBSERVER_ID: i64 = i64::MAX;
 
 /// The initial message I send on a connection I open: V1 with my first election address, or
 /// V2 with all of them when `multiAddress.enabled` is set (`startConnection`).
-pub fn initial_message(my_id: i64, election_addresses: &[String], multi_address: bool) -> InitialMessage {
+pub fn initial_message(
+    my_id: i64,
+    election_addresses: &[String],
+    multi_address: bool,
+) -> InitialMessage {
     let (protocol, addresses) = if multi_address {
         (ElectionProtocol::V2, election_addresses.to_vec())
     } else {
@@ -221,12 +225,18 @@ mod tests {
                 addresses: vec!["127.0.0.1:3881".to_owned()]
             }
         );
-        assert_eq!(accept(2, &v1(3, "h:1"), &mut ids), AcceptDecision::Keep { sid: 3 });
+        assert_eq!(
+            accept(2, &v1(3, "h:1"), &mut ids),
+            AcceptDecision::Keep { sid: 3 }
+        );
         assert_eq!(accept(2, &v1(2, "h:1"), &mut ids), AcceptDecision::OwnId);
         assert!(keeps_initiated(3, 1));
         assert!(!keeps_initiated(1, 3));
         // An unknown sid is not refused (Java does not look it up).
-        assert_eq!(accept(2, &v1(99, "h:1"), &mut ids), AcceptDecision::Keep { sid: 99 });
+        assert_eq!(
+            accept(2, &v1(99, "h:1"), &mut ids),
+            AcceptDecision::Keep { sid: 99 }
+        );
     }
 
     #[test]
@@ -252,14 +262,20 @@ mod tests {
     fn observers_without_a_sid_get_temporary_negative_ids() {
         let mut ids = ObserverIds::default();
         let anon = v1(OBSERVER_ID, "h:1");
-        assert_eq!(accept(1, &anon, &mut ids), AcceptDecision::ConnectBack {
-            sid: -1,
-            addresses: vec!["h:1".to_owned()]
-        });
-        assert_eq!(accept(1, &anon, &mut ids), AcceptDecision::ConnectBack {
-            sid: -2,
-            addresses: vec!["h:1".to_owned()]
-        });
+        assert_eq!(
+            accept(1, &anon, &mut ids),
+            AcceptDecision::ConnectBack {
+                sid: -1,
+                addresses: vec!["h:1".to_owned()]
+            }
+        );
+        assert_eq!(
+            accept(1, &anon, &mut ids),
+            AcceptDecision::ConnectBack {
+                sid: -2,
+                addresses: vec!["h:1".to_owned()]
+            }
+        );
     }
 
     #[test]

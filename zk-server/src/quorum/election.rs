@@ -314,8 +314,8 @@ impl Election {
         if now_ms < round.poll_deadline_ms {
             return actions;
         }
-        round.notification_timeout_ms = (round.notification_timeout_ms * 2)
-            .min(self.timing.max_notification_interval_ms);
+        round.notification_timeout_ms =
+            (round.notification_timeout_ms * 2).min(self.timing.max_notification_interval_ms);
         round.poll_deadline_ms = now_ms + round.notification_timeout_ms;
         // haveDelivered: some peer's send queue is drained, i.e. some connection is up.
         if self.connected.iter().any(|&sid| sid != self.my_id) {
@@ -346,7 +346,8 @@ impl Election {
         }
         if !self.quorum.is_voter(from) {
             // Non-voters (observers) get my current vote at once and are not counted.
-            let reply = self.notification(self.state, current.leader, current.zxid, current.peer_epoch);
+            let reply =
+                self.notification(self.state, current.leader, current.zxid, current.peer_epoch);
             actions.push(Action::Send {
                 to: from,
                 notification: reply,
@@ -366,7 +367,8 @@ impl Election {
             }
         } else if n.state == ServerState::Looking {
             // I am done with elections: tell the looking peer whom I follow or that I lead.
-            let reply = self.notification(self.state, current.leader, current.zxid, current.peer_epoch);
+            let reply =
+                self.notification(self.state, current.leader, current.zxid, current.peer_epoch);
             actions.push(Action::Send {
                 to: from,
                 notification: Notification {
@@ -488,7 +490,13 @@ impl Election {
             return;
         };
         if n.election_epoch == self.logical_clock {
-            round.recvset.insert(from, Vote { version: 0, ..theirs });
+            round.recvset.insert(
+                from,
+                Vote {
+                    version: 0,
+                    ..theirs
+                },
+            );
             if self.quorum.has_all_quorums(&acks(&round.recvset, &theirs))
                 && check_leader(my_id, clock, &round.recvset, n.leader, n.election_epoch)
             {
@@ -502,8 +510,16 @@ impl Election {
         // Joining an established ensemble: a quorum must follow the same leader, whatever
         // round they were elected in, and the leader must say it leads.
         round.outofelection.insert(from, theirs);
-        if self.quorum.has_all_quorums(&acks(&round.outofelection, &theirs))
-            && check_leader(my_id, clock, &round.outofelection, n.leader, n.election_epoch)
+        if self
+            .quorum
+            .has_all_quorums(&acks(&round.outofelection, &theirs))
+            && check_leader(
+                my_id,
+                clock,
+                &round.outofelection,
+                n.leader,
+                n.election_epoch,
+            )
         {
             self.logical_clock = n.election_epoch;
             self.decide(decision, actions);
@@ -550,7 +566,13 @@ impl Election {
     }
 
     /// A version-2 notification in my round with my config.
-    fn notification(&self, state: ServerState, leader: i64, zxid: i64, peer_epoch: i64) -> Notification {
+    fn notification(
+        &self,
+        state: ServerState,
+        leader: i64,
+        zxid: i64,
+        peer_epoch: i64,
+    ) -> Notification {
         Notification::new(
             state,
             leader,
@@ -592,6 +614,8 @@ fn acks(votes: &BTreeMap<i64, Vote>, vote: &Vote) -> BTreeSet<i64> {
 /// The `version=<hex>` line of a config text.
 fn config_version(config: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(config).ok()?;
-    let hex = text.lines().find_map(|l| l.trim().strip_prefix("version="))?;
+    let hex = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("version="))?;
     u64::from_str_radix(hex.trim(), 16).ok().map(|v| v as i64)
 }

@@ -161,7 +161,11 @@ impl Cluster {
         if !self.nodes.get(&to).is_some_and(|node| node.up) {
             return;
         }
-        let copies = if self.rng.chance(self.net.dup_per_mille) { 2 } else { 1 };
+        let copies = if self.rng.chance(self.net.dup_per_mille) {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             if self.rng.chance(self.net.loss_per_mille) {
                 continue;
@@ -177,7 +181,8 @@ impl Cluster {
             match action {
                 Action::Send { to, notification } => self.send(sid, to, &notification),
                 Action::Broadcast { notification } => {
-                    let voters: Vec<i64> = self.voters.iter().copied().filter(|&v| v != sid).collect();
+                    let voters: Vec<i64> =
+                        self.voters.iter().copied().filter(|&v| v != sid).collect();
                     for to in voters {
                         self.send(sid, to, &notification);
                     }
@@ -231,10 +236,15 @@ impl Cluster {
             let others: Vec<i64> = self
                 .nodes
                 .iter()
-                .filter(|(&s, n)| s != leader && n.established && n.election.state() == ServerState::Leading)
+                .filter(|(&s, n)| {
+                    s != leader && n.established && n.election.state() == ServerState::Leading
+                })
                 .map(|(&s, _)| s)
                 .collect();
-            assert!(others.is_empty(), "two leaders with a quorum: {leader} and {others:?}");
+            assert!(
+                others.is_empty(),
+                "two leaders with a quorum: {leader} and {others:?}"
+            );
             self.nodes.get_mut(&leader).unwrap().established = true;
         }
         if !self.established(leader) {
@@ -292,7 +302,12 @@ impl Cluster {
             // Through the codec, as on the wire.
             let n = Notification::parse(&n.to_bytes()).expect("our notifications parse");
             self.delivered += 1;
-            let actions = self.nodes.get_mut(&to).unwrap().election.on_notification(now, from, &n);
+            let actions = self
+                .nodes
+                .get_mut(&to)
+                .unwrap()
+                .election
+                .on_notification(now, from, &n);
             self.apply(to, actions);
         }
         for &sid in &sids {
@@ -414,6 +429,9 @@ fn lossy_runs_settle_on_one_established_leader() {
         let ctx = format!(
             "seed {seed}: servers {servers:?} down {down:?} net {net:?} last decisions {last:?}"
         );
-        assert!(cluster.settled_leader().is_some(), "no settled leader: {ctx}");
+        assert!(
+            cluster.settled_leader().is_some(),
+            "no settled leader: {ctx}"
+        );
     }
 }

@@ -39,7 +39,10 @@ fn bcast(leader: i64, zxid: i64, round: i64, epoch: i64) -> Action {
 }
 
 fn send(to: i64, n: Notification) -> Action {
-    Action::Send { to, notification: n }
+    Action::Send {
+        to,
+        notification: n,
+    }
 }
 
 fn decided(leader: i64, zxid: i64, round: i64, epoch: i64, state: ServerState) -> Action {
@@ -69,7 +72,10 @@ fn three_looking_servers_converge_on_the_highest_zxid() {
     // Server 1 sees server 2's better zxid, switches, and decides after the finalize wait.
     let mut e = core(1, PeerType::Participant, &[1, 2, 3], &[]);
     assert_eq!(e.look_for_leader(0, 5, 0), vec![bcast(1, 5, 1, 0)]);
-    assert_eq!(e.on_notification(10, 2, &note(Looking, 2, 9, 1, 0)), vec![bcast(2, 9, 1, 0)]);
+    assert_eq!(
+        e.on_notification(10, 2, &note(Looking, 2, 9, 1, 0)),
+        vec![bcast(2, 9, 1, 0)]
+    );
     // My own switched vote came back: {1, 2} vote for 2, a quorum of 3.
     assert_eq!(e.next_deadline_ms(), Some(210));
     assert_eq!(e.on_tick(209), vec![]);
@@ -78,8 +84,11 @@ fn three_looking_servers_converge_on_the_highest_zxid() {
 
     // Three cores: zxids 5, 9, 7 elect server 2.
     let c = run_cluster(&[(1, true, 5, 0, 0), (2, true, 9, 0, 0), (3, true, 7, 0, 0)]);
-    let got: Vec<(i64, i64, ServerState)> =
-        c.decisions.iter().map(|(_, s, d)| (*s, d.leader, d.state)).collect();
+    let got: Vec<(i64, i64, ServerState)> = c
+        .decisions
+        .iter()
+        .map(|(_, s, d)| (*s, d.leader, d.state))
+        .collect();
     assert_eq!(got.len(), 3);
     for sid in 1..=3 {
         let state = if sid == 2 { Leading } else { Following };
@@ -99,11 +108,19 @@ fn ties_are_broken_by_sid_and_epoch_beats_zxid() {
     assert!(!total_order(&q, p(1, 0, 0), p(3, 0, 0)));
     assert!(!total_order(&q, p(1, 0, 0), p(1, 0, 0)));
     assert!(total_order(&q, p(1, 0x1_0000_0000, 1), p(3, 0x9, 0)));
-    assert!(total_order(&q, p(1, 0x1_0000_0000, 2), p(3, 0x1_0000_0009, 1)));
+    assert!(total_order(
+        &q,
+        p(1, 0x1_0000_0000, 2),
+        p(3, 0x1_0000_0009, 1)
+    ));
 
     // Equal histories: sid 3 wins, as in the Java capture.
     let c = run_cluster(&[(1, true, 0, 0, 0), (2, true, 0, 0, 0), (3, true, 0, 0, 0)]);
-    assert!(c.decisions.iter().all(|(_, _, d)| d.leader == 3), "{:?}", c.decisions);
+    assert!(
+        c.decisions.iter().all(|(_, _, d)| d.leader == 3),
+        "{:?}",
+        c.decisions
+    );
 }
 
 #[derive(Debug)]
@@ -133,7 +150,13 @@ fn a_zero_weight_leader_never_wins() {
         peer_epoch: 0,
     };
     assert!(!total_order(&q, p(3), p(1)));
-    let mut e = Election::new(1, PeerType::Participant, Box::new(q), config(&[1, 2, 3], &[]), ElectionTiming::default());
+    let mut e = Election::new(
+        1,
+        PeerType::Participant,
+        Box::new(q),
+        config(&[1, 2, 3], &[]),
+        ElectionTiming::default(),
+    );
     e.look_for_leader(0, 0, 0);
     assert_eq!(e.on_notification(1, 3, &note(Looking, 3, 0, 1, 0)), vec![]);
     assert_eq!(e.proposal().leader, 1);
@@ -144,7 +167,10 @@ fn stale_rounds_and_epochs_do_not_win() {
     let mut e = core(1, PeerType::Participant, &[1, 2, 3], &[]);
     e.look_for_leader(0, 0x1_0000_0002, 1);
     // Round 3 from server 2: I join it and keep my own (better) vote.
-    assert_eq!(e.on_notification(1, 2, &note(Looking, 2, 0x5, 3, 0)), vec![bcast(1, 0x1_0000_0002, 3, 1)]);
+    assert_eq!(
+        e.on_notification(1, 2, &note(Looking, 2, 0x5, 3, 0)),
+        vec![bcast(1, 0x1_0000_0002, 3, 1)]
+    );
     assert_eq!(e.logical_clock(), 3);
     // A better vote from an old round is ignored, and its lagging sender gets my vote.
     assert_eq!(
@@ -153,11 +179,17 @@ fn stale_rounds_and_epochs_do_not_win() {
     );
     assert_eq!(e.proposal().leader, 1);
     // Same round, higher zxid but a lower peer epoch: not better.
-    assert_eq!(e.on_notification(3, 3, &note(Looking, 3, 0x9_0000, 3, 0)), vec![]);
+    assert_eq!(
+        e.on_notification(3, 3, &note(Looking, 3, 0x9_0000, 3, 0)),
+        vec![]
+    );
     // A 28-byte notification takes its epoch from the zxid.
     let old = Notification::parse(&note(Looking, 3, 0x1_0000_0007, 3, 1).to_bytes()[..28]).unwrap();
     assert_eq!(old.peer_epoch, None);
-    assert_eq!(e.on_notification(4, 3, &old), vec![bcast(3, 0x1_0000_0007, 3, 1)]);
+    assert_eq!(
+        e.on_notification(4, 3, &old),
+        vec![bcast(3, 0x1_0000_0007, 3, 1)]
+    );
 }
 
 #[test]
@@ -172,32 +204,35 @@ fn a_server_with_zxid_minus_one_takes_no_part() {
 fn a_newcomer_joins_an_established_leader() {
     let voters = [1, 2, 3, 4, 5];
     let mut e = core(5, PeerType::Participant, &voters, &[]);
-    let n = |state, sid: i64| {
-        let _ = sid;
-        Notification::new(state, 1, 0x3_0000_0004, 7, 3, config(&voters, &[]))
-    };
+    let n = |state| Notification::new(state, 1, 0x3_0000_0004, 7, 3, config(&voters, &[]));
     e.look_for_leader(0, 0x2_0000_0001, 2);
     // Followers of 1 from round 7: a quorum {2, 3, 4}, but 1 has not said it leads.
-    assert_eq!(e.on_notification(1, 2, &n(Following, 2)), vec![]);
-    assert_eq!(e.on_notification(2, 3, &n(Following, 3)), vec![]);
-    assert_eq!(e.on_notification(3, 4, &n(Following, 4)), vec![]);
+    assert_eq!(e.on_notification(1, 2, &n(Following)), vec![]);
+    assert_eq!(e.on_notification(2, 3, &n(Following)), vec![]);
+    assert_eq!(e.on_notification(3, 4, &n(Following)), vec![]);
     assert_eq!(e.state(), Looking);
     assert_eq!(
-        e.on_notification(4, 1, &n(Leading, 1)),
+        e.on_notification(4, 1, &n(Leading)),
         vec![decided(1, 0x3_0000_0004, 7, 3, Following)]
     );
     assert_eq!(e.logical_clock(), 7);
     // Done: a looking peer is told whom I follow, in the leader's round; others get nothing.
     assert_eq!(
         e.on_notification(5, 2, &note(Looking, 2, 0, 8, 0)),
-        vec![send(2, Notification::new(Following, 1, 0x3_0000_0004, 7, 3, config(&voters, &[])))]
+        vec![send(
+            2,
+            Notification::new(Following, 1, 0x3_0000_0004, 7, 3, config(&voters, &[]))
+        )]
     );
-    assert_eq!(e.on_notification(6, 2, &n(Following, 2)), vec![]);
+    assert_eq!(e.on_notification(6, 2, &n(Following)), vec![]);
     // After ZAB moves to epoch 4, peers hear the new epoch.
     e.update_election_vote(4);
     assert_eq!(
         e.on_notification(7, 3, &note(Looking, 3, 0, 8, 0)),
-        vec![send(3, Notification::new(Following, 1, 0x3_0000_0004, 7, 4, config(&voters, &[])))]
+        vec![send(
+            3,
+            Notification::new(Following, 1, 0x3_0000_0004, 7, 4, config(&voters, &[]))
+        )]
     );
 }
 
@@ -205,7 +240,9 @@ fn a_newcomer_joins_an_established_leader() {
 fn observers_learn_the_leader_and_get_answers_without_being_counted() {
     // The observer (4) votes for nobody, adopts the voters' vote and ends OBSERVING.
     let mut o = core(4, PeerType::Observer, &[1, 2, 3], &[4]);
-    let n = |state, leader, zxid| Notification::new(state, leader, zxid, 1, 0, config(&[1, 2, 3], &[4]));
+    let n = |state, leader, zxid| {
+        Notification::new(state, leader, zxid, 1, 0, config(&[1, 2, 3], &[4]))
+    };
     let min = i64::MIN;
     assert_eq!(
         o.look_for_leader(0, 0x9, 0),
@@ -213,7 +250,12 @@ fn observers_learn_the_leader_and_get_answers_without_being_counted() {
             notification: n(Looking, min, min).tap_epoch(min)
         }]
     );
-    assert_eq!(o.on_notification(1, 1, &n(Looking, 3, 0)), vec![Action::Broadcast { notification: n(Looking, 3, 0) }]);
+    assert_eq!(
+        o.on_notification(1, 1, &n(Looking, 3, 0)),
+        vec![Action::Broadcast {
+            notification: n(Looking, 3, 0)
+        }]
+    );
     assert_eq!(o.on_notification(2, 2, &n(Looking, 3, 0)), vec![]);
     assert_eq!(o.next_deadline_ms(), Some(202));
     assert_eq!(o.on_tick(202), vec![decided(3, 0, 1, 0, Observing)]);
@@ -222,14 +264,20 @@ fn observers_learn_the_leader_and_get_answers_without_being_counted() {
     let mut v = core(1, PeerType::Participant, &[1, 2, 3], &[4]);
     v.look_for_leader(0, 0x5, 0);
     let from_observer = n(Looking, min, min).tap_epoch(min);
-    assert_eq!(v.on_notification(1, 4, &from_observer), vec![send(4, n(Looking, 1, 0x5).tap_epoch(0))]);
+    assert_eq!(
+        v.on_notification(1, 4, &from_observer),
+        vec![send(4, n(Looking, 1, 0x5).tap_epoch(0))]
+    );
     assert_eq!(v.proposal().leader, 1);
 
     // An observer joining a running ensemble follows the FOLLOWING/LEADING answers.
     let mut o = core(4, PeerType::Observer, &[1, 2, 3], &[4]);
     o.look_for_leader(0, 0, 0);
     assert_eq!(o.on_notification(1, 2, &n(Following, 3, 0x7)), vec![]);
-    assert_eq!(o.on_notification(2, 3, &n(Leading, 3, 0x7)), vec![decided(3, 0x7, 1, 0, Observing)]);
+    assert_eq!(
+        o.on_notification(2, 3, &n(Leading, 3, 0x7)),
+        vec![decided(3, 0x7, 1, 0, Observing)]
+    );
 }
 
 trait TapEpoch {
@@ -247,10 +295,16 @@ impl TapEpoch for Notification {
 fn the_finalize_wait_restarts_on_worse_votes_and_ends_on_better_ones() {
     let mut e = core(2, PeerType::Participant, &[1, 2, 3], &[]);
     e.look_for_leader(1000, 0x5, 0);
-    assert_eq!(e.on_notification(1000, 1, &note(Looking, 2, 0x5, 1, 0)), vec![]);
+    assert_eq!(
+        e.on_notification(1000, 1, &note(Looking, 2, 0x5, 1, 0)),
+        vec![]
+    );
     assert_eq!(e.next_deadline_ms(), Some(1200));
     // A worse vote is dropped and the quiet period starts over.
-    assert_eq!(e.on_notification(1150, 1, &note(Looking, 1, 0x1, 1, 0)), vec![]);
+    assert_eq!(
+        e.on_notification(1150, 1, &note(Looking, 1, 0x1, 1, 0)),
+        vec![]
+    );
     assert_eq!(e.on_tick(1200), vec![]);
     assert_eq!(e.on_tick(1349), vec![]);
     assert_eq!(e.on_tick(1350), vec![decided(2, 0x5, 1, 0, Leading)]);
@@ -259,7 +313,10 @@ fn the_finalize_wait_restarts_on_worse_votes_and_ends_on_better_ones() {
     let mut e = core(2, PeerType::Participant, &[1, 2, 3], &[]);
     e.look_for_leader(0, 0x5, 0);
     e.on_notification(0, 1, &note(Looking, 2, 0x5, 1, 0));
-    assert_eq!(e.on_notification(100, 3, &note(Looking, 3, 0x6, 1, 0)), vec![bcast(3, 0x6, 1, 0)]);
+    assert_eq!(
+        e.on_notification(100, 3, &note(Looking, 3, 0x6, 1, 0)),
+        vec![bcast(3, 0x6, 1, 0)]
+    );
     // 2 and 3 now vote 3: a new wait from t=100.
     assert_eq!(e.on_tick(299), vec![]);
     assert_eq!(e.on_tick(300), vec![decided(3, 0x6, 1, 0, Following)]);
@@ -283,7 +340,10 @@ fn the_notification_timeout_doubles_up_to_the_cap() {
         now = next;
         e.on_tick(now);
     }
-    assert_eq!(waits, [800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000, 60000]);
+    assert_eq!(
+        waits,
+        [800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000, 60000]
+    );
     // Any notification restarts the wait, with the current interval; one from an older round
     // gets my vote back.
     assert_eq!(
@@ -312,7 +372,12 @@ fn five_servers_elect_the_best_and_a_late_sixth_joins() {
     let mut late = servers.to_vec();
     late.push((6, true, 0x1_0000_0009, 1, 5_000));
     let c = run_cluster(&late);
-    let sixth: Vec<&Decision> = c.decisions.iter().filter(|(_, s, _)| *s == 6).map(|(_, _, d)| d).collect();
+    let sixth: Vec<&Decision> = c
+        .decisions
+        .iter()
+        .filter(|(_, s, _)| *s == 6)
+        .map(|(_, _, d)| d)
+        .collect();
     assert_eq!(sixth.len(), 1, "{:?}", c.decisions);
     assert_eq!((sixth[0].leader, sixth[0].state), (3, Following));
 }

@@ -84,7 +84,10 @@ fn sid3_leads_on_sid1s_votes_as_java_did() {
     let from_sid1 = frames(&data("election-sid1-to-sid3-return.bin"), false);
 
     let mut sid3 = java_peer(3, &from_sid3[0]);
-    assert_eq!(broadcast_bytes(&sid3.look_for_leader(0, 0, 0)), vec![from_sid3[0].clone()]);
+    assert_eq!(
+        broadcast_bytes(&sid3.look_for_leader(0, 0, 0)),
+        vec![from_sid3[0].clone()]
+    );
     // Sid 1's vote for itself loses to mine and needs no answer (Java sent nothing more).
     let vote1 = Notification::parse(&from_sid1[0]).unwrap();
     assert_eq!(sid3.on_notification(10, 1, &vote1), vec![]);
