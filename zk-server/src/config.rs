@@ -109,6 +109,16 @@ pub struct Config {
     pub local_sessions_enabled: bool,
     /// `clientPortListenBacklog`; -1 for the OS default.
     pub client_port_listen_backlog: i32,
+    /// `peerType` (`participant` or `observer`, any case); the server lines win over it.
+    pub peer_type: PeerType,
+    /// `syncEnabled`: observers log and snapshot what they receive. Default true.
+    pub sync_enabled: bool,
+    /// `quorumListenOnAllIPs`: bind the quorum and election ports on all addresses.
+    pub quorum_listen_on_all_ips: bool,
+    /// `connectToLearnerMasterLimit` in ticks; 0 means `initLimit`.
+    pub connect_to_learner_master_limit: u32,
+    /// `dynamicConfigFile`: the file holding the `server.N` lines (reconfig's layout).
+    pub dynamic_config_file: Option<PathBuf>,
     /// `server.N` lines.
     pub servers: BTreeMap<u64, ServerSpec>,
     /// System properties: `zookeeper.<key>` for zoo.cfg keys that are not settings, and
@@ -121,10 +131,6 @@ pub struct Config {
 /// Keys Java parses and that only matter to features not built yet: accepted, not acted on.
 const ACCEPTED_KEYS: &[&str] = &[
     "observerMasterPort",
-    "connectToLearnerMasterLimit",
-    "quorumListenOnAllIPs",
-    "syncEnabled",
-    "dynamicConfigFile",
     "sslQuorum",
     "portUnification",
     "sslQuorumReloadCertFiles",
@@ -146,12 +152,11 @@ const ACCEPTED_KEYS: &[&str] = &[
     "multiAddress.reachabilityCheckEnabled",
     "oraclePath",
     "electionAlg",
-    "peerType",
 ];
 
 /// Reads Java `.properties` text: `key=value` or `key: value`, `#`/`!` comments, trailing `\`
 /// continues a line. Later keys win, as in Java.
-fn read_properties(text: &str) -> Vec<(String, String)> {
+pub(crate) fn read_properties(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut pending = String::new();
     for raw in text.lines() {
@@ -257,13 +262,20 @@ impl Config {
             reconfig_enabled: false,
             local_sessions_enabled: false,
             client_port_listen_backlog: -1,
+            peer_type: PeerType::Participant,
+            sync_enabled: true,
+            quorum_listen_on_all_ips: false,
+            connect_to_learner_master_limit: 0,
+            dynamic_config_file: None,
             servers: BTreeMap::new(),
             properties: parse_jvm_flags(jvm_flags),
             unknown_keys: Vec::new(),
         };
         let mut data_dir = None;
         let mut data_log_dir = None;
-        for (key, value) in read_properties(text) {
+        let entries = read_properties(text);
+        let has_dynamic_file = entries.iter().any(|(k, _)| k == "dynamicConfigFile");
+        for (key, value) in entries {
             let v = value.as_str();
             match key.as_str() {
                 "dataDir" => data_dir = Some(PathBuf::from(v)),
@@ -290,8 +302,28 @@ impl Config {
                 "electionAlg" if v != "3" => {
                     return Err(bad(&key, "Invalid electionAlg value. Only 3 is supported."))
                 }
-                "peerType" if v != "participant" && v != "observer" => {
-                    return Err(bad(&key, format!("Unrecognised peertype: {v}")))
+                "peerType" => {
+                    cfg.peer_type = match v.to_lowercase().as_str() {
+                        "participant" => PeerType::Participant,
+                        "observer" => PeerType::Observer,
+                        _ => return Err(bad(&key, format!("Unrecognised peertype: {v}"))),
+                    }
+                }
+                "syncEnabled" => cfg.sync_enabled = boolean(&key, v)?,
+                "quorumListenOnAllIPs" => cfg.quorum_listen_on_all_ips = boolean(&key, v)?,
+                "connectToLearnerMasterLimit" => {
+                    cfg.connect_to_learner_master_limit = int(&key, v)?
+                }
+                "dynamicConfigFile" => cfg.dynamic_config_file = Some(PathBuf::from(v)),
+                k if has_dynamic_file
+                    && (k.starts_with("server.")
+                        || k.starts_with("group")
+                        || k.starts_with("weight")) =>
+                {
+                    return Err(bad(
+                        &key,
+                        format!("parameter: {key} must be in a separate dynamic config file"),
+                    ))
                 }
                 k if k.starts_with("server.") => {
                     let id = int(&key, &k["server.".len()..])?;
@@ -709,6 +741,30 @@ mod tests {
             Some(("0.0.0.0".into(), 2182))
         );
         assert_eq!(cfg.servers[&1].election_port, 3888);
+    }
+
+    #[test]
+    fn quorum_keys() {
+        let text = "dataDir=/d\npeerType=OBSERVER\nsyncEnabled=false\nquorumListenOnAllIPs=true\nconnectToLearnerMasterLimit=7\ndynamicConfigFile=/c/zoo.cfg.dynamic.100000000\n";
+        let cfg = Config::parse(text, "").unwrap();
+        assert_eq!(cfg.peer_type, PeerType::Observer);
+        assert!(!cfg.sync_enabled && cfg.quorum_listen_on_all_ips);
+        assert_eq!(cfg.connect_to_learner_master_limit, 7);
+        assert_eq!(
+            cfg.dynamic_config_file,
+            Some(PathBuf::from("/c/zoo.cfg.dynamic.100000000"))
+        );
+        let defaults = Config::parse("dataDir=/d\n", "").unwrap();
+        assert_eq!(defaults.peer_type, PeerType::Participant);
+        assert!(defaults.sync_enabled && !defaults.quorum_listen_on_all_ips);
+        // With a dynamic file, server lines (before or after the key) are refused, as Java.
+        let err =
+            Config::parse("dataDir=/d\nserver.1=h:1:2\ndynamicConfigFile=/x\n", "").unwrap_err();
+        assert_eq!(err.key, "server.1");
+        assert_eq!(
+            err.message,
+            "parameter: server.1 must be in a separate dynamic config file"
+        );
     }
 
     #[test]

@@ -3,4 +3,8 @@
 //! runtime owns the election and quorum sockets and the timers.
 
 pub mod cnx;
+pub mod config;
 pub mod election;
+pub mod epoch;
+mod java_order;
+pub mod verifier;
