@@ -676,7 +676,7 @@ mod tests {
         }
     }
 
-    fn create(zxid: i64) -> TxnEntry {
+    pub(super) fn create(zxid: i64) -> TxnEntry {
         TxnEntry {
             header: header(zxid, OpCode::Create),
             txn: Txn::Create(CreateTxn {
@@ -693,11 +693,11 @@ mod tests {
         }
     }
 
-    fn creates(zxids: std::ops::RangeInclusive<i64>) -> Vec<TxnEntry> {
+    pub(super) fn creates(zxids: std::ops::RangeInclusive<i64>) -> Vec<TxnEntry> {
         zxids.map(create).collect()
     }
 
-    fn write_all(w: &mut TxnLogWriter, entries: &[TxnEntry]) {
+    pub(super) fn write_all(w: &mut TxnLogWriter, entries: &[TxnEntry]) {
         for e in entries {
             w.append(e).unwrap();
         }
@@ -710,7 +710,7 @@ mod tests {
     }
 
     /// Offsets of the records of a log file: (start, end).
-    fn record_spans(path: &Path) -> Vec<(usize, usize)> {
+    pub(super) fn record_spans(path: &Path) -> Vec<(usize, usize)> {
         let bytes = fs::read(path).unwrap();
         let scan = scan_txn_log(&bytes).unwrap();
         scan.records.iter().map(|r| (r.offset, r.end())).collect()
@@ -723,7 +723,7 @@ mod tests {
         scan.records.iter().map(|r| r.entry().unwrap()).collect()
     }
 
-    fn zxids(entries: &[TxnEntry]) -> Vec<i64> {
+    pub(super) fn zxids(entries: &[TxnEntry]) -> Vec<i64> {
         entries.iter().map(|e| e.header.zxid).collect()
     }
 
@@ -905,7 +905,7 @@ mod tests {
     }
 
     /// Writes 1..=5 to log.1 and 6..=9 to log.6.
-    fn two_logs(dir: &Path) -> Vec<TxnEntry> {
+    pub(super) fn two_logs(dir: &Path) -> Vec<TxnEntry> {
         let all = creates(1..=9);
         let mut w = TxnLogWriter::open(dir, 16, false).unwrap();
         write_all(&mut w, &all[..5]);
@@ -1272,9 +1272,9 @@ mod tests {
         e
     }
 
-    /// Java's own `TxnLogToolkit` must read what we write.
-    #[test]
-    fn java_txn_log_toolkit_reads_our_log() {
+    /// Runs Java 3.8's `TxnLogToolkit -d` on one log file and returns what it printed; panics
+    /// if it cannot run or fails.
+    pub(super) fn java_txn_log_dump(log: &Path) -> String {
         let jars = [
             "/usr/share/java/zookeeper.jar",
             "/usr/share/java/zookeeper-jute.jar",
@@ -1288,19 +1288,12 @@ mod tests {
                  this interop test"
             );
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let txns = some_txns();
-        let mut w = TxnLogWriter::open(tmp.path(), 16, true).unwrap();
-        write_all(&mut w, &txns[..3]);
-        write_all(&mut w, &txns[3..]);
-        drop(w);
-        let log = tmp.path().join("log.1");
         let output = std::process::Command::new("java")
             .arg("-cp")
             .arg(jars.join(":"))
             .arg("org.apache.zookeeper.server.persistence.TxnLogToolkit")
             .arg("-d")
-            .arg(&log)
+            .arg(log)
             .output()
             .unwrap_or_else(|e| {
                 panic!(
@@ -1308,13 +1301,27 @@ mod tests {
                      interop test"
                 )
             });
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),
-            "TxnLogToolkit failed: {}\n{stdout}\n{stderr}",
+            "TxnLogToolkit failed on {}: {}\n{stdout}\n{stderr}",
+            log.display(),
             output.status
         );
+        stdout
+    }
+
+    /// Java's own `TxnLogToolkit` must read what we write.
+    #[test]
+    fn java_txn_log_toolkit_reads_our_log() {
+        let tmp = tempfile::tempdir().unwrap();
+        let txns = some_txns();
+        let mut w = TxnLogWriter::open(tmp.path(), 16, true).unwrap();
+        write_all(&mut w, &txns[..3]);
+        write_all(&mut w, &txns[3..]);
+        drop(w);
+        let stdout = java_txn_log_dump(&tmp.path().join("log.1"));
         assert!(
             stdout.contains("ZooKeeper Transactional Log File with dbid 0 txnlog format version 2"),
             "{stdout}"

@@ -19,9 +19,12 @@ struct Harness<'a, L> {
     reopen: &'a mut dyn FnMut(L) -> L,
 }
 
+/// One check: panics on a difference.
+type Check<L> = fn(&mut Harness<L>);
+
 /// Runs every check on logs from `make`; `reopen` stands for a restart of the process.
 fn suite<L: TxnLog>(mut make: impl FnMut() -> L, mut reopen: impl FnMut(L) -> L) {
-    let checks: &[(&str, fn(&mut Harness<L>))] = &[
+    let checks: &[(&str, Check<L>)] = &[
         ("empty", empty),
         ("append_flush", append_flush),
         ("unflushed_are_invisible", unflushed_are_invisible),
@@ -150,7 +153,11 @@ fn append_flush<L: TxnLog>(h: &mut Harness<L>) {
     assert_eq!(log.last_logged_zxid(), 3);
     assert_eq!(log.flush().unwrap(), 3);
     assert_eq!(read(&log, 1), all[..3]);
-    assert_eq!(log.flush().unwrap(), 3, "nothing new: the same durable zxid");
+    assert_eq!(
+        log.flush().unwrap(),
+        3,
+        "nothing new: the same durable zxid"
+    );
     log.append(&all[3]).unwrap();
     assert_eq!(log.last_logged_zxid(), 4);
     assert_eq!(log.flush().unwrap(), 4);
@@ -174,8 +181,8 @@ fn unflushed_are_invisible<L: TxnLog>(h: &mut Harness<L>) {
     assert_eq!(read(&log, 0), all);
 }
 
-/// More unflushed bytes than the file log's 8 KiB buffer: part of them, a record cut in two
-/// among them, is in the file; readers still stop at the durable end.
+/// More unflushed bytes than the file log's 8 KiB buffer: part of them is in the file, likely
+/// ending inside a record; readers still stop at the durable end.
 fn partly_written_buffer<L: TxnLog>(h: &mut Harness<L>) {
     let mut log = (h.make)();
     let all: Vec<_> = (1..=120).map(|z| txn_sized(z, 7, 150)).collect();

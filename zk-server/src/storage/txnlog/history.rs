@@ -58,8 +58,8 @@ pub(super) fn last_logged_zxid_in(dir: &Path, max_txn_len: usize) -> io::Result<
     let mut bytes = Vec::new();
     for (_, path) in list_logs(dir)?.iter().rev() {
         read_whole_file(path, &mut bytes)?;
-        let (_, last) = walk_records(&bytes, max_txn_len, |_| false)
-            .map_err(|detail| corrupt(path, detail))?;
+        let (_, last) =
+            walk_records(&bytes, max_txn_len, |_| false).map_err(|detail| corrupt(path, detail))?;
         if let Some(zxid) = last {
             return Ok(zxid);
         }
@@ -254,5 +254,139 @@ impl TxnLog for TxnLogWriter {
     }
     fn read_from(&self, zxid: i64) -> TxnEntries<'_> {
         Box::new(TxnLogWriter::read_from(self, zxid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::super::tests::{
+        create, creates, java_txn_log_dump, record_spans, two_logs, write_all, zxids,
+    };
+    use super::*;
+
+    fn read_all(w: &TxnLogWriter, zxid: i64) -> Vec<io::Result<TxnEntry>> {
+        w.read_from(zxid).collect()
+    }
+
+    /// Java's `TxnLogToolkit` reads a log cut by `truncate_after` (no padding left, the record
+    /// after the cut gone) and the file written after it.
+    #[test]
+    fn java_reads_truncated_logs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let all = two_logs(dir); // log.1: 1..=5, log.6: 6..=9, 16 KiB preallocated
+        let mut w = TxnLogWriter::open(dir, 16, true).unwrap();
+        assert_eq!(w.last_zxid_seen, 9);
+        w.truncate_after(7).unwrap();
+        let log6 = dir.join("log.6");
+        let spans = record_spans(&log6);
+        assert_eq!(spans.len(), 2);
+        assert_eq!(fs::metadata(&log6).unwrap().len(), spans[1].1 as u64);
+        assert_eq!(fs::metadata(dir.join("log.1")).unwrap().len(), 16400);
+        write_all(&mut w, &creates(8..=10));
+        assert!(dir.join("log.8").exists());
+        let replay = super::super::read_logs_after(dir, 0, super::super::CorruptionPolicy::Fail);
+        assert_eq!(
+            zxids(&replay.unwrap().entries),
+            (1..=10).collect::<Vec<_>>()
+        );
+
+        for (name, txns) in [("log.1", 1..=5), ("log.6", 6..=7), ("log.8", 8..=10)] {
+            let dump = java_txn_log_dump(&dir.join(name));
+            let count = txns.clone().count();
+            assert!(
+                dump.contains(&format!("EOF reached after {count} txns.")),
+                "{name}:\n{dump}"
+            );
+            for zxid in txns {
+                assert!(
+                    dump.contains(&format!(" zxid {zxid:#x} ")),
+                    "{name}:\n{dump}"
+                );
+            }
+        }
+        // The cut txn 8 of log.6 is gone; log.8's txn 8 is the new one.
+        assert!(!java_txn_log_dump(&log6).contains(" zxid 0x8 "));
+        assert_eq!(w.read_from(8).next().unwrap().unwrap(), create(8));
+        assert_eq!(w.read_from(0).count(), all.len() + 1);
+    }
+
+    #[test]
+    fn damage_before_the_durable_end_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        two_logs(dir);
+        let log1 = dir.join("log.1");
+        let (start, end) = record_spans(&log1)[2]; // zxid 3
+        let mut bytes = fs::read(&log1).unwrap();
+        bytes[(start + end) / 2] ^= 0x01;
+        fs::write(&log1, &bytes).unwrap();
+
+        let w = TxnLogWriter::open(dir, 16, false).unwrap();
+        assert_eq!(w.last_zxid_seen, 9, "the newest log decides");
+        let read = read_all(&w, 1);
+        assert_eq!(read.len(), 3, "two txns, one error, then nothing");
+        assert_eq!(read[1].as_ref().unwrap().header.zxid, 2);
+        let error = read[2].as_ref().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains("log.1"), "{error}");
+        // From 6 on only log.6 is read.
+        assert_eq!(read_all(&w, 6).len(), 4);
+        assert!(read_all(&w, 6).iter().all(Result::is_ok));
+
+        // Cutting before the damage needs no reading past it; cutting after it refuses and
+        // changes nothing.
+        let mut w = TxnLogWriter::open(dir, 16, false).unwrap();
+        let error = w.truncate_after(4).unwrap_err();
+        assert!(error.to_string().contains("CRC"), "{error}");
+        assert!(dir.join("log.6").exists());
+        assert_eq!(fs::read(&log1).unwrap(), bytes);
+    }
+
+    #[test]
+    fn open_finds_the_last_logged_zxid() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        assert_eq!(
+            TxnLogWriter::open(dir, 16, false).unwrap().last_zxid_seen,
+            0
+        );
+        two_logs(dir);
+        // A crash right after creating log.a left its header and padding only.
+        let mut header_only =
+            zk_proto::Jute::to_jute_bytes(&zk_proto::storage::FileHeader::txn_log(0));
+        header_only.resize(4112, 0);
+        fs::write(dir.join("log.a"), &header_only).unwrap();
+        let w = TxnLogWriter::open(dir, 16, false).unwrap();
+        assert_eq!(w.last_zxid_seen, 9);
+        assert_eq!(
+            zxids(&w.read_from(8).map(Result::unwrap).collect::<Vec<_>>()),
+            [8, 9]
+        );
+        // A newest log that is not a log stops the open.
+        fs::write(dir.join("log.b"), b"not a txn log, but long enough").unwrap();
+        let error = TxnLogWriter::open(dir, 16, false).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    /// A leader sends a DIFF from another thread while the log goes on: the iterator yields
+    /// what was durable when it was made, even with later records half out of the buffer.
+    #[test]
+    fn the_owned_iterator_ignores_later_appends() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = TxnLogWriter::open(tmp.path(), 4, true).unwrap();
+        write_all(&mut w, &creates(1..=5));
+        let diff = w.read_from(3);
+        for entry in creates(6..=120) {
+            w.append(&entry).unwrap(); // past the 8 KiB buffer: some reach the file
+        }
+        let sent = std::thread::spawn(move || diff.map(Result::unwrap).collect::<Vec<_>>())
+            .join()
+            .unwrap();
+        assert_eq!(zxids(&sent), [3, 4, 5]);
+        w.sync().unwrap();
+        assert_eq!(w.read_from(3).count(), 118);
     }
 }
