@@ -121,8 +121,6 @@ pub struct TxnLogWriter {
     last_zxid_seen: i64,
     /// The zxid the last [`TxnLogWriter::sync`] made durable: what readers may see.
     flushed_zxid: i64,
-    /// The largest record length reading back accepts.
-    max_txn_len: usize,
 }
 
 impl TxnLogWriter {
@@ -136,7 +134,7 @@ impl TxnLogWriter {
     /// log is an error.
     pub fn open(dir: &Path, pre_alloc_kb: u64, force_sync: bool) -> io::Result<TxnLogWriter> {
         fs::create_dir_all(dir)?;
-        let last_logged = history::last_logged_zxid_in(dir, DEFAULT_MAX_TXN_LEN)?;
+        let last_logged = history::last_logged_zxid_in(dir)?;
         Ok(TxnLogWriter {
             dir: dir.to_path_buf(),
             prealloc_bytes: pre_alloc_kb.saturating_mul(1024),
@@ -146,16 +144,7 @@ impl TxnLogWriter {
             dir_dirty: false,
             last_zxid_seen: last_logged,
             flushed_zxid: last_logged,
-            max_txn_len: DEFAULT_MAX_TXN_LEN,
         })
-    }
-
-    /// Sets the largest record length reading back accepts (`jute.maxbuffer` plus
-    /// `zookeeper.jute.maxbuffer.extrasize`, [`crate::config::Config::max_txn_bytes`]; the
-    /// default is [`DEFAULT_MAX_TXN_LEN`]).
-    pub fn with_max_txn_len(mut self, max_txn_len: usize) -> TxnLogWriter {
-        self.max_txn_len = max_txn_len;
-        self
     }
 
     /// The directory of the log files (`<dataLogDir>/version-2`).

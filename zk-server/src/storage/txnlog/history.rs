@@ -17,17 +17,21 @@ use super::{
 };
 use crate::storage::log::{TxnEntries, TxnLog};
 
+/// The largest record length the writer reads back: any it could write. Its files come from
+/// this server, whose `jute.maxbuffer` may exceed the default limit, and recovery has already
+/// judged them with the configured limit.
+const READ_BACK_MAX_TXN_LEN: usize = i32::MAX as usize;
+
 /// Walks the complete records of one log file by their headers until `stop_at` says so.
 /// Returns the offset reading stopped at (the record `stop_at` picked, or the end of the last
 /// good record) and the zxid of the last record walked past. A torn tail ends the walk; a file
 /// too short for its header holds nothing; damage is an error.
 fn walk_records(
     bytes: &[u8],
-    max_txn_len: usize,
     mut stop_at: impl FnMut(i64) -> bool,
 ) -> Result<(usize, Option<i64>), String> {
     let mut reader = match TxnLogReader::new(bytes) {
-        Ok(reader) => reader.with_max_txn_len(max_txn_len),
+        Ok(reader) => reader.with_max_txn_len(READ_BACK_MAX_TXN_LEN),
         Err(LogError::TruncatedHeader { .. }) => return Ok((0, None)),
         Err(error) => return Err(error.to_string()),
     };
@@ -54,12 +58,11 @@ fn corrupt(path: &Path, detail: impl std::fmt::Display) -> io::Error {
 
 /// The zxid of the last complete record in the logs of `dir`, 0 if they hold none: the newest
 /// log with a record decides (a crash can leave the newest one with only its header).
-pub(super) fn last_logged_zxid_in(dir: &Path, max_txn_len: usize) -> io::Result<i64> {
+pub(super) fn last_logged_zxid_in(dir: &Path) -> io::Result<i64> {
     let mut bytes = Vec::new();
     for (_, path) in list_logs(dir)?.iter().rev() {
         read_whole_file(path, &mut bytes)?;
-        let (_, last) =
-            walk_records(&bytes, max_txn_len, |_| false).map_err(|detail| corrupt(path, detail))?;
+        let (_, last) = walk_records(&bytes, |_| false).map_err(|detail| corrupt(path, detail))?;
         if let Some(zxid) = last {
             return Ok(zxid);
         }
@@ -83,8 +86,8 @@ impl TxnLogWriter {
         let mut bytes = Vec::new();
         if let Some((_, path)) = logs.get(first) {
             read_whole_file(path, &mut bytes)?;
-            let (cut, _) = walk_records(&bytes, self.max_txn_len, |z| z > zxid)
-                .map_err(|detail| corrupt(path, detail))?;
+            let (cut, _) =
+                walk_records(&bytes, |z| z > zxid).map_err(|detail| corrupt(path, detail))?;
             info!("Truncating txn log {} after zxid {zxid:#x}", path.display());
             cut_file(path, cut as u64).map_err(|e| with_path(e, path))?;
         }
@@ -93,7 +96,7 @@ impl TxnLogWriter {
             std::fs::remove_file(later).map_err(|e| with_path(e, later))?;
         }
         sync_dir(&self.dir)?;
-        let last = last_logged_zxid_in(&self.dir, self.max_txn_len)?;
+        let last = last_logged_zxid_in(&self.dir)?;
         self.last_zxid_seen = last;
         self.flushed_zxid = last;
         Ok(())
@@ -121,7 +124,6 @@ impl TxnLogWriter {
             files,
             from: zxid,
             until,
-            max_txn_len: self.max_txn_len,
             prev: None,
             pending: VecDeque::new(),
             error: None,
@@ -140,7 +142,6 @@ pub struct TxnLogIterator {
     /// The durable end: nothing after it is yielded (a live file may hold more, even a record
     /// only partly written out of the writer's buffer).
     until: i64,
-    max_txn_len: usize,
     prev: Option<i64>,
     pending: VecDeque<TxnEntry>,
     error: Option<io::Error>,
@@ -153,7 +154,6 @@ impl TxnLogIterator {
             files: VecDeque::new(),
             from: 0,
             until: 0,
-            max_txn_len: 0,
             prev: None,
             pending: VecDeque::new(),
             error: Some(error),
@@ -173,7 +173,7 @@ impl TxnLogIterator {
             &bytes,
             self.from.saturating_sub(1),
             false,
-            self.max_txn_len,
+            READ_BACK_MAX_TXN_LEN,
             &mut self.prev,
             &mut entries,
         );
@@ -369,6 +369,31 @@ mod tests {
         fs::write(dir.join("log.b"), b"not a txn log, but long enough").unwrap();
         let error = TxnLogWriter::open(dir, 16, false).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    /// A server with a large `jute.maxbuffer` writes records past the default limit: its
+    /// writer reads them back, reopened too.
+    #[test]
+    fn records_past_the_default_limit_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut big = create(2);
+        if let zk_proto::txn::Txn::Create(t) = &mut big.txn {
+            let len = zk_proto::storage::DEFAULT_MAX_TXN_LEN + 1000;
+            t.data = Some(bytes::Bytes::from(vec![b'x'; len]));
+        }
+        let entries = [create(1), big, create(3)];
+        let mut w = TxnLogWriter::open(tmp.path(), 16, false).unwrap();
+        write_all(&mut w, &entries);
+        drop(w);
+        let mut w = TxnLogWriter::open(tmp.path(), 16, false).unwrap();
+        assert_eq!(w.last_zxid_seen, 3);
+        let read: Vec<_> = w.read_from(1).map(Result::unwrap).collect();
+        assert_eq!(read, entries);
+        w.truncate_after(2).unwrap();
+        assert_eq!(
+            w.read_from(2).map(Result::unwrap).collect::<Vec<_>>(),
+            entries[1..2]
+        );
     }
 
     /// A leader sends a DIFF from another thread while the log goes on: the iterator yields
