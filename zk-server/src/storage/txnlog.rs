@@ -13,7 +13,7 @@
 //! corruption.
 //!
 //! What ZAB's sync needs on top (reading from a zxid, cutting after one, the last logged zxid)
-//! lives in [`history`].
+//! lives in `txnlog/history.rs` ([`TxnLogWriter::truncate_after`], [`TxnLogWriter::read_from`]).
 
 mod history;
 
