@@ -11,6 +11,13 @@
 //! the records after a snapshot's zxid. A torn last record (a crash mid-write) is cut off; a bad
 //! checksum, an undecodable record, a torn record in an older file or a zxid gap/repeat is
 //! corruption.
+//!
+//! What ZAB's sync needs on top (reading from a zxid, cutting after one, the last logged zxid)
+//! lives in `txnlog/history.rs` ([`TxnLogWriter::truncate_after`], [`TxnLogWriter::read_from`]).
+
+mod history;
+
+pub use history::TxnLogIterator;
 
 use super::sync_dir;
 use std::fs::{self, File, OpenOptions};
@@ -112,14 +119,22 @@ pub struct TxnLogWriter {
     /// A log file was created since the last sync: the directory entry must be made durable.
     dir_dirty: bool,
     last_zxid_seen: i64,
+    /// The zxid the last [`TxnLogWriter::sync`] made durable: what readers may see.
+    flushed_zxid: i64,
 }
 
 impl TxnLogWriter {
     /// `dir` is `<dataLogDir>/version-2` (created if missing). `pre_alloc_kb` is
     /// `zookeeper.preAllocSize` in KiB (Java's default 65536; 0 disables preallocation);
     /// `force_sync` is `forceSync` (`sync` calls fdatasync only when it is set).
+    ///
+    /// The logs already in `dir` are kept (the first append starts a new file, as in Java) and
+    /// taken as durable: the last logged zxid is that of their last complete record (Java's
+    /// `getLastLoggedZxid`), so open after recovery has cut any torn tail. An unreadable newest
+    /// log is an error.
     pub fn open(dir: &Path, pre_alloc_kb: u64, force_sync: bool) -> io::Result<TxnLogWriter> {
         fs::create_dir_all(dir)?;
+        let last_logged = history::last_logged_zxid_in(dir)?;
         Ok(TxnLogWriter {
             dir: dir.to_path_buf(),
             prealloc_bytes: pre_alloc_kb.saturating_mul(1024),
@@ -127,8 +142,14 @@ impl TxnLogWriter {
             current: None,
             rolled: Vec::new(),
             dir_dirty: false,
-            last_zxid_seen: 0,
+            last_zxid_seen: last_logged,
+            flushed_zxid: last_logged,
         })
+    }
+
+    /// The directory of the log files (`<dataLogDir>/version-2`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Buffers one record. The first append after [`Self::open`] or [`Self::roll`] creates
@@ -206,6 +227,7 @@ impl TxnLogWriter {
         }
         self.rolled.clear();
         self.dir_dirty = false;
+        self.flushed_zxid = self.last_zxid_seen;
         Ok(())
     }
 
@@ -242,22 +264,6 @@ impl Drop for TxnLogWriter {
                 warn!("writing {} on close: {error}", current.path.display());
             }
         }
-    }
-}
-
-impl super::log::TxnLog for TxnLogWriter {
-    fn append(&mut self, entry: &TxnEntry) -> io::Result<()> {
-        TxnLogWriter::append(self, entry)
-    }
-    fn flush(&mut self) -> io::Result<i64> {
-        TxnLogWriter::sync(self)?;
-        Ok(self.last_zxid_seen)
-    }
-    fn roll(&mut self) -> io::Result<()> {
-        TxnLogWriter::roll(self)
-    }
-    fn last_logged_zxid(&self) -> i64 {
-        self.last_zxid_seen
     }
 }
 
@@ -385,10 +391,13 @@ fn follows(prev: i64, next: i64) -> bool {
 }
 
 /// Reads the records of one log file, replaying those after `snapshot_zxid` into `entries`.
-/// `prev` is the zxid of the last replayed entry, carried across files.
+/// `prev` is the zxid of the last replayed entry, carried across files. With
+/// `first_must_follow`, the first replayed txn must directly follow `snapshot_zxid` (recovery:
+/// the snapshot and the log must meet); a reader for a sync checks that itself.
 fn scan_file(
     bytes: &[u8],
     snapshot_zxid: i64,
+    first_must_follow: bool,
     max_txn_len: usize,
     prev: &mut Option<i64>,
     entries: &mut Vec<TxnEntry>,
@@ -443,7 +452,7 @@ fn scan_file(
             // Before the snapshot (a fuzzy snapshot may also overlap the log): skipped.
             None if zxid <= snapshot_zxid => continue,
             // Nothing to check the first txn against without a snapshot.
-            None if snapshot_zxid < 0 => {}
+            None if snapshot_zxid < 0 || !first_must_follow => {}
             None if !follows(snapshot_zxid, zxid) => {
                 return FileEnd::Corrupt {
                     offset,
@@ -545,21 +554,14 @@ pub fn read_logs_after_limited(
     let selected = &logs[first..];
     let mut replay = LogReplay::default();
     let mut prev = None;
-    // One buffer for every file: a log is mostly its zero-filled preallocation, and faulting
-    // in fresh memory for each would cost more than reading it.
     let mut bytes = Vec::new();
     for (index, (_, path)) in selected.iter().enumerate() {
         let is_last = index + 1 == selected.len();
-        bytes.clear();
-        fs::File::open(path)
-            .and_then(|mut file| {
-                bytes.reserve(file.metadata()?.len() as usize);
-                std::io::Read::read_to_end(&mut file, &mut bytes)
-            })
-            .map_err(|e| with_path(e, path))?;
+        read_whole_file(path, &mut bytes)?;
         let (offset, detail) = match scan_file(
             &bytes,
             snapshot_zxid,
+            true,
             max_txn_len,
             &mut prev,
             &mut replay.entries,
@@ -613,6 +615,20 @@ pub fn read_logs_after_limited(
     Ok(replay)
 }
 
+/// Replaces `bytes` with the contents of `path`. One buffer serves every file: a log is mostly
+/// its zero-filled preallocation, and faulting in fresh memory for each would cost more than
+/// reading it.
+fn read_whole_file(path: &Path, bytes: &mut Vec<u8>) -> io::Result<()> {
+    bytes.clear();
+    fs::File::open(path)
+        .and_then(|mut file| {
+            bytes.reserve(file.metadata()?.len() as usize);
+            std::io::Read::read_to_end(&mut file, bytes)
+        })
+        .map(drop)
+        .map_err(|e| with_path(e, path))
+}
+
 fn with_path(error: io::Error, path: &Path) -> io::Error {
     io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
@@ -649,7 +665,7 @@ mod tests {
         }
     }
 
-    fn create(zxid: i64) -> TxnEntry {
+    pub(super) fn create(zxid: i64) -> TxnEntry {
         TxnEntry {
             header: header(zxid, OpCode::Create),
             txn: Txn::Create(CreateTxn {
@@ -666,11 +682,11 @@ mod tests {
         }
     }
 
-    fn creates(zxids: std::ops::RangeInclusive<i64>) -> Vec<TxnEntry> {
+    pub(super) fn creates(zxids: std::ops::RangeInclusive<i64>) -> Vec<TxnEntry> {
         zxids.map(create).collect()
     }
 
-    fn write_all(w: &mut TxnLogWriter, entries: &[TxnEntry]) {
+    pub(super) fn write_all(w: &mut TxnLogWriter, entries: &[TxnEntry]) {
         for e in entries {
             w.append(e).unwrap();
         }
@@ -683,7 +699,7 @@ mod tests {
     }
 
     /// Offsets of the records of a log file: (start, end).
-    fn record_spans(path: &Path) -> Vec<(usize, usize)> {
+    pub(super) fn record_spans(path: &Path) -> Vec<(usize, usize)> {
         let bytes = fs::read(path).unwrap();
         let scan = scan_txn_log(&bytes).unwrap();
         scan.records.iter().map(|r| (r.offset, r.end())).collect()
@@ -696,7 +712,7 @@ mod tests {
         scan.records.iter().map(|r| r.entry().unwrap()).collect()
     }
 
-    fn zxids(entries: &[TxnEntry]) -> Vec<i64> {
+    pub(super) fn zxids(entries: &[TxnEntry]) -> Vec<i64> {
         entries.iter().map(|e| e.header.zxid).collect()
     }
 
@@ -878,7 +894,7 @@ mod tests {
     }
 
     /// Writes 1..=5 to log.1 and 6..=9 to log.6.
-    fn two_logs(dir: &Path) -> Vec<TxnEntry> {
+    pub(super) fn two_logs(dir: &Path) -> Vec<TxnEntry> {
         let all = creates(1..=9);
         let mut w = TxnLogWriter::open(dir, 16, false).unwrap();
         write_all(&mut w, &all[..5]);
@@ -1245,9 +1261,9 @@ mod tests {
         e
     }
 
-    /// Java's own `TxnLogToolkit` must read what we write.
-    #[test]
-    fn java_txn_log_toolkit_reads_our_log() {
+    /// Runs Java 3.8's `TxnLogToolkit -d` on one log file and returns what it printed; panics
+    /// if it cannot run or fails.
+    pub(super) fn java_txn_log_dump(log: &Path) -> String {
         let jars = [
             "/usr/share/java/zookeeper.jar",
             "/usr/share/java/zookeeper-jute.jar",
@@ -1261,19 +1277,12 @@ mod tests {
                  this interop test"
             );
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let txns = some_txns();
-        let mut w = TxnLogWriter::open(tmp.path(), 16, true).unwrap();
-        write_all(&mut w, &txns[..3]);
-        write_all(&mut w, &txns[3..]);
-        drop(w);
-        let log = tmp.path().join("log.1");
         let output = std::process::Command::new("java")
             .arg("-cp")
             .arg(jars.join(":"))
             .arg("org.apache.zookeeper.server.persistence.TxnLogToolkit")
             .arg("-d")
-            .arg(&log)
+            .arg(log)
             .output()
             .unwrap_or_else(|e| {
                 panic!(
@@ -1281,13 +1290,27 @@ mod tests {
                      interop test"
                 )
             });
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),
-            "TxnLogToolkit failed: {}\n{stdout}\n{stderr}",
+            "TxnLogToolkit failed on {}: {}\n{stdout}\n{stderr}",
+            log.display(),
             output.status
         );
+        stdout
+    }
+
+    /// Java's own `TxnLogToolkit` must read what we write.
+    #[test]
+    fn java_txn_log_toolkit_reads_our_log() {
+        let tmp = tempfile::tempdir().unwrap();
+        let txns = some_txns();
+        let mut w = TxnLogWriter::open(tmp.path(), 16, true).unwrap();
+        write_all(&mut w, &txns[..3]);
+        write_all(&mut w, &txns[3..]);
+        drop(w);
+        let stdout = java_txn_log_dump(&tmp.path().join("log.1"));
         assert!(
             stdout.contains("ZooKeeper Transactional Log File with dbid 0 txnlog format version 2"),
             "{stdout}"
