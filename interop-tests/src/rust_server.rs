@@ -87,8 +87,12 @@ impl RustZkServer {
                 };
                 rt.block_on(async move {
                     let tree = zk_server::tree::DataTree::new(cfg.extended_types_enabled());
-                    match zk_server::runtime::start(cfg, tree, Box::new(zk_server::core::NoLog))
-                        .await
+                    match zk_server::runtime::start(
+                        cfg,
+                        tree,
+                        Box::new(zk_server::storage::log::MemTxnLog::new()),
+                    )
+                    .await
                     {
                         Ok(server) => {
                             let _ =

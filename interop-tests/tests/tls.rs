@@ -483,9 +483,13 @@ async fn a_secure_port_alone() {
     }
     let cfg = zk_server::config::Config::parse(&text, "").unwrap();
     let tree = zk_server::tree::DataTree::new(false);
-    let server = zk_server::runtime::start(cfg, tree, Box::new(zk_server::core::NoLog))
-        .await
-        .unwrap();
+    let server = zk_server::runtime::start(
+        cfg,
+        tree,
+        Box::new(zk_server::storage::log::MemTxnLog::new()),
+    )
+    .await
+    .unwrap();
     let addr = server.secure_local_addr().expect("the secure port");
     assert_eq!(server.local_addr(), addr, "no plain port");
     let client = tls_client(addr, Some("alice.p12")).await.unwrap();
@@ -509,7 +513,7 @@ async fn a_secure_port_alone() {
     let err = zk_server::runtime::start(
         cfg,
         zk_server::tree::DataTree::new(false),
-        Box::new(zk_server::core::NoLog),
+        Box::new(zk_server::storage::log::MemTxnLog::new()),
     )
     .await
     .unwrap_err();

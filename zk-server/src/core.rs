@@ -1,15 +1,29 @@
-//! The server core: connections, sessions, the request pipeline and watches, free of sockets
-//! and clocks. The runtime feeds it what arrives ([`ServerCore::connect`],
-//! [`ServerCore::request`], [`ServerCore::disconnected`], [`ServerCore::tick`]) with the
-//! current monotonic and wall time, and performs the [`Action`]s it returns, in order.
+//! The server core: connections, sessions, the request pipeline and watches, free of sockets,
+//! disks and clocks. The runtime feeds it what arrives ([`ServerCore::connect`],
+//! [`ServerCore::request`], [`ServerCore::disconnected`], [`ServerCore::tick`]) and what its
+//! log made durable ([`ServerCore::log_flushed`]), with the current monotonic and wall time, and
+//! performs the [`Action`]s it returns, in order.
 //!
-//! Writes go through the ZAB stages of a quorum of one: **prep** (validate against the tree,
-//! check ACLs, assign the zxid and build the txn, as Java's PrepRequestProcessor does; a failed
-//! write still takes a zxid and becomes an ErrorTxn), **log** (the [`TxnSink`]; durable storage
-//! plugs in there), **commit** and **apply** (the DataTree, then watch events, then the reply).
-//! Today the log stage completes synchronously, so a write is applied before the next request
-//! is prepped and prep can read the tree directly. When the log becomes asynchronous (group
-//! commit), prep must also see the changes still in flight (Java's outstandingChanges).
+//! Writes go through the ZAB stages of a quorum of one. **Prep** validates a write against the
+//! tree of every txn proposed so far (Java's `outstandingChanges`: the committed tree plus the
+//! txns in flight), checks ACLs, assigns the zxid and builds the txn; a failed write still takes
+//! a zxid and becomes an ErrorTxn. **Propose** applies the txn to that speculative tree (so the
+//! log record can carry the tree digest after it) and asks the runtime to log it
+//! ([`Action::Log`]). **Commit** happens when the runtime reports the log durable up to its
+//! zxid: the committed tree advances to the one the txn produced, its watch events fire, and its
+//! reply goes out.
+//!
+//! Ordering rules the runtime relies on (asserted by the tests at the end of this file):
+//! 1. The runtime appends [`Action::Log`] entries in the order returned; zxids increase by one.
+//! 2. No reply, event or ConnectResponse of a txn is returned before [`ServerCore::log_flushed`]
+//!    reports that txn durable, so nothing a client sees can be lost.
+//! 3. The events a txn fires come before its reply (a client sees the watch event before the
+//!    result of the write that fired it), and commits go in zxid order.
+//! 4. A connection's replies keep its request order: a read waits behind that connection's
+//!    pending writes (Java's CommitProcessor), and everything waits behind a new session's
+//!    createSession (Java stops reading the connection until the session is established).
+//!    Auth and SASL are answered at once, as Java answers them outside the pipeline.
+//! 5. [`Action::Close`] comes after what was sent to that connection before it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -95,6 +109,9 @@ const SHARED_DATA_MIN: usize = 4096;
 /// What the runtime must do, in the order returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Append a txn to the log. Its results leave the server once the log reports it durable
+    /// through [`ServerCore::log_flushed`].
+    Log(TxnEntry),
     /// Write one frame payload (without its length prefix) to a connection.
     Send {
         /// The connection.
@@ -107,34 +124,6 @@ pub enum Action {
         /// The connection.
         conn: ConnId,
     },
-}
-
-/// Where committed transactions go: the txn log. The core appends every txn in zxid order;
-/// the runtime calls [`TxnSink::sync`] before any reply or event of those txns leaves the
-/// server, so nothing a client sees can be lost (group commit: one sync per batch).
-pub trait TxnSink: Send {
-    /// Records one transaction (buffered).
-    fn append(&mut self, entry: &TxnEntry) -> std::io::Result<()>;
-    /// Makes everything appended durable.
-    fn sync(&mut self) -> std::io::Result<()>;
-    /// Called when a snapshot of the tree at the last zxid starts: the next txn opens a new
-    /// log file, as Java's rollLog.
-    fn roll(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A log stage that keeps nothing (an in-memory server).
-#[derive(Debug, Default)]
-pub struct NoLog;
-
-impl TxnSink for NoLog {
-    fn append(&mut self, _entry: &TxnEntry) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn sync(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Settings the core needs (from zoo.cfg).
@@ -202,6 +191,130 @@ struct Conn {
     /// Shared so the per-request copy of a connection costs no allocation.
     auth_ids: std::sync::Arc<acl::AuthIds>,
     stats: ConnStats,
+    /// Its writes proposed and not yet committed: its reads wait behind them.
+    pending_writes: usize,
+    /// Its session's createSession is not committed yet: Java reads nothing more from the
+    /// connection until the session is established.
+    establishing: bool,
+    /// Requests that arrived while earlier ones of this connection wait, in arrival order.
+    held: std::collections::VecDeque<ClientRequest>,
+}
+
+impl Conn {
+    /// A copy for one request's checks (the held queue stays behind).
+    fn view(&self) -> Conn {
+        Conn {
+            session_id: self.session_id,
+            auth_ids: self.auth_ids.clone(),
+            stats: ConnStats::default(),
+            pending_writes: 0,
+            establishing: false,
+            held: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+/// A request frame as the connection task decodes it ([`decode_request`]): decoding is off
+/// the core task, which only decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientRequest {
+    /// The request header cannot be read: the connection closes.
+    BadHeader(String),
+    /// A decoded request; `nulls` lists where it sent nulls our records cannot hold (read as
+    /// empty values, see `core/nulls.rs`).
+    Decoded {
+        /// The request's xid.
+        xid: i32,
+        /// The body.
+        body: RequestBody,
+        /// Null fields, when the plain decoding refused them.
+        nulls: Option<Vec<zk_proto::jute::FieldPath>>,
+    },
+    /// A body that cannot be decoded at all.
+    Malformed {
+        /// The request's xid.
+        xid: i32,
+        /// The opcode of the header.
+        op: OpCode,
+        /// What was wrong.
+        error: String,
+    },
+}
+
+impl ClientRequest {
+    /// The opcode, when the header could be read.
+    fn op(&self) -> Option<OpCode> {
+        match self {
+            ClientRequest::BadHeader(_) => None,
+            ClientRequest::Decoded { body, .. } => Some(body.op()),
+            ClientRequest::Malformed { op, .. } => Some(*op),
+        }
+    }
+}
+
+/// Decodes one request frame payload (header and body).
+pub fn decode_request(payload: &[u8]) -> ClientRequest {
+    let mut input = payload;
+    let header = match RequestHeader::read(&mut input) {
+        Ok(h) => h,
+        Err(e) => return ClientRequest::BadHeader(e.to_string()),
+    };
+    let op = header.r#type;
+    match RequestBody::decode(op, input) {
+        Ok(body) => ClientRequest::Decoded {
+            xid: header.xid,
+            body,
+            nulls: None,
+        },
+        Err(e) => match RequestBody::decode_nulls(op, input) {
+            Ok((body, nulls)) => ClientRequest::Decoded {
+                xid: header.xid,
+                body,
+                nulls: Some(nulls),
+            },
+            Err(_) => ClientRequest::Malformed {
+                xid: header.xid,
+                op,
+                error: e.to_string(),
+            },
+        },
+    }
+}
+
+/// What is done when a proposed txn commits.
+#[derive(Debug)]
+enum Completion {
+    /// Answer a client's write.
+    Reply {
+        conn: ConnId,
+        xid: i32,
+        err: ErrorCode,
+        body: Option<ResponseBody>,
+    },
+    /// Answer a new session's ConnectResponse.
+    Connected {
+        conn: ConnId,
+        response: ConnectResponse,
+    },
+    /// A client closed its session: answer, then close the connection.
+    SessionClosed { conn: ConnId, xid: i32 },
+    /// A session expired: its connection, if any, closes.
+    SessionExpired,
+    /// The container sweep's deletes: nobody to answer.
+    Nothing,
+}
+
+/// A txn proposed and logged, not yet committed.
+#[derive(Debug)]
+struct Proposal {
+    zxid: i64,
+    /// The session the txn belongs to (0 for the server's own).
+    session_id: i64,
+    /// The speculative tree right after this txn: it becomes the committed tree (an O(1)
+    /// clone, so the txn is applied once).
+    tree_after: DataTree,
+    result: ApplyResult,
+    completion: Completion,
 }
 
 /// What `cons` and `stat` show of a connection.
@@ -237,21 +350,25 @@ pub struct Counters {
 /// The server core. See the module docs.
 pub struct ServerCore {
     config: CoreConfig,
+    /// The committed tree: what reads see.
     tree: DataTree,
+    /// The committed tree plus every txn proposed since (Java's outstandingChanges): what
+    /// prep validates writes against.
+    outstanding: DataTree,
+    /// Proposed txns waiting for the log, in zxid order.
+    pending: std::collections::VecDeque<Proposal>,
     sessions: SessionTracker,
     watches: WatchManager,
     conns: HashMap<ConnId, Conn>,
+    /// Each session's current connection.
     session_conns: HashMap<i64, ConnId>,
+    /// The last zxid committed.
     last_zxid: i64,
-    log: Box<dyn TxnSink>,
+    /// The last zxid proposed (`last_zxid` when nothing is pending).
+    last_proposed_zxid: i64,
     counters: Counters,
     /// When the next container/TTL sweep is due (monotonic ms).
     next_reap_ms: u64,
-    /// The first failure of the log: the server must stop (Java exits), as acknowledging
-    /// anything more could lose it.
-    log_failure: Option<std::io::Error>,
-    /// Txns appended since the last snapshot.
-    txns_since_snapshot: u64,
     /// Reused to measure txns before they are logged.
     scratch: Vec<u8>,
     /// Each connection's SASL exchange, from its first `sasl` request on.
@@ -277,13 +394,7 @@ impl ServerCore {
     /// A core over `tree` (new or recovered); sessions recorded in the tree are tracked again
     /// from `now_ms` (monotonic). New session ids start from `id_clock_ms`, a clock reading that
     /// differs between runs (Java uses nanoTime) so ids of a restarted server do not repeat.
-    pub fn new(
-        config: CoreConfig,
-        tree: DataTree,
-        log: Box<dyn TxnSink>,
-        now_ms: u64,
-        id_clock_ms: u64,
-    ) -> Self {
+    pub fn new(config: CoreConfig, tree: DataTree, now_ms: u64, id_clock_ms: u64) -> Self {
         let mut sessions = SessionTracker::new(config.server_id, config.tick_ms, id_clock_ms);
         for (&id, &timeout) in tree.sessions() {
             sessions.add(id, timeout.max(0) as u32, now_ms);
@@ -292,24 +403,24 @@ impl ServerCore {
         let next_reap_ms = now_ms + config.container_check_interval_ms;
         ServerCore {
             config,
+            outstanding: tree.clone(),
             tree,
+            pending: std::collections::VecDeque::new(),
             sessions,
             watches: WatchManager::new(),
             conns: HashMap::new(),
             session_conns: HashMap::new(),
             last_zxid,
-            log,
+            last_proposed_zxid: last_zxid,
             counters: Counters::default(),
             next_reap_ms,
-            log_failure: None,
-            txns_since_snapshot: 0,
             scratch: Vec::new(),
             sasl_exchanges: HashMap::new(),
             sasl_nonces: sasl::counting_nonces(id_clock_ms),
         }
     }
 
-    /// The tree (for snapshots and four-letter words).
+    /// The committed tree (for snapshots and four-letter words).
     pub fn tree(&self) -> &DataTree {
         &self.tree
     }
@@ -319,35 +430,21 @@ impl ServerCore {
         &self.watches
     }
 
-    /// The last zxid applied.
+    /// The last zxid committed.
     pub fn last_zxid(&self) -> i64 {
         self.last_zxid
     }
 
-    /// Makes every txn appended so far durable. Called by the runtime before it lets out the
-    /// replies and events of a batch. An error (or an earlier append failure) is fatal.
-    pub fn sync_log(&mut self) -> std::io::Result<()> {
-        if let Some(e) = &self.log_failure {
-            return Err(std::io::Error::new(e.kind(), e.to_string()));
-        }
-        self.log.sync().inspect_err(|e| {
-            tracing::error!(error = %e, "cannot sync the transaction log; stopping");
-        })
+    /// Whether every txn proposed is committed.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty()
     }
 
-    /// Txns applied since the last snapshot.
-    pub fn txns_since_snapshot(&self) -> u64 {
-        self.txns_since_snapshot
-    }
-
-    /// Starts a snapshot: rolls the log (the next txn opens a new file) and returns the zxid and
-    /// a copy of the tree to write out. The copy is consistent (taken between txns) and costs
-    /// O(1) (the tree's maps share structure), so requests never wait for a snapshot.
-    pub fn begin_snapshot(&mut self) -> std::io::Result<(i64, DataTree)> {
-        self.log.sync()?;
-        self.log.roll()?;
-        self.txns_since_snapshot = 0;
-        Ok((self.last_zxid, self.tree.clone()))
+    /// The zxid and a copy of the committed tree, for a snapshot. The copy is consistent
+    /// (taken between txns) and costs O(1) (the tree's maps share structure), so requests
+    /// never wait for a snapshot.
+    pub fn snapshot_view(&self) -> (i64, DataTree) {
+        (self.last_zxid, self.tree.clone())
     }
 
     /// Packet counters.
@@ -479,7 +576,30 @@ impl ServerCore {
             core.send(out, conn, Bytes::from(resp.to_jute_bytes()));
             out.push(Action::Close { conn });
         };
-        let session_id = if request.session_id != 0 {
+        // Java's TLS handshake adds the certificate's ids before the connect request adds `ip`.
+        let mut auth_ids = acl::AuthIds::default();
+        for id in transport_ids {
+            auth_ids.add(id);
+        }
+        auth_ids.add(Id::new("ip", peer.ip().to_string()));
+        let new_conn = |session_id: i64, establishing: bool, last_zxid: i64| Conn {
+            session_id,
+            auth_ids: std::sync::Arc::new(auth_ids),
+            stats: ConnStats {
+                peer: Some(peer),
+                packets_received: 1,
+                last_op: "SESS",
+                last_cxid: 0,
+                last_zxid,
+                established_wall_ms: wall_ms,
+                session_timeout_ms: timeout,
+                ..ConnStats::default()
+            },
+            pending_writes: 0,
+            establishing,
+            held: std::collections::VecDeque::new(),
+        };
+        if request.session_id != 0 {
             let id = request.session_id;
             let valid = request.passwd[..] == session_password(id)[..]
                 && self.sessions.get(id).is_some_and(|s| !s.closing);
@@ -497,55 +617,43 @@ impl ServerCore {
                 }
             }
             info!(conn, session = %format_args!("{id:#x}"), timeout, "session re-attached");
-            id
+            self.conns.insert(conn, new_conn(id, false, self.last_zxid));
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                time_out: timeout,
+                session_id: id,
+                passwd: Bytes::copy_from_slice(&session_password(id)),
+                read_only: sent_read_only_byte.then_some(false),
+            };
+            self.send(&mut out, conn, Bytes::from(resp.to_jute_bytes()));
         } else {
+            // A new session is a createSession txn; the ConnectResponse waits for its commit.
             let id = self.sessions.next_session_id();
             self.sessions.add(id, timeout as u32, now_ms);
+            self.session_conns.insert(id, conn);
+            self.conns
+                .insert(conn, new_conn(id, true, self.last_proposed_zxid + 1));
+            info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened");
             let header = self.next_header(id, 0, OpCode::CreateSession, wall_ms);
-            self.commit(
+            let response = ConnectResponse {
+                protocol_version: 0,
+                time_out: timeout,
+                session_id: id,
+                passwd: Bytes::copy_from_slice(&session_password(id)),
+                read_only: sent_read_only_byte.then_some(false),
+            };
+            self.propose(
                 header,
                 Txn::CreateSession(CreateSessionTxn { time_out: timeout }),
+                &mut out,
+                |_| Completion::Connected { conn, response },
             );
-            self.session_conns.insert(id, conn);
-            info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened");
-            id
-        };
-        // Java's TLS handshake adds the certificate's ids before the connect request adds `ip`.
-        let mut auth_ids = acl::AuthIds::default();
-        for id in transport_ids {
-            auth_ids.add(id);
         }
-        auth_ids.add(Id::new("ip", peer.ip().to_string()));
-        self.conns.insert(
-            conn,
-            Conn {
-                session_id,
-                auth_ids: std::sync::Arc::new(auth_ids),
-                stats: ConnStats {
-                    peer: Some(peer),
-                    packets_received: 1,
-                    last_op: "SESS",
-                    last_cxid: 0,
-                    last_zxid: self.last_zxid,
-                    established_wall_ms: wall_ms,
-                    session_timeout_ms: timeout,
-                    ..ConnStats::default()
-                },
-            },
-        );
-        let resp = ConnectResponse {
-            protocol_version: 0,
-            time_out: timeout,
-            session_id,
-            passwd: Bytes::copy_from_slice(&session_password(session_id)),
-            read_only: sent_read_only_byte.then_some(false),
-        };
-        self.send(&mut out, conn, Bytes::from(resp.to_jute_bytes()));
         out
     }
 
     /// The connection closed (by the client or the runtime): its watches go; its session
-    /// stays until it expires or is closed.
+    /// stays until it expires or is closed. Its writes still commit; nothing is answered.
     pub fn disconnected(&mut self, conn: ConnId) {
         self.drop_conn(conn);
     }
@@ -560,18 +668,13 @@ impl ServerCore {
         self.sasl_exchanges.remove(&conn);
     }
 
-    /// Expires sessions whose time is up: each gets a closeSession txn, its ephemerals go with
-    /// their watch events, and its connection (if any) is closed.
+    /// Expires sessions whose time is up: each gets a closeSession txn; when it commits, its
+    /// ephemerals go with their watch events and its connection (if any) is closed.
     pub fn tick(&mut self, now_ms: u64, wall_ms: i64) -> Vec<Action> {
         let mut out = Vec::new();
         for id in self.sessions.expire(now_ms) {
             info!(session = %format_args!("{id:#x}"), "session expired");
-            let result = self.close_session(id, 0, wall_ms);
-            self.fire(&result, &mut out);
-            if let Some(conn) = self.session_conns.remove(&id) {
-                self.drop_conn(conn);
-                out.push(Action::Close { conn });
-            }
+            self.close_session(id, 0, wall_ms, &mut out, |_| Completion::SessionExpired);
         }
         if now_ms >= self.next_reap_ms {
             self.next_reap_ms = now_ms + self.config.container_check_interval_ms.max(1);
@@ -614,37 +717,49 @@ impl ServerCore {
             }
         }
         candidates.sort();
+        // The sweep acts as the server itself: no session, no ACL.
+        let system = Conn {
+            session_id: 0,
+            auth_ids: std::sync::Arc::new(acl::AuthIds::new(Id::new("super", ""))),
+            stats: ConnStats::default(),
+            pending_writes: 0,
+            establishing: false,
+            held: std::collections::VecDeque::new(),
+        };
         for path in candidates {
             let body = RequestBody::DeleteContainer(path.clone());
+            // Prepped like a client's request: against the txns in flight too.
             let prep = Prep {
-                tree: &self.tree,
+                tree: &self.outstanding,
                 committed: &self.tree,
                 config: &self.config,
                 nulls: Nulls::NONE,
             };
-            // The sweep acts as the server itself: no session, no ACL.
-            let system = Conn {
-                session_id: 0,
-                auth_ids: std::sync::Arc::new(acl::AuthIds::new(Id::new("super", ""))),
-                stats: ConnStats::default(),
-            };
-            let (op, txn) = match prep.prep(&system, &body) {
-                Ok(txn) => (OpCode::DeleteContainer, txn),
+            let txn = match prep.prep(&system, &body) {
+                Ok(txn) => txn,
                 Err(code) => {
                     debug!(%path, %code, "container or TTL node no longer deletable");
                     continue;
                 }
             };
-            let header = self.next_header(0, 0, op, wall_ms);
-            let result = self.commit(header, txn);
-            info!(%path, "deleted an empty container or expired TTL node");
-            self.fire(&result, out);
+            let header = self.next_header(0, 0, OpCode::DeleteContainer, wall_ms);
+            info!(%path, "deleting an empty container or expired TTL node");
+            self.propose(header, txn, out, |_| Completion::Nothing);
         }
     }
 
-    fn close_session(&mut self, id: i64, cxid: i32, wall_ms: i64) -> ApplyResult {
+    /// Proposes a session's closeSession txn; `complete` says what its commit does.
+    fn close_session(
+        &mut self,
+        id: i64,
+        cxid: i32,
+        wall_ms: i64,
+        out: &mut Vec<Action>,
+        complete: impl FnOnce(&ApplyResult) -> Completion,
+    ) {
         self.sessions.set_closing(id);
-        let paths = self.tree.ephemerals_copy(id);
+        // The ephemerals as of every txn proposed, as Java's prep sees them.
+        let paths = self.outstanding.ephemerals_copy(id);
         let mut txn = Txn::CloseSession(Some(CloseSessionTxn {
             paths2_delete: paths,
         }));
@@ -656,9 +771,7 @@ impl ServerCore {
             txn = Txn::CloseSession(None);
         }
         let header = self.next_header(id, cxid, OpCode::CloseSession, wall_ms);
-        let result = self.commit(header, txn);
-        self.sessions.remove(id);
-        result
+        self.propose(header, txn, out, complete);
     }
 
     // ----- the pipeline -------------------------------------------------------------------
@@ -667,70 +780,151 @@ impl ServerCore {
         TxnHeader {
             client_id: session,
             cxid,
-            zxid: self.last_zxid + 1,
+            zxid: self.last_proposed_zxid + 1,
             time: wall_ms,
             r#type: op,
         }
     }
 
-    /// log → commit → apply for one txn.
-    fn commit(&mut self, header: TxnHeader, txn: Txn) -> ApplyResult {
+    /// Proposes one txn: applies it to the speculative tree (so the log record carries the
+    /// tree digest after it, as Java's records do), asks the runtime to log it, and keeps what
+    /// its commit must do (`complete`, given the txn's result).
+    fn propose(
+        &mut self,
+        header: TxnHeader,
+        txn: Txn,
+        out: &mut Vec<Action>,
+        complete: impl FnOnce(&ApplyResult) -> Completion,
+    ) {
         let zxid = header.zxid;
-        let mut entry = TxnEntry {
+        debug_assert_eq!(
+            zxid,
+            self.last_proposed_zxid + 1,
+            "zxids are proposed in order"
+        );
+        let session_id = header.client_id;
+        let result = self.outstanding.apply(&header, &txn);
+        let digest = (self.config.digest_enabled && header.r#type != OpCode::Error).then(|| {
+            zk_proto::txn::TxnDigest {
+                version: 2,
+                tree_digest: self.outstanding.digest(),
+            }
+        });
+        out.push(Action::Log(TxnEntry {
             header,
             txn,
-            digest: None,
-        };
-        // Applied before it is logged so the record can carry the tree digest after this txn,
-        // as Java's log records do. Nothing of it leaves the server before the runtime's sync.
-        let result = self.tree.apply(&entry.header, &entry.txn);
-        if self.config.digest_enabled && entry.header.r#type != OpCode::Error {
-            entry.digest = Some(zk_proto::txn::TxnDigest {
-                version: 2,
-                tree_digest: self.tree.digest(),
-            });
-        }
-        if self.log_failure.is_none() {
-            if let Err(e) = self.log.append(&entry) {
-                tracing::error!(error = %e, "cannot write the transaction log; stopping");
-                self.log_failure = Some(e);
+            digest,
+        }));
+        let completion = complete(&result);
+        if let Completion::Reply { conn, .. } = &completion {
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.pending_writes += 1;
             }
         }
-        self.txns_since_snapshot += 1;
+        self.pending.push_back(Proposal {
+            zxid,
+            session_id,
+            tree_after: self.outstanding.clone(),
+            result,
+            completion,
+        });
+        self.last_proposed_zxid = zxid;
+    }
+
+    /// The log is durable up to `zxid`: as a quorum of one, every txn proposed up to it
+    /// commits, in order. Returns the replies, events and closes that were waiting, and what
+    /// the requests released behind them do (which may propose, and so log, more txns).
+    pub fn log_flushed(&mut self, zxid: i64, wall_ms: i64) -> Vec<Action> {
+        let mut out = Vec::new();
+        while self.pending.front().is_some_and(|p| p.zxid <= zxid) {
+            let proposal = self.pending.pop_front().expect("checked");
+            self.commit(proposal, wall_ms, &mut out);
+        }
+        out
+    }
+
+    /// Commits one proposal: the committed tree becomes the one it produced, its events fire,
+    /// then what waited for it happens.
+    fn commit(&mut self, proposal: Proposal, wall_ms: i64, out: &mut Vec<Action>) {
+        let Proposal {
+            zxid,
+            session_id,
+            tree_after,
+            result,
+            completion,
+        } = proposal;
+        debug_assert_eq!(zxid, self.last_zxid + 1, "txns commit in zxid order");
+        self.tree = tree_after;
         self.last_zxid = zxid;
-        result
+        self.fire(&result, out);
+        match completion {
+            Completion::Reply {
+                conn,
+                xid,
+                err,
+                body,
+            } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                c.pending_writes -= 1;
+                self.reply(out, conn, xid, zxid, err, body);
+                self.release(conn, wall_ms, out);
+            }
+            Completion::Connected { conn, response } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                c.establishing = false;
+                self.send(out, conn, Bytes::from(response.to_jute_bytes()));
+                self.release(conn, wall_ms, out);
+            }
+            Completion::SessionClosed { conn, xid } => {
+                self.sessions.remove(session_id);
+                if self.conns.contains_key(&conn) {
+                    self.reply(out, conn, xid, zxid, ErrorCode::Ok, None);
+                    self.drop_conn(conn);
+                    out.push(Action::Close { conn });
+                }
+                if let Some(other) = self.session_conns.remove(&session_id) {
+                    self.drop_conn(other);
+                    out.push(Action::Close { conn: other });
+                }
+                info!(conn, session = %format_args!("{session_id:#x}"), "session closed");
+            }
+            Completion::SessionExpired => {
+                self.sessions.remove(session_id);
+                if let Some(conn) = self.session_conns.remove(&session_id) {
+                    self.drop_conn(conn);
+                    out.push(Action::Close { conn });
+                }
+            }
+            Completion::Nothing => {}
+        }
     }
 
     /// Sends the watch events of an applied txn to the connections watching, if they may read
     /// the node (the CVE-2024-23944 rule of 3.8.4+/3.9.2+).
     fn fire(&mut self, result: &ApplyResult, out: &mut Vec<Action>) {
         for (event, acl) in result.events.iter().zip(&result.event_acls) {
-            self.fire_event(event, Some(acl.clone()), result.zxid, out);
+            self.fire_event(event, acl, result.zxid, out);
         }
     }
 
-    fn fire_event(
-        &mut self,
-        event: &TreeEvent,
-        acl: Option<Vec<Acl>>,
-        zxid: i64,
-        out: &mut Vec<Action>,
-    ) {
+    fn fire_event(&mut self, event: &TreeEvent, acl: &[Acl], zxid: i64, out: &mut Vec<Action>) {
         let fired = self.watches.trigger(event);
         for (conn, watcher_event) in fired {
             let Some(c) = self.conns.get(&conn) else {
                 continue;
             };
-            if let Some(acl) = &acl {
-                if !self.config.skip_acl
-                    && self
-                        .config
-                        .providers
-                        .check(acl, perms::READ, &c.auth_ids)
-                        .is_err()
-                {
-                    continue;
-                }
+            if !self.config.skip_acl
+                && self
+                    .config
+                    .providers
+                    .check(acl, perms::READ, &c.auth_ids)
+                    .is_err()
+            {
+                continue;
             }
             // 3.9 puts the firing txn's zxid in the header (3.8 sent -1).
             let payload = notification(zxid, watcher_event);
@@ -738,11 +932,11 @@ impl ServerCore {
         }
     }
 
-    /// One request frame from an established connection.
+    /// One request from an established connection, decoded by [`decode_request`].
     pub fn request(
         &mut self,
         conn: ConnId,
-        payload: &[u8],
+        request: ClientRequest,
         now_ms: u64,
         wall_ms: i64,
     ) -> Vec<Action> {
@@ -753,86 +947,124 @@ impl ServerCore {
             return out;
         };
         c.stats.packets_received += 1;
-        let c = c.clone();
-        let mut input = payload;
-        let header = match RequestHeader::read(&mut input) {
-            Ok(h) => h,
-            Err(e) => {
-                warn!(conn, error = %e, "malformed request header; closing");
-                out.push(Action::Close { conn });
-                return out;
-            }
-        };
-        if !self.enforce_authentication(conn, header.xid, header.r#type, &mut out) {
+        let session_id = c.session_id;
+        if let ClientRequest::BadHeader(e) = &request {
+            warn!(conn, error = %e, "malformed request header; closing");
+            out.push(Action::Close { conn });
             return out;
         }
-        if !self.sessions.touch(c.session_id, now_ms) {
+        if !self.sessions.touch(session_id, now_ms) {
             // Java drops requests of a session that is gone or closing.
             debug!(conn, "request for a missing or closing session dropped");
             return out;
         }
-        let op = header.r#type;
-        let body = match RequestBody::decode(op, input) {
-            Ok(b) => b,
-            Err(e) => {
+        let c = self.conns.get_mut(&conn).expect("checked");
+        if c.establishing || !c.held.is_empty() || (c.pending_writes > 0 && !overtakes(&request)) {
+            c.held.push_back(request);
+            return out;
+        }
+        self.process(conn, request, wall_ms, &mut out);
+        out
+    }
+
+    /// Serves the requests a connection held while earlier ones of it were pending, until one
+    /// must wait again.
+    fn release(&mut self, conn: ConnId, wall_ms: i64, out: &mut Vec<Action>) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            match c.held.front() {
+                Some(next) if !c.establishing && (c.pending_writes == 0 || overtakes(next)) => {}
+                _ => return,
+            }
+            let request = c.held.pop_front().expect("checked");
+            self.process(conn, request, wall_ms, out);
+        }
+    }
+
+    /// Serves one request whose turn has come.
+    fn process(
+        &mut self,
+        conn: ConnId,
+        request: ClientRequest,
+        wall_ms: i64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(op) = request.op() else {
+            return;
+        };
+        let xid = match &request {
+            ClientRequest::Decoded { xid, .. } | ClientRequest::Malformed { xid, .. } => *xid,
+            ClientRequest::BadHeader(_) => return,
+        };
+        if !self.enforce_authentication(conn, xid, op, out) {
+            return;
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let c = c.view();
+        match request {
+            ClientRequest::BadHeader(_) => {}
+            ClientRequest::Decoded {
+                xid,
+                body,
+                nulls: Some(nulls),
+            } => {
                 // Nulls Java reads (and answers in its own way) where our records need values.
-                if let Ok((body, nulls)) = RequestBody::decode_nulls(op, input) {
-                    self.request_with_nulls(
-                        conn,
-                        &c,
-                        header.xid,
-                        body,
-                        Nulls::new(nulls),
-                        &mut out,
-                        wall_ms,
-                    );
-                    return out;
+                self.request_with_nulls(conn, &c, xid, body, Nulls::new(nulls), out, wall_ms);
+            }
+            ClientRequest::Decoded {
+                xid,
+                body,
+                nulls: None,
+            } => {
+                self.dispatch(conn, c, xid, body, out, wall_ms);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.stats.last_op = last_op_code(op);
                 }
-                warn!(conn, %op, error = %e, "malformed request body");
+            }
+            ClientRequest::Malformed { xid, op, error } => {
+                warn!(conn, %op, %error, "malformed request body");
                 if matches!(op, OpCode::Auth | OpCode::Sasl) {
                     // Java parses these outside the pipeline and drops the connection.
                     out.push(Action::Close { conn });
-                    return out;
-                }
-                // Java parses a reconfig body before giving it a zxid; other writes fail in
-                // prep, after the zxid is taken, and are logged as an ErrorTxn.
-                if op.is_write() && op != OpCode::Reconfig {
-                    // Java logs an ErrorTxn(MARSHALLINGERROR) and answers with it.
-                    let h = self.next_header(c.session_id, header.xid, OpCode::Error, wall_ms);
-                    let zxid = h.zxid;
-                    self.commit(
-                        h,
-                        Txn::Error(ErrorTxn {
-                            err: ErrorCode::MarshallingError.code(),
-                        }),
-                    );
-                    self.reply(
-                        &mut out,
-                        conn,
-                        header.xid,
-                        zxid,
-                        ErrorCode::MarshallingError,
-                        None,
-                    );
+                } else if op.is_write() && op != OpCode::Reconfig {
+                    // Java parses a reconfig body before giving it a zxid; other writes fail
+                    // in prep, after the zxid is taken: an ErrorTxn(MARSHALLINGERROR).
+                    self.error_txn(conn, &c, xid, ErrorCode::MarshallingError, out, wall_ms);
                 } else {
-                    self.reply(
-                        &mut out,
-                        conn,
-                        header.xid,
-                        self.last_zxid,
-                        ErrorCode::MarshallingError,
-                        None,
-                    );
+                    let last = self.last_zxid;
+                    self.reply(out, conn, xid, last, ErrorCode::MarshallingError, None);
                 }
-                return out;
             }
-        };
-        let last_op = last_op_code(op);
-        self.dispatch(conn, c, header.xid, body, &mut out, wall_ms);
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.last_op = last_op;
         }
-        out
+    }
+
+    /// A write that fails before its txn is built: an ErrorTxn takes the next zxid and
+    /// answers the error when it commits.
+    fn error_txn(
+        &mut self,
+        conn: ConnId,
+        c: &Conn,
+        xid: i32,
+        err: ErrorCode,
+        out: &mut Vec<Action>,
+        wall_ms: i64,
+    ) {
+        let header = self.next_header(c.session_id, xid, OpCode::Error, wall_ms);
+        self.propose(
+            header,
+            Txn::Error(ErrorTxn { err: err.code() }),
+            out,
+            |_| Completion::Reply {
+                conn,
+                xid,
+                err,
+                body: None,
+            },
+        );
     }
 
     fn dispatch(
@@ -875,13 +1107,9 @@ impl ServerCore {
                 }
             }
             RequestBody::CloseSession => {
-                let result = self.close_session(c.session_id, xid, wall_ms);
-                self.fire(&result, out);
-                self.reply(out, conn, xid, result.zxid, ErrorCode::Ok, None);
-                self.session_conns.remove(&c.session_id);
-                self.drop_conn(conn);
-                out.push(Action::Close { conn });
-                info!(conn, session = %format_args!("{:#x}", c.session_id), "session closed");
+                self.close_session(c.session_id, xid, wall_ms, out, |_| {
+                    Completion::SessionClosed { conn, xid }
+                });
             }
             RequestBody::Unknown { op, .. } => {
                 info!(conn, %op, "unknown opcode; closing");
@@ -922,13 +1150,14 @@ impl ServerCore {
     ) {
         let op = body.op();
         let prep = Prep {
-            tree: &self.tree,
+            tree: &self.outstanding,
             committed: &self.tree,
             config: &self.config,
             nulls,
         };
+        let zxid = self.last_proposed_zxid + 1;
         let (header_op, txn) = match &body {
-            RequestBody::Multi(multi) => (OpCode::Multi, prep.multi(c, multi, self.last_zxid + 1)),
+            RequestBody::Multi(multi) => (OpCode::Multi, prep.multi(c, multi, zxid)),
             // Only the container sweep deletes containers; a client asking for it would bypass
             // every ACL. Java fails it in prep, so it still takes a zxid.
             RequestBody::DeleteContainer(_) => (op, Err(ErrorCode::BadArguments)),
@@ -940,16 +1169,20 @@ impl ServerCore {
             Err(code) => (OpCode::Error, Txn::Error(ErrorTxn { err: code.code() })),
         };
         let header = self.next_header(c.session_id, xid, header_op, wall_ms);
-        let result = self.commit(header, txn);
-        self.fire(&result, out);
-        let zxid = result.zxid;
-        // An ErrorTxn (a multi that threw in prep too) answers its code alone.
-        let (err, body) = if header_op == OpCode::Error {
-            (result.err, None)
-        } else {
-            write_response(&body, &result)
-        };
-        self.reply(out, conn, xid, zxid, err, body);
+        self.propose(header, txn, out, |result| {
+            // An ErrorTxn (a multi that threw in prep too) answers its code alone.
+            let (err, body) = if header_op == OpCode::Error {
+                (result.err, None)
+            } else {
+                write_response(&body, result)
+            };
+            Completion::Reply {
+                conn,
+                xid,
+                err,
+                body,
+            }
+        });
     }
 
     /// Refuses a txn whose log record would be larger than the log reader accepts, before
@@ -1454,6 +1687,22 @@ impl Prep<'_> {
     }
 }
 
+/// Whether a request may be served before the pending writes of its connection: writes that
+/// certainly take a zxid (their replies then come in zxid order), and auth and SASL, which
+/// Java answers outside the pipeline. Anything else waits, so replies keep request order.
+fn overtakes(request: &ClientRequest) -> bool {
+    match request {
+        ClientRequest::Decoded {
+            body, nulls: None, ..
+        } => body.op().is_write() || matches!(body.op(), OpCode::Auth | OpCode::Sasl),
+        ClientRequest::Decoded { body, .. } => matches!(body.op(), OpCode::Auth),
+        ClientRequest::Malformed { op, .. } => {
+            (op.is_write() && *op != OpCode::Reconfig) || matches!(op, OpCode::Auth | OpCode::Sasl)
+        }
+        ClientRequest::BadHeader(_) => true,
+    }
+}
+
 /// Java's getParentPathAndValidate: a `/`, no NUL, and not one of the special paths.
 fn parent_of_deletable(path: &str) -> Result<String, ErrorCode> {
     let Some(slash) = path.rfind('/') else {
@@ -1625,13 +1874,7 @@ mod tests {
 
     #[test]
     fn a_shared_get_data_reply_is_the_bytes_java_sends() {
-        let mut core = ServerCore::new(
-            CoreConfig::default(),
-            DataTree::new(false),
-            Box::new(NoLog),
-            0,
-            1,
-        );
+        let mut core = ServerCore::new(CoreConfig::default(), DataTree::new(false), 0, 1);
         for len in [0, 10, SHARED_DATA_MIN - 1, SHARED_DATA_MIN, 100_000] {
             let data = Bytes::from(vec![7u8; len]);
             let stat = Stat {

@@ -19,8 +19,9 @@ use zk_proto::data::Id;
 use zk_proto::frame::{ClientFrame, FourLetterWord, FrameError, ServerCodec};
 
 use crate::config::Config;
-use crate::core::{Action, CoreConfig, ServerCore, TxnSink};
+use crate::core::{Action, ClientRequest, CoreConfig, ServerCore};
 use crate::outgoing::{ConnQueue, Counter, Limits, QueuedFrame};
+use crate::storage::log::TxnLog;
 use crate::tls::SecurePort;
 use crate::tree::DataTree;
 use crate::watch::ConnId;
@@ -44,7 +45,8 @@ enum Input {
     },
     Request {
         conn: ConnId,
-        payload: Bytes,
+        /// Decoded in the connection task, so the core task only decides.
+        request: ClientRequest,
         /// When the frame was read: the session counts as alive from then, however long the
         /// request then waits for the core.
         arrived_ms: u64,
@@ -170,7 +172,7 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
 pub async fn start(
     cfg: Config,
     tree: DataTree,
-    log: Box<dyn TxnSink>,
+    log: Box<dyn TxnLog>,
 ) -> std::io::Result<ServerHandle> {
     start_with_snapshots(cfg, tree, log, None).await
 }
@@ -179,7 +181,7 @@ pub async fn start(
 pub async fn start_with_snapshots(
     cfg: Config,
     tree: DataTree,
-    log: Box<dyn TxnSink>,
+    log: Box<dyn TxnLog>,
     snapshots: Option<SnapshotPolicy>,
 ) -> std::io::Result<ServerHandle> {
     // The TLS setup is checked before anything is bound: a bad store stops the start.
@@ -223,7 +225,7 @@ pub async fn start_with_snapshots(
     if let Some(accounts) = &core_cfg.sasl.accounts {
         info!(users = ?accounts.users(), "SASL DIGEST-MD5 enabled on the client port");
     }
-    let mut core = ServerCore::new(core_cfg, tree, log, 0, wall_ms() as u64);
+    let mut core = ServerCore::new(core_cfg, tree, 0, wall_ms() as u64);
     core.set_sasl_nonce_source(Box::new(sasl_nonce));
     // Bounded by globalOutstandingLimit: when the core falls behind, connection readers wait
     // and TCP pushes back on the clients (Java stops reading from connections likewise).
@@ -233,7 +235,7 @@ pub async fn start_with_snapshots(
     admin.conf.secure_client_port = secure_addr.map_or(-1, |a| i32::from(a.port()));
     let core_task = {
         let stop = shutdown_tx.clone();
-        let run = run_core(core, input_rx, started, admin, snapshots.clone());
+        let run = run_core(core, log, input_rx, started, admin, snapshots.clone());
         tokio::spawn(async move {
             let result = run.await;
             // Whatever ended the core ends the server: a port that accepts connections
@@ -347,6 +349,7 @@ pub struct SnapshotPolicy {
 
 async fn run_core(
     mut core: ServerCore,
+    mut log: Box<dyn TxnLog>,
     mut inputs: mpsc::Receiver<Input>,
     started: Instant,
     mut admin: crate::fourlw::AdminContext,
@@ -355,6 +358,7 @@ async fn run_core(
     let mut outs: Outs = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
     let mut snapshot_at = snapshots.as_ref().map(|p| snapshot_threshold(p.snap_count));
+    let mut txns_since_snapshot = 0u64;
     let mut snapshot_running: Option<tokio::task::JoinHandle<std::io::Result<std::path::PathBuf>>> =
         None;
     while let Some(first) = inputs.recv().await {
@@ -378,9 +382,9 @@ async fn run_core(
                 }
                 Input::Request {
                     conn,
-                    payload,
+                    request,
                     arrived_ms,
-                } => core.request(conn, &payload, arrived_ms, wall_ms()),
+                } => core.request(conn, request, arrived_ms, wall_ms()),
                 Input::Closed { conn } => {
                     core.disconnected(conn);
                     outs.remove(&conn);
@@ -417,8 +421,18 @@ async fn run_core(
                 next = inputs.try_recv().ok();
             }
         }
-        // Nothing of this batch leaves the server before its txns are durable.
-        core.sync_log()?;
+        // Nothing of this batch's txns leaves the server before they are durable: the core
+        // returns their replies and events only once the log reports them flushed (group
+        // commit: one flush per batch, and one more for what the commits released).
+        let mut sends = Vec::with_capacity(actions.len());
+        txns_since_snapshot += append_logged(&mut *log, actions, &mut sends)?;
+        while !core.is_idle() {
+            let durable = log.flush().inspect_err(|e| {
+                tracing::error!(error = %e, "cannot sync the transaction log; stopping");
+            })?;
+            let committed = core.log_flushed(durable, wall_ms());
+            txns_since_snapshot += append_logged(&mut *log, committed, &mut sends)?;
+        }
         if snapshot_running.as_ref().is_some_and(|h| h.is_finished()) {
             let done = snapshot_running.take().expect("checked");
             // Java exits when a snapshot cannot be written; so do we (a supervisor restarts
@@ -426,8 +440,11 @@ async fn run_core(
             report_snapshot(done.await)?;
         }
         if let (Some(policy), Some(at)) = (&snapshots, snapshot_at) {
-            if core.txns_since_snapshot() >= at && snapshot_running.is_none() {
-                let (zxid, tree) = core.begin_snapshot()?;
+            if txns_since_snapshot >= at && snapshot_running.is_none() {
+                // The next txn opens a new log file, as Java's rollLog when a snapshot starts.
+                log.roll()?;
+                txns_since_snapshot = 0;
+                let (zxid, tree) = core.snapshot_view();
                 let policy = policy.clone();
                 snapshot_running = Some(tokio::task::spawn_blocking(move || {
                     let started = std::time::Instant::now();
@@ -447,8 +464,9 @@ async fn run_core(
                 snapshot_at = Some(snapshot_threshold(policy.snap_count));
             }
         }
-        for action in actions {
+        for action in sends {
             match action {
+                Action::Log(_) => unreachable!("appended above"),
                 Action::Send { conn, payload } => {
                     let Some((out, _, queue)) = outs.get(&conn) else {
                         continue;
@@ -472,6 +490,29 @@ async fn run_core(
     }
     debug!("core task done");
     Ok(())
+}
+
+/// Appends the txns among `actions` to the log, in order, and moves the rest to `sends`;
+/// returns how many txns were appended. A failed append stops the server (Java exits), as
+/// acknowledging anything more could lose it.
+fn append_logged(
+    log: &mut dyn TxnLog,
+    actions: Vec<Action>,
+    sends: &mut Vec<Action>,
+) -> std::io::Result<u64> {
+    let mut appended = 0;
+    for action in actions {
+        match action {
+            Action::Log(entry) => {
+                log.append(&entry).inspect_err(|e| {
+                    tracing::error!(error = %e, "cannot write the transaction log; stopping");
+                })?;
+                appended += 1;
+            }
+            other => sends.push(other),
+        }
+    }
+    Ok(appended)
 }
 
 /// Each connection's writer queue, its kill switch and its byte count.
@@ -679,7 +720,7 @@ async fn serve_connection<R, W>(
             while let Some((payload, arrived_ms)) = stash.pop_front() {
                 let request = Input::Request {
                     conn,
-                    payload,
+                    request: crate::core::decode_request(&payload),
                     arrived_ms,
                 };
                 if inputs.send(request).await.is_err() {

@@ -143,11 +143,14 @@ impl Drop for Node {
         if self.children.is_empty() {
             return;
         }
-        let mut pending: Vec<Arc<Node>> =
-            std::mem::take(&mut self.children).into_values().collect();
+        // Iterative, so a deep tree cannot overflow the stack; only what this drop frees is
+        // visited (children another version of the tree shares are just released).
+        let mut pending: Vec<Arc<Node>> = std::mem::take(&mut self.children)
+            .into_unshared_values()
+            .collect();
         while let Some(child) = pending.pop() {
             if let Ok(mut node) = Arc::try_unwrap(child) {
-                pending.extend(std::mem::take(&mut node.children).into_values());
+                pending.extend(std::mem::take(&mut node.children).into_unshared_values());
             }
         }
     }

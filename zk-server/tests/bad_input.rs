@@ -27,8 +27,8 @@ use zk_proto::frame::FourLetterWord;
 use zk_proto::txn::{ErrorTxn, Txn, TxnEntry};
 use zk_proto::OpCode;
 use zk_server::config::Config;
-use zk_server::core::TxnSink;
 use zk_server::runtime::{self, ServerHandle};
+use zk_server::storage::log::{MemTxnLog, TxnEntries};
 use zk_server::tree::DataTree;
 
 // ----- panics anywhere but in this file ---------------------------------------------------------
@@ -64,27 +64,44 @@ fn assert_no_panics(context: &str) {
 
 // ----- a txn log that remembers ---------------------------------------------------------------
 
+/// An in-memory log the test can look into while the server appends to it.
 #[derive(Clone, Default)]
-struct TxnLog(Arc<Mutex<Vec<TxnEntry>>>);
+struct TxnLog(Arc<Mutex<MemTxnLog>>);
 
-impl TxnSink for TxnLog {
+impl zk_server::storage::log::TxnLog for TxnLog {
     fn append(&mut self, entry: &TxnEntry) -> std::io::Result<()> {
-        self.0.lock().unwrap().push(entry.clone());
-        Ok(())
+        self.0.lock().unwrap().append(entry)
     }
 
-    fn sync(&mut self) -> std::io::Result<()> {
-        Ok(())
+    fn flush(&mut self) -> std::io::Result<i64> {
+        self.0.lock().unwrap().flush()
+    }
+
+    fn roll(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap().roll()
+    }
+
+    fn last_logged_zxid(&self) -> i64 {
+        self.0.lock().unwrap().last_logged_zxid()
+    }
+
+    fn truncate_after(&mut self, zxid: i64) -> std::io::Result<()> {
+        self.0.lock().unwrap().truncate_after(zxid)
+    }
+
+    fn read_from(&self, zxid: i64) -> TxnEntries<'_> {
+        let entries: Vec<_> = self.0.lock().unwrap().read_from(zxid).collect();
+        Box::new(entries.into_iter())
     }
 }
 
 impl TxnLog {
     fn entries(&self) -> Vec<TxnEntry> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap().entries().to_vec()
     }
 
     fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
+        self.0.lock().unwrap().entries().len()
     }
 }
 

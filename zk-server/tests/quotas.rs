@@ -4,8 +4,8 @@
 
 use zk_client::{Client, CreateOptions, Error};
 use zk_server::config::Config;
-use zk_server::core::NoLog;
 use zk_server::runtime::{self, ServerHandle};
+use zk_server::storage::log::MemTxnLog;
 use zk_server::tree::DataTree;
 
 async fn server_with(jvm_flags: &str) -> ServerHandle {
@@ -14,7 +14,7 @@ async fn server_with(jvm_flags: &str) -> ServerHandle {
         jvm_flags,
     )
     .unwrap();
-    runtime::start(cfg, DataTree::new(false), Box::new(NoLog))
+    runtime::start(cfg, DataTree::new(false), Box::new(MemTxnLog::new()))
         .await
         .unwrap()
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use zk_client::{Client, CreateOptions, Error, Op, OpResult};
 use zk_proto::{AddWatchMode, CreateMode, EventType};
 use zk_server::config::Config;
-use zk_server::core::NoLog;
 use zk_server::runtime::{self, ServerHandle};
+use zk_server::storage::log::MemTxnLog;
 use zk_server::tree::DataTree;
 
 async fn start(extra: &str) -> ServerHandle {
@@ -17,7 +17,9 @@ async fn start(extra: &str) -> ServerHandle {
     );
     let cfg = Config::parse(&text, "").unwrap();
     let tree = DataTree::new(cfg.extended_types_enabled());
-    runtime::start(cfg, tree, Box::new(NoLog)).await.unwrap()
+    runtime::start(cfg, tree, Box::new(MemTxnLog::new()))
+        .await
+        .unwrap()
 }
 
 async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
@@ -135,7 +137,7 @@ async fn emptied_containers_and_expired_ttl_nodes_are_deleted() {
     );
     // As with Java, the sweep interval is a plain system property (a JVM flag).
     let cfg = Config::parse(&text, "-Dznode.container.checkIntervalMs=100").unwrap();
-    let server = runtime::start(cfg, DataTree::new(true), Box::new(NoLog))
+    let server = runtime::start(cfg, DataTree::new(true), Box::new(MemTxnLog::new()))
         .await
         .unwrap();
     let zk = Client::connect(&server.local_addr().to_string())

@@ -37,8 +37,7 @@ use zk_proto::data::{Acl, Id};
 use zk_proto::jute::{FieldPath, FieldStep};
 use zk_proto::message::{RequestBody, ResponseBody};
 use zk_proto::proto::{AddWatchRequest, ErrorResponse, SetWatches2};
-use zk_proto::txn::{ErrorTxn, Txn};
-use zk_proto::{AddWatchMode, ErrorCode, Jute, OpCode};
+use zk_proto::{AddWatchMode, ErrorCode, Jute};
 
 use super::{last_op_code, Action, Conn, ServerCore};
 use crate::acl::{self, EntryNulls};
@@ -247,22 +246,6 @@ impl ServerCore {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.last_op = last_op_code(op);
         }
-    }
-
-    /// A write that fails before its txn is built: an ErrorTxn takes the next zxid.
-    fn error_txn(
-        &mut self,
-        conn: ConnId,
-        c: &Conn,
-        xid: i32,
-        err: ErrorCode,
-        out: &mut Vec<Action>,
-        wall_ms: i64,
-    ) {
-        let header = self.next_header(c.session_id, xid, OpCode::Error, wall_ms);
-        let zxid = header.zxid;
-        self.commit(header, Txn::Error(ErrorTxn { err: err.code() }));
-        self.reply(out, conn, xid, zxid, err, None);
     }
 
     fn set_watches_with_nulls(

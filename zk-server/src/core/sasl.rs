@@ -155,7 +155,7 @@ impl ServerCore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{CoreConfig, NoLog};
+    use crate::core::{decode_request, CoreConfig};
     use crate::sasl::{Accounts, SaslConfig};
     use crate::tree::DataTree;
     use std::sync::Arc;
@@ -168,7 +168,7 @@ mod tests {
             sasl,
             ..CoreConfig::default()
         };
-        let mut core = ServerCore::new(config, DataTree::new(false), Box::new(NoLog), 0, 1);
+        let mut core = ServerCore::new(config, DataTree::new(false), 0, 1);
         core.set_sasl_nonce_source(Box::new(|| "NONCE".to_owned()));
         let connect = ConnectRequest {
             protocol_version: 0,
@@ -180,6 +180,8 @@ mod tests {
         };
         let peer = "127.0.0.1:5000".parse().unwrap();
         core.connect(1, peer, &connect.to_jute_bytes(), Vec::new(), 0, 0);
+        // The createSession txn commits: the session is established.
+        core.log_flushed(1, 0);
         core
     }
 
@@ -197,7 +199,7 @@ mod tests {
     fn request(core: &mut ServerCore, xid: i32, body: RequestBody) -> Vec<Action> {
         let mut payload = RequestHeader::new(xid, body.op()).to_jute_bytes();
         body.write(&mut payload);
-        core.request(1, &payload, 0, 0)
+        core.request(1, decode_request(&payload), 0, 0)
     }
 
     fn sasl(core: &mut ServerCore, xid: i32, token: &[u8]) -> Vec<Action> {

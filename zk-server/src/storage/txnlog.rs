@@ -267,18 +267,6 @@ impl Drop for TxnLogWriter {
     }
 }
 
-impl crate::core::TxnSink for TxnLogWriter {
-    fn append(&mut self, entry: &TxnEntry) -> io::Result<()> {
-        TxnLogWriter::append(self, entry)
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        TxnLogWriter::sync(self)
-    }
-    fn roll(&mut self) -> io::Result<()> {
-        TxnLogWriter::roll(self)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Recovery
 // ---------------------------------------------------------------------------------------------

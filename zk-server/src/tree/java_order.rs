@@ -246,6 +246,20 @@ impl<V: Clone> JavaHashMap<V> {
     }
 }
 
+impl<V> JavaHashMap<V> {
+    /// The values only this map holds, taken out (see [`PVec::into_unshared`]): for an
+    /// iterative drop that frees exactly what it owns.
+    pub fn into_unshared_values(self) -> impl Iterator<Item = V> {
+        self.table
+            .into_iter()
+            .flat_map(|t| t.slots.into_unshared())
+            .filter_map(|slot| match slot {
+                Slot::Used(e) => Some(e.value),
+                Slot::Free(_) => None,
+            })
+    }
+}
+
 impl<V: Clone> Table<V> {
     fn insert(&mut self, key: String, value: V) -> Option<V> {
         let hash = spread(java_string_hash(&key));

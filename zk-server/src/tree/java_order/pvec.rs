@@ -196,6 +196,33 @@ impl<T: Clone> PVec<T> {
     }
 }
 
+impl<T> PVec<T> {
+    /// The elements no clone shares, taken out; the shared parts are only released (another
+    /// vector still holds them). Dropping a tree node this way visits what the drop frees,
+    /// not every child of a version that other versions share.
+    pub(super) fn into_unshared(self) -> Vec<T> {
+        fn drain<T>(node: Node<T>, out: &mut Vec<T>) {
+            match node {
+                Node::Leaf(leaf) => {
+                    if let Ok(leaf) = Arc::try_unwrap(leaf) {
+                        out.extend(leaf);
+                    }
+                }
+                Node::Branch(children) => {
+                    if let Ok(children) = Arc::try_unwrap(children) {
+                        for child in children {
+                            drain(child, out);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        drain(self.root, &mut out);
+        out
+    }
+}
+
 /// Iterates a [`PVec`] leaf by leaf.
 #[derive(Debug)]
 pub(super) struct Iter<'a, T> {
