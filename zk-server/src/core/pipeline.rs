@@ -1,0 +1,577 @@
+//! The request pipeline of a quorum of one: a connection's requests in order (held behind its
+//! pending writes), prep and propose (the txn applied to the speculative tree and logged),
+//! and commit when the log reports it durable (the committed tree advances, events fire, the
+//! reply goes out). See the ordering rules in the module docs of [`crate::core`].
+
+use super::*;
+
+/// A request frame as the connection task decodes it ([`decode_request`]): decoding is off
+/// the core task, which only decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientRequest {
+    /// The request header cannot be read: the connection closes.
+    BadHeader(String),
+    /// A decoded request; `nulls` lists where it sent nulls our records cannot hold (read as
+    /// empty values, see `core/nulls.rs`).
+    Decoded {
+        /// The request's xid.
+        xid: i32,
+        /// The body.
+        body: RequestBody,
+        /// Null fields, when the plain decoding refused them.
+        nulls: Option<Vec<zk_proto::jute::FieldPath>>,
+    },
+    /// A body that cannot be decoded at all.
+    Malformed {
+        /// The request's xid.
+        xid: i32,
+        /// The opcode of the header.
+        op: OpCode,
+        /// What was wrong.
+        error: String,
+    },
+}
+
+impl ClientRequest {
+    /// The opcode, when the header could be read.
+    pub(super) fn op(&self) -> Option<OpCode> {
+        match self {
+            ClientRequest::BadHeader(_) => None,
+            ClientRequest::Decoded { body, .. } => Some(body.op()),
+            ClientRequest::Malformed { op, .. } => Some(*op),
+        }
+    }
+}
+
+/// Decodes one request frame payload (header and body).
+pub fn decode_request(payload: &[u8]) -> ClientRequest {
+    let mut input = payload;
+    let header = match RequestHeader::read(&mut input) {
+        Ok(h) => h,
+        Err(e) => return ClientRequest::BadHeader(e.to_string()),
+    };
+    let op = header.r#type;
+    match RequestBody::decode(op, input) {
+        Ok(body) => ClientRequest::Decoded {
+            xid: header.xid,
+            body,
+            nulls: None,
+        },
+        Err(e) => match RequestBody::decode_nulls(op, input) {
+            Ok((body, nulls)) => ClientRequest::Decoded {
+                xid: header.xid,
+                body,
+                nulls: Some(nulls),
+            },
+            Err(_) => ClientRequest::Malformed {
+                xid: header.xid,
+                op,
+                error: e.to_string(),
+            },
+        },
+    }
+}
+
+/// What is done when a proposed txn commits.
+#[derive(Debug)]
+pub(super) enum Completion {
+    /// Answer a client's write.
+    Reply {
+        conn: ConnId,
+        xid: i32,
+        err: ErrorCode,
+        body: Option<ResponseBody>,
+    },
+    /// Answer a new session's ConnectResponse.
+    Connected {
+        conn: ConnId,
+        response: ConnectResponse,
+    },
+    /// A client closed its session: answer, then close the connection.
+    SessionClosed { conn: ConnId, xid: i32 },
+    /// A session expired: its connection, if any, closes.
+    SessionExpired,
+    /// The container sweep's deletes: nobody to answer.
+    Nothing,
+}
+
+/// A txn proposed and logged, not yet committed.
+#[derive(Debug)]
+pub(super) struct Proposal {
+    zxid: i64,
+    /// The session the txn belongs to (0 for the server's own).
+    session_id: i64,
+    /// The speculative tree right after this txn: it becomes the committed tree (an O(1)
+    /// clone, so the txn is applied once).
+    tree_after: DataTree,
+    result: ApplyResult,
+    completion: Completion,
+}
+
+impl ServerCore {
+    pub(super) fn next_header(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        op: OpCode,
+        wall_ms: i64,
+    ) -> TxnHeader {
+        TxnHeader {
+            client_id: session,
+            cxid,
+            zxid: self.last_proposed_zxid + 1,
+            time: wall_ms,
+            r#type: op,
+        }
+    }
+
+    /// Proposes one txn: applies it to the speculative tree (so the log record carries the
+    /// tree digest after it, as Java's records do), asks the runtime to log it, and keeps what
+    /// its commit must do (`complete`, given the txn's result).
+    pub(super) fn propose(
+        &mut self,
+        header: TxnHeader,
+        txn: Txn,
+        out: &mut Vec<Action>,
+        complete: impl FnOnce(&ApplyResult) -> Completion,
+    ) {
+        let zxid = header.zxid;
+        debug_assert_eq!(
+            zxid,
+            self.last_proposed_zxid + 1,
+            "zxids are proposed in order"
+        );
+        let session_id = header.client_id;
+        let result = self.outstanding.apply(&header, &txn);
+        let digest = (self.config.digest_enabled && header.r#type != OpCode::Error).then(|| {
+            zk_proto::txn::TxnDigest {
+                version: 2,
+                tree_digest: self.outstanding.digest(),
+            }
+        });
+        out.push(Action::Log(TxnEntry {
+            header,
+            txn,
+            digest,
+        }));
+        let completion = complete(&result);
+        if let Completion::Reply { conn, .. } = &completion {
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.pending_writes += 1;
+            }
+        }
+        self.pending.push_back(Proposal {
+            zxid,
+            session_id,
+            tree_after: self.outstanding.clone(),
+            result,
+            completion,
+        });
+        self.last_proposed_zxid = zxid;
+    }
+
+    /// The log is durable up to `zxid`: as a quorum of one, every txn proposed up to it
+    /// commits, in order. Returns the replies, events and closes that were waiting, and what
+    /// the requests released behind them do (which may propose, and so log, more txns).
+    pub fn log_flushed(&mut self, zxid: i64, wall_ms: i64) -> Vec<Action> {
+        let mut out = Vec::new();
+        while self.pending.front().is_some_and(|p| p.zxid <= zxid) {
+            let proposal = self.pending.pop_front().expect("checked");
+            self.commit(proposal, wall_ms, &mut out);
+        }
+        out
+    }
+
+    /// Commits one proposal: the committed tree becomes the one it produced, its events fire,
+    /// then what waited for it happens.
+    pub(super) fn commit(&mut self, proposal: Proposal, wall_ms: i64, out: &mut Vec<Action>) {
+        let Proposal {
+            zxid,
+            session_id,
+            tree_after,
+            result,
+            completion,
+        } = proposal;
+        debug_assert_eq!(zxid, self.last_zxid + 1, "txns commit in zxid order");
+        self.tree = tree_after;
+        self.last_zxid = zxid;
+        self.fire(&result, out);
+        match completion {
+            Completion::Reply {
+                conn,
+                xid,
+                err,
+                body,
+            } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                c.pending_writes -= 1;
+                self.reply(out, conn, xid, zxid, err, body);
+                self.release(conn, wall_ms, out);
+            }
+            Completion::Connected { conn, response } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                c.establishing = false;
+                self.send(out, conn, Bytes::from(response.to_jute_bytes()));
+                self.release(conn, wall_ms, out);
+            }
+            Completion::SessionClosed { conn, xid } => {
+                self.sessions.remove(session_id);
+                if self.conns.contains_key(&conn) {
+                    self.reply(out, conn, xid, zxid, ErrorCode::Ok, None);
+                    self.drop_conn(conn);
+                    out.push(Action::Close { conn });
+                }
+                if let Some(other) = self.session_conns.remove(&session_id) {
+                    self.drop_conn(other);
+                    out.push(Action::Close { conn: other });
+                }
+                info!(conn, session = %format_args!("{session_id:#x}"), "session closed");
+            }
+            Completion::SessionExpired => {
+                self.sessions.remove(session_id);
+                if let Some(conn) = self.session_conns.remove(&session_id) {
+                    self.drop_conn(conn);
+                    out.push(Action::Close { conn });
+                }
+            }
+            Completion::Nothing => {}
+        }
+    }
+
+    /// Sends the watch events of an applied txn to the connections watching, if they may read
+    /// the node (the CVE-2024-23944 rule of 3.8.4+/3.9.2+).
+    pub(super) fn fire(&mut self, result: &ApplyResult, out: &mut Vec<Action>) {
+        for (event, acl) in result.events.iter().zip(&result.event_acls) {
+            self.fire_event(event, acl, result.zxid, out);
+        }
+    }
+
+    pub(super) fn fire_event(
+        &mut self,
+        event: &TreeEvent,
+        acl: &[Acl],
+        zxid: i64,
+        out: &mut Vec<Action>,
+    ) {
+        let fired = self.watches.trigger(event);
+        for (conn, watcher_event) in fired {
+            let Some(c) = self.conns.get(&conn) else {
+                continue;
+            };
+            if !self.config.skip_acl
+                && self
+                    .config
+                    .providers
+                    .check(acl, perms::READ, &c.auth_ids)
+                    .is_err()
+            {
+                continue;
+            }
+            // 3.9 puts the firing txn's zxid in the header (3.8 sent -1).
+            let payload = notification(zxid, watcher_event);
+            self.send(out, conn, payload);
+        }
+    }
+
+    /// One request from an established connection, decoded by [`decode_request`].
+    pub fn request(
+        &mut self,
+        conn: ConnId,
+        request: ClientRequest,
+        now_ms: u64,
+        wall_ms: i64,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.counters.packets_received += 1;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            out.push(Action::Close { conn });
+            return out;
+        };
+        c.stats.packets_received += 1;
+        let session_id = c.session_id;
+        if let ClientRequest::BadHeader(e) = &request {
+            warn!(conn, error = %e, "malformed request header; closing");
+            out.push(Action::Close { conn });
+            return out;
+        }
+        if !self.sessions.touch(session_id, now_ms) {
+            // Java drops requests of a session that is gone or closing.
+            debug!(conn, "request for a missing or closing session dropped");
+            return out;
+        }
+        let c = self.conns.get_mut(&conn).expect("checked");
+        if c.establishing || !c.held.is_empty() || (c.pending_writes > 0 && !overtakes(&request)) {
+            c.held.push_back(request);
+            return out;
+        }
+        self.process(conn, request, wall_ms, &mut out);
+        out
+    }
+
+    /// Serves the requests a connection held while earlier ones of it were pending, until one
+    /// must wait again.
+    pub(super) fn release(&mut self, conn: ConnId, wall_ms: i64, out: &mut Vec<Action>) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            match c.held.front() {
+                Some(next) if !c.establishing && (c.pending_writes == 0 || overtakes(next)) => {}
+                _ => return,
+            }
+            let request = c.held.pop_front().expect("checked");
+            self.process(conn, request, wall_ms, out);
+        }
+    }
+
+    /// Serves one request whose turn has come.
+    pub(super) fn process(
+        &mut self,
+        conn: ConnId,
+        request: ClientRequest,
+        wall_ms: i64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(op) = request.op() else {
+            return;
+        };
+        let xid = match &request {
+            ClientRequest::Decoded { xid, .. } | ClientRequest::Malformed { xid, .. } => *xid,
+            ClientRequest::BadHeader(_) => return,
+        };
+        if !self.enforce_authentication(conn, xid, op, out) {
+            return;
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let c = c.view();
+        match request {
+            ClientRequest::BadHeader(_) => {}
+            ClientRequest::Decoded {
+                xid,
+                body,
+                nulls: Some(nulls),
+            } => {
+                // Nulls Java reads (and answers in its own way) where our records need values.
+                self.request_with_nulls(conn, &c, xid, body, Nulls::new(nulls), out, wall_ms);
+            }
+            ClientRequest::Decoded {
+                xid,
+                body,
+                nulls: None,
+            } => {
+                self.dispatch(conn, c, xid, body, out, wall_ms);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.stats.last_op = last_op_code(op);
+                }
+            }
+            ClientRequest::Malformed { xid, op, error } => {
+                warn!(conn, %op, %error, "malformed request body");
+                if matches!(op, OpCode::Auth | OpCode::Sasl) {
+                    // Java parses these outside the pipeline and drops the connection.
+                    out.push(Action::Close { conn });
+                } else if op.is_write() && op != OpCode::Reconfig {
+                    // Java parses a reconfig body before giving it a zxid; other writes fail
+                    // in prep, after the zxid is taken: an ErrorTxn(MARSHALLINGERROR).
+                    self.error_txn(conn, &c, xid, ErrorCode::MarshallingError, out, wall_ms);
+                } else {
+                    let last = self.last_zxid;
+                    self.reply(out, conn, xid, last, ErrorCode::MarshallingError, None);
+                }
+            }
+        }
+    }
+
+    /// A write that fails before its txn is built: an ErrorTxn takes the next zxid and
+    /// answers the error when it commits.
+    pub(super) fn error_txn(
+        &mut self,
+        conn: ConnId,
+        c: &Conn,
+        xid: i32,
+        err: ErrorCode,
+        out: &mut Vec<Action>,
+        wall_ms: i64,
+    ) {
+        let header = self.next_header(c.session_id, xid, OpCode::Error, wall_ms);
+        self.propose(
+            header,
+            Txn::Error(ErrorTxn { err: err.code() }),
+            out,
+            |_| Completion::Reply {
+                conn,
+                xid,
+                err,
+                body: None,
+            },
+        );
+    }
+
+    pub(super) fn dispatch(
+        &mut self,
+        conn: ConnId,
+        c: Conn,
+        xid: i32,
+        body: RequestBody,
+        out: &mut Vec<Action>,
+        wall_ms: i64,
+    ) {
+        let last = self.last_zxid;
+        match body {
+            RequestBody::Ping => self.reply(out, conn, xid::PING, last, ErrorCode::Ok, None),
+            RequestBody::Auth(packet) => {
+                let authenticated = self.config.providers.authenticate(
+                    &packet.scheme,
+                    &packet.auth,
+                    self.config.super_digest.as_deref(),
+                    &c.auth_ids,
+                );
+                match authenticated {
+                    Ok(ids) => {
+                        // The request's copy goes first, so the ids are changed in place
+                        // (O(1) per auth) rather than copied.
+                        drop(c);
+                        let conn_state = self.conns.get_mut(&conn).expect("checked");
+                        let auth_ids = std::sync::Arc::make_mut(&mut conn_state.auth_ids);
+                        for id in ids {
+                            auth_ids.add(id);
+                        }
+                        // The reply echoes the request's xid (-4 from every real client).
+                        self.reply(out, conn, xid, 0, ErrorCode::Ok, None);
+                    }
+                    Err(code) => {
+                        info!(conn, scheme = %packet.scheme, "authentication failed; closing");
+                        self.reply(out, conn, xid, 0, code, None);
+                        out.push(Action::Close { conn });
+                    }
+                }
+            }
+            RequestBody::CloseSession => {
+                self.close_session(c.session_id, xid, wall_ms, out, |_| {
+                    Completion::SessionClosed { conn, xid }
+                });
+            }
+            RequestBody::Unknown { op, .. } => {
+                info!(conn, %op, "unknown opcode; closing");
+                self.reply(out, conn, xid, -1, ErrorCode::Unimplemented, None);
+                out.push(Action::Close { conn });
+            }
+            // A top-level check is only valid inside multi (3.8.0 logged it and could not
+            // restart): answer UNIMPLEMENTED and log nothing.
+            RequestBody::Check(_) => {
+                self.reply(out, conn, xid, last, ErrorCode::Unimplemented, None)
+            }
+            // Java reads the token's length before anything else: a null one throws, and the
+            // connection is dropped without an answer.
+            RequestBody::Sasl(r) if r.token.is_none() => out.push(Action::Close { conn }),
+            RequestBody::Sasl(r) => {
+                // The request's copy of the connection goes first, so its ids change in place.
+                drop(c);
+                self.sasl(conn, xid, r.token.as_deref().unwrap_or_default(), out)
+            }
+            body if body.op().is_write() => {
+                self.write(conn, &c, xid, body, Nulls::NONE, out, wall_ms)
+            }
+            body => self.read(conn, &c, xid, body, out),
+        }
+    }
+
+    /// One write; `nulls` are the places a request sent null where our records need values.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write(
+        &mut self,
+        conn: ConnId,
+        c: &Conn,
+        xid: i32,
+        body: RequestBody,
+        nulls: &Nulls,
+        out: &mut Vec<Action>,
+        wall_ms: i64,
+    ) {
+        let op = body.op();
+        let prep = Prep {
+            tree: &self.outstanding,
+            committed: &self.tree,
+            config: &self.config,
+            nulls,
+        };
+        let zxid = self.last_proposed_zxid + 1;
+        let (header_op, txn) = match &body {
+            RequestBody::Multi(multi) => (OpCode::Multi, prep.multi(c, multi, zxid)),
+            // Only the container sweep deletes containers; a client asking for it would bypass
+            // every ACL. Java fails it in prep, so it still takes a zxid.
+            RequestBody::DeleteContainer(_) => (op, Err(ErrorCode::BadArguments)),
+            other => (op, prep.prep(c, other)),
+        };
+        let txn = txn.and_then(|txn| self.check_txn_size(c.session_id, xid, txn));
+        let (header_op, txn) = match txn {
+            Ok(txn) => (header_op, txn),
+            Err(code) => (OpCode::Error, Txn::Error(ErrorTxn { err: code.code() })),
+        };
+        let header = self.next_header(c.session_id, xid, header_op, wall_ms);
+        self.propose(header, txn, out, |result| {
+            // An ErrorTxn (a multi that threw in prep too) answers its code alone.
+            let (err, body) = if header_op == OpCode::Error {
+                (result.err, None)
+            } else {
+                write_response(&body, result)
+            };
+            Completion::Reply {
+                conn,
+                xid,
+                err,
+                body,
+            }
+        });
+    }
+
+    /// Refuses a txn whose log record would be larger than the log reader accepts, before
+    /// anything of it is applied or acknowledged (a multi of many creates, or ACLs that
+    /// expand to many ids, can be far larger than its request). Java has no such check and
+    /// then cannot restart.
+    pub(super) fn check_txn_size(&mut self, session: i64, cxid: i32, txn: Txn) -> PrepResult {
+        if !self.fits_one_record(&txn) {
+            warn!(
+                session = %format_args!("{session:#x}"),
+                cxid,
+                max = self.config.max_txn_bytes,
+                "refusing a write whose txn would be too large to read back (jute.maxbuffer + zookeeper.jute.maxbuffer.extrasize)"
+            );
+            return Err(ErrorCode::BadArguments);
+        }
+        Ok(txn)
+    }
+
+    /// Whether `txn`'s log record (the txn with its header and digest) is no larger than the
+    /// log reader accepts.
+    pub(super) fn fits_one_record(&mut self, txn: &Txn) -> bool {
+        self.scratch.clear();
+        txn.write(&mut self.scratch);
+        self.scratch.len() + TXN_RECORD_EXTRA <= self.config.max_txn_bytes
+    }
+}
+
+/// Whether a request may be served before the pending writes of its connection: writes that
+/// certainly take a zxid (their replies then come in zxid order), and auth and SASL, which
+/// Java answers outside the pipeline. Anything else waits, so replies keep request order.
+pub(super) fn overtakes(request: &ClientRequest) -> bool {
+    match request {
+        ClientRequest::Decoded {
+            body, nulls: None, ..
+        } => body.op().is_write() || matches!(body.op(), OpCode::Auth | OpCode::Sasl),
+        ClientRequest::Decoded { body, .. } => matches!(body.op(), OpCode::Auth),
+        ClientRequest::Malformed { op, .. } => {
+            (op.is_write() && *op != OpCode::Reconfig) || matches!(op, OpCode::Auth | OpCode::Sasl)
+        }
+        ClientRequest::BadHeader(_) => true,
+    }
+}
+
+/// What a txn-log record holds besides the txn: its header (client id, cxid, zxid, time,
+/// type) and the digest (version and value).
+pub(super) const TXN_RECORD_EXTRA: usize = 8 + 4 + 8 + 8 + 4 + 4 + 8;
