@@ -75,7 +75,7 @@ pub use sasl::NonceSource;
 pub enum Action {
     /// Append a txn to the log. Its results leave the server once the log reports it durable
     /// through [`ServerCore::log_flushed`].
-    Log(TxnEntry),
+    Log(std::sync::Arc<TxnEntry>),
     /// Write one frame payload (without its length prefix) to a connection.
     Send {
         /// The connection.
@@ -213,9 +213,10 @@ pub struct ServerCore {
     config: CoreConfig,
     /// The committed tree: what reads see.
     tree: DataTree,
-    /// The committed tree plus every txn proposed since (Java's outstandingChanges): what
-    /// prep validates writes against.
-    outstanding: DataTree,
+    /// While txns are in flight, the committed tree plus every txn proposed since (Java's
+    /// outstandingChanges): what prep validates writes against. `None` when nothing is in
+    /// flight (prep then reads the committed tree).
+    outstanding: Option<DataTree>,
     /// Proposed txns waiting for the log, in zxid order.
     pending: std::collections::VecDeque<Proposal>,
     sessions: SessionTracker,
@@ -261,7 +262,7 @@ impl ServerCore {
         let next_reap_ms = now_ms + config.container_check_interval_ms;
         ServerCore {
             config,
-            outstanding: tree.clone(),
+            outstanding: None,
             tree,
             pending: std::collections::VecDeque::new(),
             sessions,

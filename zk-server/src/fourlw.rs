@@ -107,7 +107,7 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
     let ephemerals = tree
         .sessions()
         .keys()
-        .map(|id| (*id, tree.ephemerals(*id).cloned().collect()))
+        .map(|id| (*id, tree.ephemerals(*id).map(str::to_owned).collect()))
         .filter(|(_, paths): &(i64, std::collections::BTreeSet<String>)| !paths.is_empty())
         .collect::<std::collections::BTreeMap<_, _>>();
     let ephemerals_count = ephemerals.values().map(|p| p.len() as u64).sum();

@@ -252,11 +252,12 @@ pub async fn start_with_snapshots(
             let mut interval = tokio::time::interval(tick_every);
             loop {
                 tokio::select! {
+                    biased;
+                    _ = shutdown.changed() => break,
                     _ = interval.tick() => {
                         let at_ms = started.elapsed().as_millis() as u64;
                         if input_tx.send(Input::Tick { at_ms }).await.is_err() { break }
                     }
-                    _ = shutdown.changed() => break,
                 }
             }
         })
@@ -269,8 +270,9 @@ pub async fn start_with_snapshots(
                 let mut interval = tokio::time::interval(every);
                 loop {
                     tokio::select! {
-                        _ = interval.tick() => {}
+                        biased;
                         _ = shutdown.changed() => break,
+                        _ = interval.tick() => {}
                     }
                     let (s, l) = (snap_dir.clone(), log_dir.clone());
                     match tokio::task::spawn_blocking(move || crate::storage::purge(&s, &l, retain))
@@ -593,6 +595,9 @@ async fn accept_loop(
     let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
     loop {
         let (stream, peer) = tokio::select! {
+            // Polled in this order, so a stop wins over a waiting connection (and runs repeat).
+            biased;
+            _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -601,7 +606,6 @@ async fn accept_loop(
                     continue;
                 }
             },
-            _ = shutdown.changed() => break,
         };
         let ip = peer.ip();
         {
@@ -736,21 +740,23 @@ async fn serve_connection<R, W>(
         }
         let may_read_more = !paused || stash_bytes < max_frame_len;
         let frame = tokio::select! {
-            frame = reader.next(), if may_read_more => frame,
-            // A client that does not read what it is sent is not read from either.
-            () = queue.wait_until_readable(), if paused => continue,
+            // Endings first, then reading: the order is fixed, so runs repeat.
+            biased;
             _ = shutdown.changed() => break,
+            // The core closed the connection; the writer may be stuck on a full socket.
+            _ = &mut kill_rx, if registered => break,
             // The writer closed the connection (the core said so): stop reading too.
             _ = &mut writer_task => {
                 writer_done = true;
                 break;
             }
-            // The core closed the connection; the writer may be stuck on a full socket.
-            _ = &mut kill_rx, if registered => break,
             () = &mut handshake_deadline, if !registered => {
                 debug!(conn, %peer, "no handshake in time; closing");
                 break;
             }
+            // A client that does not read what it is sent is not read from either.
+            () = queue.wait_until_readable(), if paused => continue,
+            frame = reader.next(), if may_read_more => frame,
         };
         match frame {
             None => break,

@@ -101,7 +101,7 @@ impl Node {
     }
 
     /// The child names, in the order Java 3.8 lists them (getChildren, snapshots).
-    pub fn children(&self) -> impl Iterator<Item = &String> + '_ {
+    pub fn children(&self) -> impl Iterator<Item = &str> + '_ {
         self.children.keys()
     }
 
@@ -480,7 +480,7 @@ impl DataTree {
     }
 
     /// A session's ephemeral nodes, in the order of the session's set in Java's DataTree.
-    pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &String> {
+    pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &str> {
         self.ephemerals
             .get(&session)
             .into_iter()
@@ -500,9 +500,9 @@ impl DataTree {
         let capacity = (set.len() as f32 / 0.75f32 + 1.0f32) as usize;
         let mut copy = JavaHashMap::with_initial_capacity(capacity);
         for path in set.keys() {
-            copy.insert(path.clone(), ());
+            copy.insert(path.to_owned(), ());
         }
-        copy.keys().cloned().collect()
+        copy.keys().map(str::to_owned).collect()
     }
 
     /// Container nodes.
@@ -653,8 +653,8 @@ impl DataTree {
                     paths.iter().map(String::as_str).collect();
                 let extra: Vec<String> = set
                     .keys()
-                    .filter(|p| !listed.contains(p.as_str()))
-                    .cloned()
+                    .filter(|p| !listed.contains(p))
+                    .map(str::to_owned)
                     .collect();
                 if t.is_some() && !extra.is_empty() {
                     tracing::warn!(session = %format_args!("{:#x}", header.client_id), zxid = %format_args!("{:#x}", header.zxid), "ephemerals not in the closeSession txn; deleting them too");
@@ -1146,7 +1146,7 @@ mod tests {
         let x = tree.client_stat(tree.node("/a/x").unwrap());
         assert_eq!(x.ephemeral_owner, 0x42);
         assert_eq!(
-            tree.ephemerals(0x42).cloned().collect::<Vec<_>>(),
+            tree.ephemerals(0x42).map(str::to_owned).collect::<Vec<_>>(),
             vec!["/a/x"]
         );
         let r = tree.apply(

@@ -98,12 +98,9 @@ pub(super) enum Completion {
 /// A txn proposed and logged, not yet committed.
 #[derive(Debug)]
 pub(super) struct Proposal {
-    zxid: i64,
-    /// The session the txn belongs to (0 for the server's own).
-    session_id: i64,
-    /// The speculative tree right after this txn: it becomes the committed tree (an O(1)
-    /// clone, so the txn is applied once).
-    tree_after: DataTree,
+    /// The txn as logged.
+    entry: std::sync::Arc<TxnEntry>,
+    /// What applying it to the speculative tree gave: its events fire at commit.
     result: ApplyResult,
     completion: Completion,
 }
@@ -125,9 +122,14 @@ impl ServerCore {
         }
     }
 
-    /// Proposes one txn: applies it to the speculative tree (so the log record carries the
-    /// tree digest after it, as Java's records do), asks the runtime to log it, and keeps what
-    /// its commit must do (`complete`, given the txn's result).
+    /// The tree prep sees: the committed one plus every txn proposed since.
+    pub(super) fn prep_tree(&self) -> &DataTree {
+        self.outstanding.as_ref().unwrap_or(&self.tree)
+    }
+
+    /// Proposes one txn: applies it to the speculative tree (so prep sees it and the log
+    /// record carries the tree digest after it, as Java's records do), asks the runtime to
+    /// log it, and keeps what its commit must do (`complete`, given the txn's result).
     pub(super) fn propose(
         &mut self,
         header: TxnHeader,
@@ -141,19 +143,22 @@ impl ServerCore {
             self.last_proposed_zxid + 1,
             "zxids are proposed in order"
         );
-        let session_id = header.client_id;
-        let result = self.outstanding.apply(&header, &txn);
+        // The speculative tree exists only while txns are in flight; it starts as an O(1)
+        // clone of the committed one, and each node it changes is copied once.
+        let speculative = self.outstanding.get_or_insert_with(|| self.tree.clone());
+        let result = speculative.apply(&header, &txn);
         let digest = (self.config.digest_enabled && header.r#type != OpCode::Error).then(|| {
             zk_proto::txn::TxnDigest {
                 version: 2,
-                tree_digest: self.outstanding.digest(),
+                tree_digest: speculative.digest(),
             }
         });
-        out.push(Action::Log(TxnEntry {
+        let entry = std::sync::Arc::new(TxnEntry {
             header,
             txn,
             digest,
-        }));
+        });
+        out.push(Action::Log(entry.clone()));
         let completion = complete(&result);
         if let Completion::Reply { conn, .. } = &completion {
             if let Some(c) = self.conns.get_mut(conn) {
@@ -161,9 +166,7 @@ impl ServerCore {
             }
         }
         self.pending.push_back(Proposal {
-            zxid,
-            session_id,
-            tree_after: self.outstanding.clone(),
+            entry,
             result,
             completion,
         });
@@ -171,29 +174,72 @@ impl ServerCore {
     }
 
     /// The log is durable up to `zxid`: as a quorum of one, every txn proposed up to it
-    /// commits, in order. Returns the replies, events and closes that were waiting, and what
+    /// commits, in order. Returns the replies, events and closes that were waiting, then what
     /// the requests released behind them do (which may propose, and so log, more txns).
     pub fn log_flushed(&mut self, zxid: i64, wall_ms: i64) -> Vec<Action> {
         let mut out = Vec::new();
-        while self.pending.front().is_some_and(|p| p.zxid <= zxid) {
+        // When everything in flight commits (always, for a quorum of one that flushes what it
+        // logged), the speculative tree is the committed tree after the last txn: it is taken
+        // as is (O(1)), and no txn is applied twice. Otherwise each committed txn is applied
+        // to the committed tree.
+        let adopted = if zxid >= self.last_proposed_zxid {
+            self.outstanding.take()
+        } else {
+            None
+        };
+        let adopting = adopted.is_some();
+        if let Some(tree) = adopted {
+            self.tree = tree;
+        }
+        let mut waiting = Vec::new();
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.entry.header.zxid <= zxid)
+        {
             let proposal = self.pending.pop_front().expect("checked");
-            self.commit(proposal, wall_ms, &mut out);
+            if let Some(conn) = self.commit(proposal, adopting, &mut out) {
+                if !waiting.contains(&conn) {
+                    waiting.push(conn);
+                }
+            }
+        }
+        // Held requests go after the commits: a released write is prepped against every txn
+        // proposed before it. A released read sees the writes of this flush, all committed
+        // by then, and never a later write of its own connection (that one is held behind it).
+        for conn in waiting {
+            self.release(conn, wall_ms, &mut out);
         }
         out
     }
 
-    /// Commits one proposal: the committed tree becomes the one it produced, its events fire,
-    /// then what waited for it happens.
-    pub(super) fn commit(&mut self, proposal: Proposal, wall_ms: i64, out: &mut Vec<Action>) {
+    /// Commits one proposal: unless the committed tree already holds it (`applied`), the txn
+    /// is applied to it; its events fire, then its reply or ConnectResponse goes out. Returns
+    /// the connection whose held requests may now go on.
+    fn commit(
+        &mut self,
+        proposal: Proposal,
+        applied: bool,
+        out: &mut Vec<Action>,
+    ) -> Option<ConnId> {
         let Proposal {
-            zxid,
-            session_id,
-            tree_after,
-            result,
+            entry,
+            mut result,
             completion,
         } = proposal;
+        let zxid = entry.header.zxid;
+        let session_id = entry.header.client_id;
         debug_assert_eq!(zxid, self.last_zxid + 1, "txns commit in zxid order");
-        self.tree = tree_after;
+        if !applied {
+            result = self.tree.apply(&entry.header, &entry.txn);
+            debug_assert!(
+                entry
+                    .digest
+                    .as_ref()
+                    .is_none_or(|d| d.tree_digest == self.tree.digest()),
+                "the committed tree is the one the txn was proposed against (zxid {zxid:#x})"
+            );
+        }
         self.last_zxid = zxid;
         self.fire(&result, out);
         match completion {
@@ -203,20 +249,16 @@ impl ServerCore {
                 err,
                 body,
             } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
-                    return;
-                };
+                let c = self.conns.get_mut(&conn)?;
                 c.pending_writes -= 1;
                 self.reply(out, conn, xid, zxid, err, body);
-                self.release(conn, wall_ms, out);
+                Some(conn)
             }
             Completion::Connected { conn, response } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
-                    return;
-                };
+                let c = self.conns.get_mut(&conn)?;
                 c.establishing = false;
                 self.send(out, conn, Bytes::from(response.to_jute_bytes()));
-                self.release(conn, wall_ms, out);
+                Some(conn)
             }
             Completion::SessionClosed { conn, xid } => {
                 self.sessions.remove(session_id);
@@ -230,6 +272,7 @@ impl ServerCore {
                     out.push(Action::Close { conn: other });
                 }
                 info!(conn, session = %format_args!("{session_id:#x}"), "session closed");
+                None
             }
             Completion::SessionExpired => {
                 self.sessions.remove(session_id);
@@ -237,8 +280,9 @@ impl ServerCore {
                     self.drop_conn(conn);
                     out.push(Action::Close { conn });
                 }
+                None
             }
-            Completion::Nothing => {}
+            Completion::Nothing => None,
         }
     }
 
@@ -495,7 +539,7 @@ impl ServerCore {
     ) {
         let op = body.op();
         let prep = Prep {
-            tree: &self.outstanding,
+            tree: self.prep_tree(),
             committed: &self.tree,
             config: &self.config,
             nulls,

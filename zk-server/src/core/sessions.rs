@@ -203,7 +203,7 @@ impl ServerCore {
             let body = RequestBody::DeleteContainer(path.clone());
             // Prepped like a client's request: against the txns in flight too.
             let prep = Prep {
-                tree: &self.outstanding,
+                tree: self.prep_tree(),
                 committed: &self.tree,
                 config: &self.config,
                 nulls: Nulls::NONE,
@@ -232,7 +232,7 @@ impl ServerCore {
     ) {
         self.sessions.set_closing(id);
         // The ephemerals as of every txn proposed, as Java's prep sees them.
-        let paths = self.outstanding.ephemerals_copy(id);
+        let paths = self.prep_tree().ephemerals_copy(id);
         let mut txn = Txn::CloseSession(Some(CloseSessionTxn {
             paths2_delete: paths,
         }));

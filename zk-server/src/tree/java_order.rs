@@ -27,6 +27,7 @@ mod pvec;
 mod tree_bin;
 
 use pvec::PVec;
+use std::sync::Arc;
 
 /// No entry (Java's `null`).
 const NIL: u32 = u32::MAX;
@@ -95,7 +96,9 @@ struct Entry<V> {
     hash: i32,
     /// The next entry of the bin in iteration order.
     next: u32,
-    key: String,
+    /// Shared, so copying a chunk of entries (a write to a map a clone shares) copies no
+    /// strings.
+    key: Arc<str>,
     value: V,
     tree: Option<Box<TreeLinks>>,
 }
@@ -230,7 +233,7 @@ impl<V: Clone> JavaHashMap<V> {
     }
 
     /// The keys in Java's iteration order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> + '_ {
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
         self.iter().map(|(k, _)| k)
     }
 
@@ -371,7 +374,7 @@ impl<V: Clone> Table<V> {
 
     fn is_key(&self, i: u32, hash: i32, key: &str) -> bool {
         let e = self.entry(i);
-        e.hash == hash && e.key == key
+        e.hash == hash && &*e.key == key
     }
 
     /// The entry of `key`, found as Java finds it: its bin, then the list or the tree.
@@ -397,7 +400,7 @@ impl<V: Clone> Table<V> {
         let entry = Slot::Used(Entry {
             hash,
             next,
-            key,
+            key: key.into(),
             value,
             tree: None,
         });
@@ -554,7 +557,7 @@ pub fn check_hash_set_script(script: &str) -> Result<usize, String> {
             set.remove(name);
         } else if let Some(order) = line.strip_prefix('=') {
             let java: Vec<&str> = order.split('/').filter(|n| !n.is_empty()).collect();
-            let ours: Vec<&str> = set.keys().map(String::as_str).collect();
+            let ours: Vec<&str> = set.keys().collect();
             if java != ours {
                 return Err(format!(
                     "line {number}: Java lists {} names {java:?}, the model {} names {ours:?}",
@@ -579,7 +582,7 @@ pub struct Iter<'a, V> {
 }
 
 impl<'a, V: Clone> Iterator for Iter<'a, V> {
-    type Item = (&'a String, &'a V);
+    type Item = (&'a str, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.next == NIL {
@@ -587,7 +590,7 @@ impl<'a, V: Clone> Iterator for Iter<'a, V> {
         }
         let e = self.table?.entry(self.next);
         self.next = e.next;
-        Some((&e.key, &e.value))
+        Some((&*e.key, &e.value))
     }
 }
 

@@ -97,7 +97,7 @@ fn black_height<V: Clone>(map: &Table<V>, i: u32) -> usize {
     if i == NIL {
         return 1;
     }
-    let key = |i: u32| (map.entry(i).hash, map.entry(i).key.clone());
+    let key = |i: u32| (map.entry(i).hash, map.entry(i).key.to_string());
     let before = |a: (i32, String), b: (i32, String)| {
         a.0 < b.0 || (a.0 == b.0 && java_compare(&a.1, &b.1) == Ordering::Less)
     };
@@ -168,13 +168,13 @@ fn a_clone_is_unaffected_by_later_writes() {
         map.insert(format!("c{i}"), i);
     }
     let image = map.clone();
-    let before: Vec<(String, i32)> = image.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let before: Vec<(String, i32)> = image.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
     for i in 0..500 {
         map.remove(&format!("c{i}"));
         map.insert(format!("d{i}"), i);
     }
     *map.get_mut("c999").unwrap() = -1;
-    let after: Vec<(String, i32)> = image.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let after: Vec<(String, i32)> = image.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
     assert_eq!(before, after);
     assert_eq!(image.get("c999"), Some(&999));
     check_invariants(&map);
@@ -187,11 +187,11 @@ fn an_existing_key_keeps_its_place_and_gets_the_new_value() {
     for name in colliding("", 5, 32) {
         map.insert(name, 0);
     }
-    let order: Vec<String> = map.keys().cloned().collect();
+    let order: Vec<String> = map.keys().map(str::to_owned).collect();
     for (i, name) in order.iter().enumerate() {
         assert_eq!(map.insert(name.clone(), i + 1), Some(0));
     }
-    assert_eq!(map.keys().cloned().collect::<Vec<_>>(), order);
+    assert_eq!(map.keys().map(str::to_owned).collect::<Vec<_>>(), order);
     assert_eq!(map.len(), 32);
     assert!(map.iter().enumerate().all(|(i, (_, &v))| v == i + 1));
 }
@@ -221,7 +221,7 @@ proptest::proptest! {
         }
         check_invariants(&map);
         proptest::prop_assert_eq!(map.len(), reference.len());
-        let mut listed: Vec<(String, usize)> = map.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut listed: Vec<(String, usize)> = map.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
         listed.sort();
         proptest::prop_assert_eq!(listed, reference.into_iter().collect::<Vec<_>>());
     }

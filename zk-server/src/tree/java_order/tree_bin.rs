@@ -102,7 +102,7 @@ impl<V: Clone> Table<V> {
             let dir = match e.hash.cmp(&hash) {
                 Ordering::Greater => Ordering::Less,
                 Ordering::Less => Ordering::Greater,
-                Ordering::Equal if e.key == key => return Descent::Found(p),
+                Ordering::Equal if &*e.key == key => return Descent::Found(p),
                 Ordering::Equal => java_compare(key, &e.key),
             };
             let left = dir != Ordering::Greater;
