@@ -160,7 +160,7 @@ fn apply_step(tree: &mut DataTree, zxid: &mut i64, step: &str) -> Option<String>
     } else {
         let path = step.strip_prefix("ls ").expect("a known step");
         let node = tree.node(path).expect("listed nodes exist");
-        let children: Vec<&str> = node.children().map(String::as_str).collect();
+        let children: Vec<&str> = node.children().collect();
         return Some(format!("{path}\t{}", children.join("/")));
     };
     *zxid += 1;
