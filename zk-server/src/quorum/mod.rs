@@ -8,3 +8,4 @@ pub mod election;
 pub mod epoch;
 mod java_order;
 pub mod verifier;
+pub mod sync;
