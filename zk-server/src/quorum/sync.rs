@@ -380,9 +380,18 @@ mod tests {
         assert!(txn_log_within_limit(100, 1000, 0.33));
         assert!(txn_log_within_limit(330, 1000, 0.33));
         assert!(!txn_log_within_limit(331, 1000, 0.33));
-        assert!(txn_log_within_limit(1 << 40, 0, 0.33), "no snapshot: no limit");
-        assert!(txn_log_within_limit(1 << 40, 1000, 0.0), "factor 0: no limit");
+        assert!(
+            txn_log_within_limit(1 << 40, 0, 0.33),
+            "no snapshot: no limit"
+        );
+        assert!(
+            txn_log_within_limit(1 << 40, 1000, 0.0),
+            "factor 0: no limit"
+        );
         assert!(!txn_log_within_limit(0, 1000, -1.0), "negative: disabled");
-        assert!(!txn_log_within_limit(331, 1000, 5.0), "above 1: the default");
+        assert!(
+            !txn_log_within_limit(331, 1000, 5.0),
+            "above 1: the default"
+        );
     }
 }
