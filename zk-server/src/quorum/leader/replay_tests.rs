@@ -5,6 +5,7 @@
 
 use super::*;
 use zk_proto::jute::Jute;
+use zk_proto::quorum::{int_data, LearnerInfoData, ZAB_PROTOCOL_VERSION};
 use zk_proto::types::OpCode;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/quorum/");

@@ -1,6 +1,7 @@
 //! Whole action lists for each phase of the leader.
 
 use super::*;
+use zk_proto::quorum::{int_data, LearnerInfoData, ZAB_PROTOCOL_VERSION};
 use zk_proto::quorum::{PingTouches, RevalidateRequest};
 use zk_proto::txn::{Txn, TxnHeader};
 use zk_proto::types::OpCode;
