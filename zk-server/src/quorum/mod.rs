@@ -7,4 +7,6 @@ pub mod config;
 pub mod election;
 pub mod epoch;
 mod java_order;
+pub mod leader;
+pub mod sync;
 pub mod verifier;
