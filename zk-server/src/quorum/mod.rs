@@ -7,4 +7,5 @@ pub mod config;
 pub mod election;
 pub mod epoch;
 mod java_order;
+pub mod learner;
 pub mod verifier;
