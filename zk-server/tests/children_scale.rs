@@ -86,7 +86,12 @@ fn a_million_children_under_one_node() {
     let iterate_ms = t.elapsed().as_millis();
     assert_eq!(counted, n);
     let t = Instant::now();
-    let listed: Vec<String> = tree.node("/p").unwrap().children().map(str::to_owned).collect();
+    let listed: Vec<String> = tree
+        .node("/p")
+        .unwrap()
+        .children()
+        .map(str::to_owned)
+        .collect();
     let list_ms = t.elapsed().as_millis();
     assert_eq!(listed.len(), n);
 

@@ -219,7 +219,10 @@ impl ServerCore {
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
         let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
-        Ok((n.children().map(str::to_owned).collect(), self.tree.client_stat(n)))
+        Ok((
+            n.children().map(str::to_owned).collect(),
+            self.tree.client_stat(n),
+        ))
     }
 }
 

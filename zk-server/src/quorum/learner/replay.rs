@@ -42,7 +42,14 @@ fn packets(name: &str) -> Vec<(QuorumPacket, Vec<u8>)> {
     out
 }
 
-fn follower(local: LocalState) -> Learner {
+/// A follower with sid 1's stored state.
+fn follower(accepted_epoch: i64, current_epoch: i64, last_logged_zxid: i64) -> Learner {
+    let local = LocalState {
+        accepted_epoch,
+        current_epoch,
+        last_logged_zxid,
+        force_snapshot_after_election: false,
+    };
     let config = LearnerConfig {
         server_id: 1,
         role: LearnerRole::Follower,
@@ -148,49 +155,45 @@ fn replay(learner: &mut Learner, capture: &str) -> Replay {
     result
 }
 
-fn zxids_of(actions: &[Action], pick: fn(&Action) -> Option<i64>) -> Vec<i64> {
-    actions.iter().filter_map(pick).collect()
-}
-
-fn logged(a: &Action) -> Option<i64> {
-    match a {
-        Action::Log(e) => Some(e.header.zxid),
+/// Asserts that txns 1..=`count` of `epoch` were logged and committed in order, and returns
+/// the other actions.
+fn txns_then_the_rest(r: &Replay, epoch: i64, count: i64) -> Vec<Action> {
+    let txns: Vec<i64> = (1..=count).map(|c| make_zxid(epoch, c)).collect();
+    let pick = |f: fn(&Action) -> Option<&TxnEntry>| -> Vec<i64> {
+        r.others
+            .iter()
+            .filter_map(f)
+            .map(|e| e.header.zxid)
+            .collect()
+    };
+    let logged = pick(|a| match a {
+        Action::Log(e) => Some(e),
         _ => None,
-    }
-}
-
-fn committed(a: &Action) -> Option<i64> {
-    match a {
-        Action::Commit(e) => Some(e.header.zxid),
+    });
+    let committed = pick(|a| match a {
+        Action::Commit(e) => Some(e),
         _ => None,
-    }
+    });
+    assert_eq!((&logged, &committed), (&txns, &txns));
+    r.others
+        .iter()
+        .filter(|a| !matches!(a, Action::Log(_) | Action::Commit(_)))
+        .cloned()
+        .collect()
 }
 
 #[test]
 fn diff_of_five_txns_matches_java_byte_for_byte() {
     // sid 1 had accepted epoch 2 (the empty DIFF below) and logged up to 0x100000009.
-    let mut learner = follower(LocalState {
-        accepted_epoch: 2,
-        current_epoch: 2,
-        last_logged_zxid: 0x1_0000_0009,
-        force_snapshot_after_election: false,
-    });
+    let mut learner = follower(2, 2, 0x1_0000_0009);
     let r = replay(&mut learner, "learner1-epoch2-DIFF");
     assert_eq!((r.compared, r.bytes), (77, 1564));
-    let txns: Vec<i64> = (1..=5).map(|c| 0x2_0000_0000 + c).collect();
-    assert_eq!(zxids_of(&r.others, logged), txns);
-    assert_eq!(zxids_of(&r.others, committed), txns);
     // The epoch was already accepted; NEWLEADER writes the current epoch; no snapshot.
-    let admin: Vec<&Action> = r
-        .others
-        .iter()
-        .filter(|a| !matches!(a, Action::Log(_) | Action::Commit(_)))
-        .collect();
     assert_eq!(
-        admin,
+        txns_then_the_rest(&r, 2, 5),
         [
-            &Action::WriteCurrentEpoch(2),
-            &Action::StartServing { epoch: 2 }
+            Action::WriteCurrentEpoch(2),
+            Action::StartServing { epoch: 2 }
         ]
     );
     assert_eq!(learner.zab_state(), ZabState::Broadcast);
@@ -203,16 +206,11 @@ fn diff_of_five_txns_matches_java_byte_for_byte() {
 #[test]
 fn empty_diff_matches_java_byte_for_byte() {
     // Before epoch 2 sid 1 was in epoch 1 with 9 txns.
-    let mut learner = follower(LocalState {
-        accepted_epoch: 1,
-        current_epoch: 1,
-        last_logged_zxid: 0x1_0000_0009,
-        force_snapshot_after_election: false,
-    });
+    let mut learner = follower(1, 1, 0x1_0000_0009);
     let r = replay(&mut learner, "learner1-epoch2-emptyDIFF");
     assert_eq!((r.compared, r.bytes), (39, 804));
     assert_eq!(
-        r.others,
+        txns_then_the_rest(&r, 2, 0),
         [
             Action::WriteAcceptedEpoch(2),
             Action::WriteCurrentEpoch(2),
@@ -225,35 +223,22 @@ fn empty_diff_matches_java_byte_for_byte() {
 #[test]
 fn snap_and_client_traffic_match_java_byte_for_byte() {
     // A fresh server: no epoch files, empty log.
-    let mut learner = follower(LocalState {
-        accepted_epoch: 0,
-        current_epoch: 0,
-        last_logged_zxid: 0,
-        force_snapshot_after_election: false,
-    });
+    let mut learner = follower(0, 0, 0);
     let r = replay(&mut learner, "learner1-epoch1-SNAP");
     assert_eq!((r.compared, r.bytes), (90, 2210));
-    let txns: Vec<i64> = (1..=9).map(|c| 0x1_0000_0000 + c).collect();
-    assert_eq!(zxids_of(&r.others, logged), txns);
-    assert_eq!(zxids_of(&r.others, committed), txns);
-    let admin: Vec<&Action> = r
-        .others
-        .iter()
-        .filter(|a| !matches!(a, Action::Log(_) | Action::Commit(_)))
-        .collect();
     assert_eq!(
-        admin,
+        txns_then_the_rest(&r, 1, 9),
         [
-            &Action::WriteAcceptedEpoch(1),
-            &Action::LoadSnapshot { zxid: 0 },
-            &Action::TakeSnapshot { sync: true },
-            &Action::WriteCurrentEpoch(1),
-            &Action::StartServing { epoch: 1 },
-            &Action::SyncDone {
+            Action::WriteAcceptedEpoch(1),
+            Action::LoadSnapshot { zxid: 0 },
+            Action::TakeSnapshot { sync: true },
+            Action::WriteCurrentEpoch(1),
+            Action::StartServing { epoch: 1 },
+            Action::SyncDone {
                 session_id: 0x0100_0085_b004_0000,
                 cxid: 4
             },
-            &Action::Revalidated {
+            Action::Revalidated {
                 session_id: 0x0200_0085_c64c_0000,
                 valid: true
             },
@@ -265,8 +250,9 @@ fn snap_and_client_traffic_match_java_byte_for_byte() {
         .iter()
         .position(|a| matches!(a, Action::SyncDone { .. }))
         .unwrap();
-    assert_eq!(
-        zxids_of(&r.others[..sync_at], committed).last(),
-        Some(&0x1_0000_0004)
-    );
+    let last_commit = r.others[..sync_at].iter().rev().find_map(|a| match a {
+        Action::Commit(e) => Some(e.header.zxid),
+        _ => None,
+    });
+    assert_eq!(last_commit, Some(0x1_0000_0004));
 }
