@@ -11,8 +11,8 @@ use zk_proto::quorum::{int_data, PacketType, QuorumPacket};
 use zk_proto::txn::TxnEntry;
 
 use super::{
-    epoch_of_zxid, inform_entry, make_zxid, note_order, send, Action, Learner, LearnerRole, Phase,
-    EXIT_QUORUM_PACKET_ERROR,
+    broadcast::{inform_entry, note_order},
+    epoch_of_zxid, make_zxid, send, Action, Learner, LearnerRole, Phase, EXIT_QUORUM_PACKET_ERROR,
 };
 
 /// What `syncWithLeader` keeps between DIFF/SNAP/TRUNC and UPTODATE.
