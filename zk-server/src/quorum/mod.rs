@@ -8,5 +8,6 @@ pub mod election;
 pub mod epoch;
 mod java_order;
 pub mod leader;
+pub mod learner;
 pub mod sync;
 pub mod verifier;
