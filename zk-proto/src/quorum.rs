@@ -14,6 +14,16 @@ use crate::txn::TxnEntry;
 use crate::types::{int_enum, OpCode};
 use bytes::{BufMut, Bytes};
 
+/// The zxid of `counter` in `epoch` (`ZxidUtils.makeZxid`; epochs are Java longs, -1 for none).
+pub const fn make_zxid(epoch: i64, counter: i64) -> i64 {
+    (epoch << 32) | (counter & 0xffff_ffff)
+}
+
+/// The epoch part of a zxid (`ZxidUtils.getEpochFromZxid`).
+pub const fn epoch_of_zxid(zxid: i64) -> i64 {
+    zxid >> 32
+}
+
 int_enum! {
     /// QuorumPacket types (`Leader.java` constants).
     pub enum PacketType {

@@ -51,15 +51,7 @@ pub const EXIT_UNMATCHED_TXN_COMMIT: i32 = 12;
 /// (`ExitCode.QUORUM_PACKET_ERROR`).
 pub const EXIT_QUORUM_PACKET_ERROR: i32 = 13;
 
-/// The zxid of `counter` in `epoch` (`ZxidUtils.makeZxid`).
-pub fn make_zxid(epoch: i64, counter: i64) -> i64 {
-    (epoch << 32) | (counter & 0xffff_ffff)
-}
-
-/// The epoch part of a zxid (`ZxidUtils.getEpochFromZxid`).
-pub fn epoch_of_zxid(zxid: i64) -> i64 {
-    zxid >> 32
-}
+pub use zk_proto::quorum::{epoch_of_zxid, make_zxid};
 
 /// What the learner is to its leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

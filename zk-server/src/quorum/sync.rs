@@ -20,6 +20,8 @@
 //! The txns to send come back as a zxid range; the caller sends them as PROPOSAL + COMMIT pairs
 //! from the disk log and the committed log.
 
+use zk_proto::quorum::epoch_of_zxid;
+
 /// The leader side of one sync decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncInput<'a> {
@@ -116,10 +118,6 @@ impl SyncPlan {
     }
 }
 
-fn epoch_of(zxid: i64) -> i64 {
-    zxid >> 32
-}
-
 /// Decides how to sync a learner, exactly as Java 3.8's `syncFollower` (see the module docs).
 pub fn plan_sync(input: &SyncInput<'_>) -> SyncPlan {
     let peer = input.peer_last_zxid;
@@ -192,7 +190,7 @@ fn from_history(zxids: &[i64], peer: i64, max_committed: i64) -> Option<SyncPlan
         return Some(diff);
     }
     // The leader never had `peer`: cut the learner back to the last zxid both have.
-    if epoch_of(first_not_below) != epoch_of(peer) {
+    if epoch_of_zxid(first_not_below) != epoch_of_zxid(peer) {
         return None;
     }
     let prev = if below == 0 { -1 } else { zxids[below - 1] };
