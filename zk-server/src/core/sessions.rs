@@ -72,6 +72,14 @@ impl ServerCore {
             establishing,
             held: std::collections::VecDeque::new(),
         };
+        // The answer to a session accepted (opened or re-attached).
+        let accepted = |session_id: i64| ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout,
+            session_id,
+            passwd: Bytes::copy_from_slice(&session_password(session_id)),
+            read_only: sent_read_only_byte.then_some(false),
+        };
         if request.session_id != 0 {
             let id = request.session_id;
             let valid = request.passwd[..] == session_password(id)[..]
@@ -91,13 +99,7 @@ impl ServerCore {
             }
             info!(conn, session = %format_args!("{id:#x}"), timeout, "session re-attached");
             self.conns.insert(conn, new_conn(id, false, self.last_zxid));
-            let resp = ConnectResponse {
-                protocol_version: 0,
-                time_out: timeout,
-                session_id: id,
-                passwd: Bytes::copy_from_slice(&session_password(id)),
-                read_only: sent_read_only_byte.then_some(false),
-            };
+            let resp = accepted(id);
             self.send(&mut out, conn, Bytes::from(resp.to_jute_bytes()));
         } else {
             // A new session is a createSession txn; the ConnectResponse waits for its commit.
@@ -108,13 +110,7 @@ impl ServerCore {
                 .insert(conn, new_conn(id, true, self.last_proposed_zxid + 1));
             info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened");
             let header = self.next_header(id, 0, OpCode::CreateSession, wall_ms);
-            let response = ConnectResponse {
-                protocol_version: 0,
-                time_out: timeout,
-                session_id: id,
-                passwd: Bytes::copy_from_slice(&session_password(id)),
-                read_only: sent_read_only_byte.then_some(false),
-            };
+            let response = accepted(id);
             self.propose(
                 header,
                 Txn::CreateSession(CreateSessionTxn { time_out: timeout }),
