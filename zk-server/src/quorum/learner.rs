@@ -236,6 +236,8 @@ pub struct Learner {
     pending_syncs: VecDeque<(i64, i32)>,
     /// Sessions whose REVALIDATE is unanswered.
     pending_revalidations: BTreeSet<i64>,
+    /// The connection failed while the NEWLEADER flush was pending: why, reported after it.
+    lost_during_flush: Option<String>,
 }
 
 impl Learner {
@@ -258,6 +260,7 @@ impl Learner {
             touches: BTreeMap::new(),
             pending_syncs: VecDeque::new(),
             pending_revalidations: BTreeSet::new(),
+            lost_during_flush: None,
         }
     }
 
@@ -308,9 +311,15 @@ impl Learner {
         vec![send(r#type, zxid, Some(Bytes::from(info.to_bytes())))]
     }
 
-    /// The connection closed or failed.
+    /// The connection closed or failed. While the NEWLEADER flush is pending the leader is
+    /// lost only after it (see [`Learner::log_flushed`]).
     pub fn disconnected(&mut self, reason: &str) -> Vec<Action> {
-        self.lose(format!("connection to the leader lost: {reason}"))
+        let reason = format!("connection to the leader lost: {reason}");
+        if self.waiting_for_log() {
+            self.lost_during_flush.get_or_insert(reason);
+            return Vec::new();
+        }
+        self.lose(reason)
     }
 
     /// Time passed: a leader silent past the read timeout (or a connection not made within
@@ -326,6 +335,8 @@ impl Learner {
                     Vec::new()
                 }
             }
+            // Java's learner thread is in `syncFlush`, not reading: no read timeout.
+            _ if self.waiting_for_log() => Vec::new(),
             _ => {
                 let silent_ms = now_ms.saturating_sub(self.last_heard_ms);
                 if silent_ms >= self.read_timeout_ms {
@@ -353,12 +364,28 @@ impl Learner {
 
     /// The local log is durable up to `zxid`: a follower ACKs the proposals logged so far, in
     /// order (`SendAckRequestProcessor`), or sends the NEWLEADER ACK it was holding.
+    ///
+    /// If the connection failed during that NEWLEADER flush, the current epoch is still
+    /// written, then the leader is lost: Java's learner is blocked in `syncFlush` and writes
+    /// `currentEpoch` before its ACK write fails. Without it the txns of the new epoch made
+    /// durable by the flush would sit under an older `currentEpoch`, which Java refuses to
+    /// load ("The current epoch, N, is older than the last zxid").
     pub fn log_flushed(&mut self, zxid: i64) -> Vec<Action> {
         let mut out = Vec::new();
         if let Phase::Syncing(sync) = &mut self.phase {
             if sync.newleader_flush_wait.is_some_and(|wait| wait <= zxid) {
                 sync.newleader_flush_wait = None;
-                out.extend(self.ack_newleader());
+                let acked = self.ack_newleader();
+                if let Some(reason) = self.lost_during_flush.take() {
+                    out.extend(
+                        acked
+                            .into_iter()
+                            .filter(|a| matches!(a, Action::WriteCurrentEpoch(_))),
+                    );
+                    out.extend(self.lose(reason));
+                    return out;
+                }
+                out.extend(acked);
                 while !self.waiting_for_log() && !matches!(self.phase, Phase::Lost) {
                     let Some(packet) = self.deferred.pop_front() else {
                         break;

@@ -232,6 +232,34 @@ fn diff_logs_at_newleader_and_acks_after_the_flush() {
     );
 }
 
+/// Found by the ensemble simulation (seed 131): a connection lost while the NEWLEADER flush
+/// was pending left the new epoch's txns durable under the old `currentEpoch`, a state Java
+/// refuses to start from. Java's learner only notices after the flush and the epoch write.
+#[test]
+fn connection_lost_during_the_newleader_flush_still_writes_the_current_epoch() {
+    let mut l = discovered(LearnerRole::Follower);
+    l.on_packet(packet(PacketType::Diff, E1 + 9), 0);
+    l.on_packet(proposal(E2 + 1), 0);
+    assert_eq!(
+        l.on_packet(packet(PacketType::NewLeader, E2), 0),
+        [Action::Log(txn(E2 + 1))]
+    );
+    assert_eq!(l.disconnected("reset"), [], "blocked in the flush");
+    assert_eq!(l.tick(60_000), [], "no read timeout while flushing");
+    assert_eq!(l.on_packet(packet(PacketType::UpToDate, -1), 0), []);
+    assert_eq!(
+        l.log_flushed(E2 + 1),
+        [
+            Action::WriteCurrentEpoch(2),
+            Action::LeaderLost {
+                reason: "connection to the leader lost: reset".into()
+            }
+        ]
+    );
+    assert_eq!(l.epochs(), (2, 2));
+    assert_eq!(l.log_flushed(E2 + 1), []);
+}
+
 #[test]
 fn proposals_between_newleader_and_uptodate_are_logged_after_uptodate() {
     let mut l = discovered(LearnerRole::Follower);
