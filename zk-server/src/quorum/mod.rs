@@ -9,5 +9,7 @@ pub mod epoch;
 mod java_order;
 pub mod leader;
 pub mod learner;
+#[cfg(test)]
+mod sim;
 pub mod sync;
 pub mod verifier;

@@ -1,0 +1,659 @@
+//! A deterministic whole-ensemble simulation: election, leader and learner cores of 3 or 5
+//! voters (and sometimes an observer) run together on simulated disks and a simulated
+//! network, driven by one seed, with ZAB's safety invariants checked at every step and
+//! liveness checked after the faults stop.
+//!
+//! One `u64` seed decides the ensemble's shape, the network (per-message delay, loss,
+//! duplication and so reordering of election notifications), the faults (crashes that lose
+//! the unflushed log, restarts from the disk, partitions that come and go, slow disks) and
+//! the client writes. No threads, no real time: a virtual clock and an event queue.
+//!
+//! Replay a failing seed (the failure prints this line):
+//! `ZK_SIM_SEED=<seed> cargo test -p zk-server --lib quorum::sim::replay -- --nocapture`
+//! (`ZK_SIM_TRACE=1` prints every traced event as it happens).
+//!
+//! The runtime contract the sim follows (and the real runtime must too):
+//! - a node's database is its applied txns; a role that ends flushes the log and fast-forwards
+//!   the database over it (`ZooKeeperServer.shutdown(false)`), and the next election votes
+//!   with that last zxid; a restart loads the newest snapshot plus the log after it;
+//! - the leader logs each txn it proposes and reports the flush with `log_flushed`; it applies
+//!   a txn on `Commit`; `Established` starts zxids at `zxid + 1`;
+//! - SNAP: the bytes after the SNAP packet are the leader's database as of the SNAP zxid
+//!   (here: its applied txns up to it), read by the learner on `LoadSnapshot`;
+//! - TRUNC: `truncate_after(zxid)` on the log, then the database is reloaded from the
+//!   snapshot and the log (`ZKDatabase.truncateLog`);
+//! - `TakeSnapshot` persists the database; `Log` appends, and a later flush reports
+//!   `log_flushed`; `Apply`/`Commit` apply in order;
+//! - the leader's committed log is its applied txns above what it loaded from a snapshot
+//!   (replayed log txns after a restart, everything applied since);
+//! - quorum connections are TCP: in order, and a lost packet means a lost connection.
+
+mod check;
+mod net;
+mod node;
+mod roles;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use zk_proto::txn::{SetDataTxn, Txn, TxnEntry, TxnHeader};
+use zk_proto::OpCode;
+
+use crate::config::PeerType;
+use crate::quorum::election::{Election, ElectionTiming, MajorityQuorum};
+use crate::quorum::epoch::{reconcile_epochs, EpochFiles};
+use crate::quorum::learner::ZabState;
+
+use check::{Checker, Violation};
+use net::{Event, Net, NetFaults};
+use node::{Node, Role};
+
+/// `tickTime` of every node.
+const TICK_TIME_MS: u64 = 200;
+/// `initLimit`.
+const INIT_LIMIT: u64 = 10;
+/// `syncLimit`.
+const SYNC_LIMIT: u64 = 5;
+/// How often each node's timers run.
+const TIMER_MS: u64 = 20;
+/// How long the ensemble has, once healed, to elect a leader and converge.
+const LIVENESS_MS: u64 = 120_000;
+
+/// The shape and fault mix of one run, all drawn from the seed.
+#[derive(Debug, Clone)]
+struct Params {
+    voters: i64,
+    observers: i64,
+    faults: NetFaults,
+    /// How long faults are injected.
+    fault_phase_ms: u64,
+    /// Gap between fault events.
+    fault_gap_ms: (u64, u64),
+    /// Gap between client writes.
+    write_gap_ms: (u64, u64),
+}
+
+impl Params {
+    fn draw(rng: &mut net::Rng) -> Params {
+        let voters = rng.pick(&[3, 3, 5]);
+        let observers = rng.pick(&[0, 0, 1]);
+        Params {
+            voters,
+            observers,
+            faults: NetFaults {
+                loss_per_mille: rng.range(0, 150),
+                dup_per_mille: rng.range(0, 80),
+                min_delay_ms: 1,
+                max_delay_ms: rng.range(2, 40),
+            },
+            fault_phase_ms: 8_000,
+            fault_gap_ms: (rng.range(100, 500), rng.range(600, 2500)),
+            write_gap_ms: (5, rng.range(10, 80)),
+        }
+    }
+}
+
+/// What a finished run saw.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Outcome {
+    pub voters: i64,
+    pub observers: i64,
+    pub crashes: u64,
+    pub partitions: u64,
+    pub established: u64,
+    pub commits: u64,
+    pub committed: usize,
+    /// Virtual ms from healing to convergence.
+    pub converged_after_ms: u64,
+}
+
+/// The simulated world.
+pub(super) struct Sim {
+    seed: u64,
+    params: Params,
+    net: Net,
+    nodes: BTreeMap<i64, Node>,
+    voters: BTreeSet<i64>,
+    config: String,
+    check: Checker,
+    next_role: u64,
+    healed_at: Option<u64>,
+    trace: VecDeque<String>,
+    trace_live: bool,
+    writes: u64,
+    crashes: u64,
+    partitions: u64,
+    established: u64,
+    commits: u64,
+}
+
+/// A failed run: what broke, with the way to replay it.
+#[derive(Debug)]
+pub(super) struct Failure(pub String);
+
+impl Sim {
+    fn new(seed: u64) -> Sim {
+        let mut rng = net::Rng::new(seed);
+        let params = Params::draw(&mut rng);
+        let voters: BTreeSet<i64> = (1..=params.voters).collect();
+        let observers: Vec<i64> = (params.voters + 1..=params.voters + params.observers).collect();
+        let mut config = String::new();
+        for sid in voters.iter().chain(&observers) {
+            let kind = if voters.contains(sid) {
+                "participant"
+            } else {
+                "observer"
+            };
+            config.push_str(&format!(
+                "server.{sid}=127.0.0.1:{}:{}:{kind}\n",
+                2230 + sid,
+                2240 + sid
+            ));
+        }
+        config.push_str("version=0");
+        let mut nodes = BTreeMap::new();
+        for &sid in voters.iter().chain(&observers) {
+            nodes.insert(sid, Node::new(sid, !voters.contains(&sid)));
+        }
+        Sim {
+            seed,
+            net: Net::new(rng.next(), params.faults),
+            params,
+            nodes,
+            voters,
+            config,
+            check: Checker::default(),
+            next_role: 0,
+            healed_at: None,
+            trace: VecDeque::new(),
+            trace_live: std::env::var_os("ZK_SIM_TRACE").is_some(),
+            writes: 0,
+            crashes: 0,
+            partitions: 0,
+            established: 0,
+            commits: 0,
+        }
+    }
+
+    fn trace(&mut self, line: String) {
+        let line = format!("{:>7} ms  {line}", self.net.now_ms);
+        if self.trace_live {
+            println!("{line}");
+        }
+        if self.trace.len() == 400 {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(line);
+    }
+
+    fn failure(&self, what: &str) -> Failure {
+        let mut text = format!(
+            "seed {} failed at {} ms ({} voters, {} observers, {:?}): {what}\n\
+             replay: ZK_SIM_SEED={} cargo test -p zk-server --lib quorum::sim::replay -- --nocapture\n\
+             last events:\n",
+            self.seed,
+            self.net.now_ms,
+            self.params.voters,
+            self.params.observers,
+            self.params.faults,
+            self.seed
+        );
+        for line in &self.trace {
+            text.push_str(line);
+            text.push('\n');
+        }
+        Failure(text)
+    }
+
+    /// Runs the seed to convergence or to the first violated invariant.
+    fn run(mut self) -> Result<Outcome, Failure> {
+        let sids: Vec<i64> = self.nodes.keys().copied().collect();
+        for sid in sids {
+            let start = self.net.rng.range(0, 300);
+            self.net.at(start, Event::Restart { sid });
+            self.net.at(start + sid as u64, Event::Tick { sid });
+        }
+        let first_fault = self.net.rng.range(500, 3000);
+        self.net.at(first_fault, Event::Fault);
+        self.net.at(1, Event::ClientWrite);
+        self.net.at(self.params.fault_phase_ms, Event::Heal);
+        let deadline = self.params.fault_phase_ms + LIVENESS_MS;
+        let mut next_check = 0;
+        while let Some(event) = self.net.pop(deadline) {
+            if let Err(v) = self.handle(event) {
+                return Err(self.failure(&v));
+            }
+            if let Some(healed) = self.healed_at {
+                if self.net.now_ms >= next_check {
+                    next_check = self.net.now_ms + 100;
+                    match self.converged() {
+                        Ok(true) => return Ok(self.outcome(healed)),
+                        Ok(false) => {}
+                        Err(v) => return Err(self.failure(&v)),
+                    }
+                }
+            }
+        }
+        let why = self.not_converged().unwrap_or_default();
+        Err(self.failure(&format!(
+            "no convergence {LIVENESS_MS} ms after healing: {why}"
+        )))
+    }
+
+    fn outcome(&self, healed: u64) -> Outcome {
+        Outcome {
+            voters: self.params.voters,
+            observers: self.params.observers,
+            crashes: self.crashes,
+            partitions: self.partitions,
+            established: self.established,
+            commits: self.commits,
+            committed: self.check.committed.len(),
+            converged_after_ms: self.net.now_ms - healed,
+        }
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), Violation> {
+        let now = self.net.now_ms;
+        match event {
+            Event::Notify {
+                from,
+                to,
+                notification,
+            } => {
+                let Some(node) = self.nodes.get_mut(&to).filter(|n| n.up) else {
+                    return Ok(());
+                };
+                if self.net.is_cut(from, to) {
+                    return Ok(());
+                }
+                let e = node.election.as_mut().expect("up");
+                let actions = e.on_notification(now, from, &notification);
+                self.election_actions(to, actions)
+            }
+            Event::ConnectRequest {
+                learner,
+                role,
+                leader,
+            } => {
+                if self.net.is_cut(learner, leader) {
+                    return Ok(());
+                }
+                let node = self.nodes.get_mut(&leader).expect("node");
+                let Role::Leading(l) = &mut node.role else {
+                    return Ok(());
+                };
+                if !node.up {
+                    return Ok(());
+                }
+                let conn = self.net.open_conn(learner, role, leader, l.id);
+                l.core.learner_connected(conn, now);
+                let d = self.net.delay();
+                self.net.after(d, Event::ConnectAccepted { conn });
+                Ok(())
+            }
+            Event::ConnectAccepted { conn } => {
+                let c = &self.net.conns[&conn];
+                let (sid, role, open) = (c.learner, c.learner_role, c.learner_open);
+                let node = self.nodes.get_mut(&sid).expect("node");
+                let wanted = match &mut node.role {
+                    Role::Following(f) if node.up && f.id == role && f.conn.is_none() && open => {
+                        f.conn = Some(conn);
+                        Some(f.core.connected(now))
+                    }
+                    _ => None,
+                };
+                match wanted {
+                    Some(actions) => self.learner_actions(sid, actions, None),
+                    None => {
+                        self.net.close(conn, false);
+                        Ok(())
+                    }
+                }
+            }
+            Event::ToLeader { conn, packet } => {
+                let c = &self.net.conns[&conn];
+                if !c.leader_open {
+                    return Ok(());
+                }
+                let (sid, role) = (c.leader, c.leader_role);
+                let node = self.nodes.get_mut(&sid).expect("node");
+                match &mut node.role {
+                    Role::Leading(l) if node.up && l.id == role => {
+                        let actions = l.core.on_packet(conn, packet, now);
+                        self.leader_actions(sid, actions)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Event::ToLearner {
+                conn,
+                packet,
+                snapshot,
+            } => {
+                let c = &self.net.conns[&conn];
+                if !c.learner_open {
+                    return Ok(());
+                }
+                let sid = c.learner;
+                let node = self.nodes.get_mut(&sid).expect("node");
+                match &mut node.role {
+                    Role::Following(f) if node.up && f.conn == Some(conn) => {
+                        let actions = f.core.on_packet(packet, now);
+                        self.learner_actions(sid, actions, snapshot)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Event::Eof { conn, to_leader } => self.eof(conn, to_leader),
+            Event::Flush { sid, incarnation } => {
+                let node = self.nodes.get_mut(&sid).expect("node");
+                if !node.up || node.incarnation != incarnation || !node.disk.flushing {
+                    return Ok(());
+                }
+                node.disk.flushing = false;
+                let zxid = crate::storage::log::TxnLog::flush(&mut node.disk.log).expect("memory");
+                match &mut node.role {
+                    Role::Leading(l) => {
+                        let actions = l.core.log_flushed(zxid, now);
+                        self.leader_actions(sid, actions)
+                    }
+                    Role::Following(f) => {
+                        let actions = f.core.log_flushed(zxid);
+                        self.learner_actions(sid, actions, None)
+                    }
+                    Role::Looking => Ok(()),
+                }
+            }
+            Event::Tick { sid } => {
+                self.net.after(TIMER_MS, Event::Tick { sid });
+                self.tick(sid)
+            }
+            Event::Restart { sid } => self.restart(sid),
+            Event::Fault => {
+                if self.healed_at.is_some() {
+                    return Ok(());
+                }
+                self.fault()?;
+                if self.healed_at.is_none() {
+                    let (lo, hi) = self.params.fault_gap_ms;
+                    let gap = self.net.rng.range(lo, hi);
+                    self.net.after(gap, Event::Fault);
+                }
+                Ok(())
+            }
+            Event::ClientWrite => {
+                if self.healed_at.is_some() {
+                    return Ok(());
+                }
+                self.client_write()?;
+                if self.healed_at.is_none() {
+                    let (lo, hi) = self.params.write_gap_ms;
+                    let gap = self.net.rng.range(lo, hi);
+                    self.net.after(gap, Event::ClientWrite);
+                }
+                Ok(())
+            }
+            Event::Heal => {
+                self.heal();
+                Ok(())
+            }
+        }
+    }
+
+    fn eof(&mut self, conn: net::ConnId, to_leader: bool) -> Result<(), Violation> {
+        let c = self.net.conns.get_mut(&conn).expect("conn");
+        let (sid, role) = if to_leader {
+            c.leader_open = false;
+            (c.leader, c.leader_role)
+        } else {
+            c.learner_open = false;
+            (c.learner, c.learner_role)
+        };
+        let node = self.nodes.get_mut(&sid).expect("node");
+        if !node.up || node.role.id() != Some(role) {
+            return Ok(());
+        }
+        match &mut node.role {
+            Role::Leading(l) => {
+                l.core.learner_disconnected(conn);
+                Ok(())
+            }
+            Role::Following(f) if f.conn == Some(conn) => {
+                let actions = f.core.disconnected("end of stream");
+                self.learner_actions(sid, actions, None)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn tick(&mut self, sid: i64) -> Result<(), Violation> {
+        let now = self.net.now_ms;
+        let node = self.nodes.get_mut(&sid).expect("node");
+        if !node.up {
+            return Ok(());
+        }
+        let actions = node.election.as_mut().expect("up").on_tick(now);
+        self.election_actions(sid, actions)?;
+        let node = self.nodes.get_mut(&sid).expect("node");
+        match &mut node.role {
+            Role::Leading(l) => {
+                let actions = l.core.on_tick(now);
+                self.leader_actions(sid, actions)
+            }
+            Role::Following(f) => {
+                let actions = f.core.tick(now);
+                self.learner_actions(sid, actions, None)?;
+                self.try_connect(sid);
+                Ok(())
+            }
+            Role::Looking => Ok(()),
+        }
+    }
+
+    /// A node starts from its disk: database from snapshot and log, epochs from their files,
+    /// a new election.
+    fn restart(&mut self, sid: i64) -> Result<(), Violation> {
+        let now = self.net.now_ms;
+        let others: Vec<i64> = self.nodes.keys().copied().filter(|&s| s != sid).collect();
+        let quorum = MajorityQuorum::new(self.voters.iter().copied());
+        let config = self.config.clone();
+        let node = self.nodes.get_mut(&sid).expect("node");
+        if node.up {
+            return Ok(());
+        }
+        node.up = true;
+        node.tree = node.disk.load_tree();
+        node.committed_log_floor = node.disk.snapshot_zxid;
+        node.processed_mark = node.disk.snapshot_zxid;
+        node.synced = false;
+        node.role = Role::Looking;
+        let files = EpochFiles {
+            accepted: Some(node.disk.accepted_epoch),
+            current: Some(node.disk.current_epoch),
+            current_tmp: None,
+        };
+        reconcile_epochs(files, node.last_processed())
+            .map_err(|e| format!("server {sid} cannot start: {e}"))?;
+        let peer_type = if node.observer {
+            PeerType::Observer
+        } else {
+            PeerType::Participant
+        };
+        let mut election = Election::new(
+            sid,
+            peer_type,
+            Box::new(quorum),
+            config,
+            ElectionTiming::default(),
+        );
+        for other in others {
+            election.peer_connected(other);
+        }
+        let actions = election.look_for_leader(now, node.last_processed(), node.disk.current_epoch);
+        node.election = Some(election);
+        let line = format!(
+            "{sid} starts: {} txns (last {:#x}), epochs {}/{}",
+            node.tree.len(),
+            node.last_zxid(),
+            node.disk.accepted_epoch,
+            node.disk.current_epoch
+        );
+        self.trace(line);
+        self.election_actions(sid, actions)
+    }
+
+    /// A crash: the process and the unflushed log are gone; peers may see a reset.
+    fn crash(&mut self, sid: i64) {
+        let node = self.nodes.get_mut(&sid).expect("node");
+        node.up = false;
+        node.incarnation += 1;
+        node.disk.lose_unflushed();
+        node.role = Role::Looking;
+        node.election = None;
+        node.tree.clear();
+        node.synced = false;
+        self.crashes += 1;
+        let conns: Vec<net::ConnId> = self
+            .net
+            .conns
+            .iter()
+            .filter(|(_, c)| c.learner == sid || c.leader == sid)
+            .map(|(&id, _)| id)
+            .collect();
+        for conn in conns {
+            let reset = self.net.rng.chance(500);
+            self.net.sever(conn, reset, reset);
+        }
+        self.trace(format!("{sid} CRASHES"));
+    }
+
+    /// A client write reaches an established leader (one at random if a stale one is still
+    /// around): the next zxid, proposed, then logged.
+    fn client_write(&mut self) -> Result<(), Violation> {
+        let leaders: Vec<i64> = self
+            .nodes
+            .values()
+            .filter(|n| n.up && matches!(&n.role, Role::Leading(l) if l.core.is_established()))
+            .map(|n| n.sid)
+            .collect();
+        if leaders.is_empty() {
+            return Ok(());
+        }
+        let sid = self.net.rng.pick(&leaders);
+        self.writes += 1;
+        let Role::Leading(l) = &mut self.nodes.get_mut(&sid).expect("node").role else {
+            unreachable!()
+        };
+        let zxid = l.next_zxid.expect("established");
+        l.next_zxid = Some(zxid + 1);
+        let entry = Arc::new(TxnEntry {
+            header: TxnHeader {
+                client_id: 1,
+                cxid: self.writes as i32,
+                zxid,
+                time: self.net.now_ms as i64,
+                r#type: OpCode::SetData,
+            },
+            txn: Txn::SetData(SetDataTxn {
+                path: format!("/k{}", self.writes % 8),
+                data: Some(format!("v{}", self.writes).into()),
+                version: 1,
+            }),
+            digest: None,
+        });
+        self.check.proposed(sid, &entry)?;
+        l.outstanding.insert(zxid, entry.clone());
+        let actions = l.core.propose(entry.clone(), self.net.now_ms);
+        self.leader_actions(sid, actions)?;
+        if matches!(&self.nodes[&sid].role, Role::Leading(_)) {
+            self.log_append(sid, &entry)?;
+        }
+        Ok(())
+    }
+}
+
+mod faults;
+
+/// Runs seeds `from..from + count`; returns the outcomes, or every failure's report.
+fn run_seeds(from: u64, count: u64) -> Result<Vec<Outcome>, Vec<Failure>> {
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    for seed in from..from + count {
+        match Sim::new(seed).run() {
+            Ok(o) => outcomes.push(o),
+            Err(f) => failures.push(f),
+        }
+    }
+    if failures.is_empty() {
+        Ok(outcomes)
+    } else {
+        Err(failures)
+    }
+}
+
+fn summary(outcomes: &[Outcome]) -> String {
+    let sum = |f: fn(&Outcome) -> u64| outcomes.iter().map(f).sum::<u64>();
+    format!(
+        "{} runs ({} with 5 voters, {} with an observer): {} crashes, {} partition events, \
+         {} leaders established, {} commits applied ({} txns committed), slowest convergence {} ms",
+        outcomes.len(),
+        outcomes.iter().filter(|o| o.voters == 5).count(),
+        outcomes.iter().filter(|o| o.observers > 0).count(),
+        sum(|o| o.crashes),
+        sum(|o| o.partitions),
+        sum(|o| o.established),
+        sum(|o| o.commits),
+        outcomes.iter().map(|o| o.committed).sum::<usize>(),
+        outcomes
+            .iter()
+            .map(|o| o.converged_after_ms)
+            .max()
+            .unwrap_or(0)
+    )
+}
+
+fn assert_seeds(from: u64, count: u64) {
+    match run_seeds(from, count) {
+        Ok(outcomes) => println!("{}", summary(&outcomes)),
+        Err(failures) => {
+            for f in &failures {
+                eprintln!("{}", f.0);
+            }
+            panic!("{} of {count} seeds failed (reports above)", failures.len());
+        }
+    }
+}
+
+/// The normal run: a few hundred seeds.
+#[test]
+fn seeds() {
+    assert_seeds(0, 200);
+}
+
+/// Replays one seed with its trace: `ZK_SIM_SEED=<seed> cargo test -p zk-server --lib
+/// quorum::sim::replay -- --nocapture` (seed 0 without the variable).
+#[test]
+fn replay() {
+    let seed = std::env::var("ZK_SIM_SEED")
+        .ok()
+        .map_or(0, |s| s.parse().expect("ZK_SIM_SEED is a u64"));
+    match Sim::new(seed).run() {
+        Ok(o) => println!("seed {seed}: {o:?}"),
+        Err(f) => panic!("{}", f.0),
+    }
+}
+
+/// The long run, thousands of seeds: `ZK_SIM_SEEDS=<count> ZK_SIM_FROM=<first> cargo test
+/// -p zk-server --lib quorum::sim::long_run -- --ignored --nocapture` (default 5000 seeds
+/// from 1000000).
+#[test]
+#[ignore]
+fn long_run() {
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .map_or(default, |s| s.parse().expect("a u64"))
+    };
+    assert_seeds(env("ZK_SIM_FROM", 1_000_000), env("ZK_SIM_SEEDS", 5000));
+}
