@@ -13,7 +13,7 @@
 mod vote;
 
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

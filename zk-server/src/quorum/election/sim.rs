@@ -10,16 +10,17 @@ use zk_proto::quorum::{Notification, ServerState};
 use super::{Action, Decision, Election, ElectionTiming, MajorityQuorum};
 use crate::config::PeerType;
 
-/// splitmix64: enough randomness for a scheduler, and no dependency.
+/// splitmix64: enough randomness for a scheduler, and no dependency (the ensemble simulation,
+/// `quorum::sim`, uses it too).
 #[derive(Debug)]
-pub(super) struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub(super) fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
-    pub(super) fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -28,13 +29,18 @@ impl Rng {
     }
 
     /// Uniform in `lo..=hi`.
-    pub(super) fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
     }
 
     /// True with probability `per_mille`/1000.
-    pub(super) fn chance(&mut self, per_mille: u64) -> bool {
+    pub(crate) fn chance(&mut self, per_mille: u64) -> bool {
         self.next() % 1000 < per_mille
+    }
+
+    /// One element of a non-empty slice.
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[(self.next() % items.len() as u64) as usize]
     }
 }
 

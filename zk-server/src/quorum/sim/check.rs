@@ -70,9 +70,11 @@ impl Checker {
                         "server {sid} lacks committed {hz:#x} (its sequence goes on at {z:#x})"
                     ))
                 }
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "server {sid} has {z:#x} in its committed sequence, which was never committed"
-                )),
+                ))
+                }
             }
         }
         Ok(())

@@ -116,12 +116,7 @@ impl Sim {
 
     /// Why the ensemble has not converged, if it has not.
     pub(super) fn not_converged(&self) -> Option<String> {
-        let leaders: Vec<i64> = self
-            .nodes
-            .values()
-            .filter(|n| n.up && matches!(&n.role, Role::Leading(l) if l.core.is_established()))
-            .map(|n| n.sid)
-            .collect();
+        let leaders = self.established_leaders();
         let [leader] = leaders[..] else {
             return Some(format!("established leaders: {leaders:?}"));
         };

@@ -8,38 +8,7 @@ use std::sync::Arc;
 use zk_proto::quorum::{Notification, QuorumPacket};
 use zk_proto::txn::TxnEntry;
 
-/// splitmix64: one u64 seed decides every choice of a run.
-#[derive(Debug, Clone)]
-pub(super) struct Rng(u64);
-
-impl Rng {
-    pub(super) fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub(super) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub(super) fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-
-    /// True with probability `per_mille`/1000.
-    pub(super) fn chance(&mut self, per_mille: u64) -> bool {
-        self.next() % 1000 < per_mille
-    }
-
-    /// One element of a non-empty slice.
-    pub(super) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
+pub(super) use crate::quorum::election::sim::Rng;
 
 /// A quorum connection's id; the leader core knows it as its `LearnerId`.
 pub(super) type ConnId = u64;

@@ -328,6 +328,23 @@ impl Sim {
                 learner::Action::WriteAcceptedEpoch(e) => self.write_epoch(sid, true, e)?,
                 learner::Action::WriteCurrentEpoch(e) => self.write_epoch(sid, false, e)?,
                 learner::Action::Truncate { zxid } => {
+                    // The disk must hold the state up to `zxid`: a tree loaded by an
+                    // unpersisted SNAP can be ahead of it. Java then fails the truncation
+                    // (no log to cut: IOException; else it would miss txns silently); the
+                    // contract is to stop the server, which a supervisor restarts.
+                    let reach = node
+                        .disk
+                        .snapshot_zxid
+                        .max(node.disk.log.last_logged_zxid());
+                    if zxid > 0 && reach < zxid {
+                        self.trace(format!(
+                            "{sid} cannot TRUNC to {zxid:#x}: its disk ends at {reach:#x}; exits"
+                        ));
+                        self.trunc_exits += 1;
+                        self.crash(sid);
+                        self.net.after(1000, Event::Restart { sid });
+                        return Ok(());
+                    }
                     // ZKDatabase.truncateLog: cut the log, reload from the disk.
                     node.disk.log.truncate_after(zxid).expect("memory log");
                     node.disk.snapshot.retain(|e| e.header.zxid <= zxid);
@@ -336,6 +353,7 @@ impl Sim {
                     node.processed_mark = node.disk.snapshot_zxid;
                     node.committed_log_floor = node.disk.snapshot_zxid;
                     self.trace(format!("{sid} TRUNC to {zxid:#x}"));
+                    self.truncs += 1;
                 }
                 learner::Action::LoadSnapshot { zxid } => {
                     let Some(body) = snapshot.take() else {
@@ -351,6 +369,7 @@ impl Sim {
                     node.committed_log_floor = zxid;
                     node.processed_mark = zxid;
                     self.trace(format!("{sid} SNAP at {zxid:#x}"));
+                    self.snaps += 1;
                 }
                 learner::Action::Apply(e) => self.apply(sid, e, false)?,
                 learner::Action::TakeSnapshot { .. } => {
