@@ -260,14 +260,13 @@ pub fn java_order(ids: &[Id]) -> Vec<&Id> {
 /// The `ConcurrentHashMap` bin of a jute `Id` (its generated `hashCode` over Java's
 /// `String.hashCode`s) in a table of `bins` bins.
 fn java_bin(id: &Id, bins: usize) -> usize {
-    use crate::tree::java_order::{java_string_hash, spread};
+    use crate::tree::java_order::{concurrent_spread, java_string_hash};
     let mut hash = 17i32;
     hash = hash
         .wrapping_mul(37)
         .wrapping_add(java_string_hash(&id.scheme));
     hash = hash.wrapping_mul(37).wrapping_add(java_string_hash(&id.id));
-    // ConcurrentHashMap's spread is HashMap's with the sign bit cleared.
-    (spread(hash) & 0x7fff_ffff) as usize & (bins - 1)
+    concurrent_spread(hash) as usize & (bins - 1)
 }
 
 impl std::ops::Deref for AuthIds {

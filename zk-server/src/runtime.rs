@@ -740,8 +740,10 @@ async fn serve_connection<R, W>(
         }
         let may_read_more = !paused || stash_bytes < max_frame_len;
         let frame = tokio::select! {
-            // Endings first, then reading: the order is fixed, so runs repeat.
+            // A fixed order, so runs repeat. A frame that is ready is taken first, so the
+            // other branches are polled only when the connection waits for data.
             biased;
+            frame = reader.next(), if may_read_more => frame,
             _ = shutdown.changed() => break,
             // The core closed the connection; the writer may be stuck on a full socket.
             _ = &mut kill_rx, if registered => break,
@@ -756,8 +758,14 @@ async fn serve_connection<R, W>(
             }
             // A client that does not read what it is sent is not read from either.
             () = queue.wait_until_readable(), if paused => continue,
-            frame = reader.next(), if may_read_more => frame,
         };
+        // A client that never stops sending keeps the reader branch ready: endings are
+        // checked after each frame too.
+        if (registered && !matches!(kill_rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)))
+            || shutdown.has_changed().unwrap_or(true)
+        {
+            break;
+        }
         match frame {
             None => break,
             Some(Err(FrameError::LengthOutOfRange { len, max })) => {

@@ -10,20 +10,11 @@
 //! Both are simulated bin by bin, resizes included. Not simulated: treeified bins (8 or more
 //! keys in one bin), which zoo.cfg-sized maps do not reach.
 
-/// Java's `String.hashCode()`: over UTF-16 code units, `h = 31 * h + c`.
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
-
-/// `ConcurrentHashMap.spread`: high bits folded in, sign bit cleared.
-fn chm_spread(h: i32) -> u32 {
-    ((h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff) as u32
-}
+use crate::tree::java_order::{concurrent_spread as chm_spread, java_string_hash, spread};
 
 /// `HashMap.hash`.
 fn hash_map_hash(h: i32) -> u32 {
-    (h ^ ((h as u32) >> 16) as i32) as u32
+    spread(h) as u32
 }
 
 /// Entries as `Properties.load` then `entrySet()` iteration hand them out: `entries` in file

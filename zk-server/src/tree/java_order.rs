@@ -60,6 +60,11 @@ pub fn spread(hash: i32) -> i32 {
     hash ^ ((hash as u32) >> 16) as i32
 }
 
+/// `ConcurrentHashMap.spread`: HashMap's with the sign bit cleared.
+pub fn concurrent_spread(hash: i32) -> u32 {
+    (spread(hash) & 0x7fff_ffff) as u32
+}
+
 /// Java's `String.compareTo`: UTF-16 code units compared as unsigned numbers, then lengths.
 /// It differs from byte order only where a character at or above U+E000 meets one above
 /// U+FFFF (a surrogate pair sorts first in UTF-16).
