@@ -174,15 +174,19 @@ pub async fn start(
     tree: DataTree,
     log: Box<dyn TxnLog>,
 ) -> std::io::Result<ServerHandle> {
-    start_with_snapshots(cfg, tree, log, None).await
+    let sasl = crate::sasl::SaslConfig::load(&cfg)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    start_with_snapshots(cfg, tree, log, None, sasl).await
 }
 
-/// Like [`start`], taking snapshots per `snapshots` (a durable server).
+/// Like [`start`], taking snapshots per `snapshots` (a durable server), with the SASL settings
+/// already loaded (the caller checked the JAAS file before recovery).
 pub async fn start_with_snapshots(
     cfg: Config,
     tree: DataTree,
     log: Box<dyn TxnLog>,
     snapshots: Option<SnapshotPolicy>,
+    sasl: crate::sasl::SaslConfig,
 ) -> std::io::Result<ServerHandle> {
     // The TLS setup is checked before anything is bound: a bad store stops the start.
     let secure = match cfg.secure_client_port {
@@ -220,8 +224,7 @@ pub async fn start_with_snapshots(
     let shutdown_tx = Arc::new(shutdown_tx);
     let started = Instant::now();
     let mut core_cfg = core_config(&cfg);
-    core_cfg.sasl = crate::sasl::SaslConfig::load(&cfg)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    core_cfg.sasl = sasl;
     if let Some(accounts) = &core_cfg.sasl.accounts {
         info!(users = ?accounts.users(), "SASL DIGEST-MD5 enabled on the client port");
     }

@@ -88,7 +88,7 @@ impl RunningServer {
 /// serving.
 pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, RunError> {
     // A JAAS file that does not parse stops startup before anything else, naming its line.
-    crate::sasl::SaslConfig::load(&cfg).map_err(|e| RunError::Config(e.to_string()))?;
+    let sasl = crate::sasl::SaslConfig::load(&cfg).map_err(|e| RunError::Config(e.to_string()))?;
     for key in &cfg.unknown_keys {
         info!(key, property = %format_args!("zookeeper.{key}"), "zoo.cfg key is not a setting; kept as a system property");
     }
@@ -110,6 +110,7 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
         recovered.tree,
         Box::new(log),
         Some(recovered.snapshots),
+        sasl,
     )
     .await
     .map_err(RunError::Listen)?;
