@@ -165,6 +165,12 @@ struct Conn {
 }
 
 impl Conn {
+    /// Whether `request` must wait for this connection's pending work: everything waits for
+    /// the session's createSession; only writes (and auth) overtake pending writes.
+    fn must_wait(&self, request: &ClientRequest) -> bool {
+        self.establishing || (self.pending_writes > 0 && !overtakes(request))
+    }
+
     /// A copy for one request's checks (the held queue stays behind).
     fn view(&self) -> Conn {
         Conn {

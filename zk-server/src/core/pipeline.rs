@@ -32,17 +32,6 @@ pub enum ClientRequest {
     },
 }
 
-impl ClientRequest {
-    /// The opcode, when the header could be read.
-    pub(super) fn op(&self) -> Option<OpCode> {
-        match self {
-            ClientRequest::BadHeader(_) => None,
-            ClientRequest::Decoded { body, .. } => Some(body.op()),
-            ClientRequest::Malformed { op, .. } => Some(*op),
-        }
-    }
-}
-
 /// Decodes one request frame payload (header and body).
 pub fn decode_request(payload: &[u8]) -> ClientRequest {
     let mut input = payload;
@@ -348,7 +337,7 @@ impl ServerCore {
             return out;
         }
         let c = self.conns.get_mut(&conn).expect("checked");
-        if c.establishing || !c.held.is_empty() || (c.pending_writes > 0 && !overtakes(&request)) {
+        if !c.held.is_empty() || c.must_wait(&request) {
             c.held.push_back(request);
             return out;
         }
@@ -364,7 +353,7 @@ impl ServerCore {
                 return;
             };
             match c.held.front() {
-                Some(next) if !c.establishing && (c.pending_writes == 0 || overtakes(next)) => {}
+                Some(next) if !c.must_wait(next) => {}
                 _ => return,
             }
             let request = c.held.pop_front().expect("checked");
@@ -380,11 +369,10 @@ impl ServerCore {
         wall_ms: i64,
         out: &mut Vec<Action>,
     ) {
-        let Some(op) = request.op() else {
-            return;
-        };
-        let xid = match &request {
-            ClientRequest::Decoded { xid, .. } | ClientRequest::Malformed { xid, .. } => *xid,
+        let (xid, op) = match &request {
+            ClientRequest::Decoded { xid, body, .. } => (*xid, body.op()),
+            ClientRequest::Malformed { xid, op, .. } => (*xid, *op),
+            // Closed on arrival (`request`), never held.
             ClientRequest::BadHeader(_) => return,
         };
         if !self.enforce_authentication(conn, xid, op, out) {
