@@ -7,6 +7,7 @@ pub mod config;
 pub mod core;
 pub mod fourlw;
 pub mod outgoing;
+pub mod peer;
 pub mod quorum;
 pub mod runtime;
 pub mod sasl;
