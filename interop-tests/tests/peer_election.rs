@@ -19,7 +19,8 @@ use std::time::Duration;
 use interop_tests::JavaZkServer;
 use tokio::net::TcpListener;
 use zk_proto::quorum::ServerState;
-use zk_server::peer::election_net::{ElectionNetConfig, ElectionService};
+use zk_server::peer::election_net::{ElectionHandle, ElectionNetConfig, ElectionService};
+use zk_server::quorum::election::Decision;
 use zk_server::quorum::verifier::QuorumMaj;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -46,6 +47,17 @@ fn mode(member: &JavaZkServer) -> String {
         .to_owned()
 }
 
+/// Our sid 3 looks for a leader with zxid 0 and must decide to follow `leader`.
+async fn follows(handle: &ElectionHandle, leader: i64) -> Decision {
+    let decision = tokio::time::timeout(WAIT, handle.look_for_leader(0, 0))
+        .await
+        .expect("sid 3 decides")
+        .expect("the service runs");
+    assert_eq!(decision.leader, leader, "{decision:?}");
+    assert_eq!(decision.state, ServerState::Following, "{decision:?}");
+    decision
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_sid_3_follows_java_leaders_and_java_counts_our_vote() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -67,12 +79,7 @@ async fn our_sid_3_follows_java_leaders_and_java_counts_our_vote() {
     assert_eq!(verifier.members().len(), 3, "{verifier:?}");
     let service = ElectionService::spawn(ElectionNetConfig::new(3, verifier), vec![listener]);
     let handle = service.handle();
-    let decision = tokio::time::timeout(WAIT, handle.look_for_leader(0, 0))
-        .await
-        .expect("sid 3 decides")
-        .expect("the service runs");
-    assert_eq!(decision.leader, 2, "{decision:?}");
-    assert_eq!(decision.state, ServerState::Following, "{decision:?}");
+    let decision = follows(&handle, 2).await;
     assert_eq!(mode(java.member(2)), "leader");
     assert_eq!(mode(java.member(1)), "follower");
     // Java's srvr says which epoch sid 2 leads; once established, Java's leader and follower
@@ -103,12 +110,7 @@ async fn our_sid_3_follows_java_leaders_and_java_counts_our_vote() {
     })
     .await
     .unwrap();
-    let decision = tokio::time::timeout(WAIT, handle.look_for_leader(0, 0))
-        .await
-        .expect("sid 3 decides again")
-        .expect("the service runs");
-    assert_eq!(decision.leader, 1, "{decision:?}");
-    assert_eq!(decision.state, ServerState::Following, "{decision:?}");
+    follows(&handle, 1).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while java.member(1).log().matches(LEADING).count() == leading_before {
         assert!(

@@ -24,10 +24,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zk_proto::quorum::ServerState;
 
+use super::Background;
 use crate::config::PeerType;
 use crate::quorum::config::QuorumConfig;
 use crate::quorum::election::{
@@ -262,7 +262,7 @@ impl ElectionHandle {
 #[derive(Debug)]
 pub struct ElectionService {
     handle: ElectionHandle,
-    task: Option<JoinHandle<()>>,
+    task: Background,
 }
 
 impl ElectionService {
@@ -280,14 +280,14 @@ impl ElectionService {
             .filter_map(|l| l.local_addr().ok())
             .collect();
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(service::run(cfg, listeners, command_rx, cancel.clone()));
+        let run = service::run(cfg, listeners, command_rx, cancel.clone());
         ElectionService {
             handle: ElectionHandle {
                 commands,
-                cancel,
+                cancel: cancel.clone(),
                 local_addrs,
             },
-            task: Some(task),
+            task: Background::spawn(cancel, run),
         }
     }
 
@@ -297,16 +297,7 @@ impl ElectionService {
     }
 
     /// Shuts down and waits until every socket of the service is closed.
-    pub async fn stop(mut self) {
-        self.handle.shutdown();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for ElectionService {
-    fn drop(&mut self) {
-        self.handle.shutdown();
+    pub async fn stop(self) {
+        self.task.stop().await;
     }
 }

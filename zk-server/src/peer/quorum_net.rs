@@ -23,14 +23,13 @@ mod tests;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -39,7 +38,7 @@ use zk_proto::quorum::{PacketType, QuorumPacket};
 use zk_proto::storage::{SnapshotData, DEFAULT_MAX_TXN_LEN};
 
 use self::codec::PacketReader;
-use super::millis;
+use super::{millis, next_connection, Background};
 use crate::quorum::leader::LearnerId;
 
 /// Java's default bound on a packet's data: `jute.maxbuffer` (0xfffff) plus
@@ -146,8 +145,7 @@ pub async fn bind(host: &str, port: u16, listen_on_all_ips: bool) -> io::Result<
 #[derive(Debug)]
 pub struct LearnerListener {
     local_addr: Option<SocketAddr>,
-    cancel: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    task: Background,
 }
 
 impl LearnerListener {
@@ -157,17 +155,8 @@ impl LearnerListener {
     }
 
     /// Stops accepting, closes every learner connection, and waits until they are closed.
-    pub async fn stop(mut self) {
-        self.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for LearnerListener {
-    fn drop(&mut self) {
-        self.cancel.cancel();
+    pub async fn stop(self) {
+        self.task.stop().await;
     }
 }
 
@@ -180,16 +169,10 @@ pub fn listen_for_learners(
 ) -> LearnerListener {
     let cancel = CancellationToken::new();
     let local_addr = listener.local_addr().ok();
-    let task = tokio::spawn(accept_learners(
-        listener,
-        max_data_len,
-        events,
-        cancel.clone(),
-    ));
+    let accept = accept_learners(listener, max_data_len, events, cancel.clone());
     LearnerListener {
         local_addr,
-        cancel,
-        task: Some(task),
+        task: Background::spawn(cancel, accept),
     }
 }
 
@@ -200,21 +183,9 @@ async fn accept_learners(
     cancel: CancellationToken,
 ) {
     let mut connections = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            () = cancel.cancelled() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                warn!(error = %e, "quorum port: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer)) =
+        next_connection(&listener, &cancel, &mut connections, "quorum").await
+    {
         let id = NEXT_LEARNER_ID.fetch_add(1, Ordering::Relaxed);
         let cancel = cancel.child_token();
         let (sender, outgoing) = packet_queue(cancel.clone());
@@ -226,25 +197,7 @@ async fn accept_learners(
         let (read_half, write_half) = stream.into_split();
         let events = events.clone();
         connections.spawn(async move {
-            let mut reader = PacketReader::new(max_data_len);
-            let mut read_half = read_half;
-            let read = async {
-                loop {
-                    match reader.next_packet(&mut read_half).await {
-                        Ok(Some(packet)) => {
-                            if events
-                                .send((id, LearnerEvent::Packet(packet)))
-                                .await
-                                .is_err()
-                            {
-                                return "the leader stopped listening".to_owned();
-                            }
-                        }
-                        Ok(None) => return "end of stream".to_owned(),
-                        Err(reason) => return reason,
-                    }
-                }
-            };
+            let read = read_from_learner(id, read_half, max_data_len, &events);
             let reason = run_connection(read, write_half, outgoing, &cancel).await;
             warn!(learner = id, %peer, "quorum port: learner connection closed: {reason}");
             let _ = events.send((id, LearnerEvent::Closed(reason))).await;
@@ -252,6 +205,31 @@ async fn accept_learners(
     }
     // Dropping the set aborts the connections still running, closing their sockets.
     connections.shutdown().await;
+}
+
+/// The leader's reader of one learner: packets until the stream ends or breaks.
+async fn read_from_learner(
+    id: LearnerId,
+    mut stream: OwnedReadHalf,
+    max_data_len: usize,
+    events: &mpsc::Sender<(LearnerId, LearnerEvent)>,
+) -> String {
+    let mut reader = PacketReader::new(max_data_len);
+    loop {
+        match reader.next_packet(&mut stream).await {
+            Ok(Some(packet)) => {
+                if events
+                    .send((id, LearnerEvent::Packet(packet)))
+                    .await
+                    .is_err()
+                {
+                    return "the leader stopped listening".to_owned();
+                }
+            }
+            Ok(None) => return "end of stream".to_owned(),
+            Err(reason) => return reason,
+        }
+    }
 }
 
 /// How to reach the leader (Java's `Learner.connectToLeader`).

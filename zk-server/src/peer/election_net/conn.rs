@@ -20,6 +20,7 @@ use zk_proto::quorum::{
 };
 use zk_proto::DecodeError;
 
+use crate::peer::next_connection;
 use crate::quorum::cnx::{self, AcceptDecision, ObserverIds, PeerOutbox};
 
 /// The service's name for one live connection.
@@ -81,30 +82,17 @@ pub(super) async fn listen(
     cancel: CancellationToken,
 ) {
     let mut handshakes = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            () = cancel.cancelled() => return,
-            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => continue,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                handshakes.spawn(handshake(
-                    stream,
-                    peer,
-                    my_id,
-                    observer_ids.clone(),
-                    handshake_timeout,
-                    events.clone(),
-                ));
-            }
-            Err(e) => {
-                // Out of descriptors and the like: back off instead of spinning.
-                warn!(my_id, error = %e, "election port: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+    while let Some((stream, peer)) =
+        next_connection(&listener, &cancel, &mut handshakes, "election").await
+    {
+        handshakes.spawn(handshake(
+            stream,
+            peer,
+            my_id,
+            observer_ids.clone(),
+            handshake_timeout,
+            events.clone(),
+        ));
     }
 }
 

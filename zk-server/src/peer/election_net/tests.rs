@@ -213,3 +213,18 @@ async fn bad_input_closes_only_that_connection_and_the_election_still_completes(
         s.stop().await;
     }
 }
+
+#[test]
+fn listeners_bind_my_address_or_the_wildcard_and_dials_use_brackets_for_ipv6() {
+    let verifier = QuorumMaj::from_text(
+        "server.1=10.0.0.1:2888:3888\nserver.2=[::1]:2889:3889\n",
+        false,
+    )
+    .unwrap();
+    let mut cfg = ElectionNetConfig::new(1, verifier);
+    assert_eq!(cfg.listen_addresses(), [("10.0.0.1".to_owned(), 3888)]);
+    cfg.listen_on_all_ips = true;
+    assert_eq!(cfg.listen_addresses(), [("0.0.0.0".to_owned(), 3888)]);
+    assert_eq!(cfg.election_addresses(2), ["[0:0:0:0:0:0:0:1]:3889"]);
+    assert!(cfg.election_addresses(7).is_empty());
+}
