@@ -53,7 +53,10 @@ use crate::session::{negotiate_timeout, session_password, SessionTracker};
 use crate::tree::{ApplyResult, DataTree, OwnerKind, TreeEvent, MAX_TTL_MS};
 use crate::watch::{ConnId, WatchManager};
 
+#[cfg(test)]
+mod batching_tests;
 mod nulls;
+mod outstanding;
 mod pipeline;
 mod prep;
 mod reads;
@@ -63,6 +66,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 use nulls::Nulls;
+use outstanding::{NodeRef, Outstanding};
 use pipeline::*;
 pub use pipeline::{decode_request, ClientRequest};
 use prep::*;
@@ -219,10 +223,9 @@ pub struct ServerCore {
     config: CoreConfig,
     /// The committed tree: what reads see.
     tree: DataTree,
-    /// While txns are in flight, the committed tree plus every txn proposed since (Java's
-    /// outstandingChanges): what prep validates writes against. `None` when nothing is in
-    /// flight (prep then reads the committed tree).
-    outstanding: Option<DataTree>,
+    /// What the txns in flight change (Java's outstandingChanges): prep validates writes
+    /// against the committed tree through it.
+    outstanding: Outstanding,
     /// Proposed txns waiting for the log, in zxid order.
     pending: std::collections::VecDeque<Proposal>,
     sessions: SessionTracker,
@@ -268,7 +271,7 @@ impl ServerCore {
         let next_reap_ms = now_ms + config.container_check_interval_ms;
         ServerCore {
             config,
-            outstanding: None,
+            outstanding: Outstanding::default(),
             tree,
             pending: std::collections::VecDeque::new(),
             sessions,

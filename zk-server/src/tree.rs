@@ -515,6 +515,11 @@ impl DataTree {
         self.ttls.iter()
     }
 
+    /// Whether TTL nodes (and so TTL ephemeralOwner markers) are enabled.
+    pub fn extended_types(&self) -> bool {
+        self.extended_types
+    }
+
     /// The tree digest (sum of node digests), as Java's digest version 2 computes it.
     pub fn digest(&self) -> i64 {
         self.digest
@@ -667,48 +672,10 @@ impl DataTree {
                 }
                 Ok(())
             }
-            Txn::Create(t) => {
-                let owner = if t.ephemeral { header.client_id } else { 0 };
-                self.create_node(
-                    &t.path,
-                    t.data.clone(),
-                    &t.acl,
-                    owner,
-                    t.parent_c_version,
-                    header,
-                    &mut result,
-                )
+            Txn::Create(_) | Txn::CreateV0(_) | Txn::CreateContainer(_) | Txn::CreateTtl(_) => {
+                let c = CreateParts::of(header.client_id, txn).expect("a create txn");
+                self.create_node(&c, header, &mut result)
             }
-            Txn::CreateV0(t) => {
-                let owner = if t.ephemeral { header.client_id } else { 0 };
-                self.create_node(
-                    &t.path,
-                    t.data.clone(),
-                    &t.acl,
-                    owner,
-                    -1,
-                    header,
-                    &mut result,
-                )
-            }
-            Txn::CreateContainer(t) => self.create_node(
-                &t.path,
-                t.data.clone(),
-                &t.acl,
-                CONTAINER_OWNER,
-                t.parent_c_version,
-                header,
-                &mut result,
-            ),
-            Txn::CreateTtl(t) => self.create_node(
-                &t.path,
-                t.data.clone(),
-                &t.acl,
-                OwnerKind::ttl_owner(t.ttl),
-                t.parent_c_version,
-                header,
-                &mut result,
-            ),
             Txn::Delete(t) => {
                 result.path = Some(t.path.clone());
                 self.delete_node(&t.path, header.zxid, &mut result)
@@ -784,17 +751,20 @@ impl DataTree {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn create_node(
         &mut self,
-        path: &str,
-        data: Option<Bytes>,
-        acl: &[Acl],
-        owner: i64,
-        parent_c_version: i32,
+        create: &CreateParts<'_>,
         header: &TxnHeader,
         result: &mut ApplyResult,
     ) -> Result<(), ErrorCode> {
+        let CreateParts {
+            path,
+            data,
+            acl,
+            owner,
+            parent_c_version,
+        } = *create;
+        let data = data.clone();
         result.path = Some(path.to_owned());
         // Prep never logs such a path; a log that holds one must not corrupt the tree.
         if components(path).is_none() {
@@ -806,40 +776,17 @@ impl DataTree {
         if parent_node.children.contains_key(&name) {
             return Err(ErrorCode::NodeExists);
         }
-        let parent_c_version = if parent_c_version == -1 {
-            parent_node.stat.cversion + 1
-        } else {
-            parent_c_version
-        };
         let zxid = header.zxid;
         let acl_ref = self.acls.add_usage(acl);
         let data_len = data.as_ref().map_or(0, |d| d.len());
-        let node = Node::new(
-            data,
-            acl_ref,
-            StatPersisted {
-                czxid: zxid,
-                mzxid: zxid,
-                ctime: header.time,
-                mtime: header.time,
-                version: 0,
-                cversion: 0,
-                aversion: 0,
-                ephemeral_owner: owner,
-                pzxid: zxid,
-            },
-        );
+        let node = Node::new(data, acl_ref, created_stat(header, owner));
         self.index_owner(path, owner);
         result.stat = Some(self.client_stat(&node));
         self.digest = self.digest.wrapping_add(Self::node_digest(path, &node));
         self.node_count += 1;
         let parent_acl_ref = self.update_resized(&parent_path, 1, |p| {
             p.attach(name, node);
-            // Replaying a create twice must not move the parent back.
-            if parent_c_version > p.stat.cversion {
-                p.stat.cversion = parent_c_version;
-                p.stat.pzxid = zxid;
-            }
+            parent_after_create(&mut p.stat, parent_c_version, zxid);
             p.acl_ref
         });
         self.quota_created(path, data_len);
@@ -862,7 +809,7 @@ impl DataTree {
         let removed = 1 + doomed.descendants as isize;
         let name = zk_proto::path::basename(path);
         let (node, parent_acl_ref) = self.update_resized(&parent_path, -removed, |p| {
-            p.stat.pzxid = zxid;
+            parent_after_delete(&mut p.stat, zxid);
             let node = p.children.remove(name).expect("present");
             p.descendants -= removed as usize;
             (node, p.acl_ref)
@@ -888,12 +835,9 @@ impl DataTree {
         };
         let old_len = old.data.as_ref().map_or(0, |d| d.len());
         let new_len = data.as_ref().map_or(0, |d| d.len());
-        let (zxid, time) = (header.zxid, header.time);
         self.update(path, |n| {
             n.data = data;
-            n.stat.mtime = time;
-            n.stat.mzxid = zxid;
-            n.stat.version = version;
+            after_set_data(&mut n.stat, header, version);
         });
         let node = self.node(path).expect("just changed");
         result.stat = Some(self.client_stat(node));
@@ -920,6 +864,109 @@ impl DataTree {
         result.stat = Some(self.client_stat(self.node(path).expect("just changed")));
         Ok(())
     }
+}
+
+/// What a create txn (any of its four kinds) creates. Applying a txn and prep's view of the
+/// txns in flight (`core/outstanding.rs`) both read creates through this, and change Stats
+/// through [`created_stat`], [`parent_after_create`], [`parent_after_delete`] and
+/// [`after_set_data`], so the two cannot disagree.
+#[derive(Debug, Clone, Copy)]
+pub struct CreateParts<'a> {
+    /// The new node's path.
+    pub path: &'a str,
+    /// Its data.
+    pub data: &'a Option<Bytes>,
+    /// Its ACL.
+    pub acl: &'a [Acl],
+    /// Its ephemeralOwner: a session, a container or TTL marker, or 0.
+    pub owner: i64,
+    /// The parent's cversion after the create; -1 (an old-format create): one more.
+    pub parent_c_version: i32,
+}
+
+impl<'a> CreateParts<'a> {
+    /// The parts of a create txn of session `client_id`; `None` for other txns.
+    pub fn of(client_id: i64, txn: &'a Txn) -> Option<CreateParts<'a>> {
+        let (path, data, acl, owner, parent_c_version) = match txn {
+            Txn::Create(t) => (
+                &t.path,
+                &t.data,
+                &t.acl,
+                if t.ephemeral { client_id } else { 0 },
+                t.parent_c_version,
+            ),
+            Txn::CreateV0(t) => (
+                &t.path,
+                &t.data,
+                &t.acl,
+                if t.ephemeral { client_id } else { 0 },
+                -1,
+            ),
+            Txn::CreateContainer(t) => (
+                &t.path,
+                &t.data,
+                &t.acl,
+                CONTAINER_OWNER,
+                t.parent_c_version,
+            ),
+            Txn::CreateTtl(t) => (
+                &t.path,
+                &t.data,
+                &t.acl,
+                OwnerKind::ttl_owner(t.ttl),
+                t.parent_c_version,
+            ),
+            _ => return None,
+        };
+        Some(CreateParts {
+            path,
+            data,
+            acl,
+            owner,
+            parent_c_version,
+        })
+    }
+}
+
+/// The Stat of a node created by the txn of `header`.
+pub fn created_stat(header: &TxnHeader, owner: i64) -> StatPersisted {
+    StatPersisted {
+        czxid: header.zxid,
+        mzxid: header.zxid,
+        ctime: header.time,
+        mtime: header.time,
+        version: 0,
+        cversion: 0,
+        aversion: 0,
+        ephemeral_owner: owner,
+        pzxid: header.zxid,
+    }
+}
+
+/// A parent's Stat after a child is created at `zxid` (`parent_c_version` -1: one more).
+/// Replaying a create twice must not move the parent back.
+pub fn parent_after_create(stat: &mut StatPersisted, parent_c_version: i32, zxid: i64) {
+    let parent_c_version = if parent_c_version == -1 {
+        stat.cversion + 1
+    } else {
+        parent_c_version
+    };
+    if parent_c_version > stat.cversion {
+        stat.cversion = parent_c_version;
+        stat.pzxid = zxid;
+    }
+}
+
+/// A parent's Stat after a child is deleted at `zxid`.
+pub fn parent_after_delete(stat: &mut StatPersisted, zxid: i64) {
+    stat.pzxid = zxid;
+}
+
+/// A node's Stat after a setData txn of `header` (the txn carries the new version).
+pub fn after_set_data(stat: &mut StatPersisted, header: &TxnHeader, version: i32) {
+    stat.mtime = header.time;
+    stat.mzxid = header.zxid;
+    stat.version = version;
 }
 
 /// Builds a [`DataTree`] from a snapshot stream as it is parsed ([`SnapshotVisitor`]), without

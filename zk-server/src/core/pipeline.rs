@@ -64,12 +64,12 @@ pub fn decode_request(payload: &[u8]) -> ClientRequest {
 /// What is done when a proposed txn commits.
 #[derive(Debug)]
 pub(super) enum Completion {
-    /// Answer a client's write.
+    /// Answer a client's write: from the txn's result for `request`, or (`None`: an
+    /// ErrorTxn) with its code alone.
     Reply {
         conn: ConnId,
         xid: i32,
-        err: ErrorCode,
-        body: Option<ResponseBody>,
+        request: Option<RequestBody>,
     },
     /// Answer a new session's ConnectResponse.
     Connected {
@@ -89,8 +89,6 @@ pub(super) enum Completion {
 pub(super) struct Proposal {
     /// The txn as logged.
     entry: std::sync::Arc<TxnEntry>,
-    /// What applying it to the speculative tree gave: its events fire at commit.
-    result: ApplyResult,
     completion: Completion,
 }
 
@@ -111,20 +109,15 @@ impl ServerCore {
         }
     }
 
-    /// The tree prep sees: the committed one plus every txn proposed since.
-    pub(super) fn prep_tree(&self) -> &DataTree {
-        self.outstanding.as_ref().unwrap_or(&self.tree)
-    }
-
-    /// Proposes one txn: applies it to the speculative tree (so prep sees it and the log
-    /// record carries the tree digest after it, as Java's records do), asks the runtime to
-    /// log it, and keeps what its commit must do (`complete`, given the txn's result).
+    /// Proposes one txn: records what it changes for the prep of later writes (and the tree
+    /// digest after it, which its log record carries, as Java's records do), asks the
+    /// runtime to log it, and keeps what its commit must do.
     pub(super) fn propose(
         &mut self,
         header: TxnHeader,
         txn: Txn,
         out: &mut Vec<Action>,
-        complete: impl FnOnce(&ApplyResult) -> Completion,
+        completion: Completion,
     ) {
         let zxid = header.zxid;
         debug_assert_eq!(
@@ -132,14 +125,11 @@ impl ServerCore {
             self.last_proposed_zxid + 1,
             "zxids are proposed in order"
         );
-        // The speculative tree exists only while txns are in flight; it starts as an O(1)
-        // clone of the committed one, and each node it changes is copied once.
-        let speculative = self.outstanding.get_or_insert_with(|| self.tree.clone());
-        let result = speculative.apply(&header, &txn);
+        self.outstanding.propose(&self.tree, &header, &txn);
         let digest = (self.config.digest_enabled && header.r#type != OpCode::Error).then(|| {
             zk_proto::txn::TxnDigest {
                 version: 2,
-                tree_digest: speculative.digest(),
+                tree_digest: self.outstanding.digest(&self.tree),
             }
         });
         let entry = std::sync::Arc::new(TxnEntry {
@@ -148,17 +138,12 @@ impl ServerCore {
             digest,
         });
         out.push(Action::Log(entry.clone()));
-        let completion = complete(&result);
         if let Completion::Reply { conn, .. } = &completion {
             if let Some(c) = self.conns.get_mut(conn) {
                 c.pending_writes += 1;
             }
         }
-        self.pending.push_back(Proposal {
-            entry,
-            result,
-            completion,
-        });
+        self.pending.push_back(Proposal { entry, completion });
         self.last_proposed_zxid = zxid;
     }
 
@@ -167,19 +152,6 @@ impl ServerCore {
     /// the requests released behind them do (which may propose, and so log, more txns).
     pub fn log_flushed(&mut self, zxid: i64, wall_ms: i64) -> Vec<Action> {
         let mut out = Vec::new();
-        // When everything in flight commits (always, for a quorum of one that flushes what it
-        // logged), the speculative tree is the committed tree after the last txn: it is taken
-        // as is (O(1)), and no txn is applied twice. Otherwise each committed txn is applied
-        // to the committed tree.
-        let adopted = if zxid >= self.last_proposed_zxid {
-            self.outstanding.take()
-        } else {
-            None
-        };
-        let adopting = adopted.is_some();
-        if let Some(tree) = adopted {
-            self.tree = tree;
-        }
         let mut waiting = Vec::new();
         while self
             .pending
@@ -187,11 +159,15 @@ impl ServerCore {
             .is_some_and(|p| p.entry.header.zxid <= zxid)
         {
             let proposal = self.pending.pop_front().expect("checked");
-            if let Some(conn) = self.commit(proposal, adopting, &mut out) {
+            if let Some(conn) = self.commit(proposal, &mut out) {
                 if !waiting.contains(&conn) {
                     waiting.push(conn);
                 }
             }
+        }
+        self.outstanding.committed(zxid);
+        if self.pending.is_empty() {
+            self.outstanding.clear_digest();
         }
         // Held requests go after the commits: a released write is prepped against every txn
         // proposed before it. A released read sees the writes of this flush, all committed
@@ -202,44 +178,32 @@ impl ServerCore {
         out
     }
 
-    /// Commits one proposal: unless the committed tree already holds it (`applied`), the txn
-    /// is applied to it; its events fire, then its reply or ConnectResponse goes out. Returns
-    /// the connection whose held requests may now go on.
-    fn commit(
-        &mut self,
-        proposal: Proposal,
-        applied: bool,
-        out: &mut Vec<Action>,
-    ) -> Option<ConnId> {
-        let Proposal {
-            entry,
-            mut result,
-            completion,
-        } = proposal;
+    /// Commits one proposal: the txn is applied to the committed tree, its events fire, then
+    /// its reply or ConnectResponse goes out. Returns the connection whose held requests may
+    /// now go on.
+    fn commit(&mut self, proposal: Proposal, out: &mut Vec<Action>) -> Option<ConnId> {
+        let Proposal { entry, completion } = proposal;
         let zxid = entry.header.zxid;
         let session_id = entry.header.client_id;
         debug_assert_eq!(zxid, self.last_zxid + 1, "txns commit in zxid order");
-        if !applied {
-            result = self.tree.apply(&entry.header, &entry.txn);
-            debug_assert!(
-                entry
-                    .digest
-                    .as_ref()
-                    .is_none_or(|d| d.tree_digest == self.tree.digest()),
-                "the committed tree is the one the txn was proposed against (zxid {zxid:#x})"
-            );
+        let result = self.tree.apply(&entry.header, &entry.txn);
+        if let Some(d) = &entry.digest {
+            if d.tree_digest != self.tree.digest() {
+                // Java logs the same when a txn's digest disagrees with its tree.
+                warn!(zxid = %format_args!("{zxid:#x}"), expected = d.tree_digest, actual = self.tree.digest(), "digest mismatch after applying a txn");
+                debug_assert!(false, "prep's records predicted the tree (zxid {zxid:#x})");
+            }
         }
         self.last_zxid = zxid;
         self.fire(&result, out);
         match completion {
-            Completion::Reply {
-                conn,
-                xid,
-                err,
-                body,
-            } => {
+            Completion::Reply { conn, xid, request } => {
                 let c = self.conns.get_mut(&conn)?;
                 c.pending_writes -= 1;
+                let (err, body) = match &request {
+                    Some(request) => write_response(request, &result),
+                    None => (result.err, None),
+                };
                 self.reply(out, conn, xid, zxid, err, body);
                 Some(conn)
             }
@@ -435,11 +399,10 @@ impl ServerCore {
             header,
             Txn::Error(ErrorTxn { err: err.code() }),
             out,
-            |_| Completion::Reply {
+            Completion::Reply {
                 conn,
                 xid,
-                err,
-                body: None,
+                request: None,
             },
         );
     }
@@ -484,9 +447,13 @@ impl ServerCore {
                 }
             }
             RequestBody::CloseSession => {
-                self.close_session(c.session_id, xid, wall_ms, out, |_| {
-                    Completion::SessionClosed { conn, xid }
-                });
+                self.close_session(
+                    c.session_id,
+                    xid,
+                    wall_ms,
+                    out,
+                    Completion::SessionClosed { conn, xid },
+                );
             }
             RequestBody::Unknown { op, .. } => {
                 info!(conn, %op, "unknown opcode; closing");
@@ -527,8 +494,8 @@ impl ServerCore {
     ) {
         let op = body.op();
         let prep = Prep {
-            tree: self.prep_tree(),
-            committed: &self.tree,
+            tree: &self.tree,
+            outstanding: &self.outstanding,
             config: &self.config,
             nulls,
         };
@@ -546,20 +513,9 @@ impl ServerCore {
             Err(code) => (OpCode::Error, Txn::Error(ErrorTxn { err: code.code() })),
         };
         let header = self.next_header(c.session_id, xid, header_op, wall_ms);
-        self.propose(header, txn, out, |result| {
-            // An ErrorTxn (a multi that threw in prep too) answers its code alone.
-            let (err, body) = if header_op == OpCode::Error {
-                (result.err, None)
-            } else {
-                write_response(&body, result)
-            };
-            Completion::Reply {
-                conn,
-                xid,
-                err,
-                body,
-            }
-        });
+        // An ErrorTxn (a multi that threw in prep too) answers its code alone.
+        let request = (header_op != OpCode::Error).then_some(body);
+        self.propose(header, txn, out, Completion::Reply { conn, xid, request });
     }
 
     /// Refuses a txn whose log record would be larger than the log reader accepts, before

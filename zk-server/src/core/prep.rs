@@ -3,11 +3,13 @@
 
 use super::*;
 
-/// PrepRequestProcessor over a tree: the real one, or a multi's scratch copy.
+/// PrepRequestProcessor over the committed tree and the changes of the txns in flight (with
+/// a multi's earlier ops, for a multi).
 pub(super) struct Prep<'a> {
+    /// The committed tree. Java checks quotas against it alone.
     pub(super) tree: &'a DataTree,
-    /// The tree as committed, without a multi's earlier ops: Java checks quotas against it.
-    pub(super) committed: &'a DataTree,
+    /// What the txns in flight change.
+    pub(super) outstanding: &'a Outstanding,
     pub(super) config: &'a CoreConfig,
     /// Where the request (or this multi sub-op) sent nulls our records cannot hold.
     pub(super) nulls: &'a Nulls,
@@ -33,13 +35,20 @@ impl Prep<'_> {
             return Ok(());
         }
         let len = |d: Option<&Bytes>| d.map_or(0, |d| d.len() as i64);
-        self.committed
+        self.tree
             .check_quota(path, len(data) - len(last), count_diff)
     }
 
     /// The node at a path (`""` is the root), or NONODE.
-    pub(super) fn record(&self, path: &str) -> Result<&crate::tree::Node, ErrorCode> {
-        self.tree.node(path).ok_or(ErrorCode::NoNode)
+    pub(super) fn record(&self, path: &str) -> Result<NodeRef<'_>, ErrorCode> {
+        self.outstanding
+            .node(self.tree, path)
+            .ok_or(ErrorCode::NoNode)
+    }
+
+    /// A node's ACL.
+    fn acl(&self, node: NodeRef<'_>) -> Vec<Acl> {
+        Outstanding::acl(self.tree, node)
     }
 
     pub(super) fn is_session_ephemeral(&self, owner: i64) -> bool {
@@ -77,9 +86,9 @@ impl Prep<'_> {
                 let parent_path = parent_of_deletable(&r.path)?;
                 let parent = self.record(&parent_path)?;
                 // 3.8 checks the parent's ACL before looking the node up.
-                self.check_acl(c, &self.tree.acl(parent), perms::DELETE)?;
+                self.check_acl(c, &self.acl(parent), perms::DELETE)?;
                 let node = self.record(&r.path)?;
-                check_version(node.stat.version, r.version)?;
+                check_version(node.stat().version, r.version)?;
                 if node.child_count() != 0 {
                     return Err(ErrorCode::NotEmpty);
                 }
@@ -94,7 +103,7 @@ impl Prep<'_> {
                 if node.child_count() != 0 {
                     return Err(ErrorCode::NotEmpty);
                 }
-                if self.is_session_ephemeral(node.stat.ephemeral_owner) {
+                if self.is_session_ephemeral(node.stat().ephemeral_owner) {
                     return Err(ErrorCode::BadVersion);
                 }
                 Ok(Txn::Delete(DeleteTxn { path: path.clone() }))
@@ -102,9 +111,9 @@ impl Prep<'_> {
             RequestBody::SetData(r) => {
                 validate(&r.path)?;
                 let node = self.record(&r.path)?;
-                self.check_acl(c, &self.tree.acl(node), perms::WRITE)?;
-                self.check_quota(&r.path, node.data.as_ref(), r.data.as_ref(), 0)?;
-                let version = check_version(node.stat.version, r.version)?;
+                self.check_acl(c, &self.acl(node), perms::WRITE)?;
+                self.check_quota(&r.path, node.data(), r.data.as_ref(), 0)?;
+                let version = check_version(node.stat().version, r.version)?;
                 Ok(Txn::SetData(SetDataTxn {
                     path: r.path.clone(),
                     data: r.data.clone(),
@@ -117,8 +126,8 @@ impl Prep<'_> {
                     self.nulls
                         .fix_up(acl_list(&r.acl), &c.auth_ids, &self.config.providers)?;
                 let node = self.record(&r.path)?;
-                self.check_acl(c, &self.tree.acl(node), perms::ADMIN)?;
-                let version = check_version(node.stat.aversion, r.version)?;
+                self.check_acl(c, &self.acl(node), perms::ADMIN)?;
+                let version = check_version(node.stat().aversion, r.version)?;
                 Ok(Txn::SetAcl(SetAclTxn {
                     path: r.path.clone(),
                     acl,
@@ -128,8 +137,8 @@ impl Prep<'_> {
             RequestBody::Check(r) => {
                 validate(&r.path)?;
                 let node = self.record(&r.path)?;
-                self.check_acl(c, &self.tree.acl(node), perms::READ)?;
-                let version = check_version(node.stat.version, r.version)?;
+                self.check_acl(c, &self.acl(node), perms::READ)?;
+                let version = check_version(node.stat().version, r.version)?;
                 Ok(Txn::CheckVersion(CheckVersionTxn {
                     path: r.path.clone(),
                     version,
@@ -174,18 +183,18 @@ impl Prep<'_> {
             .nulls
             .fix_up(acl_list, &c.auth_ids, &self.config.providers)?;
         let parent_node = self.record(parent_path)?;
-        self.check_acl(c, &self.tree.acl(parent_node), perms::CREATE)?;
-        let parent_cversion = parent_node.stat.cversion;
+        self.check_acl(c, &self.acl(parent_node), perms::CREATE)?;
+        let parent_cversion = parent_node.stat().cversion;
         let path = if mode.is_sequential() {
             sequential_name(path, parent_cversion)
         } else {
             path.to_owned()
         };
         validate(&path)?;
-        if self.tree.node(&path).is_some() {
+        if self.record(&path).is_ok() {
             return Err(ErrorCode::NodeExists);
         }
-        if self.is_session_ephemeral(parent_node.stat.ephemeral_owner) {
+        if self.is_session_ephemeral(parent_node.stat().ephemeral_owner) {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
         self.check_quota(&path, None, data.as_ref(), 1)?;
@@ -214,12 +223,12 @@ impl Prep<'_> {
         })
     }
 
-    /// A multi: each op is prepped against the tree as changed by the ops before it (a scratch
-    /// copy); after the first failure the rest become RUNTIMEINCONSISTENCY errors, and the
+    /// A multi: each op is prepped against the changes of the ops before it too (a scratch
+    /// copy of the records in flight); after the first failure the rest become RUNTIMEINCONSISTENCY errors, and the
     /// apply stage then applies nothing. MARSHALLINGERROR from an op is what Java answers when
     /// prep throws, and fails the whole request instead.
     pub(super) fn multi(&self, c: &Conn, multi: &MultiRequest, zxid: i64) -> PrepResult {
-        let mut scratch = self.tree.clone();
+        let mut scratch = self.outstanding.clone();
         let mut txns = Vec::with_capacity(multi.ops.len());
         let mut failed = false;
         for (index, op) in multi.ops.iter().enumerate() {
@@ -230,8 +239,8 @@ impl Prep<'_> {
             let body = multi_op_body(op);
             let nulls = self.nulls.sub_op(index);
             let view = Prep {
-                tree: &scratch,
-                committed: self.committed,
+                tree: self.tree,
+                outstanding: &scratch,
                 config: self.config,
                 nulls: &nulls,
             };
@@ -254,7 +263,7 @@ impl Prep<'_> {
                         time: 0,
                         r#type: sub_type,
                     };
-                    scratch.apply(&header, &txn);
+                    scratch.propose(self.tree, &header, &txn);
                     let mut data = Vec::new();
                     txn.write(&mut data);
                     txns.push(SubTxn {

@@ -6,7 +6,7 @@ impl ServerCore {
     pub(super) fn check_acl(&self, c: &Conn, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {
         Prep {
             tree: &self.tree,
-            committed: &self.tree,
+            outstanding: &self.outstanding,
             config: &self.config,
             nulls: Nulls::NONE,
         }

@@ -115,7 +115,7 @@ impl ServerCore {
                 header,
                 Txn::CreateSession(CreateSessionTxn { time_out: timeout }),
                 &mut out,
-                |_| Completion::Connected { conn, response },
+                Completion::Connected { conn, response },
             );
         }
         out
@@ -143,7 +143,7 @@ impl ServerCore {
         let mut out = Vec::new();
         for id in self.sessions.expire(now_ms) {
             info!(session = %format_args!("{id:#x}"), "session expired");
-            self.close_session(id, 0, wall_ms, &mut out, |_| Completion::SessionExpired);
+            self.close_session(id, 0, wall_ms, &mut out, Completion::SessionExpired);
         }
         if now_ms >= self.next_reap_ms {
             self.next_reap_ms = now_ms + self.config.container_check_interval_ms.max(1);
@@ -199,8 +199,8 @@ impl ServerCore {
             let body = RequestBody::DeleteContainer(path.clone());
             // Prepped like a client's request: against the txns in flight too.
             let prep = Prep {
-                tree: self.prep_tree(),
-                committed: &self.tree,
+                tree: &self.tree,
+                outstanding: &self.outstanding,
                 config: &self.config,
                 nulls: Nulls::NONE,
             };
@@ -213,7 +213,7 @@ impl ServerCore {
             };
             let header = self.next_header(0, 0, OpCode::DeleteContainer, wall_ms);
             info!(%path, "deleting an empty container or expired TTL node");
-            self.propose(header, txn, out, |_| Completion::Nothing);
+            self.propose(header, txn, out, Completion::Nothing);
         }
     }
 
@@ -224,11 +224,11 @@ impl ServerCore {
         cxid: i32,
         wall_ms: i64,
         out: &mut Vec<Action>,
-        complete: impl FnOnce(&ApplyResult) -> Completion,
+        complete: Completion,
     ) {
         self.sessions.set_closing(id);
         // The ephemerals as of every txn proposed, as Java's prep sees them.
-        let paths = self.prep_tree().ephemerals_copy(id);
+        let paths = self.outstanding.ephemerals(&self.tree, id);
         let mut txn = Txn::CloseSession(Some(CloseSessionTxn {
             paths2_delete: paths,
         }));

@@ -9,7 +9,7 @@ use zk_proto::proto::{DeleteRequest, ExistsRequest, GetDataRequest};
 
 /// An action, decoded for comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Seen {
+pub(super) enum Seen {
     /// A txn to log: its zxid, type and session.
     Log {
         zxid: i64,
@@ -42,7 +42,7 @@ enum Seen {
 
 /// Decodes the actions; connections in `connecting` get their next frame read as a
 /// ConnectResponse.
-fn seen(actions: &[Action], connecting: &[ConnId]) -> Vec<Seen> {
+pub(super) fn seen(actions: &[Action], connecting: &[ConnId]) -> Vec<Seen> {
     let mut answered = Vec::new();
     actions
         .iter()
@@ -85,7 +85,7 @@ fn seen(actions: &[Action], connecting: &[ConnId]) -> Vec<Seen> {
         .collect()
 }
 
-fn core() -> ServerCore {
+pub(super) fn core() -> ServerCore {
     let config = CoreConfig {
         container_check_interval_ms: 1000,
         ..CoreConfig::default()
@@ -106,7 +106,7 @@ fn connect_request(session_id: i64, passwd: Bytes) -> Vec<u8> {
 }
 
 /// Opens a session on `conn` and commits it; returns its id.
-fn open(core: &mut ServerCore, conn: ConnId) -> i64 {
+pub(super) fn open(core: &mut ServerCore, conn: ConnId) -> i64 {
     let peer = "127.0.0.1:5000".parse().unwrap();
     let actions = core.connect(
         conn,
@@ -128,7 +128,12 @@ fn open(core: &mut ServerCore, conn: ConnId) -> i64 {
     session
 }
 
-fn request(core: &mut ServerCore, conn: ConnId, xid: i32, body: RequestBody) -> Vec<Action> {
+pub(super) fn request(
+    core: &mut ServerCore,
+    conn: ConnId,
+    xid: i32,
+    body: RequestBody,
+) -> Vec<Action> {
     core.request(
         conn,
         ClientRequest::Decoded {
@@ -141,7 +146,7 @@ fn request(core: &mut ServerCore, conn: ConnId, xid: i32, body: RequestBody) -> 
     )
 }
 
-fn create(path: &str, mode: CreateMode) -> RequestBody {
+pub(super) fn create(path: &str, mode: CreateMode) -> RequestBody {
     RequestBody::Create(zk_proto::proto::CreateRequest {
         path: path.into(),
         data: Some(Bytes::from_static(b"d")),
@@ -150,7 +155,7 @@ fn create(path: &str, mode: CreateMode) -> RequestBody {
     })
 }
 
-fn get_data(path: &str, watch: bool) -> RequestBody {
+pub(super) fn get_data(path: &str, watch: bool) -> RequestBody {
     RequestBody::GetData(GetDataRequest {
         path: path.into(),
         watch,
