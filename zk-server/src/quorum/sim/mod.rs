@@ -41,7 +41,7 @@ use zk_proto::OpCode;
 
 use crate::config::PeerType;
 use crate::quorum::election::{Election, ElectionTiming, MajorityQuorum};
-use crate::quorum::epoch::{reconcile_epochs, EpochFiles};
+use crate::quorum::epoch::{reconcile_epochs, EpochFiles, CURRENT_EPOCH_FILENAME};
 use crate::quorum::learner::ZabState;
 
 use check::{Checker, Violation};
@@ -108,6 +108,11 @@ pub(super) struct Outcome {
     pub truncs: u64,
     /// TRUNCs the disk could not honour (the server exits and restarts).
     pub trunc_exits: u64,
+    /// Starts that repaired `currentEpoch` with the `updatingEpoch` marker (Java 3.8 refuses
+    /// them).
+    pub epoch_repairs: u64,
+    /// Learners that lost their leader mid-sync and reloaded the database from disk.
+    pub reloads: u64,
     /// Virtual ms from healing to convergence.
     pub converged_after_ms: u64,
 }
@@ -133,6 +138,8 @@ pub(super) struct Sim {
     snaps: u64,
     truncs: u64,
     trunc_exits: u64,
+    epoch_repairs: u64,
+    reloads: u64,
 }
 
 /// A failed run: what broke, with the way to replay it.
@@ -183,6 +190,8 @@ impl Sim {
             snaps: 0,
             truncs: 0,
             trunc_exits: 0,
+            epoch_repairs: 0,
+            reloads: 0,
         }
     }
 
@@ -263,6 +272,8 @@ impl Sim {
             snaps: self.snaps,
             truncs: self.truncs,
             trunc_exits: self.trunc_exits,
+            epoch_repairs: self.epoch_repairs,
+            reloads: self.reloads,
             converged_after_ms: self.net.now_ms - healed,
         }
     }
@@ -477,18 +488,41 @@ impl Sim {
             return Ok(());
         }
         node.up = true;
-        node.tree = node.disk.load_tree();
-        node.committed_log_floor = node.disk.snapshot_zxid;
-        node.processed_mark = node.disk.snapshot_zxid;
-        node.synced = false;
+        node.load_from_disk();
         node.role = Role::Looking;
         let files = EpochFiles {
             accepted: Some(node.disk.accepted_epoch),
             current: Some(node.disk.current_epoch),
             current_tmp: None,
+            updating: node.disk.updating_epoch,
         };
-        reconcile_epochs(files, node.last_processed())
-            .map_err(|e| format!("server {sid} cannot start: {e}"))?;
+        let last = node.last_processed();
+        let epochs =
+            reconcile_epochs(files, last).map_err(|e| format!("server {sid} cannot start: {e}"))?;
+        let java38 = EpochFiles {
+            updating: false,
+            ..files
+        };
+        if reconcile_epochs(java38, last).is_err() {
+            // Java 3.5 to 3.9 stop here until an operator repairs the epoch files.
+            let line = format!(
+                "{sid} repairs currentEpoch {} from its last zxid {last:#x} (updatingEpoch)",
+                node.disk.current_epoch
+            );
+            self.epoch_repairs += 1;
+            self.trace(line);
+        }
+        let node = self.nodes.get_mut(&sid).expect("node");
+        for (name, epoch) in epochs.writes {
+            if name == CURRENT_EPOCH_FILENAME {
+                node.disk.current_epoch = epoch;
+            } else {
+                node.disk.accepted_epoch = epoch;
+            }
+        }
+        if epochs.delete_updating {
+            node.disk.updating_epoch = false;
+        }
         let peer_type = if node.observer {
             PeerType::Observer
         } else {
@@ -615,7 +649,8 @@ fn summary(outcomes: &[Outcome]) -> String {
     let sum = |f: fn(&Outcome) -> u64| outcomes.iter().map(f).sum::<u64>();
     format!(
         "{} runs ({} with 5 voters, {} with an observer): {} crashes, {} partition events, \
-         {} leaders established, {} commits applied ({} txns committed), {} SNAP and {} TRUNC syncs ({} TRUNC exits), slowest convergence {} ms",
+         {} leaders established, {} commits applied ({} txns committed), {} SNAP and {} TRUNC syncs ({} TRUNC exits), {} reloads after an incomplete sync, \
+         {} currentEpoch repairs, slowest convergence {} ms",
         outcomes.len(),
         outcomes.iter().filter(|o| o.voters == 5).count(),
         outcomes.iter().filter(|o| o.observers > 0).count(),
@@ -627,6 +662,8 @@ fn summary(outcomes: &[Outcome]) -> String {
         sum(|o| o.snaps),
         sum(|o| o.truncs),
         sum(|o| o.trunc_exits),
+        sum(|o| o.reloads),
+        sum(|o| o.epoch_repairs),
         outcomes
             .iter()
             .map(|o| o.converged_after_ms)
