@@ -13,7 +13,10 @@
 //! - **discovery**: FOLLOWERINFO / OBSERVERINFO, LEADERINFO, ACKEPOCH;
 //! - **synchronization**: DIFF, TRUNC or SNAP, then PROPOSAL / COMMIT (or INFORM) pairs the
 //!   learner missed, NEWLEADER (ACKed once everything received so far is durable, the rule of
-//!   ZOOKEEPER-4785 in 3.8.5), UPTODATE (ACKed, then serving starts);
+//!   ZOOKEEPER-4785 in 3.8.5), UPTODATE (ACKed, then serving starts); state of a newer epoch
+//!   than `currentEpoch` persisted at NEWLEADER is bracketed by the `updatingEpoch` marker
+//!   (Java 3.4), and a sync lost before the NEWLEADER snapshot has the database reloaded
+//!   from disk (Java 3.8 for SNAP, here for TRUNC with applied txns too);
 //! - **broadcast**: PROPOSAL is logged and ACKed after its flush, COMMIT applies in order,
 //!   observers log and apply INFORMs; PING, SYNC and REVALIDATE are answered.
 //!

@@ -277,7 +277,8 @@ impl Learner {
                 });
             }
         }
-        if !out.is_empty() {
+        // Only the pre-ZAB-1.0 path above snapshots here.
+        if out.iter().any(|a| matches!(a, Action::TakeSnapshot { .. })) {
             out.extend(self.write_current_epoch());
         }
         let Phase::Syncing(sync) = std::mem::replace(&mut self.phase, Phase::Broadcast) else {

@@ -15,7 +15,13 @@
 //! The runtime contract the sim follows (and the real runtime must too):
 //! - a node's database is its applied txns; a role that ends flushes the log and fast-forwards
 //!   the database over it (`ZooKeeperServer.shutdown(false)`), and the next election votes
-//!   with that last zxid; a restart loads the newest snapshot plus the log after it;
+//!   with that last zxid; a restart loads the newest snapshot plus the log after it, then
+//!   the epochs (`reconcile_epochs`, its writes carried out, the `updatingEpoch` marker
+//!   removed);
+//! - a learner's `ReloadDatabase` (its sync ended before the NEWLEADER snapshot) replaces the
+//!   database with the disk's, as a restart loads it (`ZooKeeperServer.shutdown(true)`);
+//! - `CreateUpdatingEpochFile` / `DeleteUpdatingEpochFile` create (durably) and remove the
+//!   marker; a crash keeps it;
 //! - the leader logs each txn it proposes and reports the flush with `log_flushed`; it applies
 //!   a txn on `Commit`; `Established` starts zxids at `zxid + 1`;
 //! - SNAP: the bytes after the SNAP packet are the leader's database as of the SNAP zxid
@@ -113,6 +119,8 @@ pub(super) struct Outcome {
     pub epoch_repairs: u64,
     /// Learners that lost their leader mid-sync and reloaded the database from disk.
     pub reloads: u64,
+    /// Election notifications dropped on a full link.
+    pub notifications_dropped: u64,
     /// Virtual ms from healing to convergence.
     pub converged_after_ms: u64,
 }
@@ -274,6 +282,7 @@ impl Sim {
             trunc_exits: self.trunc_exits,
             epoch_repairs: self.epoch_repairs,
             reloads: self.reloads,
+            notifications_dropped: self.net.notifications_dropped,
             converged_after_ms: self.net.now_ms - healed,
         }
     }
@@ -650,7 +659,7 @@ fn summary(outcomes: &[Outcome]) -> String {
     format!(
         "{} runs ({} with 5 voters, {} with an observer): {} crashes, {} partition events, \
          {} leaders established, {} commits applied ({} txns committed), {} SNAP and {} TRUNC syncs ({} TRUNC exits), {} reloads after an incomplete sync, \
-         {} currentEpoch repairs, slowest convergence {} ms",
+         {} currentEpoch repairs, {} notifications dropped on full links, slowest convergence {} ms",
         outcomes.len(),
         outcomes.iter().filter(|o| o.voters == 5).count(),
         outcomes.iter().filter(|o| o.observers > 0).count(),
@@ -664,6 +673,7 @@ fn summary(outcomes: &[Outcome]) -> String {
         sum(|o| o.trunc_exits),
         sum(|o| o.reloads),
         sum(|o| o.epoch_repairs),
+        sum(|o| o.notifications_dropped),
         outcomes
             .iter()
             .map(|o| o.converged_after_ms)
