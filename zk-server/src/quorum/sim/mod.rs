@@ -700,6 +700,19 @@ fn seeds() {
     assert_seeds(0, 300);
 }
 
+/// Seeds of the long runs that once failed: a start refused after a crash between the
+/// NEWLEADER snapshot and the `currentEpoch` write (2000622, 2001850, 2003529), an observer
+/// missing committed txns on disk after a DIFF on top of an unpersisted SNAP (2003685), and a
+/// notification storm that stalled virtual time (3002059).
+#[test]
+fn seeds_found_by_long_runs() {
+    for seed in [2_000_622, 2_001_850, 2_003_529, 2_003_685, 3_002_059] {
+        if let Err(f) = Sim::new(seed).run() {
+            panic!("{}", f.0);
+        }
+    }
+}
+
 /// Replays one seed with its trace: `ZK_SIM_SEED=<seed> cargo test -p zk-server --lib
 /// quorum::sim::replay -- --nocapture` (seed 0 without the variable).
 #[test]
