@@ -4,10 +4,20 @@
 //! Each holds one decimal long, no newline, in the snapshot directory (`dataDir/version-2`).
 //! Writes go through `<name>.tmp`, fsynced and renamed over the file
 //! (`AtomicFileOutputStream`), so a crash leaves the old value or the new one.
+//!
+//! The empty `updatingEpoch` file marks a learner persisting a new epoch's state at NEWLEADER
+//! (its snapshot, the txns it logs) before `currentEpoch` says that epoch: a crash in between
+//! leaves a last zxid newer than `currentEpoch`, and the marker lets the next start repair
+//! `currentEpoch` from that zxid. This is Java 3.4's mechanism (ZOOKEEPER-1653, 3.4.10 to
+//! 3.4.14, same file name); Java 3.5 to 3.9 do not have it (ZOOKEEPER-2354 proposed it again,
+//! unmerged) and refuse to start there until an operator repairs the files. Java 3.8 ignores
+//! the file, so a data directory moves between the two either way.
 
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+
+use tracing::info;
 
 /// The file of the newest epoch this peer accepted from a leader (LEADERINFO).
 pub const ACCEPTED_EPOCH_FILENAME: &str = "acceptedEpoch";
@@ -15,6 +25,8 @@ pub const ACCEPTED_EPOCH_FILENAME: &str = "acceptedEpoch";
 pub const CURRENT_EPOCH_FILENAME: &str = "currentEpoch";
 /// Suffix of the file an atomic write goes through (`AtomicFileOutputStream.TMP_EXTENSION`).
 pub const TMP_EXTENSION: &str = ".tmp";
+/// The marker of a `currentEpoch` update under way (Java 3.4's `UPDATING_EPOCH_FILENAME`).
+pub const UPDATING_EPOCH_FILENAME: &str = "updatingEpoch";
 
 /// An epoch file's text: `Long.toString(epoch)`.
 pub fn format_epoch(epoch: i64) -> String {
@@ -74,6 +86,22 @@ pub fn write_epoch_file(snap_dir: &Path, name: &str, epoch: i64) -> io::Result<(
     write_atomically(&snap_dir.join(name), format_epoch(epoch).as_bytes())
 }
 
+/// Creates the `updatingEpoch` marker in `snap_dir`, durably (the directory is fsynced): it
+/// must be on disk before the state it covers.
+pub fn create_updating_epoch_file(snap_dir: &Path) -> io::Result<()> {
+    fs::File::create(snap_dir.join(UPDATING_EPOCH_FILENAME))?.sync_all()?;
+    fs::File::open(snap_dir)?.sync_all()
+}
+
+/// Removes the `updatingEpoch` marker from `snap_dir`, if there. Not fsynced: a marker that
+/// survives a crash is removed by the next start.
+pub fn delete_updating_epoch_file(snap_dir: &Path) -> io::Result<()> {
+    match fs::remove_file(snap_dir.join(UPDATING_EPOCH_FILENAME)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 /// The epoch files found in the snapshot directory at startup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EpochFiles {
@@ -83,6 +111,9 @@ pub struct EpochFiles {
     pub current: Option<i64>,
     /// `currentEpoch.tmp`, if present: a write of `currentEpoch` cut short by a crash.
     pub current_tmp: Option<i64>,
+    /// The `updatingEpoch` marker exists: a crash came between persisting a new epoch's state
+    /// and writing `currentEpoch`.
+    pub updating: bool,
 }
 
 /// The epochs a peer starts with, and the files to (re)write first.
@@ -94,12 +125,15 @@ pub struct Epochs {
     pub current: i64,
     /// `(file name, epoch)` to write before going on, in this order.
     pub writes: Vec<(&'static str, i64)>,
+    /// Remove the `updatingEpoch` marker after the writes (whether or not it was needed).
+    pub delete_updating: bool,
 }
 
 /// Java's `QuorumPeer.loadDataBase` decision. A missing file takes the epoch of the last
 /// processed zxid (the upgrade path) and is written; a `currentEpoch` older than that epoch is
-/// repaired from `currentEpoch.tmp` or refused; an accepted epoch below the current one is
-/// refused. Errors carry Java's messages.
+/// repaired from `currentEpoch.tmp` (3.8), else from that epoch if the `updatingEpoch` marker
+/// is there (3.4), else refused; an accepted epoch below the current one is refused. Errors
+/// carry Java's messages.
 pub fn reconcile_epochs(files: EpochFiles, last_processed_zxid: i64) -> Result<Epochs, String> {
     let epoch_of_zxid = last_processed_zxid >> 32;
     let mut writes = Vec::new();
@@ -115,6 +149,15 @@ pub fn reconcile_epochs(files: EpochFiles, last_processed_zxid: i64) -> Result<E
             Some(tmp) => {
                 writes.push((CURRENT_EPOCH_FILENAME, tmp));
                 current = tmp;
+            }
+            None if files.updating => {
+                info!(
+                    "{UPDATING_EPOCH_FILENAME} found. The server was terminated after taking a \
+                     snapshot but before updating current epoch. Setting current epoch to \
+                     {epoch_of_zxid}."
+                );
+                writes.push((CURRENT_EPOCH_FILENAME, epoch_of_zxid));
+                current = epoch_of_zxid;
             }
             None => {
                 return Err(format!(
@@ -143,6 +186,7 @@ pub fn reconcile_epochs(files: EpochFiles, last_processed_zxid: i64) -> Result<E
         accepted,
         current,
         writes,
+        delete_updating: files.updating,
     })
 }
 
@@ -160,11 +204,15 @@ pub fn load_epochs(snap_dir: &Path, last_processed_zxid: i64) -> io::Result<Epoc
         current: read_epoch_file(snap_dir, CURRENT_EPOCH_FILENAME)?,
         // Only consulted to repair a stale currentEpoch; unreadable counts as absent.
         current_tmp: read_epoch_file(snap_dir, &tmp_name).unwrap_or(None),
+        updating: snap_dir.join(UPDATING_EPOCH_FILENAME).exists(),
     };
     let epochs = reconcile_epochs(files, last_processed_zxid)
         .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
     for &(name, epoch) in &epochs.writes {
         write_epoch_file(snap_dir, name, epoch)?;
+    }
+    if epochs.delete_updating {
+        delete_updating_epoch_file(snap_dir)?;
     }
     Ok(epochs)
 }
@@ -237,7 +285,7 @@ mod tests {
         let present = EpochFiles {
             accepted: Some(4),
             current: Some(3),
-            current_tmp: None,
+            ..EpochFiles::default()
         };
         let e = reconcile_epochs(present, 0x3_0000_0005).unwrap();
         assert_eq!((e.accepted, e.current, e.writes.len()), (4, 3, 0));
@@ -249,6 +297,7 @@ mod tests {
             accepted: Some(5),
             current: Some(4),
             current_tmp: Some(5),
+            updating: false,
         };
         let e = reconcile_epochs(files, 0x5_0000_0001).unwrap();
         assert_eq!(e.current, 5);
@@ -261,12 +310,64 @@ mod tests {
         let behind = EpochFiles {
             accepted: Some(1),
             current: Some(2),
-            current_tmp: None,
+            ..EpochFiles::default()
         };
         assert_eq!(
             reconcile_epochs(behind, 0).unwrap_err(),
             "The accepted epoch, 1 is less than the current epoch, 2"
         );
+    }
+
+    /// A crash between the NEWLEADER snapshot of epoch 1 (after a SNAP at 0x100000000) and
+    /// the `currentEpoch` write (found by the ensemble simulation, seed 2001850).
+    #[test]
+    fn updating_marker_repairs_current_epoch_from_the_last_zxid() {
+        let mut files = EpochFiles {
+            accepted: Some(1),
+            current: Some(0),
+            current_tmp: None,
+            updating: true,
+        };
+        let e = reconcile_epochs(files, 0x1_0000_0000).unwrap();
+        assert_eq!((e.accepted, e.current), (1, 1));
+        assert_eq!(e.writes, [(CURRENT_EPOCH_FILENAME, 1)]);
+        assert!(e.delete_updating);
+        // currentEpoch.tmp (a write cut short) is Java 3.8's repair and comes first.
+        files.current_tmp = Some(1);
+        files.accepted = Some(2);
+        let e = reconcile_epochs(files, 0x1_0000_0000).unwrap();
+        assert_eq!(
+            (e.current, &e.writes[..]),
+            (1, &[(CURRENT_EPOCH_FILENAME, 1)][..])
+        );
+        // A stale marker changes nothing but goes.
+        files.current_tmp = None;
+        files.current = Some(1);
+        let e = reconcile_epochs(files, 0x1_0000_0003).unwrap();
+        assert_eq!((e.current, e.writes.len(), e.delete_updating), (1, 0, true));
+        // Without the marker it is Java 3.8's refusal.
+        files.current = Some(0);
+        files.updating = false;
+        assert!(reconcile_epochs(files, 0x1_0000_0000).is_err());
+    }
+
+    #[test]
+    fn load_uses_and_removes_the_updating_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        write_epoch_file(dir.path(), ACCEPTED_EPOCH_FILENAME, 3).unwrap();
+        write_epoch_file(dir.path(), CURRENT_EPOCH_FILENAME, 2).unwrap();
+        let refused = load_epochs(dir.path(), 0x3_0000_0000).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::InvalidData);
+        create_updating_epoch_file(dir.path()).unwrap();
+        assert_eq!(
+            fs::read(dir.path().join(UPDATING_EPOCH_FILENAME)).unwrap(),
+            b""
+        );
+        let e = load_epochs(dir.path(), 0x3_0000_0000).unwrap();
+        assert_eq!((e.accepted, e.current), (3, 3));
+        assert_eq!(fs::read(dir.path().join("currentEpoch")).unwrap(), b"3");
+        assert!(!dir.path().join(UPDATING_EPOCH_FILENAME).exists());
+        delete_updating_epoch_file(dir.path()).unwrap();
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //! - **discovery**: FOLLOWERINFO / OBSERVERINFO, LEADERINFO, ACKEPOCH;
 //! - **synchronization**: DIFF, TRUNC or SNAP, then PROPOSAL / COMMIT (or INFORM) pairs the
 //!   learner missed, NEWLEADER (ACKed once everything received so far is durable, the rule of
-//!   ZOOKEEPER-4785 in 3.8.5), UPTODATE (ACKed, then serving starts);
+//!   ZOOKEEPER-4785 in 3.8.5), UPTODATE (ACKed, then serving starts); state of a newer epoch
+//!   than `currentEpoch` persisted at NEWLEADER is bracketed by the `updatingEpoch` marker
+//!   (Java 3.4), and a sync lost before the NEWLEADER snapshot has the database reloaded
+//!   from disk (Java 3.8 for SNAP, here for TRUNC with applied txns too);
 //! - **broadcast**: PROPOSAL is logged and ACKed after its flush, COMMIT applies in order,
 //!   observers log and apply INFORMs; PING, SYNC and REVALIDATE are answered.
 //!
@@ -112,6 +115,15 @@ pub enum Action {
     WriteAcceptedEpoch(i64),
     /// Write the `currentEpoch` file.
     WriteCurrentEpoch(i64),
+    /// Create the `updatingEpoch` marker, durably
+    /// ([`crate::quorum::epoch::create_updating_epoch_file`]): what follows until
+    /// [`Action::DeleteUpdatingEpochFile`] persists state of a newer epoch than `currentEpoch`
+    /// (the NEWLEADER snapshot, txns logged at NEWLEADER) ahead of the [`Action::WriteCurrentEpoch`]
+    /// that covers it. A start that finds the marker takes `currentEpoch` from the last zxid
+    /// ([`crate::quorum::epoch::reconcile_epochs`]). Java 3.4's mechanism; 3.8 has none.
+    CreateUpdatingEpochFile,
+    /// Remove the `updatingEpoch` marker: `currentEpoch` is written.
+    DeleteUpdatingEpochFile,
     /// TRUNC: drop the logged txns after `zxid` and reload the database from the snapshot and
     /// the log up to it (`ZKDatabase.truncateLog`); the last processed zxid becomes `zxid`. If
     /// the log cannot be cut there, stop the server as Java does (exit
@@ -123,7 +135,8 @@ pub enum Action {
     /// SNAP: the bytes right after this packet on the leader's stream are a SNAP body
     /// (`zk_proto::storage::read_snap_sync_body`): read it and replace the database with it;
     /// the last processed zxid becomes `zxid`. The `/zookeeper/config` node keeps the local
-    /// config, as Java's does without reconfig. A missing signature loses the leader.
+    /// config, as Java's does without reconfig. A missing signature loses the leader
+    /// ([`Learner::disconnected`], which then asks for [`Action::ReloadDatabase`]).
     LoadSnapshot {
         /// The leader's last processed zxid.
         zxid: i64,
@@ -166,6 +179,14 @@ pub enum Action {
         /// The epoch of the leader.
         epoch: i64,
     },
+    /// The database holds state its disk does not (a SNAP, or txns applied during sync, not
+    /// yet covered by the NEWLEADER snapshot) and the sync will not complete: drop it and load
+    /// it again from the snapshot and the log, so the next election votes with (and the next
+    /// sync starts from) only what a crash would keep. Always right before
+    /// [`Action::LeaderLost`]. Java 3.8: `Learner.shutdown` shuts the server down fully in
+    /// `SyncMode.SNAP` (`zkDb.clear()`, ZOOKEEPER-3642) and `QuorumPeer.getLastLoggedZxid`
+    /// reloads the cleared database before voting.
+    ReloadDatabase,
     /// Close the connection and go back to the election.
     LeaderLost {
         /// Why, for the log.
@@ -377,11 +398,7 @@ impl Learner {
                 sync.newleader_flush_wait = None;
                 let acked = self.ack_newleader();
                 if let Some(reason) = self.lost_during_flush.take() {
-                    out.extend(
-                        acked
-                            .into_iter()
-                            .filter(|a| matches!(a, Action::WriteCurrentEpoch(_))),
-                    );
+                    out.extend(acked.into_iter().filter(|a| !matches!(a, Action::Send(_))));
                     out.extend(self.lose(reason));
                     return out;
                 }
@@ -463,8 +480,14 @@ impl Learner {
             return Vec::new();
         }
         warn!("leaving the leader: {reason}");
-        self.phase = Phase::Lost;
-        vec![Action::LeaderLost { reason }]
+        let phase = std::mem::replace(&mut self.phase, Phase::Lost);
+        let mut out = Vec::with_capacity(2);
+        if matches!(&phase, Phase::Syncing(s) if s.database_ahead_of_disk) {
+            info!("sync incomplete: the database is reloaded from disk");
+            out.push(Action::ReloadDatabase);
+        }
+        out.push(Action::LeaderLost { reason });
+        out
     }
 
     fn halt(&mut self, exit_code: i32, reason: String) -> Vec<Action> {

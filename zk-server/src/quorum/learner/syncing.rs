@@ -37,6 +37,14 @@ pub(super) struct SyncState {
     pub(super) newleader_flush_wait: Option<i64>,
     /// The last txn received (warnings only).
     last_queued: i64,
+    /// The database's last processed zxid: where the sync started from (DIFF), the SNAP or
+    /// TRUNC zxid, then each txn applied.
+    database_zxid: i64,
+    /// The database holds what the disk does not: a SNAP, or txns applied, not yet in a
+    /// snapshot (Java's `SyncMode.SNAP` before NEWLEADER, widened to TRUNC and forced DIFF).
+    pub(super) database_ahead_of_disk: bool,
+    /// The `updatingEpoch` marker was created; removed after the `currentEpoch` write.
+    updating_epoch_file: bool,
 }
 
 impl Learner {
@@ -79,6 +87,7 @@ impl Learner {
     pub(super) fn on_sync_mode(&mut self, packet: QuorumPacket) -> Vec<Action> {
         let mut sync = SyncState {
             before_newleader: true,
+            database_zxid: self.local.last_logged_zxid,
             ..SyncState::default()
         };
         let mut out = Vec::new();
@@ -91,6 +100,8 @@ impl Learner {
             PacketType::Snap => {
                 info!("Getting a snapshot from leader 0x{:x}", packet.zxid);
                 out.push(Action::LoadSnapshot { zxid: packet.zxid });
+                sync.database_zxid = packet.zxid;
+                sync.database_ahead_of_disk = true;
                 sync.snapshot_needed = true;
                 // The log has a gap now: persist the snapshot before going on.
                 sync.sync_snapshot = true;
@@ -101,6 +112,7 @@ impl Learner {
                     packet.zxid
                 );
                 out.push(Action::Truncate { zxid: packet.zxid });
+                sync.database_zxid = packet.zxid;
                 sync.snapshot_needed = true;
             }
             other => {
@@ -150,6 +162,7 @@ impl Learner {
                     return Vec::new();
                 }
                 let entry = sync.not_committed.pop_front().expect("checked");
+                sync.applied(&entry);
                 vec![Action::Apply(entry)]
             }
             PacketType::Inform | PacketType::InformAndActivate => {
@@ -162,6 +175,7 @@ impl Learner {
                 }
                 let entry = Arc::new(entry);
                 if !sync.write_to_txn_log {
+                    sync.applied(&entry);
                     return vec![Action::Apply(entry)];
                 }
                 sync.not_committed.push_back(entry);
@@ -191,10 +205,24 @@ impl Learner {
             return Vec::new();
         };
         let mut out = Vec::new();
+        // What this step persists ahead of the currentEpoch write: the snapshot, and a
+        // follower's txns received so far.
+        let snapshot_zxid = if sync.snapshot_needed {
+            sync.database_zxid
+        } else {
+            0
+        };
+        let logged_zxid = match role {
+            LearnerRole::Follower => sync.not_committed.iter().map(|e| e.header.zxid).max(),
+            LearnerRole::Observer => None,
+        };
+        let persisted_zxid = snapshot_zxid.max(logged_zxid.unwrap_or(0));
+        out.extend(sync.mark_epoch_update(persisted_zxid, self.local.current_epoch));
         if sync.snapshot_needed {
             out.push(Action::TakeSnapshot {
                 sync: sync.sync_snapshot,
             });
+            sync.database_ahead_of_disk = false;
         }
         sync.write_to_txn_log = true;
         sync.before_newleader = false;
@@ -218,30 +246,46 @@ impl Learner {
 
     /// The current epoch, then the NEWLEADER ACK.
     pub(super) fn ack_newleader(&mut self) -> Vec<Action> {
+        let mut out = self.write_current_epoch();
+        out.push(send(PacketType::Ack, make_zxid(self.new_epoch, 0), None));
+        out
+    }
+
+    /// `setCurrentEpoch(newEpoch)`, and the `updatingEpoch` marker goes if it was created.
+    fn write_current_epoch(&mut self) -> Vec<Action> {
         self.local.current_epoch = self.new_epoch;
         info!("Set the current epoch to {}", self.new_epoch);
-        vec![
-            Action::WriteCurrentEpoch(self.new_epoch),
-            send(PacketType::Ack, make_zxid(self.new_epoch, 0), None),
-        ]
+        let mut out = vec![Action::WriteCurrentEpoch(self.new_epoch)];
+        if let Phase::Syncing(sync) = &mut self.phase {
+            if std::mem::take(&mut sync.updating_epoch_file) {
+                out.push(Action::DeleteUpdatingEpochFile);
+            }
+        }
+        out
     }
 
     /// UPTODATE: ACK, serve, then hand what arrived after NEWLEADER to broadcast.
     fn on_uptodate(&mut self) -> Vec<Action> {
         info!("Learner received UPTODATE message");
+        let mut out = Vec::new();
+        if let Phase::Syncing(sync) = &mut self.phase {
+            if sync.before_newleader {
+                let snapshot_zxid = sync.database_zxid;
+                out.extend(sync.mark_epoch_update(snapshot_zxid, self.local.current_epoch));
+                out.push(Action::TakeSnapshot {
+                    sync: sync.sync_snapshot,
+                });
+            }
+        }
+        // Only the pre-ZAB-1.0 path above snapshots here.
+        if out.iter().any(|a| matches!(a, Action::TakeSnapshot { .. })) {
+            out.extend(self.write_current_epoch());
+        }
         let Phase::Syncing(sync) = std::mem::replace(&mut self.phase, Phase::Broadcast) else {
             return Vec::new();
         };
         let sync = *sync;
         let epoch = self.new_epoch;
-        let mut out = Vec::new();
-        if sync.before_newleader {
-            out.push(Action::TakeSnapshot {
-                sync: sync.sync_snapshot,
-            });
-            self.local.current_epoch = epoch;
-            out.push(Action::WriteCurrentEpoch(epoch));
-        }
         out.push(send(PacketType::Ack, make_zxid(epoch, 0), None));
         out.push(Action::StartServing { epoch });
         match self.config.role {
@@ -276,5 +320,24 @@ impl Learner {
             }
         }
         out
+    }
+}
+
+impl SyncState {
+    /// A txn applied to the database only (the coming snapshot covers it).
+    fn applied(&mut self, entry: &TxnEntry) {
+        self.database_zxid = self.database_zxid.max(entry.header.zxid);
+        self.database_ahead_of_disk = true;
+    }
+
+    /// The `updatingEpoch` marker, when the state about to be persisted (up to
+    /// `persisted_zxid`) is of a newer epoch than `currentEpoch`: a crash before the
+    /// `currentEpoch` write would otherwise leave a disk that cannot be started from.
+    fn mark_epoch_update(&mut self, persisted_zxid: i64, current_epoch: i64) -> Option<Action> {
+        if epoch_of_zxid(persisted_zxid) <= current_epoch || self.updating_epoch_file {
+            return None;
+        }
+        self.updating_epoch_file = true;
+        Some(Action::CreateUpdatingEpochFile)
     }
 }

@@ -197,10 +197,12 @@ fn diff_logs_at_newleader_and_acks_after_the_flush() {
     assert_eq!(l.on_packet(proposal(E2 + 2), 0), []);
     assert_eq!(l.on_packet(packet(PacketType::Commit, E2 + 2), 0), []);
     assert_eq!(l.on_packet(proposal(E2 + 3), 0), [], "not committed yet");
-    // NEWLEADER: everything received goes to the log; the ACK waits for it.
+    // NEWLEADER: everything received goes to the log; the ACK waits for it. The txns are of
+    // epoch 2, currentEpoch is 1 until the ACK: the updatingEpoch marker covers the gap.
     assert_eq!(
         l.on_packet(packet(PacketType::NewLeader, E2), 0),
         [
+            Action::CreateUpdatingEpochFile,
             Action::Log(txn(E2 + 1)),
             Action::Log(txn(E2 + 2)),
             Action::Log(txn(E2 + 3))
@@ -213,6 +215,7 @@ fn diff_logs_at_newleader_and_acks_after_the_flush() {
         l.log_flushed(E2 + 3),
         [
             Action::WriteCurrentEpoch(2),
+            Action::DeleteUpdatingEpochFile,
             ack(E2),
             // UPTODATE, held back until now.
             ack(E2),
@@ -242,7 +245,7 @@ fn connection_lost_during_the_newleader_flush_still_writes_the_current_epoch() {
     l.on_packet(proposal(E2 + 1), 0);
     assert_eq!(
         l.on_packet(packet(PacketType::NewLeader, E2), 0),
-        [Action::Log(txn(E2 + 1))]
+        [Action::CreateUpdatingEpochFile, Action::Log(txn(E2 + 1))]
     );
     assert_eq!(l.disconnected("reset"), [], "blocked in the flush");
     assert_eq!(l.tick(60_000), [], "no read timeout while flushing");
@@ -251,6 +254,7 @@ fn connection_lost_during_the_newleader_flush_still_writes_the_current_epoch() {
         l.log_flushed(E2 + 1),
         [
             Action::WriteCurrentEpoch(2),
+            Action::DeleteUpdatingEpochFile,
             Action::LeaderLost {
                 reason: "connection to the leader lost: reset".into()
             }
@@ -328,6 +332,123 @@ fn trunc_cuts_the_log_and_snapshots_at_newleader() {
             ack(E2)
         ]
     );
+}
+
+/// Found by the ensemble simulation (seed 2001850): a SNAP at the new leader's 0x100000000,
+/// then a crash after the NEWLEADER snapshot and before the `currentEpoch` write (the follower
+/// waits for its log flush in between) left a disk Java 3.8 refuses to start from
+/// ("The current epoch, 0, is older than the last zxid"). The marker brackets that window.
+#[test]
+fn snap_of_a_newer_epoch_brackets_the_newleader_snapshot_with_the_updating_marker() {
+    let mut l = Learner::new(config(LearnerRole::Follower), local(0, 0, 0), 0);
+    l.connected(0);
+    let info = QuorumPacket::new(PacketType::LeaderInfo, E1, Some(int_data(0x10000)));
+    assert_eq!(l.on_packet(info, 0).len(), 2);
+    assert_eq!(
+        l.on_packet(packet(PacketType::Snap, E1), 0),
+        [Action::LoadSnapshot { zxid: E1 }]
+    );
+    assert_eq!(l.on_packet(proposal(E1 + 1), 0), []);
+    assert_eq!(
+        l.on_packet(packet(PacketType::NewLeader, E1), 0),
+        [
+            Action::CreateUpdatingEpochFile,
+            Action::TakeSnapshot { sync: true },
+            Action::Log(txn(E1 + 1)),
+        ]
+    );
+    assert_eq!(l.epochs(), (1, 0));
+    assert_eq!(
+        l.log_flushed(E1 + 1),
+        [
+            Action::WriteCurrentEpoch(1),
+            Action::DeleteUpdatingEpochFile,
+            ack(E1)
+        ]
+    );
+    assert_eq!(
+        l.on_packet(packet(PacketType::UpToDate, -1), 0),
+        [ack(E1), Action::StartServing { epoch: 1 }, ack(E1 + 1)]
+    );
+
+    // Nothing newer than currentEpoch is persisted: no marker (the captured SNAP of a fresh
+    // server, zxid 0, is the same case).
+    let mut l = discovered(LearnerRole::Observer);
+    l.on_packet(packet(PacketType::Snap, E1 + 12), 0);
+    assert_eq!(
+        l.on_packet(packet(PacketType::NewLeader, E2), 0),
+        [
+            Action::TakeSnapshot { sync: true },
+            Action::WriteCurrentEpoch(2),
+            ack(E2)
+        ]
+    );
+
+    // A pre-3.4 leader (UPTODATE without NEWLEADER) snapshots at UPTODATE: same bracket.
+    let mut l = discovered(LearnerRole::Observer);
+    l.on_packet(packet(PacketType::Snap, E2), 0);
+    assert_eq!(
+        l.on_packet(packet(PacketType::UpToDate, -1), 0),
+        [
+            Action::CreateUpdatingEpochFile,
+            Action::TakeSnapshot { sync: true },
+            Action::WriteCurrentEpoch(2),
+            Action::DeleteUpdatingEpochFile,
+            ack(E2),
+            Action::StartServing { epoch: 2 },
+        ]
+    );
+}
+
+/// Found by the ensemble simulation (seed 2003685): observer 4 loaded a SNAP at 0x100000002,
+/// lost its leader before NEWLEADER (no snapshot written), kept the state in memory, was
+/// synced by DIFF from there and after a crash lacked 0x100000001-2 on disk. Java 3.8 shuts
+/// the server down fully in `SyncMode.SNAP` and reloads from disk before voting.
+#[test]
+fn leader_lost_before_the_newleader_snapshot_reloads_the_database() {
+    let lose_after = |role: LearnerRole, mode: PacketType, apply: bool| {
+        let mut l = discovered(role);
+        l.on_packet(packet(mode, E1 + 7), 0);
+        if apply {
+            l.on_packet(proposal(E1 + 8), 0);
+            l.on_packet(packet(PacketType::Commit, E1 + 8), 0);
+        }
+        l.disconnected("reset")
+    };
+    let lost = || Action::LeaderLost {
+        reason: "connection to the leader lost: reset".into(),
+    };
+    for role in [LearnerRole::Follower, LearnerRole::Observer] {
+        assert_eq!(
+            lose_after(role, PacketType::Snap, false),
+            [Action::ReloadDatabase, lost()]
+        );
+        // TRUNC reloads from disk itself; txns applied after it are in memory only.
+        assert_eq!(lose_after(role, PacketType::Trunc, false), [lost()]);
+        assert_eq!(
+            lose_after(role, PacketType::Trunc, true),
+            [Action::ReloadDatabase, lost()]
+        );
+        // A DIFF keeps its txns for the log: the database is the disk's.
+        assert_eq!(lose_after(role, PacketType::Diff, true), [lost()]);
+    }
+
+    // A silent leader too; after the NEWLEADER snapshot the disk has it all.
+    let mut l = discovered(LearnerRole::Follower);
+    l.on_packet(packet(PacketType::Snap, E1 + 7), 0);
+    assert_eq!(
+        l.tick(1000),
+        [
+            Action::ReloadDatabase,
+            Action::LeaderLost {
+                reason: "the leader was silent for 1000 ms".into()
+            }
+        ]
+    );
+    let mut l = discovered(LearnerRole::Follower);
+    l.on_packet(packet(PacketType::Snap, E1 + 7), 0);
+    l.on_packet(packet(PacketType::NewLeader, E2), 0);
+    assert_eq!(l.disconnected("reset"), [lost()]);
 }
 
 #[test]

@@ -15,7 +15,13 @@
 //! The runtime contract the sim follows (and the real runtime must too):
 //! - a node's database is its applied txns; a role that ends flushes the log and fast-forwards
 //!   the database over it (`ZooKeeperServer.shutdown(false)`), and the next election votes
-//!   with that last zxid; a restart loads the newest snapshot plus the log after it;
+//!   with that last zxid; a restart loads the newest snapshot plus the log after it, then
+//!   the epochs (`reconcile_epochs`, its writes carried out, the `updatingEpoch` marker
+//!   removed);
+//! - a learner's `ReloadDatabase` (its sync ended before the NEWLEADER snapshot) replaces the
+//!   database with the disk's, as a restart loads it (`ZooKeeperServer.shutdown(true)`);
+//! - `CreateUpdatingEpochFile` / `DeleteUpdatingEpochFile` create (durably) and remove the
+//!   marker; a crash keeps it;
 //! - the leader logs each txn it proposes and reports the flush with `log_flushed`; it applies
 //!   a txn on `Commit`; `Established` starts zxids at `zxid + 1`;
 //! - SNAP: the bytes after the SNAP packet are the leader's database as of the SNAP zxid
@@ -41,7 +47,7 @@ use zk_proto::OpCode;
 
 use crate::config::PeerType;
 use crate::quorum::election::{Election, ElectionTiming, MajorityQuorum};
-use crate::quorum::epoch::{reconcile_epochs, EpochFiles};
+use crate::quorum::epoch::{reconcile_epochs, EpochFiles, CURRENT_EPOCH_FILENAME};
 use crate::quorum::learner::ZabState;
 
 use check::{Checker, Violation};
@@ -108,6 +114,13 @@ pub(super) struct Outcome {
     pub truncs: u64,
     /// TRUNCs the disk could not honour (the server exits and restarts).
     pub trunc_exits: u64,
+    /// Starts that repaired `currentEpoch` with the `updatingEpoch` marker (Java 3.8 refuses
+    /// them).
+    pub epoch_repairs: u64,
+    /// Learners that lost their leader mid-sync and reloaded the database from disk.
+    pub reloads: u64,
+    /// Election notifications dropped on a full link.
+    pub notifications_dropped: u64,
     /// Virtual ms from healing to convergence.
     pub converged_after_ms: u64,
 }
@@ -133,6 +146,8 @@ pub(super) struct Sim {
     snaps: u64,
     truncs: u64,
     trunc_exits: u64,
+    epoch_repairs: u64,
+    reloads: u64,
 }
 
 /// A failed run: what broke, with the way to replay it.
@@ -183,6 +198,8 @@ impl Sim {
             snaps: 0,
             truncs: 0,
             trunc_exits: 0,
+            epoch_repairs: 0,
+            reloads: 0,
         }
     }
 
@@ -263,6 +280,9 @@ impl Sim {
             snaps: self.snaps,
             truncs: self.truncs,
             trunc_exits: self.trunc_exits,
+            epoch_repairs: self.epoch_repairs,
+            reloads: self.reloads,
+            notifications_dropped: self.net.notifications_dropped,
             converged_after_ms: self.net.now_ms - healed,
         }
     }
@@ -477,18 +497,41 @@ impl Sim {
             return Ok(());
         }
         node.up = true;
-        node.tree = node.disk.load_tree();
-        node.committed_log_floor = node.disk.snapshot_zxid;
-        node.processed_mark = node.disk.snapshot_zxid;
-        node.synced = false;
+        node.load_from_disk();
         node.role = Role::Looking;
         let files = EpochFiles {
             accepted: Some(node.disk.accepted_epoch),
             current: Some(node.disk.current_epoch),
             current_tmp: None,
+            updating: node.disk.updating_epoch,
         };
-        reconcile_epochs(files, node.last_processed())
-            .map_err(|e| format!("server {sid} cannot start: {e}"))?;
+        let last = node.last_processed();
+        let epochs =
+            reconcile_epochs(files, last).map_err(|e| format!("server {sid} cannot start: {e}"))?;
+        let java38 = EpochFiles {
+            updating: false,
+            ..files
+        };
+        if reconcile_epochs(java38, last).is_err() {
+            // Java 3.5 to 3.9 stop here until an operator repairs the epoch files.
+            let line = format!(
+                "{sid} repairs currentEpoch {} from its last zxid {last:#x} (updatingEpoch)",
+                node.disk.current_epoch
+            );
+            self.epoch_repairs += 1;
+            self.trace(line);
+        }
+        let node = self.nodes.get_mut(&sid).expect("node");
+        for (name, epoch) in epochs.writes {
+            if name == CURRENT_EPOCH_FILENAME {
+                node.disk.current_epoch = epoch;
+            } else {
+                node.disk.accepted_epoch = epoch;
+            }
+        }
+        if epochs.delete_updating {
+            node.disk.updating_epoch = false;
+        }
         let peer_type = if node.observer {
             PeerType::Observer
         } else {
@@ -615,7 +658,8 @@ fn summary(outcomes: &[Outcome]) -> String {
     let sum = |f: fn(&Outcome) -> u64| outcomes.iter().map(f).sum::<u64>();
     format!(
         "{} runs ({} with 5 voters, {} with an observer): {} crashes, {} partition events, \
-         {} leaders established, {} commits applied ({} txns committed), {} SNAP and {} TRUNC syncs ({} TRUNC exits), slowest convergence {} ms",
+         {} leaders established, {} commits applied ({} txns committed), {} SNAP and {} TRUNC syncs ({} TRUNC exits), {} reloads after an incomplete sync, \
+         {} currentEpoch repairs, {} notifications dropped on full links, slowest convergence {} ms",
         outcomes.len(),
         outcomes.iter().filter(|o| o.voters == 5).count(),
         outcomes.iter().filter(|o| o.observers > 0).count(),
@@ -627,6 +671,9 @@ fn summary(outcomes: &[Outcome]) -> String {
         sum(|o| o.snaps),
         sum(|o| o.truncs),
         sum(|o| o.trunc_exits),
+        sum(|o| o.reloads),
+        sum(|o| o.epoch_repairs),
+        sum(|o| o.notifications_dropped),
         outcomes
             .iter()
             .map(|o| o.converged_after_ms)
@@ -651,6 +698,19 @@ fn assert_seeds(from: u64, count: u64) {
 #[test]
 fn seeds() {
     assert_seeds(0, 300);
+}
+
+/// Seeds of the long runs that once failed: a start refused after a crash between the
+/// NEWLEADER snapshot and the `currentEpoch` write (2000622, 2001850, 2003529), an observer
+/// missing committed txns on disk after a DIFF on top of an unpersisted SNAP (2003685), and a
+/// notification storm that stalled virtual time (3002059).
+#[test]
+fn seeds_found_by_long_runs() {
+    for seed in [2_000_622, 2_001_850, 2_003_529, 2_003_685, 3_002_059] {
+        if let Err(f) = Sim::new(seed).run() {
+            panic!("{}", f.0);
+        }
+    }
 }
 
 /// Replays one seed with its trace: `ZK_SIM_SEED=<seed> cargo test -p zk-server --lib

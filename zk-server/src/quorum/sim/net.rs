@@ -10,6 +10,14 @@ use zk_proto::txn::TxnEntry;
 
 pub(super) use crate::quorum::election::sim::Rng;
 
+/// Election notifications one server may have on its way to another at once; more are
+/// dropped. Java bounds the same backlog (`QuorumCnxManager`: a send queue of
+/// `SEND_CAPACITY` = 1 and a receive queue of 100, both `CircularBlockingQueue`s that discard
+/// the oldest). Without a bound, duplication turns the reply loop of a LOOKING voter and an
+/// OBSERVING observer (each answers the other at once, as Java's `WorkerReceiver` does) into
+/// geometric growth that stops virtual time (seed 3002059).
+const NOTIFICATIONS_IN_FLIGHT: usize = 8;
+
 /// A quorum connection's id; the leader core knows it as its `LearnerId`.
 pub(super) type ConnId = u64;
 
@@ -104,6 +112,10 @@ pub(super) struct Net {
     cut: BTreeSet<(i64, i64)>,
     pub conns: BTreeMap<ConnId, Conn>,
     next_conn: ConnId,
+    /// Notifications on their way, by (from, to).
+    notifications_in_flight: BTreeMap<(i64, i64), usize>,
+    /// Notifications dropped because their link was full.
+    pub notifications_dropped: u64,
 }
 
 impl Net {
@@ -117,10 +129,18 @@ impl Net {
             cut: BTreeSet::new(),
             conns: BTreeMap::new(),
             next_conn: 1,
+            notifications_in_flight: BTreeMap::new(),
+            notifications_dropped: 0,
         }
     }
 
     pub(super) fn at(&mut self, time_ms: u64, event: Event) {
+        if let Event::Notify { from, to, .. } = &event {
+            *self
+                .notifications_in_flight
+                .entry((*from, *to))
+                .or_default() += 1;
+        }
         self.seq += 1;
         self.queue.insert((time_ms, self.seq), event);
     }
@@ -136,6 +156,11 @@ impl Net {
             return None;
         }
         let ((time, _), event) = entry.remove_entry();
+        if let Event::Notify { from, to, .. } = &event {
+            if let Some(n) = self.notifications_in_flight.get_mut(&(*from, *to)) {
+                *n -= 1;
+            }
+        }
         self.now_ms = self.now_ms.max(time);
         Some(event)
     }
@@ -163,6 +188,16 @@ impl Net {
 
     /// An election notification: lost, delayed (so reordered) or duplicated.
     pub(super) fn notify(&mut self, from: i64, to: i64, notification: Notification) {
+        if self
+            .notifications_in_flight
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(0)
+            >= NOTIFICATIONS_IN_FLIGHT
+        {
+            self.notifications_dropped += 1;
+            return;
+        }
         if self.rng.chance(self.faults.loss_per_mille) {
             return;
         }

@@ -23,6 +23,8 @@ pub(super) struct Disk {
     pub snapshot_zxid: i64,
     pub accepted_epoch: i64,
     pub current_epoch: i64,
+    /// The `updatingEpoch` marker (created durably, so a crash keeps it).
+    pub updating_epoch: bool,
     /// When the flush under way completes (the disk's latency), if one is.
     pub flushing: bool,
 }
@@ -136,6 +138,15 @@ impl Node {
             synced: false,
             processed_mark: 0,
         }
+    }
+
+    /// The database from the disk: the newest snapshot, then the log after it (at a start,
+    /// and when a learner's sync did not complete).
+    pub(super) fn load_from_disk(&mut self) {
+        self.tree = self.disk.load_tree();
+        self.committed_log_floor = self.disk.snapshot_zxid;
+        self.processed_mark = self.disk.snapshot_zxid;
+        self.synced = false;
     }
 
     /// `getDataTreeLastProcessedZxid`: what the node votes with and reports in sync.

@@ -327,6 +327,8 @@ impl Sim {
                 }
                 learner::Action::WriteAcceptedEpoch(e) => self.write_epoch(sid, true, e)?,
                 learner::Action::WriteCurrentEpoch(e) => self.write_epoch(sid, false, e)?,
+                learner::Action::CreateUpdatingEpochFile => node.disk.updating_epoch = true,
+                learner::Action::DeleteUpdatingEpochFile => node.disk.updating_epoch = false,
                 learner::Action::Truncate { zxid } => {
                     // The disk must hold the state up to `zxid`: a tree loaded by an
                     // unpersisted SNAP can be ahead of it. Java then fails the truncation
@@ -349,9 +351,7 @@ impl Sim {
                     node.disk.log.truncate_after(zxid).expect("memory log");
                     node.disk.snapshot.retain(|e| e.header.zxid <= zxid);
                     node.disk.snapshot_zxid = node.disk.snapshot_zxid.min(zxid);
-                    node.tree = node.disk.load_tree();
-                    node.processed_mark = node.disk.snapshot_zxid;
-                    node.committed_log_floor = node.disk.snapshot_zxid;
+                    node.load_from_disk();
                     self.trace(format!("{sid} TRUNC to {zxid:#x}"));
                     self.truncs += 1;
                 }
@@ -387,6 +387,13 @@ impl Sim {
                     }
                     let line = format!("{sid} serves epoch {epoch}, {} txns", node.tree.len());
                     self.trace(line);
+                }
+                learner::Action::ReloadDatabase => {
+                    // Nothing of this sync was logged; earlier roles flushed their log.
+                    node.load_from_disk();
+                    let line = format!("{sid} reloads its database: {:#x}", node.last_processed());
+                    self.trace(line);
+                    self.reloads += 1;
                 }
                 learner::Action::LeaderLost { reason } => self.end_role(sid, &reason)?,
                 learner::Action::Halt { exit_code, reason } => {
