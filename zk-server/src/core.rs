@@ -1,7 +1,7 @@
 //! The server core: connections, sessions, the request pipeline and watches, free of sockets,
 //! disks and clocks. The runtime feeds it what arrives ([`ServerCore::connect`],
 //! [`ServerCore::request`], [`ServerCore::disconnected`], [`ServerCore::tick`]) and what its
-//! log made durable ([`ServerCore::log_flushed`]), with the current monotonic and wall time, and
+//! log made durable ([`ServerCore::commit_through`]), with the current monotonic and wall time, and
 //! performs the [`Action`]s it returns, in order.
 //!
 //! Writes go through the ZAB stages of a quorum of one. **Prep** validates a write against the
@@ -15,7 +15,7 @@
 //!
 //! Ordering rules the runtime relies on (asserted by the tests at the end of this file):
 //! 1. The runtime appends [`Action::Log`] entries in the order returned; zxids increase by one.
-//! 2. No reply, event or ConnectResponse of a txn is returned before [`ServerCore::log_flushed`]
+//! 2. No reply, event or ConnectResponse of a txn is returned before [`ServerCore::commit_through`]
 //!    reports that txn durable, so nothing a client sees can be lost.
 //! 3. The events a txn fires come before its reply (a client sees the watch event before the
 //!    result of the write that fired it), and commits go in zxid order.
@@ -61,6 +61,9 @@ mod pipeline;
 mod prep;
 mod reads;
 mod reply;
+mod roles;
+#[cfg(test)]
+mod roles_tests;
 mod sasl;
 mod sessions;
 #[cfg(test)]
@@ -72,13 +75,15 @@ pub use pipeline::{decode_request, ClientRequest};
 use prep::*;
 pub use reply::Payload;
 use reply::*;
+use roles::Forwarded;
+pub use roles::Role;
 pub use sasl::NonceSource;
 
 /// What the runtime must do, in the order returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Append a txn to the log. Its results leave the server once the log reports it durable
-    /// through [`ServerCore::log_flushed`].
+    /// through [`ServerCore::commit_through`].
     Log(std::sync::Arc<TxnEntry>),
     /// Write one frame payload (without its length prefix) to a connection.
     Send {
@@ -91,6 +96,23 @@ pub enum Action {
     Close {
         /// The connection.
         conn: ConnId,
+    },
+    /// A learner's client request for the leader (`quorum::learner::Learner::forward`): a
+    /// write, createSession, closeSession or sync, with the client's ids.
+    Forward {
+        /// The request as the leader gets it.
+        request: zk_proto::quorum::LearnerRequest,
+        /// The client connection's ids (the packet's authinfo).
+        auth_ids: Vec<Id>,
+    },
+    /// A learner asks the leader whether a session may re-attach here
+    /// (`quorum::learner::Learner::revalidate`); the answer goes to
+    /// [`ServerCore::revalidated`].
+    Revalidate {
+        /// The session.
+        session_id: i64,
+        /// Its timeout.
+        timeout_ms: i32,
     },
 }
 
@@ -246,6 +268,16 @@ pub struct ServerCore {
     sasl_exchanges: HashMap<ConnId, crate::sasl::digest_md5::DigestMd5Server>,
     /// Nonces for SASL challenges.
     sasl_nonces: NonceSource,
+    /// Standalone or leader, or learner (see `core/roles.rs`).
+    role: Role,
+    /// A learner's forwarded requests waiting for their commits, per session, in order.
+    forwarded: HashMap<i64, std::collections::VecDeque<Forwarded>>,
+    /// A learner's forwarded syncs (session, cxid, connection, path), oldest first.
+    pending_syncs: std::collections::VecDeque<(i64, i32, ConnId, String)>,
+    /// A learner's sessions used since the leader last heard of them, with their timeouts.
+    touched: HashMap<i64, i32>,
+    /// A learner's re-attaching sessions waiting for the leader's verdict.
+    revalidating: HashMap<i64, (ConnId, ConnectResponse)>,
 }
 
 impl std::fmt::Debug for ServerCore {
@@ -285,6 +317,11 @@ impl ServerCore {
             scratch: Vec::new(),
             sasl_exchanges: HashMap::new(),
             sasl_nonces: sasl::counting_nonces(id_clock_ms),
+            role: Role::Proposer,
+            forwarded: HashMap::new(),
+            pending_syncs: std::collections::VecDeque::new(),
+            touched: HashMap::new(),
+            revalidating: HashMap::new(),
         }
     }
 

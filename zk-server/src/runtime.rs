@@ -435,7 +435,7 @@ async fn run_core(
             let durable = log.flush().inspect_err(|e| {
                 tracing::error!(error = %e, "cannot sync the transaction log; stopping");
             })?;
-            let committed = core.log_flushed(durable, wall_ms());
+            let committed = core.commit_through(durable, wall_ms());
             txns_since_snapshot += append_logged(&mut *log, committed, &mut sends)?;
         }
         if snapshot_running.as_ref().is_some_and(|h| h.is_finished()) {
@@ -487,6 +487,10 @@ async fn run_core(
                     }
                 }
                 Action::Close { conn } => close(&mut outs, conn),
+                // A standalone core is a proposer: it neither forwards nor revalidates.
+                other @ (Action::Forward { .. } | Action::Revalidate { .. }) => {
+                    tracing::error!(action = ?other, "a learner's action in a standalone server; ignored");
+                }
             }
         }
     }
@@ -727,7 +731,7 @@ async fn serve_connection<R, W>(
             while let Some((payload, arrived_ms)) = stash.pop_front() {
                 let request = Input::Request {
                     conn,
-                    request: crate::core::decode_request(&payload),
+                    request: crate::core::decode_request(payload),
                     arrived_ms,
                 };
                 if inputs.send(request).await.is_err() {

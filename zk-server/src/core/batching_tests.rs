@@ -126,7 +126,7 @@ fn run(ops: &[(ConnId, i32, Op, bool)]) -> (Run, Vec<(ConnId, i32)>) {
     let mut note = |actions: Vec<Action>, logged: &mut Vec<TxnEntry>| {
         for s in seen(&actions, &[]) {
             let conn = match &s {
-                Seen::Log { .. } => continue,
+                Seen::Log { .. } | Seen::Forward { .. } | Seen::Revalidate { .. } => continue,
                 Seen::Reply { xid, .. } if reads.contains(xid) => continue,
                 Seen::Reply { conn, .. }
                 | Seen::Event { conn, .. }
@@ -149,7 +149,7 @@ fn run(ops: &[(ConnId, i32, Op, bool)]) -> (Run, Vec<(ConnId, i32)>) {
             if last <= core.last_zxid {
                 break;
             }
-            let actions = core.log_flushed(last, 0);
+            let actions = core.commit_through(last, 0);
             note(actions, logged);
         }
     };

@@ -20,6 +20,8 @@ pub enum ClientRequest {
         body: RequestBody,
         /// Null fields, when the plain decoding refused them.
         nulls: Option<Vec<zk_proto::jute::FieldPath>>,
+        /// The body as the client sent it: a learner forwards it to the leader as is.
+        raw: Bytes,
     },
     /// A body that cannot be decoded at all.
     Malformed {
@@ -29,33 +31,39 @@ pub enum ClientRequest {
         op: OpCode,
         /// What was wrong.
         error: String,
+        /// The body as the client sent it.
+        raw: Bytes,
     },
 }
 
 /// Decodes one request frame payload (header and body).
-pub fn decode_request(payload: &[u8]) -> ClientRequest {
-    let mut input = payload;
+pub fn decode_request(payload: Bytes) -> ClientRequest {
+    let mut input = &payload[..];
     let header = match RequestHeader::read(&mut input) {
         Ok(h) => h,
         Err(e) => return ClientRequest::BadHeader(e.to_string()),
     };
     let op = header.r#type;
+    let raw = payload.slice(payload.len() - input.len()..);
     match RequestBody::decode(op, input) {
         Ok(body) => ClientRequest::Decoded {
             xid: header.xid,
             body,
             nulls: None,
+            raw,
         },
         Err(e) => match RequestBody::decode_nulls(op, input) {
             Ok((body, nulls)) => ClientRequest::Decoded {
                 xid: header.xid,
                 body,
                 nulls: Some(nulls),
+                raw,
             },
             Err(_) => ClientRequest::Malformed {
                 xid: header.xid,
                 op,
                 error: e.to_string(),
+                raw,
             },
         },
     }
@@ -147,10 +155,10 @@ impl ServerCore {
         self.last_proposed_zxid = zxid;
     }
 
-    /// The log is durable up to `zxid`: as a quorum of one, every txn proposed up to it
-    /// commits, in order. Returns the replies, events and closes that were waiting, then what
+    /// Every txn proposed up to `zxid` commits, in order: standalone, once the log made it
+    /// durable; a leader, once a quorum acknowledged it. Returns the replies, events and closes that were waiting, then what
     /// the requests released behind them do (which may propose, and so log, more txns).
-    pub fn log_flushed(&mut self, zxid: i64, wall_ms: i64) -> Vec<Action> {
+    pub fn commit_through(&mut self, zxid: i64, wall_ms: i64) -> Vec<Action> {
         let mut out = Vec::new();
         let mut waiting = Vec::new();
         while self
@@ -178,31 +186,55 @@ impl ServerCore {
         out
     }
 
-    /// Commits one proposal: the txn is applied to the committed tree, its events fire, then
-    /// its reply or ConnectResponse goes out. Returns the connection whose held requests may
-    /// now go on.
+    /// Commits one proposal. Returns the connection whose held requests may now go on.
     fn commit(&mut self, proposal: Proposal, out: &mut Vec<Action>) -> Option<ConnId> {
         let Proposal { entry, completion } = proposal;
+        debug_assert_eq!(
+            entry.header.zxid,
+            self.last_zxid + 1,
+            "txns commit in zxid order"
+        );
+        self.finish(&entry, completion, out)
+    }
+
+    /// A committed txn: it is applied to the committed tree, its events fire, then what
+    /// waited for it happens (a reply, a ConnectResponse, a close). Returns the connection
+    /// whose held requests may now go on.
+    pub(super) fn finish(
+        &mut self,
+        entry: &TxnEntry,
+        completion: Completion,
+        out: &mut Vec<Action>,
+    ) -> Option<ConnId> {
         let zxid = entry.header.zxid;
         let session_id = entry.header.client_id;
-        debug_assert_eq!(zxid, self.last_zxid + 1, "txns commit in zxid order");
         let result = self.tree.apply(&entry.header, &entry.txn);
         if let Some(d) = &entry.digest {
             if d.tree_digest != self.tree.digest() {
                 // Java logs the same when a txn's digest disagrees with its tree.
                 warn!(zxid = %format_args!("{zxid:#x}"), expected = d.tree_digest, actual = self.tree.digest(), "digest mismatch after applying a txn");
-                debug_assert!(false, "prep's records predicted the tree (zxid {zxid:#x})");
+                debug_assert!(
+                    false,
+                    "the tree reached the digest its txn carries (zxid {zxid:#x})"
+                );
             }
         }
         self.last_zxid = zxid;
+        if let Txn::CloseSession(_) = entry.txn {
+            // Whoever asked (or nobody here, for another server's client), it is gone.
+            self.sessions.remove(session_id);
+        }
         self.fire(&result, out);
         match completion {
             Completion::Reply { conn, xid, request } => {
                 let c = self.conns.get_mut(&conn)?;
                 c.pending_writes -= 1;
+                // An ErrorTxn (a multi that threw in prep too) answers its code alone.
                 let (err, body) = match &request {
-                    Some(request) => write_response(request, &result),
-                    None => (result.err, None),
+                    Some(request) if entry.header.r#type != OpCode::Error => {
+                        write_response(request, &result)
+                    }
+                    _ => (result.err, None),
                 };
                 self.reply(out, conn, xid, zxid, err, body);
                 Some(conn)
@@ -295,6 +327,11 @@ impl ServerCore {
             out.push(Action::Close { conn });
             return out;
         }
+        if self.role == Role::Learner {
+            if let Some(s) = self.sessions.get(session_id) {
+                self.touched.insert(session_id, s.timeout_ms as i32);
+            }
+        }
         if !self.sessions.touch(session_id, now_ms) {
             // Java drops requests of a session that is gone or closing.
             debug!(conn, "request for a missing or closing session dropped");
@@ -346,12 +383,20 @@ impl ServerCore {
             return;
         };
         let c = c.view();
+        let request = match self.role {
+            Role::Learner => match self.learner_forward(conn, &c, request, out) {
+                Some(request) => request,
+                None => return,
+            },
+            Role::Proposer => request,
+        };
         match request {
             ClientRequest::BadHeader(_) => {}
             ClientRequest::Decoded {
                 xid,
                 body,
                 nulls: Some(nulls),
+                ..
             } => {
                 // Nulls Java reads (and answers in its own way) where our records need values.
                 self.request_with_nulls(conn, &c, xid, body, Nulls::new(nulls), out, wall_ms);
@@ -360,13 +405,14 @@ impl ServerCore {
                 xid,
                 body,
                 nulls: None,
+                ..
             } => {
                 self.dispatch(conn, c, xid, body, out, wall_ms);
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.stats.last_op = last_op_code(op);
                 }
             }
-            ClientRequest::Malformed { xid, op, error } => {
+            ClientRequest::Malformed { xid, op, error, .. } => {
                 warn!(conn, %op, %error, "malformed request body");
                 if matches!(op, OpCode::Auth | OpCode::Sasl) {
                     // Java parses these outside the pipeline and drops the connection.
@@ -480,11 +526,28 @@ impl ServerCore {
         }
     }
 
-    /// One write; `nulls` are the places a request sent null where our records need values.
+    /// One write of a client of this server; `nulls` are the places a request sent null where
+    /// our records need values.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn write(
         &mut self,
         conn: ConnId,
+        c: &Conn,
+        xid: i32,
+        body: RequestBody,
+        nulls: &Nulls,
+        out: &mut Vec<Action>,
+        wall_ms: i64,
+    ) {
+        self.write_for(Some(conn), c, xid, body, nulls, out, wall_ms)
+    }
+
+    /// One write, answered at its commit to `reply_to` (`None`: a learner's client, whose
+    /// server answers it).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write_for(
+        &mut self,
+        reply_to: Option<ConnId>,
         c: &Conn,
         xid: i32,
         body: RequestBody,
@@ -513,9 +576,15 @@ impl ServerCore {
             Err(code) => (OpCode::Error, Txn::Error(ErrorTxn { err: code.code() })),
         };
         let header = self.next_header(c.session_id, xid, header_op, wall_ms);
-        // An ErrorTxn (a multi that threw in prep too) answers its code alone.
-        let request = (header_op != OpCode::Error).then_some(body);
-        self.propose(header, txn, out, Completion::Reply { conn, xid, request });
+        let completion = match reply_to {
+            Some(conn) => Completion::Reply {
+                conn,
+                xid,
+                request: Some(body),
+            },
+            None => Completion::Nothing,
+        };
+        self.propose(header, txn, out, completion);
     }
 
     /// Refuses a txn whose log record would be larger than the log reader accepts, before

@@ -181,7 +181,7 @@ mod tests {
         let peer = "127.0.0.1:5000".parse().unwrap();
         core.connect(1, peer, &connect.to_jute_bytes(), Vec::new(), 0, 0);
         // The createSession txn commits: the session is established.
-        core.log_flushed(1, 0);
+        core.commit_through(1, 0);
         core
     }
 
@@ -199,7 +199,7 @@ mod tests {
     fn request(core: &mut ServerCore, xid: i32, body: RequestBody) -> Vec<Action> {
         let mut payload = RequestHeader::new(xid, body.op()).to_jute_bytes();
         body.write(&mut payload);
-        core.request(1, decode_request(&payload), 0, 0)
+        core.request(1, decode_request(payload.into()), 0, 0)
     }
 
     fn sasl(core: &mut ServerCore, xid: i32, token: &[u8]) -> Vec<Action> {

@@ -89,6 +89,17 @@ impl ServerCore {
                 refuse(self, &mut out);
                 return out;
             }
+            if self.role == Role::Learner {
+                // The leader owns expiry: it decides whether the session is still valid
+                // (Java's follower revalidates every global session with the leader).
+                self.conns.insert(conn, new_conn(id, true, self.last_zxid));
+                self.revalidating.insert(id, (conn, accepted(id)));
+                out.push(Action::Revalidate {
+                    session_id: id,
+                    timeout_ms: timeout,
+                });
+                return out;
+            }
             self.sessions.touch(id, now_ms);
             // A session has one connection: the previous one is closed.
             if let Some(old) = self.session_conns.insert(id, conn) {
@@ -104,6 +115,28 @@ impl ServerCore {
         } else {
             // A new session is a createSession txn; the ConnectResponse waits for its commit.
             let id = self.sessions.next_session_id();
+            if self.role == Role::Learner {
+                // The leader logs it (the request carries the negotiated timeout); the
+                // session is tracked here when its txn comes back committed.
+                // Tracked here at once (a learner never expires it), so its requests wait
+                // for the commit rather than being dropped.
+                self.sessions.add(id, timeout as u32, now_ms);
+                self.session_conns.insert(id, conn);
+                let c = new_conn(id, true, self.last_zxid);
+                self.conns.insert(conn, c.clone());
+                info!(conn, session = %format_args!("{id:#x}"), timeout, "session opened through the leader");
+                let response = accepted(id);
+                let body = Bytes::copy_from_slice(&timeout.to_be_bytes());
+                self.forward(
+                    &c,
+                    0,
+                    OpCode::CreateSession,
+                    body,
+                    Completion::Connected { conn, response },
+                    &mut out,
+                );
+                return out;
+            }
             self.sessions.add(id, timeout as u32, now_ms);
             self.session_conns.insert(id, conn);
             self.conns
@@ -141,6 +174,11 @@ impl ServerCore {
     /// ephemerals go with their watch events and its connection (if any) is closed.
     pub fn tick(&mut self, now_ms: u64, wall_ms: i64) -> Vec<Action> {
         let mut out = Vec::new();
+        // Only the leader (or a standalone server) expires sessions and reaps containers;
+        // a learner applies the txns those become.
+        if self.role == Role::Learner {
+            return out;
+        }
         for id in self.sessions.expire(now_ms) {
             info!(session = %format_args!("{id:#x}"), "session expired");
             self.close_session(id, 0, wall_ms, &mut out, Completion::SessionExpired);

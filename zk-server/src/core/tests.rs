@@ -38,6 +38,16 @@ pub(super) enum Seen {
     Close {
         conn: ConnId,
     },
+    /// A request sent to the leader.
+    Forward {
+        session: i64,
+        cxid: i32,
+        op: OpCode,
+    },
+    /// A re-attach the leader must validate.
+    Revalidate {
+        session: i64,
+    },
 }
 
 /// Decodes the actions; connections in `connecting` get their next frame read as a
@@ -53,6 +63,14 @@ pub(super) fn seen(actions: &[Action], connecting: &[ConnId]) -> Vec<Seen> {
                 session: e.header.client_id,
             },
             Action::Close { conn } => Seen::Close { conn: *conn },
+            Action::Forward { request, .. } => Seen::Forward {
+                session: request.session_id,
+                cxid: request.cxid,
+                op: request.r#type,
+            },
+            Action::Revalidate { session_id, .. } => Seen::Revalidate {
+                session: *session_id,
+            },
             Action::Send { conn, payload } => {
                 let bytes = payload.to_bytes();
                 if connecting.contains(conn) && !answered.contains(conn) {
@@ -93,7 +111,7 @@ pub(super) fn core() -> ServerCore {
     ServerCore::new(config, DataTree::new(false), 0, 1)
 }
 
-fn connect_request(session_id: i64, passwd: Bytes) -> Vec<u8> {
+pub(super) fn connect_request(session_id: i64, passwd: Bytes) -> Vec<u8> {
     ConnectRequest {
         protocol_version: 0,
         last_zxid_seen: 0,
@@ -119,7 +137,7 @@ pub(super) fn open(core: &mut ServerCore, conn: ConnId) -> i64 {
     let [Action::Log(entry)] = &actions[..] else {
         panic!("a new session is one createSession txn: {actions:?}");
     };
-    let committed = core.log_flushed(entry.header.zxid, 0);
+    let committed = core.commit_through(entry.header.zxid, 0);
     let session = entry.header.client_id;
     assert_eq!(
         seen(&committed, &[conn]),
@@ -140,6 +158,7 @@ pub(super) fn request(
             xid,
             body,
             nulls: None,
+            raw: Bytes::new(),
         },
         0,
         0,
@@ -189,9 +208,9 @@ fn a_new_session_is_answered_when_its_txn_is_durable() {
     // Requests sent before the ConnectResponse wait for it (Java stops reading).
     assert!(request(&mut core, 7, 1, get_data("/zookeeper", false)).is_empty());
     // A flush short of the txn commits nothing.
-    assert!(core.log_flushed(0, 0).is_empty());
+    assert!(core.commit_through(0, 0).is_empty());
     assert_eq!(
-        seen(&core.log_flushed(1, 0), &[7]),
+        seen(&core.commit_through(1, 0), &[7]),
         [
             Seen::Connected { conn: 7, session },
             Seen::Reply {
@@ -232,7 +251,7 @@ fn a_read_waits_behind_its_connections_write_and_others_do_not() {
         }]
     );
     assert_eq!(
-        seen(&core.log_flushed(3, 0), &[]),
+        seen(&core.commit_through(3, 0), &[]),
         [
             Seen::Reply {
                 conn: 1,
@@ -292,7 +311,7 @@ fn writes_pipeline_and_a_watch_event_comes_before_the_reply() {
         ]
     );
     assert_eq!(
-        seen(&core.log_flushed(4, 0), &[]),
+        seen(&core.commit_through(4, 0), &[]),
         [
             Seen::Event {
                 conn: 2,
@@ -363,7 +382,7 @@ fn a_failed_write_takes_a_zxid_and_a_failed_multi_changes_nothing() {
     let types: Vec<_> = m.txns.iter().map(|t| t.r#type).collect();
     assert_eq!(types, [OpCode::Create, OpCode::Error]);
     assert_eq!(
-        seen(&core.log_flushed(3, 0), &[]),
+        seen(&core.commit_through(3, 0), &[]),
         [
             Seen::Reply {
                 conn: 1,
@@ -407,7 +426,7 @@ fn expiry_deletes_ephemerals_fires_only_for_readers_and_closes_when_committed() 
         flags: CreateMode::Ephemeral.flags(),
     });
     request(&mut core, 1, 2, secret);
-    core.log_flushed(5, 0);
+    core.commit_through(5, 0);
     request(&mut core, 2, 1, get_data("/e", true));
     let exists = RequestBody::Exists(ExistsRequest {
         path: "/secret".into(),
@@ -427,7 +446,7 @@ fn expiry_deletes_ephemerals_fires_only_for_readers_and_closes_when_committed() 
         }]
     );
     assert_eq!(
-        seen(&core.log_flushed(6, 0), &[]),
+        seen(&core.commit_through(6, 0), &[]),
         [
             Seen::Event {
                 conn: 2,
@@ -457,7 +476,7 @@ fn a_client_close_answers_then_closes_and_later_requests_are_dropped() {
     // The session is closing: Java drops what else it sends.
     assert!(request(&mut core, 1, 2, get_data("/", false)).is_empty());
     assert_eq!(
-        seen(&core.log_flushed(2, 0), &[]),
+        seen(&core.commit_through(2, 0), &[]),
         [
             Seen::Reply {
                 conn: 1,
@@ -487,7 +506,7 @@ fn an_emptied_container_is_reaped_through_the_pipeline() {
         version: -1,
     });
     request(&mut core, 1, 3, delete);
-    core.log_flushed(4, 0);
+    core.commit_through(4, 0);
     core.sessions.touch(core.conns[&1].session_id, 5_000);
     assert_eq!(
         seen(&core.tick(1_500, 0), &[]),
@@ -498,7 +517,7 @@ fn an_emptied_container_is_reaped_through_the_pipeline() {
         }]
     );
     assert!(core.tree().node("/c").is_some(), "not before the commit");
-    assert!(core.log_flushed(5, 0).is_empty());
+    assert!(core.commit_through(5, 0).is_empty());
     assert!(core.tree().node("/c").is_none());
 }
 
