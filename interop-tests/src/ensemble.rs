@@ -27,11 +27,17 @@
 //! panics; a panicking test first gets each member's log tail (and path) on stderr. Set
 //! `ZK_INTEROP_KEEP_DIRS=1` to keep the directories.
 
+mod member;
+mod status;
+
+pub use member::MemberKind;
+pub use status::{Mode, ServerStatus};
+
 use crate::rust_process::RustZkServerProcess;
-use crate::server::{self, free_ports, ServerAddr};
+use crate::server::{free_ports, ServerAddr};
 use crate::tree_diff::{self, TreeSnapshot};
 use crate::{four_letter_word_timeout, Error, JavaZkServer, Result};
-use std::fmt::Write as _;
+use member::{render_config, write_file, Attempt, Member};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -48,88 +54,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Pause between polls.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
-
-/// Which server a member runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberKind {
-    /// The Debian Java ZooKeeper 3.8 server (`QuorumPeerMain`), launched like
-    /// [`JavaZkServer`].
-    Java,
-    /// The zk-server binary (found or built like [`RustZkServerProcess`]).
-    ZkRs,
-}
-
-impl MemberKind {
-    /// `java` or `zk-rs`, for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemberKind::Java => "java",
-            MemberKind::ZkRs => "zk-rs",
-        }
-    }
-}
-
-/// A member's role as `srvr` reports it (`Mode: ...`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// `leader`.
-    Leader,
-    /// `follower`.
-    Follower,
-    /// `observer`.
-    Observer,
-    /// `standalone`.
-    Standalone,
-    /// `read-only`.
-    ReadOnly,
-    /// Anything else, verbatim.
-    Other(String),
-}
-
-impl Mode {
-    fn parse(text: &str) -> Mode {
-        match text {
-            "leader" => Mode::Leader,
-            "follower" => Mode::Follower,
-            "observer" => Mode::Observer,
-            "standalone" => Mode::Standalone,
-            "read-only" => Mode::ReadOnly,
-            other => Mode::Other(other.to_owned()),
-        }
-    }
-}
-
-/// What a serving member's `srvr` says about its role and state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerStatus {
-    /// `Mode:`.
-    pub mode: Mode,
-    /// `Zxid:`, the last transaction the member applied.
-    pub zxid: i64,
-}
-
-impl ServerStatus {
-    /// Parses a `srvr` reply; `None` when it has no `Mode:` line (a member that is not serving
-    /// answers "This ZooKeeper instance is not currently serving requests").
-    pub fn parse(srvr: &str) -> Option<ServerStatus> {
-        let mut mode = None;
-        let mut zxid = None;
-        for line in srvr.lines() {
-            if let Some(m) = line.strip_prefix("Mode: ") {
-                mode = Some(Mode::parse(m.trim()));
-            } else if let Some(z) = line.strip_prefix("Zxid: ") {
-                let z = z.trim();
-                zxid = z
-                    .strip_prefix("0x")
-                    .map_or_else(|| z.parse().ok(), |hex| i64::from_str_radix(hex, 16).ok());
-            }
-        }
-        Some(ServerStatus {
-            mode: mode?,
-            zxid: zxid?,
-        })
-    }
-}
 
 /// Settings for an [`Ensemble`]; [`start`](Self::start) launches it.
 #[derive(Debug, Clone)]
@@ -248,80 +172,6 @@ impl EnsembleBuilder {
     }
 }
 
-/// Why one start attempt failed.
-enum Attempt {
-    PortTaken(Error),
-    Failed(Error),
-}
-
-/// One member process.
-#[derive(Debug)]
-enum Member {
-    Java(JavaZkServer),
-    ZkRs(RustZkServerProcess),
-}
-
-impl Member {
-    fn spawn(&mut self) -> Result<()> {
-        match self {
-            Member::Java(s) => s.spawn(),
-            Member::ZkRs(s) => s.spawn(),
-        }
-    }
-
-    fn wait_ready(&mut self, deadline: Instant) -> std::result::Result<(), Attempt> {
-        match self {
-            Member::Java(s) => match s.wait_ready(deadline) {
-                Ok(()) => Ok(()),
-                Err(f @ server::StartFailure::PortInUse) => {
-                    Err(Attempt::PortTaken(s.start_error(f)))
-                }
-                Err(f) => Err(Attempt::Failed(s.start_error(f))),
-            },
-            Member::ZkRs(s) => match s.wait_ready(deadline) {
-                Ok(()) => Ok(()),
-                Err(f) if s.port_was_taken() => Err(Attempt::PortTaken(s.start_error(f))),
-                Err(f) => Err(Attempt::Failed(s.start_error(f))),
-            },
-        }
-    }
-
-    fn pid(&self) -> Option<u32> {
-        match self {
-            Member::Java(s) => s.pid(),
-            Member::ZkRs(s) => s.pid(),
-        }
-    }
-
-    fn kill(&mut self) -> Result<()> {
-        match self {
-            Member::Java(s) => s.stop(),
-            Member::ZkRs(s) => s.kill(),
-        }
-    }
-
-    fn restart(&mut self) -> Result<()> {
-        match self {
-            Member::Java(s) => s.restart(),
-            Member::ZkRs(s) => s.restart(),
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        match self {
-            Member::Java(s) => s.data_dir(),
-            Member::ZkRs(s) => s.data_dir().to_path_buf(),
-        }
-    }
-
-    fn log_path(&self) -> PathBuf {
-        match self {
-            Member::Java(s) => s.log_path(),
-            Member::ZkRs(s) => s.log_path().to_path_buf(),
-        }
-    }
-}
-
 /// A running quorum of ZooKeeper servers (see the module docs); build one with
 /// [`Ensemble::builder`] or [`Ensemble::start_java`].
 ///
@@ -375,7 +225,7 @@ impl Ensemble {
                 .map_err(Attempt::Failed)?;
                 write_file(
                     &server.config_path(),
-                    &self.render_config(builder, &peer, &server.data_dir()),
+                    &render_config(builder, &self.peers, &peer, &server.data_dir()),
                 )
                 .map_err(Attempt::Failed)?;
                 Ok(Member::Java(server))
@@ -389,35 +239,13 @@ impl Ensemble {
                 write_file(&data.join("myid"), &format!("{}\n", peer.id))
                     .map_err(Attempt::Failed)?;
                 let config = dir.join("zoo.cfg");
-                write_file(&config, &self.render_config(builder, &peer, &data))
+                write_file(&config, &render_config(builder, &self.peers, &peer, &data))
                     .map_err(Attempt::Failed)?;
                 RustZkServerProcess::prepare(&config, builder.start_timeout)
                     .map(Member::ZkRs)
                     .map_err(Attempt::Failed)
             }
         }
-    }
-
-    /// The `zoo.cfg` of member `me`.
-    fn render_config(&self, builder: &EnsembleBuilder, me: &ServerAddr, data_dir: &Path) -> String {
-        let mut cfg = String::new();
-        let _ = writeln!(cfg, "# Generated by zk-rs interop-tests (Ensemble).");
-        let _ = writeln!(cfg, "tickTime={}", builder.tick_time_ms);
-        let _ = writeln!(cfg, "initLimit={}", builder.init_limit);
-        let _ = writeln!(cfg, "syncLimit={}", builder.sync_limit);
-        let _ = writeln!(cfg, "dataDir={}", data_dir.display());
-        let _ = writeln!(cfg, "clientPort={}", me.client_port);
-        let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
-        let _ = writeln!(cfg, "admin.enableServer=false");
-        let _ = writeln!(cfg, "4lw.commands.whitelist=*");
-        let _ = writeln!(cfg, "standaloneEnabled=false");
-        for peer in &self.peers {
-            let _ = writeln!(cfg, "{};127.0.0.1:{}", peer.server_line(), peer.client_port);
-        }
-        for line in &builder.cfg_lines {
-            let _ = writeln!(cfg, "{line}");
-        }
-        cfg
     }
 
     fn root_dir(&self) -> &Path {
@@ -716,32 +544,5 @@ impl Drop for Ensemble {
         if let Some(root) = self.root.take() {
             crate::finish_temp_dir(root);
         }
-    }
-}
-
-fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn srvr_reply_is_parsed() {
-        let reply = "Zookeeper version: 3.8.4-debian\nLatency min/avg/max: 0/0.0/0\n\
-                     Received: 3\nSent: 2\nConnections: 1\nOutstanding: 0\nZxid: 0x200000007\n\
-                     Mode: follower\nNode count: 5\n";
-        assert_eq!(
-            ServerStatus::parse(reply),
-            Some(ServerStatus {
-                mode: Mode::Follower,
-                zxid: 0x2_0000_0007
-            })
-        );
-        assert_eq!(
-            ServerStatus::parse("This ZooKeeper instance is not currently serving requests\n"),
-            None
-        );
     }
 }
