@@ -5,6 +5,9 @@
 //! - [`JavaZkServer`]: the Debian ZooKeeper 3.8 server in a temporary data directory on a free
 //!   loopback port, ready once it answers `ruok` with `imok` and reports a serving `Mode:`;
 //!   [`JavaEnsemble`] runs several of them as one quorum.
+//! - [`Ensemble`]: a quorum whose members are Java servers or zk-server (mixed allowed), with
+//!   kill, pause, restart and wipe controls, leader and sync waits, and a whole-tree comparison
+//!   across members ([`tree_diff`]).
 //! - [`JavaProgram`]: a small Java driver (a source string, or a file under
 //!   `interop-tests/java/`) compiled once against the ZooKeeper client and Curator jars and run
 //!   with arguments and a timeout.
@@ -40,6 +43,7 @@
 //! run does not leave JVMs behind.
 
 pub mod differential;
+mod ensemble;
 mod fourlw;
 mod java;
 pub mod pki;
@@ -51,8 +55,12 @@ mod rng;
 mod rust_process;
 mod rust_server;
 mod server;
+pub mod tree_diff;
 mod zkcli;
 
+pub use ensemble::{
+    Ensemble, EnsembleBuilder, MemberKind, Mode, ServerStatus, ENSEMBLE_START_TIMEOUT,
+};
 pub use fourlw::{four_letter_word, four_letter_word_timeout, FOUR_LETTER_WORD_TIMEOUT};
 pub use java::JavaEnv;
 pub use pki::TestPki;
@@ -67,7 +75,7 @@ pub use server::{
 };
 pub use zkcli::{run_zkcli, ZkCliStep};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why the harness could not do what a test asked.
 #[derive(Debug, thiserror::Error)]
@@ -154,10 +162,18 @@ pub(crate) fn keep_dirs() -> bool {
 
 /// A new temporary directory with a recognisable name prefix.
 pub(crate) fn temp_dir(prefix: &str) -> Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .map_err(|e| Error::io("creating a temporary directory", e))
+    temp_dir_in(None, prefix)
+}
+
+/// [`temp_dir`] under `parent` (else the system's temporary directory).
+pub(crate) fn temp_dir_in(parent: Option<&Path>, prefix: &str) -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    match parent {
+        Some(parent) => builder.tempdir_in(parent),
+        None => builder.tempdir(),
+    }
+    .map_err(|e| Error::io("creating a temporary directory", e))
 }
 
 /// Consumes a temp dir: kept on disk (path printed) when `ZK_INTEROP_KEEP_DIRS` is set, else

@@ -77,7 +77,7 @@ pub struct RustZkServerProcess {
 }
 
 /// Why a start did not reach "serving".
-enum StartFailure {
+pub(crate) enum StartFailure {
     Exited(ExitStatus),
     Timeout(Duration),
     Harness(Error),
@@ -135,8 +135,7 @@ impl RustZkServerProcess {
             match server.wait_ready(Instant::now() + RUST_SERVER_START_TIMEOUT) {
                 Ok(()) => return Ok(server),
                 Err(StartFailure::Exited(_))
-                    if attempt < PORT_ATTEMPTS
-                        && server.log_of_this_run().contains(LISTEN_FAILURE) =>
+                    if attempt < PORT_ATTEMPTS && server.port_was_taken() =>
                 {
                     server.note(&format!("port {port} was taken; retrying with another"))?;
                     attempt += 1;
@@ -146,7 +145,7 @@ impl RustZkServerProcess {
         }
     }
 
-    fn prepare(config: &Path, start_timeout: Duration) -> Result<RustZkServerProcess> {
+    pub(crate) fn prepare(config: &Path, start_timeout: Duration) -> Result<RustZkServerProcess> {
         let binary = Self::binary()?;
         let text = std::fs::read_to_string(config)
             .map_err(|e| Error::io(format!("reading {}", config.display()), e))?;
@@ -309,7 +308,7 @@ impl RustZkServerProcess {
             .map_err(|e| Error::io(format!("writing {}", self.log_path.display()), e))
     }
 
-    fn spawn(&mut self) -> Result<()> {
+    pub(crate) fn spawn(&mut self) -> Result<()> {
         debug_assert!(self.child.is_none(), "spawn while running");
         self.note(&format!(
             "starting {} {} (client address {})",
@@ -349,7 +348,10 @@ impl RustZkServerProcess {
 
     /// Polls until the server answers `ruok` and its log says it is ready, the process exits, or
     /// `deadline` passes.
-    fn wait_ready(&mut self, deadline: Instant) -> std::result::Result<(), StartFailure> {
+    pub(crate) fn wait_ready(
+        &mut self,
+        deadline: Instant,
+    ) -> std::result::Result<(), StartFailure> {
         let started = Instant::now();
         loop {
             let exited = match &mut self.child {
@@ -379,7 +381,12 @@ impl RustZkServerProcess {
         }
     }
 
-    fn start_error(&mut self, failure: StartFailure) -> Error {
+    /// Whether the last start failed because the client port was taken.
+    pub(crate) fn port_was_taken(&self) -> bool {
+        self.log_of_this_run().contains(LISTEN_FAILURE)
+    }
+
+    pub(crate) fn start_error(&mut self, failure: StartFailure) -> Error {
         if let Some(mut child) = self.child.take() {
             let _ = kill_and_reap(&mut child);
         }

@@ -48,7 +48,7 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 /// `n` distinct free ports (all held open until every one is chosen).
-fn free_ports(n: usize) -> Result<Vec<u16>> {
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
     let listeners = (0..n)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
         .collect::<std::io::Result<Vec<_>>>()
@@ -254,7 +254,7 @@ impl MemberConfig {
 
 /// Why a start did not reach "serving".
 #[derive(Debug)]
-enum StartFailure {
+pub(crate) enum StartFailure {
     /// A port was taken (the log says "Address already in use").
     PortInUse,
     /// The JVM exited.
@@ -311,13 +311,41 @@ impl JavaZkServer {
         myid: Option<u32>,
         start_timeout: Duration,
     ) -> Result<JavaZkServer> {
+        Self::prepare_in(None, builder, myid, start_timeout)
+    }
+
+    /// A member of a [`crate::Ensemble`]: its directory (with `data/myid`) under `parent`, its
+    /// client port set; the ensemble writes [`config_path`](Self::config_path) itself before
+    /// [`spawn`](Self::spawn).
+    pub(crate) fn ensemble_member(
+        parent: &Path,
+        myid: u32,
+        client_port: u16,
+        jvm_flags: &[String],
+        start_timeout: Duration,
+    ) -> Result<JavaZkServer> {
+        let builder = JavaZkServerBuilder {
+            jvm_flags: jvm_flags.to_vec(),
+            ..JavaZkServerBuilder::default()
+        };
+        let mut server = Self::prepare_in(Some(parent), &builder, Some(myid), start_timeout)?;
+        server.member.client_port = client_port;
+        Ok(server)
+    }
+
+    fn prepare_in(
+        parent: Option<&Path>,
+        builder: &JavaZkServerBuilder,
+        myid: Option<u32>,
+        start_timeout: Duration,
+    ) -> Result<JavaZkServer> {
         let env = JavaEnv::get()?;
         let watch_dir = parent_watch_dir(env)?;
         let prefix = match myid {
             Some(id) => format!("zk-rs-java-zk{id}-"),
             None => "zk-rs-java-zk-".to_owned(),
         };
-        let dir = crate::temp_dir(&prefix)?;
+        let dir = crate::temp_dir_in(parent, &prefix)?;
         let root = dir.path().to_path_buf();
         let data = root.join("data");
         std::fs::create_dir_all(&data)
@@ -450,7 +478,7 @@ impl JavaZkServer {
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
-    fn spawn(&mut self) -> Result<()> {
+    pub(crate) fn spawn(&mut self) -> Result<()> {
         debug_assert!(self.child.is_none(), "spawn while running");
         self.note(&format!(
             "starting Java ZooKeeper{} on 127.0.0.1:{}",
@@ -499,7 +527,10 @@ impl JavaZkServer {
 
     /// Polls until the server answers `ruok` and `srvr` reports a `Mode:`, the JVM exits, or
     /// `deadline` passes.
-    fn wait_ready(&mut self, deadline: Instant) -> std::result::Result<(), StartFailure> {
+    pub(crate) fn wait_ready(
+        &mut self,
+        deadline: Instant,
+    ) -> std::result::Result<(), StartFailure> {
         let started = Instant::now();
         loop {
             let exited = match &mut self.child {
@@ -561,7 +592,7 @@ impl JavaZkServer {
     }
 
     /// Turns a failure into an error with the log tail; kills the JVM if it still runs.
-    fn start_error(&mut self, failure: StartFailure) -> Error {
+    pub(crate) fn start_error(&mut self, failure: StartFailure) -> Error {
         let _ = self.kill_child();
         let reason = match failure {
             StartFailure::PortInUse => format!(

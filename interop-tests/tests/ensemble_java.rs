@@ -1,0 +1,210 @@
+//! The [`Ensemble`] harness checked against a real 3-member Java ZooKeeper 3.8 ensemble, so the
+//! same checks mean something when they are pointed at zk-server or mixed ensembles:
+//!
+//! 1. exactly one leader after start; a write through one member is read back through each
+//!    of the others after a `sync`;
+//! 2. kazoo, connected with the whole connect string, keeps writing while the leader is killed
+//!    with SIGKILL: a new leader is elected, writes through zk-client continue, kazoo finishes
+//!    every write;
+//! 3. the killed member restarts on its old data directory and catches up (same zxid as the
+//!    leader), a paused member resumes and catches up too, and a wiped member resyncs from
+//!    nothing; afterwards every member's tree (data, Stat, ACL of every node) is the same;
+//! 4. the tree comparison is not vacuous: two reads of one member around a write differ by
+//!    exactly that node.
+
+use std::time::Duration;
+
+use interop_tests::tree_diff::{self, TreeSnapshot};
+use interop_tests::{Ensemble, MemberKind, Mode, PythonScript};
+use zk_client::{Client, CreateOptions, Error};
+
+/// Bound on each wait (elections and JVM restarts on two busy cores).
+const WAIT: Duration = Duration::from_secs(60);
+
+/// kazoo writes `/kazoo/n<i>` for `i` in `0..count`, retrying through connection loss (a retried
+/// create that had already succeeded finds the node), and prints each acknowledged write.
+const KAZOO_WRITER: &str = r#"
+import sys, time
+from kazoo.client import KazooClient
+from kazoo.exceptions import NodeExistsError
+
+hosts, count = sys.argv[1], int(sys.argv[2])
+retry = dict(max_tries=-1, delay=0.05, max_delay=0.5)
+zk = KazooClient(hosts=hosts, timeout=20, connection_retry=retry, command_retry=retry)
+zk.start(timeout=30)
+zk.retry(zk.ensure_path, "/kazoo")
+
+def write(i):
+    try:
+        zk.create("/kazoo/n%d" % i, b"kazoo-%d" % i)
+    except NodeExistsError:
+        pass
+
+for i in range(count):
+    zk.retry(write, i)
+    print("WROTE %d" % i, flush=True)
+    time.sleep(0.03)
+print("DONE", flush=True)
+zk.stop()
+"#;
+const KAZOO_WRITES: usize = 100;
+
+async fn connect(address: &str) -> Client {
+    tokio::time::timeout(
+        WAIT,
+        Client::builder(address)
+            .session_timeout(Duration::from_secs(30))
+            .connect(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("connecting to {address} timed out"))
+    .unwrap_or_else(|e| panic!("connecting to {address}: {e}"))
+}
+
+/// Creates `path`, retrying through the connection losses of a failover (a retry that finds
+/// the node created by an earlier, lost-reply attempt is a success).
+async fn create_retrying(client: &Client, path: &str, data: &[u8]) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match client
+            .create(path, data, &CreateOptions::persistent())
+            .await
+        {
+            Ok(_) | Err(Error::NodeExists) => return,
+            Err(Error::ConnectionLoss | Error::Timeout)
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("create {path}: {e}"),
+        }
+    }
+}
+
+/// `path`'s data through `client` after a `sync`.
+async fn read_synced(client: &Client, path: &str) -> Vec<u8> {
+    client.sync(path).await.expect("sync");
+    client.get_data(path).await.expect("get_data").0.to_vec()
+}
+
+fn assert_no_differences(diffs: &[String]) {
+    assert!(diffs.is_empty(), "members differ:\n{}", diffs.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_ensemble_fails_over_and_stays_consistent() {
+    let mut ensemble = tokio::task::block_in_place(|| {
+        Ensemble::builder(&[MemberKind::Java; 3])
+            .jvm_flag("-Dzookeeper.forceSync=no")
+            .start()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // 1. One leader, two followers; a write through one member is visible through the others.
+    let leader = ensemble.leader().expect("start waited for a leader");
+    let modes: Vec<Mode> = (0..3).map(|i| ensemble.mode(i).expect("serving")).collect();
+    assert_eq!(
+        modes.iter().filter(|m| **m == Mode::Leader).count(),
+        1,
+        "{modes:?}"
+    );
+    assert_eq!(
+        modes.iter().filter(|m| **m == Mode::Follower).count(),
+        2,
+        "{modes:?}"
+    );
+    let follower = (leader + 1) % 3;
+    let clients: Vec<Client> = {
+        let mut clients = Vec::new();
+        for i in 0..3 {
+            clients.push(connect(&ensemble.addr(i).to_string()).await);
+        }
+        clients
+    };
+    clients[follower]
+        .create("/ens", b"through a follower", &CreateOptions::persistent())
+        .await
+        .expect("create /ens");
+    for client in &clients {
+        assert_eq!(read_synced(client, "/ens").await, b"through a follower");
+    }
+
+    // 2. kazoo writes through the whole connect string while the leader is SIGKILLed.
+    let kazoo = PythonScript::new("ensemble_kazoo_writer", KAZOO_WRITER).expect("kazoo");
+    let mut writer = kazoo
+        .spawn(&[ensemble.connect_string(), KAZOO_WRITES.to_string()])
+        .expect("start kazoo");
+    writer
+        .wait_for_stdout("WROTE 10\n", WAIT)
+        .expect("kazoo writes before the kill");
+    tokio::task::block_in_place(|| ensemble.kill(leader)).expect("kill the leader");
+    let new_leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(new_leader, leader, "a killed member cannot lead");
+    let survivor = (0..3).find(|&i| i != leader).expect("two survive");
+    create_retrying(&clients[survivor], "/ens/after-kill", b"new leader").await;
+    let kazoo_out = tokio::task::block_in_place(|| writer.wait_timeout(WAIT))
+        .and_then(|out| out.expect_success())
+        .unwrap_or_else(|e| panic!("kazoo writer: {e}"));
+    assert!(kazoo_out.stdout.ends_with("DONE\n"), "{}", kazoo_out.stdout);
+
+    // 3. The killed member restarts on its data and catches up; so does a paused one; a wiped
+    //    one resyncs from nothing.
+    tokio::task::block_in_place(|| -> interop_tests::Result<()> {
+        ensemble.restart(leader)?;
+        ensemble.wait_synced(leader, WAIT)?;
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let paused = (0..3)
+        .find(|&i| i != new_leader && i != leader)
+        .expect("a third member");
+    ensemble.pause(paused).expect("pause");
+    assert!(
+        ensemble.four_letter_word(paused, "ruok").is_err(),
+        "a SIGSTOPped member answers nothing"
+    );
+    create_retrying(&clients[new_leader], "/ens/while-paused", b"p").await;
+    ensemble.resume(paused).expect("resume");
+    tokio::task::block_in_place(|| -> interop_tests::Result<()> {
+        ensemble.wait_synced(paused, WAIT)?;
+        ensemble.wipe_and_restart(paused)?;
+        ensemble.wait_synced(paused, WAIT)?;
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let diffs = ensemble.tree_differences().await.expect("read the trees");
+    assert_no_differences(&diffs);
+    let restarted = connect(&ensemble.addr(leader).to_string()).await;
+    restarted.sync("/").await.expect("sync");
+    let kazoo_nodes = restarted.get_children("/kazoo").await.expect("/kazoo");
+    assert_eq!(
+        kazoo_nodes.len(),
+        KAZOO_WRITES,
+        "kazoo's writes on the restarted member"
+    );
+    assert_eq!(read_synced(&restarted, "/ens/while-paused").await, b"p");
+
+    // 4. The comparison sees a node that only one read has.
+    let addr = ensemble.addr(new_leader).to_string();
+    let before = tree_diff::snapshot(&addr, WAIT).await.expect("read before");
+    clients[new_leader]
+        .create("/ens/only-after", b"", &CreateOptions::persistent())
+        .await
+        .expect("create");
+    let after = tree_diff::snapshot(&addr, WAIT).await.expect("read after");
+    let named: Vec<(String, TreeSnapshot)> =
+        vec![("before".into(), before), ("after".into(), after)];
+    let diffs = tree_diff::differences(&named);
+    assert!(
+        diffs.contains(&"/ens/only-after: present on after, missing on before".to_owned()),
+        "{diffs:?}"
+    );
+    // Creating a child also changes its parent's Stat (cversion, numChildren, pzxid).
+    assert!(
+        diffs
+            .iter()
+            .any(|d| d.starts_with("/ens: stat.numChildren")),
+        "{diffs:?}"
+    );
+}
