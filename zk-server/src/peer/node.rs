@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use zk_proto::quorum::ServerState;
+use zk_proto::quorum::{PacketType, ServerState};
 
 use crate::config::Config;
 use crate::quorum::config::QuorumConfig;
@@ -83,6 +83,11 @@ pub struct NodeStatus {
     pub serving: bool,
     /// `currentEpoch`.
     pub current_epoch: i64,
+    /// As a learner: the sync mode of every sync so far (DIFF, TRUNC or SNAP), oldest first.
+    pub syncs: Vec<PacketType>,
+    /// As a leader: txns sent to learners from the on-disk log (DIFFs older than the
+    /// committed log).
+    pub txns_sent_from_disk: u64,
 }
 
 /// A running ensemble member; dropping it stops the node (its sockets close soon after).
@@ -121,6 +126,8 @@ impl QuorumNode {
             leader: None,
             serving: false,
             current_epoch: db.current_epoch,
+            syncs: Vec::new(),
+            txns_sent_from_disk: 0,
         });
         let cancel = CancellationToken::new();
         let node = Node {
@@ -223,11 +230,11 @@ impl Node {
 
     fn set_status(&self, state: ServerState, leader: Option<i64>, serving: bool) {
         let current_epoch = self.db.current_epoch;
-        self.status.send_replace(NodeStatus {
-            state,
-            leader,
-            serving,
-            current_epoch,
+        self.status.send_modify(|s| {
+            s.state = state;
+            s.leader = leader;
+            s.serving = serving;
+            s.current_epoch = current_epoch;
         });
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tracing::{info, warn};
+use zk_proto::quorum::PacketType;
 
 use crate::peer::quorum_net::{self, LeaderConnectConfig, LeaderEvent, PacketSender};
 use crate::quorum::election::Decision;
@@ -165,7 +166,14 @@ impl Node {
         event: LeaderEvent,
     ) -> Result<(), NodeError> {
         let actions = match event {
-            LeaderEvent::Packet(packet) => state.core.on_packet(packet, self.now_ms()),
+            LeaderEvent::Packet(packet) => {
+                let mode = packet.r#type;
+                if matches!(mode, PacketType::Diff | PacketType::Trunc | PacketType::Snap) {
+                    info!(sid = self.my_id, zxid = %format_args!("{:#x}", packet.zxid), "sync mode {}", mode.name());
+                    self.status.send_modify(|s| s.syncs.push(mode));
+                }
+                state.core.on_packet(packet, self.now_ms())
+            }
             LeaderEvent::Snapshot(_) => {
                 state.ended = Some("a snapshot body without SNAP".into());
                 return Ok(());

@@ -306,6 +306,8 @@ impl Node {
                     count = entries.len(),
                     "sending txns from the on-disk log"
                 );
+                let count = entries.len() as u64;
+                self.status.send_modify(|s| s.txns_sent_from_disk += count);
                 for entry in entries {
                     let zxid = entry.header.zxid;
                     let data = Bytes::from(entry.to_bytes());

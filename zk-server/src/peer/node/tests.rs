@@ -11,8 +11,9 @@ use tempfile::TempDir;
 use super::memory::MemoryPipeline;
 use super::serving::ServingRole;
 use super::*;
+use zk_proto::quorum::PacketType;
 use crate::quorum::config::ConfigTexts;
-use crate::storage::txnlog::{read_logs_after, CorruptionPolicy};
+use zk_proto::storage::TxnLogReader;
 
 /// Bound on any one wait.
 const WAIT: Duration = Duration::from_secs(20);
@@ -198,15 +199,31 @@ impl Ensemble {
         self.member(sid).dir.path()
     }
 
-    /// The zxids in a member's log files.
+    /// The zxids in a member's log files, oldest file first, read without changing them (a
+    /// running member may be writing; a torn last record just ends a file).
     fn logged(&self, sid: i64) -> Vec<i64> {
         let dir = self.data_dir(sid).join("version-2");
-        read_logs_after(&dir, 0, CorruptionPolicy::Fail)
+        let mut files: Vec<(i64, PathBuf)> = std::fs::read_dir(&dir)
             .unwrap()
-            .entries
-            .iter()
-            .map(|e| e.header.zxid)
-            .collect()
+            .filter_map(|f| {
+                let path = f.ok()?.path();
+                let name = path.file_name()?.to_str()?;
+                let zxid = i64::from_str_radix(name.strip_prefix("log.")?, 16).ok()?;
+                Some((zxid, path))
+            })
+            .collect();
+        files.sort();
+        let mut zxids = Vec::new();
+        for (_, path) in files {
+            let bytes = std::fs::read(&path).unwrap();
+            let Ok(mut reader) = TxnLogReader::new(&bytes) else {
+                continue;
+            };
+            while let Ok(Some(record)) = reader.next_record() {
+                zxids.push(record.txn_header().unwrap().zxid);
+            }
+        }
+        zxids
     }
 }
 
@@ -249,4 +266,160 @@ async fn three_members_commit_on_all_and_log_it() {
         let tree = e.member(sid).pipeline.tree().unwrap();
         assert!(tree.node("/a-99").is_some(), "server {sid}");
     }
+}
+
+impl Ensemble {
+    fn status(&self, sid: i64) -> NodeStatus {
+        self.member(sid).node.as_ref().unwrap().status()
+    }
+
+    /// The last sync mode a member received as a learner.
+    fn last_sync(&self, sid: i64) -> Option<PacketType> {
+        self.status(sid).syncs.last().copied()
+    }
+
+    fn followers(&self, leader: i64) -> Vec<i64> {
+        self.running().into_iter().filter(|&s| s != leader).collect()
+    }
+
+    /// Proposes `n` txns, waits until every running member has them; their last zxid.
+    async fn commit(&self, leader: i64, prefix: &str, n: usize) -> i64 {
+        let last = *self.propose(leader, prefix, n).last().unwrap();
+        self.wait_converged(last).await;
+        last
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_takes_over_and_the_old_one_catches_up_by_diff() {
+    logs();
+    let mut e = Ensemble::new(3, &[], &[]);
+    e.start_all().await;
+    let first = e.wait_serving().await;
+    let before = e.commit(first, "a", 30).await;
+    e.stop(first).await;
+    let second = e.wait_serving().await;
+    assert_ne!(second, first);
+    let epoch = e.status(second).current_epoch;
+    assert!(epoch > before >> 32, "a new epoch: {epoch}");
+    let after = e.commit(second, "b", 30).await;
+    assert_eq!(after >> 32, epoch);
+    e.start(first).await;
+    assert_eq!(e.wait_serving().await, second, "the leader stays");
+    assert_eq!(e.member(first).pipeline.role(), Some(ServingRole::Follower));
+    assert_eq!(e.last_sync(first), Some(PacketType::Diff));
+    e.wait_converged(after).await;
+    let last = e.commit(second, "c", 10).await;
+    e.stop(first).await;
+    assert!(e.logged(first).contains(&last), "the rejoined member logs new txns");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lagging_members_sync_by_diff_or_snap() {
+    logs();
+    let mut e = Ensemble::new(3, &[], &[]);
+    e.start_all().await;
+    let leader = e.wait_serving().await;
+    let f = e.followers(leader)[0];
+    e.commit(leader, "a", 10).await;
+
+    // Briefly behind: the txns it missed follow a DIFF.
+    e.stop(f).await;
+    e.commit(leader, "b", 20).await;
+    e.start(f).await;
+    e.wait_serving().await;
+    assert_eq!(e.last_sync(f), Some(PacketType::Diff));
+    e.wait_converged(e.commit(leader, "c", 1).await).await;
+
+    // A wiped data directory (myid kept): SNAP, and a snapshot file at once.
+    e.stop(f).await;
+    std::fs::remove_dir_all(e.data_dir(f).join("version-2")).unwrap();
+    e.start(f).await;
+    e.wait_serving().await;
+    assert_eq!(e.last_sync(f), Some(PacketType::Snap));
+    let last = e.commit(leader, "d", 5).await;
+    e.stop(f).await;
+    assert!(!snapshots(e.data_dir(f)).is_empty(), "SNAP leaves a snapshot");
+    assert!(e.logged(f).contains(&last));
+
+    // Past the committed log, with a log much larger than a third of the snapshot: SNAP.
+    e.commit(leader, "e", 600).await;
+    e.start(f).await;
+    e.wait_serving().await;
+    assert_eq!(e.last_sync(f), Some(PacketType::Snap));
+    assert_eq!(e.status(leader).txns_sent_from_disk, 0);
+    e.wait_converged(e.commit(leader, "f", 1).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_past_the_committed_log_gets_a_diff_from_the_disk_log() {
+    logs();
+    // snapshotSizeFactor=0: no size limit on reading the log for a sync.
+    let unlimited: Vec<(i64, &str)> = (1..=3).map(|s| (s, "snapshotSizeFactor=0")).collect();
+    let mut e = Ensemble::new(3, &[], &unlimited);
+    e.start_all().await;
+    let leader = e.wait_serving().await;
+    let f = e.followers(leader)[0];
+    e.commit(leader, "a", 10).await;
+    e.stop(f).await;
+    e.commit(leader, "b", 600).await;
+    e.start(f).await;
+    e.wait_serving().await;
+    assert_eq!(e.last_sync(f), Some(PacketType::Diff));
+    let from_disk = e.status(leader).txns_sent_from_disk;
+    assert!(from_disk > 0, "the older part came from the disk log");
+    assert!(from_disk < 600, "the newer part from the committed log: {from_disk}");
+    e.wait_converged(e.commit(leader, "c", 1).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_leader_truncates_its_unacknowledged_tail() {
+    logs();
+    let mut e = Ensemble::new(3, &[], &[]);
+    e.start_all().await;
+    let old = e.wait_serving().await;
+    let committed = e.commit(old, "a", 10).await;
+    // No follower left to ACK: what the leader logs now is never committed.
+    for f in e.followers(old) {
+        e.stop(f).await;
+    }
+    let tail = e.propose(old, "tail", 5);
+    wait_for("the tail logged", || {
+        let logged = e.logged(old);
+        tail.iter().all(|z| logged.contains(z)).then_some(())
+    })
+    .await;
+    e.stop(old).await;
+    for f in [1, 2, 3].into_iter().filter(|&s| s != old) {
+        e.start(f).await;
+    }
+    let new = e.wait_serving().await;
+    e.start(old).await;
+    assert_eq!(e.wait_serving().await, new);
+    assert_eq!(e.last_sync(old), Some(PacketType::Trunc));
+    // The new epoch's txns land on a tree without the tail.
+    let last = e.commit(new, "b", 5).await;
+    assert!(last >> 32 > committed >> 32);
+    let tree = e.member(old).pipeline.tree().unwrap();
+    assert!(tree.node("/tail-0").is_none() && tree.node("/b-4").is_some());
+    e.stop(old).await;
+    let logged = e.logged(old);
+    assert!(tail.iter().all(|z| !logged.contains(z)), "the tail is cut: {logged:x?}");
+    assert!(logged.contains(&committed) && logged.contains(&last));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_follows_by_inform() {
+    logs();
+    let mut e = Ensemble::new(4, &[4], &[]);
+    e.start_all().await;
+    let leader = e.wait_serving().await;
+    assert_ne!(leader, 4);
+    assert_eq!(e.member(4).pipeline.role(), Some(ServingRole::Observer));
+    assert_eq!(e.status(4).state, ServerState::Observing);
+    let applied = e.member(4).pipeline.applied();
+    let last = e.commit(leader, "a", 50).await;
+    assert_eq!(e.member(4).pipeline.applied() - applied, 50, "50 INFORMs applied");
+    e.stop(4).await;
+    assert!(e.logged(4).contains(&last), "observers log what they are informed of");
 }
