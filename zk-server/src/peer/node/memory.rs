@@ -8,10 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 use zk_proto::data::Acl;
-use zk_proto::txn::{CreateSessionTxn, CreateTxn, Txn, TxnDigest, TxnEntry, TxnHeader};
+use zk_proto::data::Id;
+use zk_proto::quorum::LearnerRequest;
+use zk_proto::txn::{CloseSessionTxn, CreateSessionTxn, CreateTxn, Txn, TxnDigest, TxnEntry, TxnHeader};
 use zk_proto::{ErrorCode, OpCode};
 
 use super::serving::{NodeRequests, Pipeline, ServeStart, ServingRole, TreeReply};
+use crate::quorum::leader::LearnerId;
 use crate::tree::DataTree;
 
 /// Java's digest version (`DigestCalculator.DIGEST_VERSION`).
@@ -163,6 +166,40 @@ impl MemoryPipeline {
 }
 
 impl Pipeline for MemoryPipeline {
+    /// Sessions opened and closed through a learner are proposed (so a learner's clients can
+    /// connect and read); other forwarded requests are not served here.
+    fn learner_request(
+        &mut self,
+        _learner: LearnerId,
+        request: LearnerRequest,
+        _authinfo: Option<Vec<Id>>,
+    ) {
+        let (session, cxid) = (request.session_id, request.cxid);
+        let proposed = match request.r#type {
+            OpCode::CreateSession => match request.body.get(..4) {
+                Some(b) => {
+                    let timeout_ms = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    let txn = Txn::CreateSession(CreateSessionTxn {
+                        time_out: timeout_ms,
+                    });
+                    self.propose(session, cxid, OpCode::CreateSession, txn)
+                }
+                None => Err(ProposeError::Invalid("createSession without a timeout".into())),
+            },
+            OpCode::CloseSession => {
+                let paths2_delete = MemoryPipeline::tree(self)
+                    .map(|t| t.ephemerals_copy(session))
+                    .unwrap_or_default();
+                let txn = Txn::CloseSession(Some(CloseSessionTxn { paths2_delete }));
+                self.propose(session, cxid, OpCode::CloseSession, txn)
+            }
+            other => Err(ProposeError::Invalid(format!("{other:?} is not served here"))),
+        };
+        if let Err(e) = proposed {
+            tracing::warn!(session, "a learner's request was not proposed: {e}");
+        }
+    }
+
     fn serve(&mut self, start: ServeStart) {
         let mut inner = self.inner();
         inner.serving = Some(Serving {
