@@ -1,5 +1,6 @@
-//! A real Java 3.8 server as a follower of our ensemble: our `QuorumNode`s are sids 2 and 3
-//! (sid 3 leads), Java is sid 1.
+//! Our ensemble members (`zk_server::peer::node::QuorumNode`) with real Java 3.8 servers, in
+//! both directions. First a Java server as a follower of ours: our `QuorumNode`s are sids 2
+//! and 3 (sid 3 leads), Java is sid 1.
 //!
 //! 1. Our pair elects sid 3 and commits 50 txns. Java's sid 1 then starts with an empty data
 //!    directory: it must elect our sid 3, get a SNAP (its log says so), load our SNAP body and
@@ -9,6 +10,8 @@
 //! 3. Our sid 2 stops: a quorum is now sid 3 and Java, so the next txns commit only if Java's
 //!    ACKs count.
 //!
+//! Then the other way round (`our_node_follows_a_java_leader`, see its docs).
+//!
 //! Every wait is bounded; the Java server dies with the test (Drop guard), our nodes stop on
 //! drop.
 
@@ -16,6 +19,7 @@ use std::time::Duration;
 
 use interop_tests::{JavaZkServer, ServerAddr};
 use tempfile::TempDir;
+use zk_proto::quorum::PacketType;
 use zk_server::config::Config;
 use zk_server::peer::node::memory::MemoryPipeline;
 use zk_server::peer::node::serving::ServingRole;
@@ -26,13 +30,17 @@ const WAIT: Duration = Duration::from_secs(30);
 const TICK_TIME_MS: u32 = 500;
 
 struct Ours {
-    _dir: TempDir,
+    dir: TempDir,
     pipeline: MemoryPipeline,
     node: Option<QuorumNode>,
 }
 
 async fn start_ours(sid: u32, servers: &str) -> Ours {
-    let dir = tempfile::tempdir().unwrap();
+    restart_ours(sid, servers, tempfile::tempdir().unwrap()).await
+}
+
+/// Starts our member `sid` on the data directory `dir`.
+async fn restart_ours(sid: u32, servers: &str, dir: TempDir) -> Ours {
     let zoo_cfg = format!(
         "tickTime={TICK_TIME_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nforceSync=no\n{servers}",
         dir.path().display()
@@ -51,7 +59,7 @@ async fn start_ours(sid: u32, servers: &str) -> Ours {
         .await
         .unwrap();
     Ours {
-        _dir: dir,
+        dir,
         pipeline,
         node: Some(node),
     }
@@ -174,4 +182,102 @@ async fn a_java_server_follows_our_leader() {
         "Java's log has errors:\n{}",
         java.log_tail(60)
     );
+}
+
+/// The other direction: our `QuorumNode` as sid 3 follows a Java pair (Java elects sid 2).
+/// It syncs from Java's leader (SNAP for an empty member after 20 txns; DIFF after a restart
+/// that missed 5), then takes Java's PROPOSAL/COMMITs; once Java's follower dies, Java's leader can only commit
+/// with our ACKs. Our tree must match Java's: last zxid, node count, data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_node_follows_a_java_leader() {
+    let quorum_port = interop_tests::free_port().unwrap();
+    let election_port = interop_tests::free_port().unwrap();
+    let server3 = format!("server.3=127.0.0.1:{quorum_port}:{election_port}");
+    let java = tokio::task::spawn_blocking(move || {
+        JavaZkServer::builder()
+            .tick_time_ms(TICK_TIME_MS)
+            .cfg(server3)
+            .start_ensemble(2)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(java.leader(), Some(2));
+    let leader = java.member(2);
+    let client = zk_client::Client::connect(&leader.connect_string())
+        .await
+        .unwrap();
+    let persistent = zk_client::CreateOptions::persistent();
+    for i in 0..20 {
+        let path = format!("/j-{i}");
+        client.create(&path, b"before", &persistent).await.unwrap();
+    }
+
+    let java_cfg = std::fs::read_to_string(leader.config_path()).unwrap();
+    let servers: String = java_cfg
+        .lines()
+        .filter(|l| l.starts_with("server."))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut ours = start_ours(3, &servers).await;
+    let serving = async |ours: &Ours| {
+        wait_for("our sid 3 serves as a follower", || {
+            (ours.pipeline.role() == Some(ServingRole::Follower)).then_some(())
+        })
+        .await;
+        ours.node.as_ref().unwrap().status().syncs
+    };
+    // Java's choice for an empty member.
+    assert_eq!(serving(&ours).await, [PacketType::Snap]);
+    // Back after missing a few txns: Java sends them after a DIFF.
+    ours.node.take().unwrap().stop().await.unwrap();
+    for i in 0..5 {
+        let path = format!("/missed-{i}");
+        client.create(&path, b"", &persistent).await.unwrap();
+    }
+    ours = restart_ours(3, &servers, ours.dir).await;
+    assert_eq!(serving(&ours).await, [PacketType::Diff]);
+
+    let more = async |prefix: &str| {
+        for i in 0..20 {
+            let path = format!("/{prefix}-{i}");
+            client.create(&path, b"after", &persistent).await.unwrap();
+        }
+    };
+    more("k").await;
+    let zxid = java_zxid(java.member(2)).unwrap();
+    wait_for("our tree reaches Java's zxid", || {
+        ours.pipeline
+            .tree()
+            .is_some_and(|t| t.last_processed_zxid() == zxid)
+            .then_some(())
+    })
+    .await;
+    let tree = ours.pipeline.tree().unwrap();
+    // Java's count holds the root twice.
+    let nodes = (tree.node_count() + 1).to_string();
+    assert_eq!(srvr(java.member(2), "Node count"), Some(nodes));
+    let node = tree.node("/k-19").expect("/k-19 reached us");
+    assert_eq!(node.data.as_deref(), Some(&b"after"[..]));
+    assert!(tree.node("/j-0").is_some() && tree.node("/missed-4").is_some());
+
+    // Java's follower dies: Java's leader commits only with our ACKs.
+    let java = tokio::task::spawn_blocking(move || {
+        let mut java = java;
+        java.member_mut(1).stop().unwrap_or_else(|e| panic!("{e}"));
+        java
+    })
+    .await
+    .unwrap();
+    let written = tokio::time::timeout(WAIT, more("m")).await;
+    assert!(written.is_ok(), "Java's leader commits with our ACKs");
+    let zxid = java_zxid(java.member(2)).unwrap();
+    wait_for("our tree reaches Java's zxid", || {
+        ours.pipeline
+            .tree()
+            .is_some_and(|t| t.last_processed_zxid() == zxid)
+            .then_some(())
+    })
+    .await;
+    assert!(ours.pipeline.tree().unwrap().node("/m-19").is_some());
 }

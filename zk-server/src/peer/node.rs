@@ -239,7 +239,9 @@ impl Node {
     }
 
     fn election(&self) -> &ElectionService {
-        self.election.as_ref().expect("the election runs until shutdown")
+        self.election
+            .as_ref()
+            .expect("the election runs until shutdown")
     }
 
     async fn run(mut self) -> Result<(), NodeError> {

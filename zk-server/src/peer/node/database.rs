@@ -307,7 +307,10 @@ fn recover_tree(cfg: &Config, snap_dir: &Path) -> Result<(DataTree, i64), NodeEr
 }
 
 fn push_bounded(log: &mut VecDeque<Arc<TxnEntry>>, entry: Arc<TxnEntry>) {
-    if log.back().is_some_and(|last| last.header.zxid >= entry.header.zxid) {
+    if log
+        .back()
+        .is_some_and(|last| last.header.zxid >= entry.header.zxid)
+    {
         // Java's committed log only grows in zxid order; a replayed duplicate is skipped.
         return;
     }

@@ -44,7 +44,11 @@ impl Node {
             .member(decision.leader)
             .and_then(|m| m.addresses.first().cloned())
         else {
-            warn!(sid = self.my_id, leader = decision.leader, "the leader is not in the config");
+            warn!(
+                sid = self.my_id,
+                leader = decision.leader,
+                "the leader is not in the config"
+            );
             return Ok(());
         };
         let q = &self.quorum;
@@ -168,7 +172,10 @@ impl Node {
         let actions = match event {
             LeaderEvent::Packet(packet) => {
                 let mode = packet.r#type;
-                if matches!(mode, PacketType::Diff | PacketType::Trunc | PacketType::Snap) {
+                if matches!(
+                    mode,
+                    PacketType::Diff | PacketType::Trunc | PacketType::Snap
+                ) {
                     info!(sid = self.my_id, zxid = %format_args!("{:#x}", packet.zxid), "sync mode {}", mode.name());
                     self.status.send_modify(|s| s.syncs.push(mode));
                 }
@@ -207,7 +214,10 @@ impl Node {
                 Vec::new()
             }
             other => {
-                warn!(sid = self.my_id, "a leader's request at a learner: {other:?}");
+                warn!(
+                    sid = self.my_id,
+                    "a leader's request at a learner: {other:?}"
+                );
                 Vec::new()
             }
         };
@@ -253,7 +263,10 @@ impl Node {
                     if self.db.has_tree() {
                         self.db.take_snapshot()?;
                     } else {
-                        warn!(sid = self.my_id, "snapshot asked for while serving; skipped");
+                        warn!(
+                            sid = self.my_id,
+                            "snapshot asked for while serving; skipped"
+                        );
                     }
                 }
                 Action::Log(entry) => {

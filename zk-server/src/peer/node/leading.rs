@@ -47,9 +47,9 @@ impl Node {
             Err(e) => {
                 // Java's Leader constructor fails the same way; the peer goes back to LOOKING.
                 warn!(sid = self.my_id, error = %e, "cannot bind the quorum port");
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    u64::from(self.quorum.tick_time_ms),
-                ))
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+                    self.quorum.tick_time_ms,
+                )))
                 .await;
                 return Ok(());
             }
@@ -196,7 +196,10 @@ impl Node {
                 valid,
             } => role.core.revalidated(learner, session_id, valid),
             other => {
-                warn!(sid = self.my_id, "a learner's request at the leader: {other:?}");
+                warn!(
+                    sid = self.my_id,
+                    "a learner's request at the leader: {other:?}"
+                );
                 Vec::new()
             }
         };
@@ -252,7 +255,12 @@ impl Node {
                     timeout_ms,
                 } => self.pipeline.revalidate(learner, session_id, timeout_ms),
                 Action::DropLearner(id, reason) => {
-                    warn!(sid = self.my_id, learner = id, ?reason, "dropping a learner");
+                    warn!(
+                        sid = self.my_id,
+                        learner = id,
+                        ?reason,
+                        "dropping a learner"
+                    );
                     if let Some(sender) = role.learners.remove(&id) {
                         sender.close();
                     }
@@ -283,7 +291,11 @@ impl Node {
                 snap = %format_args!("{zxid:#x}"),
                 "the tree is not at the SNAP zxid; dropping the learner"
             );
-            self.drop_learner(role, id, leader::DropReason::Protocol("tree not at SNAP".into()));
+            self.drop_learner(
+                role,
+                id,
+                leader::DropReason::Protocol("tree not at SNAP".into()),
+            );
             return Ok(());
         }
         let mut body = BytesMut::new();
@@ -316,14 +328,23 @@ impl Node {
                 }
             }
             Err(e) => {
-                warn!(sid = self.my_id, learner = id, "reading the log for a DIFF: {e}");
+                warn!(
+                    sid = self.my_id,
+                    learner = id,
+                    "reading the log for a DIFF: {e}"
+                );
                 self.drop_learner(role, id, leader::DropReason::Protocol(e));
             }
         }
     }
 
     fn drop_learner(&self, role: &mut Leading, id: LearnerId, reason: leader::DropReason) {
-        warn!(sid = self.my_id, learner = id, ?reason, "dropping a learner");
+        warn!(
+            sid = self.my_id,
+            learner = id,
+            ?reason,
+            "dropping a learner"
+        );
         if let Some(sender) = role.learners.remove(&id) {
             sender.close();
         }

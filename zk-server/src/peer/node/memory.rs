@@ -10,7 +10,9 @@ use tokio::sync::oneshot;
 use zk_proto::data::Acl;
 use zk_proto::data::Id;
 use zk_proto::quorum::LearnerRequest;
-use zk_proto::txn::{CloseSessionTxn, CreateSessionTxn, CreateTxn, Txn, TxnDigest, TxnEntry, TxnHeader};
+use zk_proto::txn::{
+    CloseSessionTxn, CreateSessionTxn, CreateTxn, Txn, TxnDigest, TxnEntry, TxnHeader,
+};
 use zk_proto::{ErrorCode, OpCode};
 
 use super::serving::{NodeRequests, Pipeline, ServeStart, ServingRole, TreeReply};
@@ -95,7 +97,13 @@ impl MemoryPipeline {
     }
 
     /// The leader proposes a txn of `session` with the next zxid; returns that zxid.
-    pub fn propose(&self, session: i64, cxid: i32, r#type: OpCode, txn: Txn) -> Result<i64, ProposeError> {
+    pub fn propose(
+        &self,
+        session: i64,
+        cxid: i32,
+        r#type: OpCode,
+        txn: Txn,
+    ) -> Result<i64, ProposeError> {
         let mut inner = self.inner();
         let s = inner.serving.as_mut().ok_or(ProposeError::NotLeading)?;
         if s.role != ServingRole::Leader {
@@ -184,7 +192,9 @@ impl Pipeline for MemoryPipeline {
                     });
                     self.propose(session, cxid, OpCode::CreateSession, txn)
                 }
-                None => Err(ProposeError::Invalid("createSession without a timeout".into())),
+                None => Err(ProposeError::Invalid(
+                    "createSession without a timeout".into(),
+                )),
             },
             OpCode::CloseSession => {
                 let paths2_delete = MemoryPipeline::tree(self)
@@ -193,7 +203,9 @@ impl Pipeline for MemoryPipeline {
                 let txn = Txn::CloseSession(Some(CloseSessionTxn { paths2_delete }));
                 self.propose(session, cxid, OpCode::CloseSession, txn)
             }
-            other => Err(ProposeError::Invalid(format!("{other:?} is not served here"))),
+            other => Err(ProposeError::Invalid(format!(
+                "{other:?} is not served here"
+            ))),
         };
         if let Err(e) = proposed {
             tracing::warn!(session, "a learner's request was not proposed: {e}");

@@ -11,8 +11,8 @@ use tempfile::TempDir;
 use super::memory::MemoryPipeline;
 use super::serving::ServingRole;
 use super::*;
-use zk_proto::quorum::PacketType;
 use crate::quorum::config::ConfigTexts;
+use zk_proto::quorum::PacketType;
 use zk_proto::storage::TxnLogReader;
 
 /// Bound on any one wait.
@@ -161,8 +161,12 @@ impl Ensemble {
         let p = &self.member(leader).pipeline;
         (0..n)
             .map(|i| {
-                p.create(SESSION, &format!("/{prefix}-{i}"), format!("v{i}").as_bytes())
-                    .unwrap_or_else(|e| panic!("the leader proposes: {e}"))
+                p.create(
+                    SESSION,
+                    &format!("/{prefix}-{i}"),
+                    format!("v{i}").as_bytes(),
+                )
+                .unwrap_or_else(|e| panic!("the leader proposes: {e}"))
             })
             .collect()
     }
@@ -189,7 +193,9 @@ impl Ensemble {
             })
             .collect();
         assert!(
-            digests.windows(2).all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2),
+            digests
+                .windows(2)
+                .all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2),
             "trees differ: {digests:?}"
         );
         digests[0].1
@@ -279,7 +285,10 @@ impl Ensemble {
     }
 
     fn followers(&self, leader: i64) -> Vec<i64> {
-        self.running().into_iter().filter(|&s| s != leader).collect()
+        self.running()
+            .into_iter()
+            .filter(|&s| s != leader)
+            .collect()
     }
 
     /// Proposes `n` txns, waits until every running member has them; their last zxid.
@@ -311,7 +320,10 @@ async fn a_new_leader_takes_over_and_the_old_one_catches_up_by_diff() {
     e.wait_converged(after).await;
     let last = e.commit(second, "c", 10).await;
     e.stop(first).await;
-    assert!(e.logged(first).contains(&last), "the rejoined member logs new txns");
+    assert!(
+        e.logged(first).contains(&last),
+        "the rejoined member logs new txns"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,7 +351,10 @@ async fn lagging_members_sync_by_diff_or_snap() {
     assert_eq!(e.last_sync(f), Some(PacketType::Snap));
     let last = e.commit(leader, "d", 5).await;
     e.stop(f).await;
-    assert!(!snapshots(e.data_dir(f)).is_empty(), "SNAP leaves a snapshot");
+    assert!(
+        !snapshots(e.data_dir(f)).is_empty(),
+        "SNAP leaves a snapshot"
+    );
     assert!(e.logged(f).contains(&last));
 
     // Past the committed log, with a log much larger than a third of the snapshot: SNAP.
@@ -368,7 +383,10 @@ async fn a_member_past_the_committed_log_gets_a_diff_from_the_disk_log() {
     assert_eq!(e.last_sync(f), Some(PacketType::Diff));
     let from_disk = e.status(leader).txns_sent_from_disk;
     assert!(from_disk > 0, "the older part came from the disk log");
-    assert!(from_disk < 600, "the newer part from the committed log: {from_disk}");
+    assert!(
+        from_disk < 600,
+        "the newer part from the committed log: {from_disk}"
+    );
     e.wait_converged(e.commit(leader, "c", 1).await).await;
 }
 
@@ -404,7 +422,10 @@ async fn a_deposed_leader_truncates_its_unacknowledged_tail() {
     assert!(tree.node("/tail-0").is_none() && tree.node("/b-4").is_some());
     e.stop(old).await;
     let logged = e.logged(old);
-    assert!(tail.iter().all(|z| !logged.contains(z)), "the tail is cut: {logged:x?}");
+    assert!(
+        tail.iter().all(|z| !logged.contains(z)),
+        "the tail is cut: {logged:x?}"
+    );
     assert!(logged.contains(&committed) && logged.contains(&last));
 }
 
@@ -419,7 +440,14 @@ async fn an_observer_follows_by_inform() {
     assert_eq!(e.status(4).state, ServerState::Observing);
     let applied = e.member(4).pipeline.applied();
     let last = e.commit(leader, "a", 50).await;
-    assert_eq!(e.member(4).pipeline.applied() - applied, 50, "50 INFORMs applied");
+    assert_eq!(
+        e.member(4).pipeline.applied() - applied,
+        50,
+        "50 INFORMs applied"
+    );
     e.stop(4).await;
-    assert!(e.logged(4).contains(&last), "observers log what they are informed of");
+    assert!(
+        e.logged(4).contains(&last),
+        "observers log what they are informed of"
+    );
 }
