@@ -110,6 +110,16 @@ async fn commit(ours: &[&Ours], prefix: &str, n: usize) -> i64 {
     last
 }
 
+/// Our member's tree once it reaches `zxid`.
+async fn tree_at(ours: &Ours, zxid: i64) -> zk_server::tree::DataTree {
+    wait_for("our tree reaches Java's zxid", || {
+        ours.pipeline
+            .tree()
+            .filter(|t| t.last_processed_zxid() == zxid)
+    })
+    .await
+}
+
 /// Java follows with `zxid` and our leader's node count.
 async fn java_has(java: &JavaZkServer, leader: &Ours, zxid: i64) {
     wait_for("Java's zxid reaches ours", || {
@@ -245,15 +255,7 @@ async fn our_node_follows_a_java_leader() {
         }
     };
     more("k").await;
-    let zxid = java_zxid(java.member(2)).unwrap();
-    wait_for("our tree reaches Java's zxid", || {
-        ours.pipeline
-            .tree()
-            .is_some_and(|t| t.last_processed_zxid() == zxid)
-            .then_some(())
-    })
-    .await;
-    let tree = ours.pipeline.tree().unwrap();
+    let tree = tree_at(&ours, java_zxid(java.member(2)).unwrap()).await;
     // Java's count holds the root twice.
     let nodes = (tree.node_count() + 1).to_string();
     assert_eq!(srvr(java.member(2), "Node count"), Some(nodes));
@@ -271,13 +273,6 @@ async fn our_node_follows_a_java_leader() {
     .unwrap();
     let written = tokio::time::timeout(WAIT, more("m")).await;
     assert!(written.is_ok(), "Java's leader commits with our ACKs");
-    let zxid = java_zxid(java.member(2)).unwrap();
-    wait_for("our tree reaches Java's zxid", || {
-        ours.pipeline
-            .tree()
-            .is_some_and(|t| t.last_processed_zxid() == zxid)
-            .then_some(())
-    })
-    .await;
-    assert!(ours.pipeline.tree().unwrap().node("/m-19").is_some());
+    let tree = tree_at(&ours, java_zxid(java.member(2)).unwrap()).await;
+    assert!(tree.node("/m-19").is_some());
 }

@@ -254,6 +254,7 @@ impl Node {
         if let Err(e) = self.db.flush() {
             warn!(sid = self.my_id, "final log flush failed: {e}");
         }
+        self.db.finish_snapshot();
         if let Some(election) = self.election.take() {
             election.stop().await;
         }
@@ -354,6 +355,15 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// While serving: a snapshot in the background when `snapCount` txns were logged.
+    async fn snapshot_if_due(&mut self) -> Result<(), NodeError> {
+        if self.db.has_tree() || !self.db.snapshot_due()? {
+            return Ok(());
+        }
+        let tree = self.current_tree().await?;
+        self.db.snapshot_in_background(tree)
     }
 
     /// The tree as of every commit so far: the node's own, or a clone from the serving side.

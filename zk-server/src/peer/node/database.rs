@@ -58,6 +58,11 @@ pub(super) struct Database {
     pub accepted_epoch: i64,
     /// `currentEpoch`.
     pub current_epoch: i64,
+    /// Txns logged since the last snapshot began, and when the next one is due.
+    logged_since_snapshot: u64,
+    snapshot_at: u64,
+    /// The snapshot being written while serving, if one is.
+    snapshot_running: Option<std::thread::JoinHandle<io::Result<PathBuf>>>,
 }
 
 impl Database {
@@ -81,6 +86,9 @@ impl Database {
             committed_log: VecDeque::new(),
             accepted_epoch: 0,
             current_epoch: 0,
+            logged_since_snapshot: 0,
+            snapshot_at: snapshot_threshold(cfg.snap_count()),
+            snapshot_running: None,
         };
         db.fill_committed_log(snapshot_zxid)?;
         let lpz = db.tree().last_processed_zxid();
@@ -162,6 +170,7 @@ impl Database {
 
     /// Appends a txn to the log (buffered until [`Database::flush`]).
     pub(super) fn append(&mut self, entry: &TxnEntry) -> Result<(), NodeError> {
+        self.logged_since_snapshot += 1;
         lock(&self.log)
             .append(entry)
             .map_err(|e| fatal("appending to the txn log", e))
@@ -211,6 +220,62 @@ impl Database {
             .map_err(|e| fatal("writing a snapshot", e))?;
         info!(path = %path.display(), "snapshot written");
         Ok(path)
+    }
+
+    /// Whether `snapCount` says a snapshot is due (Java's `SyncRequestProcessor`). A failed
+    /// background snapshot is an error here: Java exits when one cannot be written.
+    pub(super) fn snapshot_due(&mut self) -> Result<bool, NodeError> {
+        if self
+            .snapshot_running
+            .as_ref()
+            .is_some_and(|t| t.is_finished())
+        {
+            let done = self.snapshot_running.take().expect("checked").join();
+            match done {
+                Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
+                Ok(Err(e)) => return Err(fatal("writing a snapshot", e)),
+                Err(_) => return Err(NodeError::Storage("the snapshot thread panicked".into())),
+            }
+        }
+        if self.logged_since_snapshot < self.snapshot_at {
+            return Ok(false);
+        }
+        if self.snapshot_running.is_some() {
+            // Java starts the count and a log file afresh all the same.
+            warn!("Too busy to snap, skipping");
+            self.logged_since_snapshot = 0;
+            lock(&self.log)
+                .roll()
+                .map_err(|e| fatal("rolling the txn log", e))?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Waits for the snapshot being written, if any (a clean stop leaves it complete).
+    pub(super) fn finish_snapshot(&mut self) {
+        if let Some(task) = self.snapshot_running.take() {
+            match task.join() {
+                Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
+                Ok(Err(e)) => warn!("the last snapshot failed: {e}"),
+                Err(_) => warn!("the snapshot thread panicked"),
+            }
+        }
+    }
+
+    /// Starts writing a snapshot of `tree` (as of its last processed zxid) on a thread of its
+    /// own; the next txn opens a new log file, as Java's `rollLog`.
+    pub(super) fn snapshot_in_background(&mut self, tree: DataTree) -> Result<(), NodeError> {
+        lock(&self.log)
+            .roll()
+            .map_err(|e| fatal("rolling the txn log", e))?;
+        self.logged_since_snapshot = 0;
+        self.snapshot_at = snapshot_threshold(self.cfg.snap_count());
+        let (dir, compression) = (self.snap_dir.clone(), self.compression);
+        self.snapshot_running = Some(std::thread::spawn(move || {
+            snapshot::write_tree_snapshot(&dir, tree.last_processed_zxid(), &tree, compression)
+        }));
+        Ok(())
     }
 
     /// SNAP: the tree becomes the leader's as of `zxid`; the committed log starts afresh.
@@ -304,6 +369,15 @@ fn recover_tree(cfg: &Config, snap_dir: &Path) -> Result<(DataTree, i64), NodeEr
     // that removes snapshots.
     let _ = recovered.startup_snapshot.join();
     Ok((recovered.tree, snapshot_zxid))
+}
+
+/// Java's point for the next snapshot: `snapCount / 2` plus a random part below that, so the
+/// members do not all write one at once.
+fn snapshot_threshold(snap_count: u64) -> u64 {
+    let half = (snap_count / 2).max(1);
+    let mut bytes = [0u8; 8];
+    let random = getrandom::fill(&mut bytes).map_or(0, |()| u64::from_le_bytes(bytes));
+    half + random % half
 }
 
 fn push_bounded(log: &mut VecDeque<Arc<TxnEntry>>, entry: Arc<TxnEntry>) {

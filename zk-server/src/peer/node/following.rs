@@ -159,6 +159,7 @@ impl Node {
                 let actions = state.core.log_flushed(durable);
                 self.learner_actions(state, events, actions).await?;
             }
+            self.snapshot_if_due().await?;
         }
         Ok(())
     }

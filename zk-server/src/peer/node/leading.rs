@@ -133,6 +133,7 @@ impl Node {
                 let actions = role.core.log_flushed(durable, self.now_ms());
                 self.leader_actions(role, actions).await?;
             }
+            self.snapshot_if_due().await?;
         }
         Ok(())
     }
@@ -254,17 +255,7 @@ impl Node {
                     session_id,
                     timeout_ms,
                 } => self.pipeline.revalidate(learner, session_id, timeout_ms),
-                Action::DropLearner(id, reason) => {
-                    warn!(
-                        sid = self.my_id,
-                        learner = id,
-                        ?reason,
-                        "dropping a learner"
-                    );
-                    if let Some(sender) = role.learners.remove(&id) {
-                        sender.close();
-                    }
-                }
+                Action::DropLearner(id, reason) => self.drop_learner(role, id, reason),
                 Action::StepDown(reason) => role.ended = Some(reason),
             }
         }

@@ -256,13 +256,18 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_commit_on_all_and_log_it() {
     logs();
-    let mut e = Ensemble::new(3, &[], &[]);
+    let snap_often: Vec<(i64, &str)> = (1..=3).map(|s| (s, "snapCount=20")).collect();
+    let mut e = Ensemble::new(3, &[], &snap_often);
     e.start_all().await;
     let leader = e.wait_serving().await;
     let zxids = e.propose(leader, "a", 100);
     let last = *zxids.last().unwrap();
     assert_eq!(last - zxids[0], 99, "zxids go up by one");
     e.wait_converged(last).await;
+    // At most one snapshot per group commit: rounds of 20 give one each.
+    for round in 0..4 {
+        e.commit(leader, &format!("r{round}"), 20).await;
+    }
     for sid in 1..=3 {
         let logged = e.logged(sid);
         assert!(
@@ -272,6 +277,18 @@ async fn three_members_commit_on_all_and_log_it() {
         let tree = e.member(sid).pipeline.tree().unwrap();
         assert!(tree.node("/a-99").is_some(), "server {sid}");
     }
+    // snapCount=20: a snapshot after 10 to 19 txns while serving (at most one per group
+    // commit, none while one is being written), besides the startup one.
+    for sid in 1..=3 {
+        e.stop(sid).await;
+        let snaps = snapshots(e.data_dir(sid));
+        assert!(snaps.len() >= 3, "server {sid}: {snaps:?}");
+    }
+    // Restarted from those snapshots and the logs after them, they agree again.
+    e.start_all().await;
+    let leader = e.wait_serving().await;
+    e.wait_converged(*e.propose(leader, "b", 1).last().unwrap())
+        .await;
 }
 
 impl Ensemble {
