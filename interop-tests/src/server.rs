@@ -164,6 +164,23 @@ impl JavaZkServerBuilder {
         }
     }
 
+    /// Starts one Java member of an ensemble whose other members run elsewhere (zk-rs's own
+    /// ensemble members, for instance): `me` is its entry, `peers` every member, `me` included.
+    /// Waits until it serves, which takes a quorum of `peers`. The caller chose the ports, so a
+    /// taken one is an error, not a retry.
+    pub fn start_member(self, me: ServerAddr, peers: &[ServerAddr]) -> Result<JavaZkServer> {
+        let timeout = self.start_timeout.unwrap_or(ENSEMBLE_START_TIMEOUT);
+        let mut member = JavaZkServer::prepare(&self, Some(me.id), timeout)?;
+        member.member.client_port = me.client_port;
+        member.member.peers = peers.to_vec();
+        member.write_config()?;
+        member.spawn()?;
+        match member.wait_ready(Instant::now() + timeout) {
+            Ok(()) => Ok(member),
+            Err(failure) => Err(member.start_error(failure)),
+        }
+    }
+
     /// Starts a `size`-member ensemble on free ports and waits until every member serves (as
     /// leader or follower).
     pub fn start_ensemble(self, size: usize) -> Result<JavaEnsemble> {

@@ -12,6 +12,7 @@
 //! Malformed input closes the one connection it came on, with a `warn!` line.
 
 pub mod election_net;
+pub mod node;
 pub mod quorum_net;
 
 use std::future::Future;

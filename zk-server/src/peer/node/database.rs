@@ -1,0 +1,450 @@
+//! One member's database on disk and in memory (Java's `ZKDatabase` with its
+//! `FileTxnSnapLog`): the tree, the txn log, snapshots, the epoch files and the committed log a
+//! leader syncs learners from.
+//!
+//! Loading is [`recovery::recover`], the standalone server's: the newest snapshot plus the log
+//! after it (a fresh snapshot of the result is written, as the standalone server does; Java
+//! writes one when it starts leading or syncs).
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tracing::{info, warn};
+use zk_proto::storage::SnapshotData;
+use zk_proto::txn::TxnEntry;
+
+use crate::config::Config;
+use crate::quorum::epoch::{self, ACCEPTED_EPOCH_FILENAME, CURRENT_EPOCH_FILENAME};
+use crate::quorum::leader::{DiskHistory, COMMIT_LOG_COUNT};
+use crate::quorum::sync::{txn_log_within_limit, DiskLogReach};
+use crate::storage::log::TxnLog;
+use crate::storage::recovery;
+use crate::storage::snapshot::{self, Compression};
+use crate::storage::txnlog::{self, TxnLogWriter};
+use crate::tree::DataTree;
+
+use super::NodeError;
+
+/// Java's default `zookeeper.snapshotSizeFactor`.
+const DEFAULT_SNAPSHOT_SIZE_FACTOR: f64 = 0.33;
+
+/// The txn log, shared with the leader core's [`DiskHistory`] (which only reads it).
+pub(super) type SharedLog = Arc<Mutex<TxnLogWriter>>;
+
+fn lock(log: &SharedLog) -> MutexGuard<'_, TxnLogWriter> {
+    // A panic while holding the lock leaves the writer as usable as any IO error would.
+    log.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn fatal(what: &str, e: impl std::fmt::Display) -> NodeError {
+    NodeError::Storage(format!("{what}: {e}"))
+}
+
+/// The database of one member.
+#[derive(Debug)]
+pub(super) struct Database {
+    cfg: Config,
+    snap_dir: PathBuf,
+    log_dir: PathBuf,
+    compression: Compression,
+    log: SharedLog,
+    /// `None` while the serving side holds the tree (see `serving.rs`).
+    tree: Option<DataTree>,
+    /// Java's `committedLog`: the newest applied txns, at most [`COMMIT_LOG_COUNT`] + 1.
+    committed_log: VecDeque<Arc<TxnEntry>>,
+    /// `acceptedEpoch`.
+    pub accepted_epoch: i64,
+    /// `currentEpoch`.
+    pub current_epoch: i64,
+    /// Txns logged since the last snapshot began, and when the next one is due.
+    logged_since_snapshot: u64,
+    snapshot_at: u64,
+    /// The snapshot being written while serving, if one is.
+    snapshot_running: Option<std::thread::JoinHandle<io::Result<PathBuf>>>,
+}
+
+impl Database {
+    /// Loads the data directories of `cfg`: tree, log, committed log, epoch files.
+    pub(super) fn open(cfg: &Config) -> Result<Database, NodeError> {
+        let snap_dir = cfg.data_dir.join("version-2");
+        let log_dir = cfg.data_log_dir.join("version-2");
+        let compression = Compression::from_config(cfg.snapshot_compression())
+            .map_err(|e| NodeError::Config(format!("snapshot.compression.method: {e}")))?;
+        // Recovery first: it may cut a torn tail off the log, which the writer then opens on.
+        let (tree, snapshot_zxid) = recover_tree(cfg, &snap_dir)?;
+        let log = TxnLogWriter::open(&log_dir, cfg.pre_alloc_size_kb(), cfg.force_sync())
+            .map_err(|e| fatal("opening the txn log", e))?;
+        let mut db = Database {
+            cfg: cfg.clone(),
+            snap_dir,
+            log_dir,
+            compression,
+            log: Arc::new(Mutex::new(log)),
+            tree: Some(tree),
+            committed_log: VecDeque::new(),
+            accepted_epoch: 0,
+            current_epoch: 0,
+            logged_since_snapshot: 0,
+            snapshot_at: snapshot_threshold(cfg.snap_count()),
+            snapshot_running: None,
+        };
+        db.fill_committed_log(snapshot_zxid)?;
+        let lpz = db.tree().last_processed_zxid();
+        let epochs = epoch::load_epochs(&db.snap_dir, lpz).map_err(|e| fatal("epoch files", e))?;
+        db.accepted_epoch = epochs.accepted;
+        db.current_epoch = epochs.current;
+        info!(
+            last_zxid = %format_args!("{lpz:#x}"),
+            accepted_epoch = epochs.accepted,
+            current_epoch = epochs.current,
+            committed_log = db.committed_log.len(),
+            "database loaded"
+        );
+        Ok(db)
+    }
+
+    /// Reloads the tree from the newest snapshot and the log.
+    pub(super) fn reload(&mut self) -> Result<(), NodeError> {
+        let (tree, snapshot_zxid) = recover_tree(&self.cfg, &self.snap_dir)?;
+        self.tree = Some(tree);
+        self.fill_committed_log(snapshot_zxid)
+    }
+
+    /// The committed log after a load: the txns replayed after the snapshot loaded (Java's
+    /// `commitProposalPlaybackListener`).
+    fn fill_committed_log(&mut self, snapshot_zxid: i64) -> Result<(), NodeError> {
+        let lpz = self.tree().last_processed_zxid();
+        self.committed_log.clear();
+        let log = lock(&self.log);
+        for entry in log.read_from(snapshot_zxid + 1) {
+            let entry = entry.map_err(|e| fatal("reading the txn log", e))?;
+            if entry.header.zxid > lpz {
+                break;
+            }
+            push_bounded(&mut self.committed_log, Arc::new(entry));
+        }
+        Ok(())
+    }
+
+    /// The tree; the node holds it whenever this is called.
+    pub(super) fn tree(&self) -> &DataTree {
+        self.tree.as_ref().expect("the node holds the tree")
+    }
+
+    fn tree_mut(&mut self) -> &mut DataTree {
+        self.tree.as_mut().expect("the node holds the tree")
+    }
+
+    /// Hands the tree to the serving side.
+    pub(super) fn take_tree(&mut self) -> DataTree {
+        self.tree.take().expect("the node holds the tree")
+    }
+
+    /// The tree comes back from the serving side.
+    pub(super) fn put_tree(&mut self, tree: DataTree) {
+        self.tree = Some(tree);
+    }
+
+    /// Whether the node holds the tree (it does unless serving).
+    pub(super) fn has_tree(&self) -> bool {
+        self.tree.is_some()
+    }
+
+    /// The committed log, oldest first.
+    pub(super) fn committed_log(&self) -> Vec<Arc<TxnEntry>> {
+        self.committed_log.iter().cloned().collect()
+    }
+
+    /// A txn committed while the serving side holds the tree.
+    pub(super) fn note_committed(&mut self, entry: Arc<TxnEntry>) {
+        push_bounded(&mut self.committed_log, entry);
+    }
+
+    /// Applies a committed txn to the tree the node holds.
+    pub(super) fn apply(&mut self, entry: Arc<TxnEntry>) {
+        self.tree_mut().apply(&entry.header, &entry.txn);
+        push_bounded(&mut self.committed_log, entry);
+    }
+
+    /// Appends a txn to the log (buffered until [`Database::flush`]).
+    pub(super) fn append(&mut self, entry: &TxnEntry) -> Result<(), NodeError> {
+        self.logged_since_snapshot += 1;
+        lock(&self.log)
+            .append(entry)
+            .map_err(|e| fatal("appending to the txn log", e))
+    }
+
+    /// Makes the log durable; the zxid it is durable up to.
+    pub(super) fn flush(&mut self) -> Result<i64, NodeError> {
+        TxnLog::flush(&mut *lock(&self.log)).map_err(|e| fatal("flushing the txn log", e))
+    }
+
+    /// The durable txns `after < zxid <= through` (a leader's DIFF from the disk log).
+    pub(super) fn logged_txns(&self, after: i64, through: i64) -> Result<Vec<TxnEntry>, String> {
+        let log = lock(&self.log);
+        let mut out = Vec::new();
+        for entry in log.read_from(after + 1) {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if entry.header.zxid > through {
+                break;
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Writes `acceptedEpoch` or `currentEpoch` atomically.
+    pub(super) fn write_epoch(&mut self, accepted: bool, value: i64) -> Result<(), NodeError> {
+        let name = if accepted {
+            ACCEPTED_EPOCH_FILENAME
+        } else {
+            CURRENT_EPOCH_FILENAME
+        };
+        epoch::write_epoch_file(&self.snap_dir, name, value)
+            .map_err(|e| fatal(&format!("writing {name}"), e))?;
+        if accepted {
+            self.accepted_epoch = value;
+        } else {
+            self.current_epoch = value;
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot of the tree, named by its last processed zxid (`takeSnapshot`).
+    pub(super) fn take_snapshot(&mut self) -> Result<PathBuf, NodeError> {
+        let tree = self.tree();
+        let zxid = tree.last_processed_zxid();
+        let path = snapshot::write_tree_snapshot(&self.snap_dir, zxid, tree, self.compression)
+            .map_err(|e| fatal("writing a snapshot", e))?;
+        info!(path = %path.display(), "snapshot written");
+        Ok(path)
+    }
+
+    /// Whether `snapCount` says a snapshot is due (Java's `SyncRequestProcessor`). A failed
+    /// background snapshot is an error here: Java exits when one cannot be written.
+    pub(super) fn snapshot_due(&mut self) -> Result<bool, NodeError> {
+        if self
+            .snapshot_running
+            .as_ref()
+            .is_some_and(|t| t.is_finished())
+        {
+            let done = self.snapshot_running.take().expect("checked").join();
+            match done {
+                Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
+                Ok(Err(e)) => return Err(fatal("writing a snapshot", e)),
+                Err(_) => return Err(NodeError::Storage("the snapshot thread panicked".into())),
+            }
+        }
+        if self.logged_since_snapshot < self.snapshot_at {
+            return Ok(false);
+        }
+        if self.snapshot_running.is_some() {
+            // Java starts the count and a log file afresh all the same.
+            warn!("Too busy to snap, skipping");
+            self.logged_since_snapshot = 0;
+            lock(&self.log)
+                .roll()
+                .map_err(|e| fatal("rolling the txn log", e))?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Waits for the snapshot being written, if any (a clean stop leaves it complete).
+    pub(super) fn finish_snapshot(&mut self) {
+        if let Some(task) = self.snapshot_running.take() {
+            match task.join() {
+                Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
+                Ok(Err(e)) => warn!("the last snapshot failed: {e}"),
+                Err(_) => warn!("the snapshot thread panicked"),
+            }
+        }
+    }
+
+    /// Starts writing a snapshot of `tree` (as of its last processed zxid) on a thread of its
+    /// own; the next txn opens a new log file, as Java's `rollLog`.
+    pub(super) fn snapshot_in_background(&mut self, tree: DataTree) -> Result<(), NodeError> {
+        lock(&self.log)
+            .roll()
+            .map_err(|e| fatal("rolling the txn log", e))?;
+        self.logged_since_snapshot = 0;
+        self.snapshot_at = snapshot_threshold(self.cfg.snap_count());
+        let (dir, compression) = (self.snap_dir.clone(), self.compression);
+        self.snapshot_running = Some(std::thread::spawn(move || {
+            snapshot::write_tree_snapshot(&dir, tree.last_processed_zxid(), &tree, compression)
+        }));
+        Ok(())
+    }
+
+    /// SNAP: the tree becomes the leader's as of `zxid`; the committed log starts afresh.
+    pub(super) fn load_snapshot(&mut self, data: &SnapshotData, zxid: i64) -> Result<(), String> {
+        let mut tree = DataTree::from_snapshot(data, self.cfg.extended_types_enabled())?;
+        tree.set_last_processed_zxid(zxid);
+        self.tree = Some(tree);
+        self.committed_log.clear();
+        // The log has a gap from here: later txns go to a file of their own.
+        if let Err(e) = lock(&self.log).roll() {
+            return Err(format!("rolling the txn log: {e}"));
+        }
+        Ok(())
+    }
+
+    /// TRUNC (`ZKDatabase.truncateLog`): drops the logged txns after `zxid` and reloads the tree
+    /// from the disk. Snapshots newer than `zxid` hold txns being dropped and are removed too
+    /// (Java keeps them and would reload them; ours come from recovery's startup snapshot).
+    /// Fails, as Java does, when the disk does not reach `zxid` (nothing to cut back to).
+    pub(super) fn truncate(&mut self, zxid: i64) -> Result<(), NodeError> {
+        let snapshots =
+            snapshot::list_snapshots(&self.snap_dir).map_err(|e| fatal("listing snapshots", e))?;
+        let newest = snapshots.first().map_or(0, |(_, z, _)| *z);
+        let reach = newest.max(lock(&self.log).last_logged_zxid());
+        if zxid > 0 && reach < zxid {
+            return Err(NodeError::Storage(format!(
+                "cannot truncate the log to {zxid:#x}: the disk ends at {reach:#x}"
+            )));
+        }
+        lock(&self.log)
+            .truncate_after(zxid)
+            .map_err(|e| fatal("truncating the txn log", e))?;
+        for (path, snap_zxid, _) in snapshots {
+            if snap_zxid > zxid {
+                warn!(path = %path.display(), "removing a snapshot past the TRUNC point");
+                std::fs::remove_file(&path).map_err(|e| fatal("removing a snapshot", e))?;
+            }
+        }
+        self.reload()?;
+        info!(zxid = %format_args!("{zxid:#x}"), "truncated and reloaded");
+        Ok(())
+    }
+
+    /// A role ended: make the log durable and apply what it holds past the tree (Java's
+    /// `fastForwardDataBase`), so the next election votes with every logged txn.
+    pub(super) fn fast_forward(&mut self) -> Result<(), NodeError> {
+        self.flush()?;
+        let from = self.tree().last_processed_zxid();
+        let entries = self
+            .logged_txns(from, i64::MAX)
+            .map_err(|e| fatal("reading the txn log", e))?;
+        if !entries.is_empty() {
+            info!(
+                count = entries.len(),
+                from = %format_args!("{from:#x}"),
+                "fast-forwarding the tree over the log"
+            );
+        }
+        for entry in entries {
+            self.apply(Arc::new(entry));
+        }
+        Ok(())
+    }
+
+    /// The disk view a leader syncs from.
+    pub(super) fn disk_history(&self) -> FileDiskHistory {
+        let factor = self
+            .cfg
+            .property("zookeeper.snapshotSizeFactor")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_SNAPSHOT_SIZE_FACTOR);
+        FileDiskHistory {
+            log: self.log.clone(),
+            log_dir: self.log_dir.clone(),
+            snap_dir: self.snap_dir.clone(),
+            size_factor: factor,
+        }
+    }
+}
+
+/// Recovery of the data directories; the tree and the zxid of the snapshot it started from.
+fn recover_tree(cfg: &Config, snap_dir: &Path) -> Result<(DataTree, i64), NodeError> {
+    // The snapshot recovery loads (it falls back to an older one only when this one is
+    // damaged; the committed log is then shorter than Java's, which costs a SNAP at worst).
+    let snapshot_zxid = snapshot::list_snapshots(snap_dir)
+        .map_err(|e| fatal("listing snapshots", e))?
+        .first()
+        .map_or(0, |(_, zxid, _)| *zxid);
+    let recovered = recovery::recover(cfg, false).map_err(NodeError::Recovery)?;
+    // The startup snapshot holds nothing new; waiting for it keeps it from racing a TRUNC
+    // that removes snapshots.
+    let _ = recovered.startup_snapshot.join();
+    Ok((recovered.tree, snapshot_zxid))
+}
+
+/// Java's point for the next snapshot: `snapCount / 2` plus a random part below that, so the
+/// members do not all write one at once.
+fn snapshot_threshold(snap_count: u64) -> u64 {
+    let half = (snap_count / 2).max(1);
+    let mut bytes = [0u8; 8];
+    let random = getrandom::fill(&mut bytes).map_or(0, |()| u64::from_le_bytes(bytes));
+    half + random % half
+}
+
+fn push_bounded(log: &mut VecDeque<Arc<TxnEntry>>, entry: Arc<TxnEntry>) {
+    if log
+        .back()
+        .is_some_and(|last| last.header.zxid >= entry.header.zxid)
+    {
+        // Java's committed log only grows in zxid order; a replayed duplicate is skipped.
+        return;
+    }
+    if log.len() > COMMIT_LOG_COUNT {
+        log.pop_front();
+    }
+    log.push_back(entry);
+}
+
+/// The leader's view of its log files for learners older than the committed log (Java's
+/// `getProposalsFromTxnLog` with `calculateTxnLogSizeLimit`).
+#[derive(Debug)]
+pub(super) struct FileDiskHistory {
+    log: SharedLog,
+    log_dir: PathBuf,
+    snap_dir: PathBuf,
+    size_factor: f64,
+}
+
+fn file_sizes(paths: &[PathBuf]) -> u64 {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+impl FileDiskHistory {
+    fn newest_snapshot_bytes(dir: &Path) -> io::Result<u64> {
+        Ok(snapshot::list_snapshots(dir)?
+            .first()
+            .map_or(0, |(path, _, _)| file_sizes(std::slice::from_ref(path))))
+    }
+}
+
+impl DiskHistory for FileDiskHistory {
+    fn reach(&self, peer_zxid: i64) -> Option<DiskLogReach> {
+        if self.size_factor < 0.0 {
+            return None;
+        }
+        let files = txnlog::logs_needed_after(&self.log_dir, peer_zxid).ok()?;
+        let snapshot_bytes = Self::newest_snapshot_bytes(&self.snap_dir).ok()?;
+        let within_size_limit =
+            txn_log_within_limit(file_sizes(&files), snapshot_bytes, self.size_factor);
+        let log = lock(&self.log);
+        let mut first_zxid = None;
+        let mut last_zxid = 0;
+        // Only a log within the limit is read through (it is sent next anyway).
+        for entry in log.read_from(peer_zxid) {
+            let Ok(entry) = entry else { break };
+            first_zxid.get_or_insert(entry.header.zxid);
+            last_zxid = entry.header.zxid;
+            if !within_size_limit {
+                break;
+            }
+        }
+        Some(DiskLogReach {
+            first_zxid,
+            last_zxid,
+            within_size_limit,
+        })
+    }
+}
