@@ -93,6 +93,16 @@ impl Database {
         db.fill_committed_log(snapshot_zxid)?;
         let lpz = db.tree().last_processed_zxid();
         let epochs = epoch::load_epochs(&db.snap_dir, lpz).map_err(|e| fatal("epoch files", e))?;
+        // The repairs the loader decided on (a missing file, currentEpoch.tmp, the
+        // updatingEpoch marker) are written before anything else happens.
+        for (name, value) in &epochs.writes {
+            epoch::write_epoch_file(&db.snap_dir, name, *value)
+                .map_err(|e| fatal(&format!("writing {name}"), e))?;
+        }
+        if epochs.delete_updating {
+            epoch::delete_updating_epoch_file(&db.snap_dir)
+                .map_err(|e| fatal("removing updatingEpoch", e))?;
+        }
         db.accepted_epoch = epochs.accepted;
         db.current_epoch = epochs.current;
         info!(
@@ -193,6 +203,17 @@ impl Database {
             out.push(entry);
         }
         Ok(out)
+    }
+
+    /// Creates (`true`) or removes the `updatingEpoch` marker around the persistence of a
+    /// newer epoch's state at NEWLEADER (see `quorum/epoch.rs`).
+    pub(super) fn updating_epoch_marker(&mut self, present: bool) -> Result<(), NodeError> {
+        let done = if present {
+            epoch::create_updating_epoch_file(&self.snap_dir)
+        } else {
+            epoch::delete_updating_epoch_file(&self.snap_dir)
+        };
+        done.map_err(|e| fatal("the updatingEpoch marker", e))
     }
 
     /// Writes `acceptedEpoch` or `currentEpoch` atomically.

@@ -244,6 +244,17 @@ impl Node {
                 }
                 Action::WriteAcceptedEpoch(e) => self.db.write_epoch(true, e)?,
                 Action::WriteCurrentEpoch(e) => self.db.write_epoch(false, e)?,
+                Action::CreateUpdatingEpochFile => self.db.updating_epoch_marker(true)?,
+                Action::DeleteUpdatingEpochFile => self.db.updating_epoch_marker(false)?,
+                // A sync that did not complete left state in memory that is not on disk:
+                // it is dropped before the next vote (Java's `zkDb.clear()` after a SNAP).
+                Action::ReloadDatabase => {
+                    if self.db.has_tree() {
+                        self.db.reload()?;
+                    } else {
+                        warn!(sid = self.my_id, "reload asked for while serving; skipped");
+                    }
+                }
                 Action::Truncate { zxid } => {
                     self.db.truncate(zxid).map_err(|e| NodeError::Halt {
                         exit_code: EXIT_QUORUM_PACKET_ERROR,
