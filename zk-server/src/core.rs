@@ -325,6 +325,12 @@ impl ServerCore {
         }
     }
 
+    /// The committed tree, for the node when serving ends (txns proposed and not committed
+    /// are not in it).
+    pub fn into_tree(self) -> DataTree {
+        self.tree
+    }
+
     /// The committed tree (for snapshots and four-letter words).
     pub fn tree(&self) -> &DataTree {
         &self.tree

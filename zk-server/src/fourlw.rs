@@ -24,6 +24,8 @@ pub struct AdminContext {
     pub started: Instant,
     /// The trace mask `stmk` sets and `gtmk` shows (Java's default 306).
     pub trace_mask: i64,
+    /// The role `srvr`, `stat` and `mntr` report.
+    pub mode: ServerMode,
 }
 
 impl AdminContext {
@@ -68,6 +70,7 @@ impl AdminContext {
             env,
             started: Instant::now(),
             trace_mask: 306,
+            mode: ServerMode::Standalone,
         }
     }
 }
@@ -114,7 +117,7 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
     AdminSnapshot {
         serving: true,
         version: admin::full_version(env!("CARGO_PKG_VERSION")),
-        mode: ServerMode::Standalone,
+        mode: ctx.mode,
         now_wall_ms: wall_ms,
         now_monotonic_ms: now_ms,
         packets_received: core.counters().packets_received,

@@ -71,6 +71,7 @@ async fn main() -> ExitCode {
     };
     let options = RunOptions {
         truncate_corrupt_log: args.truncate_corrupt_log,
+        config_path: args.config.clone(),
     };
     match server::run(cfg, options, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,11 @@ use crate::tls::SecurePort;
 use crate::tree::DataTree;
 use crate::watch::ConnId;
 
+mod member;
+pub use member::CorePipeline;
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
 /// What connection tasks and timers tell the core task.
 enum Input {
     Connect {
@@ -188,6 +193,51 @@ pub async fn start_with_snapshots(
     snapshots: Option<SnapshotPolicy>,
     sasl: crate::sasl::SaslConfig,
 ) -> std::io::Result<ServerHandle> {
+    let kind = Kind::Standalone {
+        tree,
+        log,
+        snapshots,
+    };
+    start_kind(cfg, sasl, kind).await
+}
+
+/// Binds the client ports of an ensemble member and starts its core task, which serves
+/// while the node ([`crate::peer::node::QuorumNode`], started with the returned pipeline)
+/// has it serve. `purge` is autopurge's schedule over the member's data directories.
+pub async fn start_member(
+    cfg: Config,
+    sasl: crate::sasl::SaslConfig,
+    purge: Option<SnapshotPolicy>,
+    my_id: u8,
+) -> std::io::Result<(ServerHandle, CorePipeline)> {
+    let (pipeline, node) = CorePipeline::channel();
+    let kind = Kind::Member { node, purge, my_id };
+    let handle = start_kind(cfg, sasl, kind).await?;
+    Ok((handle, pipeline))
+}
+
+/// What the core task serves from.
+enum Kind {
+    /// A standalone server: its tree and its own log (a quorum of one).
+    Standalone {
+        tree: DataTree,
+        log: Box<dyn TxnLog>,
+        snapshots: Option<SnapshotPolicy>,
+    },
+    /// An ensemble member: trees and commits come from the node.
+    Member {
+        node: mpsc::UnboundedReceiver<member::NodeInput>,
+        purge: Option<SnapshotPolicy>,
+        /// `myid`: the top byte of the session ids this member hands out.
+        my_id: u8,
+    },
+}
+
+async fn start_kind(
+    cfg: Config,
+    sasl: crate::sasl::SaslConfig,
+    kind: Kind,
+) -> std::io::Result<ServerHandle> {
     // The TLS setup is checked before anything is bound: a bad store stops the start.
     let secure = match cfg.secure_client_port {
         Some(port) => {
@@ -228,17 +278,31 @@ pub async fn start_with_snapshots(
     if let Some(accounts) = &core_cfg.sasl.accounts {
         info!(users = ?accounts.users(), "SASL DIGEST-MD5 enabled on the client port");
     }
-    let mut core = ServerCore::new(core_cfg, tree, 0, wall_ms() as u64);
-    core.set_sasl_nonce_source(Box::new(sasl_nonce));
     // Bounded by globalOutstandingLimit: when the core falls behind, connection readers wait
     // and TCP pushes back on the clients (Java stops reading from connections likewise).
     let (input_tx, input_rx) = mpsc::channel(cfg.global_outstanding_limit().max(1) as usize);
     let mut admin = crate::fourlw::AdminContext::new(&cfg, plain_addr.map_or(0, |a| a.port()));
     admin.conf.client_port = plain_addr.map_or(-1, |a| i32::from(a.port()));
     admin.conf.secure_client_port = secure_addr.map_or(-1, |a| i32::from(a.port()));
+    let (snapshots, run): (Option<SnapshotPolicy>, BoxFuture<std::io::Result<()>>) = match kind {
+        Kind::Standalone {
+            tree,
+            log,
+            snapshots,
+        } => {
+            let mut core = ServerCore::new(core_cfg, tree, 0, wall_ms() as u64);
+            core.set_sasl_nonce_source(Box::new(sasl_nonce));
+            let run = run_core(core, log, input_rx, started, admin, snapshots.clone());
+            (snapshots, Box::pin(run))
+        }
+        Kind::Member { node, purge, my_id } => {
+            core_cfg.server_id = my_id;
+            let run = member::run_member_core(core_cfg, input_rx, node, started, admin, sasl_nonce);
+            (purge, Box::pin(run))
+        }
+    };
     let core_task = {
         let stop = shutdown_tx.clone();
-        let run = run_core(core, log, input_rx, started, admin, snapshots.clone());
         tokio::spawn(async move {
             let result = run.await;
             // Whatever ended the core ends the server: a port that accepts connections
@@ -371,56 +435,7 @@ async fn run_core(
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(input) = next.take() {
-            actions.extend(match input {
-                Input::Connect {
-                    conn,
-                    peer,
-                    payload,
-                    auth_ids,
-                    out,
-                    kill,
-                    queue,
-                    arrived_ms,
-                } => {
-                    outs.insert(conn, (out, kill, queue));
-                    core.connect(conn, peer, &payload, auth_ids, arrived_ms, wall_ms())
-                }
-                Input::Request {
-                    conn,
-                    request,
-                    arrived_ms,
-                } => core.request(conn, request, arrived_ms, wall_ms()),
-                Input::Closed { conn } => {
-                    core.disconnected(conn);
-                    outs.remove(&conn);
-                    Vec::new()
-                }
-                Input::FourLetterWord {
-                    word,
-                    stmk_mask,
-                    reply,
-                } => {
-                    match crate::fourlw::answer(
-                        &mut core,
-                        &mut admin,
-                        word,
-                        stmk_mask,
-                        now_ms(),
-                        wall_ms(),
-                    ) {
-                        crate::fourlw::Answer::Now(bytes) => {
-                            let _ = reply.send(bytes);
-                        }
-                        crate::fourlw::Answer::Later(format) => {
-                            tokio::task::spawn_blocking(move || {
-                                let _ = reply.send(format());
-                            });
-                        }
-                    }
-                    Vec::new()
-                }
-                Input::Tick { at_ms } => core.tick(at_ms, wall_ms()),
-            });
+            actions.extend(client_input(&mut core, input, &mut outs, &mut admin, now_ms()));
             handled += 1;
             if handled < MAX_BATCH {
                 next = inputs.try_recv().ok();
@@ -469,36 +484,100 @@ async fn run_core(
                 snapshot_at = Some(snapshot_threshold(policy.snap_count));
             }
         }
-        for action in sends {
-            match action {
-                Action::Log(_) => unreachable!("appended above"),
-                Action::Send { conn, payload } => {
-                    let Some((out, _, queue)) = outs.get(&conn) else {
-                        continue;
-                    };
-                    let _ = out.send(Outbound::Frame(queue.frame(payload)));
-                    if queue.over_limit() {
-                        warn!(
-                            conn,
-                            queued_bytes = queue.bytes(),
-                            "the client does not read what is sent to it; closing the connection"
-                        );
-                        close(&mut outs, conn);
-                    }
-                }
-                Action::Close { conn } => close(&mut outs, conn),
-                // A standalone core is a proposer: it neither forwards nor revalidates.
-                other @ (Action::Forward { .. } | Action::Revalidate { .. }) => {
-                    tracing::error!(action = ?other, "a learner's action in a standalone server; ignored");
-                }
-            }
-        }
+        deliver(&mut outs, sends);
     }
     if let Some(h) = snapshot_running.take() {
         report_snapshot(h.await)?;
     }
     debug!("core task done");
     Ok(())
+}
+
+/// What a connection task, a timer or a four-letter word asks of the core.
+fn client_input(
+    core: &mut ServerCore,
+    input: Input,
+    outs: &mut Outs,
+    admin: &mut crate::fourlw::AdminContext,
+    now_ms: u64,
+) -> Vec<Action> {
+    match input {
+        Input::Connect {
+            conn,
+            peer,
+            payload,
+            auth_ids,
+            out,
+            kill,
+            queue,
+            arrived_ms,
+        } => {
+            outs.insert(conn, (out, kill, queue));
+            core.connect(conn, peer, &payload, auth_ids, arrived_ms, wall_ms())
+        }
+        Input::Request {
+            conn,
+            request,
+            arrived_ms,
+        } => core.request(conn, request, arrived_ms, wall_ms()),
+        Input::Closed { conn } => {
+            core.disconnected(conn);
+            outs.remove(&conn);
+            Vec::new()
+        }
+        Input::FourLetterWord {
+            word,
+            stmk_mask,
+            reply,
+        } => {
+            match crate::fourlw::answer(
+                core,
+                admin,
+                word,
+                stmk_mask,
+                now_ms,
+                wall_ms(),
+            ) {
+                crate::fourlw::Answer::Now(bytes) => {
+                    let _ = reply.send(bytes);
+                }
+                crate::fourlw::Answer::Later(format) => {
+                    tokio::task::spawn_blocking(move || {
+                        let _ = reply.send(format());
+                    });
+                }
+            }
+            Vec::new()
+        }
+        Input::Tick { at_ms } => core.tick(at_ms, wall_ms()),
+    }
+}
+
+/// Performs the sends and closes of the core's actions, in order.
+fn deliver(outs: &mut Outs, sends: Vec<Action>) {
+    for action in sends {
+        match action {
+            // Routed before delivery: to the local log, or to the node.
+            Action::Log(_) | Action::Forward { .. } | Action::Revalidate { .. } => {
+                debug_assert!(false, "{action:?} reached delivery");
+            }
+            Action::Send { conn, payload } => {
+                let Some((out, _, queue)) = outs.get(&conn) else {
+                    continue;
+                };
+                let _ = out.send(Outbound::Frame(queue.frame(payload)));
+                if queue.over_limit() {
+                    warn!(
+                        conn,
+                        queued_bytes = queue.bytes(),
+                        "the client does not read what is sent to it; closing the connection"
+                    );
+                    close(outs, conn);
+                }
+            }
+            Action::Close { conn } => close(outs, conn),
+        }
+    }
 }
 
 /// Appends the txns among `actions` to the log, in order, and moves the rest to `sends`;

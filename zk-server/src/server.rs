@@ -29,6 +29,9 @@ pub struct RunOptions {
     /// Cut the transaction log at a corrupt record instead of refusing to start
     /// (`--truncate-corrupt-log`; what follows the record is lost).
     pub truncate_corrupt_log: bool,
+    /// The zoo.cfg the settings came from: with `server.N` lines it is read again, with
+    /// `myid` and the dynamic file, to run as an ensemble member.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 /// Why a server did not start, or stopped on its own.
@@ -49,13 +52,23 @@ pub enum RunError {
     /// The transaction log or a snapshot failed while serving: nothing more was acknowledged.
     #[error("stopped: the transaction log or a snapshot failed: {0}")]
     Failed(std::io::Error),
+    /// The ensemble member stopped (a halt the leader asked for, a storage failure) or could
+    /// not start.
+    #[error("ensemble member: {0}")]
+    Member(#[from] crate::peer::node::NodeError),
 }
 
 /// A server started by [`start`]: serving until stopped.
 #[derive(Debug)]
 pub struct RunningServer {
     handle: ServerHandle,
-    startup_snapshot: std::thread::JoinHandle<()>,
+    /// A standalone server's startup snapshot.
+    startup_snapshot: Option<std::thread::JoinHandle<()>>,
+    /// An ensemble member's node: stopped with the server, and stopping it when it fails.
+    node: Option<(
+        tokio_util::sync::CancellationToken,
+        tokio::task::JoinHandle<Result<(), crate::peer::node::NodeError>>,
+    )>,
 }
 
 impl RunningServer {
@@ -78,8 +91,17 @@ impl RunningServer {
     /// stop never leaves it half written.
     pub async fn wait(self) -> Result<(), RunError> {
         let served = self.handle.wait().await;
-        let snapshot = self.startup_snapshot;
-        let _ = tokio::task::spawn_blocking(move || snapshot.join()).await;
+        if let Some(snapshot) = self.startup_snapshot {
+            let _ = tokio::task::spawn_blocking(move || snapshot.join()).await;
+        }
+        if let Some((stop, node)) = self.node {
+            stop.cancel();
+            match node.await {
+                Ok(Err(e)) => return Err(RunError::Member(e)),
+                Err(e) => return Err(RunError::Failed(std::io::Error::other(e))),
+                Ok(Ok(())) => {}
+            }
+        }
         served.map_err(RunError::Failed)
     }
 }
@@ -92,11 +114,14 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
     for key in &cfg.unknown_keys {
         info!(key, property = %format_args!("zookeeper.{key}"), "zoo.cfg key is not a setting; kept as a system property");
     }
-    if let Ok(myid) = std::fs::read_to_string(cfg.data_dir.join("myid")) {
-        info!(
-            myid = myid.trim(),
-            "myid found; this server runs standalone (ensembles are not implemented yet)"
-        );
+    if !cfg.servers.is_empty() {
+        if let Some(path) = &options.config_path {
+            let quorum = crate::quorum::config::QuorumConfig::load(path, &cfg)
+                .map_err(|e| RunError::Config(e.to_string()))?;
+            if quorum.is_distributed() {
+                return start_member(cfg, quorum, sasl).await;
+            }
+        }
     }
     let recovered = recovery::recover(&cfg, options.truncate_corrupt_log)?;
     let log = TxnLogWriter::open(
@@ -117,7 +142,51 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
     info!(addr = %handle.local_addr(), "zk-server ready");
     Ok(RunningServer {
         handle,
-        startup_snapshot: recovered.startup_snapshot,
+        startup_snapshot: Some(recovered.startup_snapshot),
+        node: None,
+    })
+}
+
+/// Starts an ensemble member: the client ports and core task, then the node, which recovers
+/// the data directory, elects and syncs, and has the core serve while it may.
+async fn start_member(
+    mut cfg: Config,
+    quorum: crate::quorum::config::QuorumConfig,
+    sasl: crate::sasl::SaslConfig,
+) -> Result<RunningServer, RunError> {
+    let me = quorum
+        .me()
+        .ok_or_else(|| RunError::Config("this server (myid) is not in the server list".into()))?;
+    // The client port of the server line wins over clientPort, as Java's config does.
+    if let Some(client) = &me.client_address {
+        cfg.client_port = Some(client.port);
+        cfg.client_port_address = Some(client.host.clone());
+    }
+    let my_id = me.id;
+    info!(myid = my_id, members = quorum.verifier.voting_members().count(), "starting as an ensemble member");
+    let purge = Some(recovery::snapshot_policy(&cfg)?).filter(|p| p.purge.is_some());
+    let my_id_byte = u8::try_from(my_id)
+        .map_err(|_| RunError::Config(format!("myid {my_id} is not in 1..=255")))?;
+    let (handle, pipeline) = runtime::start_member(cfg.clone(), sasl, purge, my_id_byte)
+        .await
+        .map_err(RunError::Listen)?;
+    let node = crate::peer::node::QuorumNode::start(cfg, quorum, Box::new(pipeline)).await?;
+    let stop = node.stop_token();
+    let stopper = handle.stopper();
+    let node_task = tokio::spawn(async move {
+        let ended = node.wait().await;
+        if let Err(e) = &ended {
+            tracing::error!(error = %e, "the ensemble member stopped");
+        }
+        // Without its node, the member cannot serve: the server stops.
+        stopper.stop();
+        ended
+    });
+    info!(addr = %handle.local_addr(), "zk-server ready");
+    Ok(RunningServer {
+        handle,
+        startup_snapshot: None,
+        node: Some((stop, node_task)),
     })
 }
 

@@ -160,6 +160,11 @@ impl QuorumNode {
         self.status.borrow().clone()
     }
 
+    /// A token that stops the node when cancelled (from another task than the one waiting).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
     /// A receiver of status changes.
     pub fn watch_status(&self) -> watch::Receiver<NodeStatus> {
         self.status.clone()

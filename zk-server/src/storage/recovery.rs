@@ -27,6 +27,25 @@ pub struct Recovered {
     pub snapshots: SnapshotPolicy,
 }
 
+/// Where and how `cfg`'s snapshots are written, and autopurge's schedule.
+pub fn snapshot_policy(cfg: &Config) -> Result<SnapshotPolicy, RecoveryError> {
+    let compression = Compression::from_config(cfg.snapshot_compression())
+        .map_err(|e| RecoveryError(format!("snapshot.compression.method: {e}")))?;
+    let purge = (cfg.autopurge_purge_interval_hours > 0).then(|| {
+        (
+            std::time::Duration::from_secs(u64::from(cfg.autopurge_purge_interval_hours) * 3600),
+            cfg.autopurge_snap_retain_count as usize,
+        )
+    });
+    Ok(SnapshotPolicy {
+        dir: cfg.data_dir.join("version-2"),
+        snap_count: cfg.snap_count(),
+        compression,
+        log_dir: cfg.data_log_dir.join("version-2"),
+        purge,
+    })
+}
+
 /// Recovers `cfg`'s data directories (creating `version-2` in each when missing) and starts
 /// writing the startup snapshot on a thread of its own. With `truncate_corrupt_log`, a corrupt
 /// record in the middle of the log cuts the log there (losing what follows) instead of failing.
@@ -47,8 +66,8 @@ pub fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, Re
         Err(e) => warn!(error = %e, "cannot remove unfinished snapshots"),
     }
     let extended = cfg.extended_types_enabled();
-    let compression = Compression::from_config(cfg.snapshot_compression())
-        .map_err(|e| RecoveryError(format!("snapshot.compression.method: {e}")))?;
+    let snapshots = snapshot_policy(cfg)?;
+    let compression = snapshots.compression;
     let load_started = std::time::Instant::now();
     let loaded = snapshot::load_newest_into(&snap_dir, || DataTreeBuilder::new(extended))
         .map_err(|e| RecoveryError(format!("reading snapshots: {e}")))?;
@@ -106,21 +125,9 @@ pub fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, Re
             }
         }
     });
-    let purge = (cfg.autopurge_purge_interval_hours > 0).then(|| {
-        (
-            std::time::Duration::from_secs(u64::from(cfg.autopurge_purge_interval_hours) * 3600),
-            cfg.autopurge_snap_retain_count as usize,
-        )
-    });
     Ok(Recovered {
         tree,
         startup_snapshot,
-        snapshots: SnapshotPolicy {
-            dir: snap_dir,
-            snap_count: cfg.snap_count(),
-            compression,
-            log_dir,
-            purge,
-        },
+        snapshots,
     })
 }
