@@ -217,6 +217,7 @@ pub async fn start_member(
 }
 
 /// What the core task serves from.
+#[allow(clippy::large_enum_variant)] // built once per server
 enum Kind {
     /// A standalone server: its tree and its own log (a quorum of one).
     Standalone {
@@ -435,7 +436,13 @@ async fn run_core(
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(input) = next.take() {
-            actions.extend(client_input(&mut core, input, &mut outs, &mut admin, now_ms()));
+            actions.extend(client_input(
+                &mut core,
+                input,
+                &mut outs,
+                &mut admin,
+                now_ms(),
+            ));
             handled += 1;
             if handled < MAX_BATCH {
                 next = inputs.try_recv().ok();
@@ -530,14 +537,7 @@ fn client_input(
             stmk_mask,
             reply,
         } => {
-            match crate::fourlw::answer(
-                core,
-                admin,
-                word,
-                stmk_mask,
-                now_ms,
-                wall_ms(),
-            ) {
+            match crate::fourlw::answer(core, admin, word, stmk_mask, now_ms, wall_ms()) {
                 crate::fourlw::Answer::Now(bytes) => {
                     let _ = reply.send(bytes);
                 }

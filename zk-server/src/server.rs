@@ -163,7 +163,11 @@ async fn start_member(
         cfg.client_port_address = Some(client.host.clone());
     }
     let my_id = me.id;
-    info!(myid = my_id, members = quorum.verifier.voting_members().count(), "starting as an ensemble member");
+    info!(
+        myid = my_id,
+        members = quorum.verifier.voting_members().count(),
+        "starting as an ensemble member"
+    );
     let purge = Some(recovery::snapshot_policy(&cfg)?).filter(|p| p.purge.is_some());
     let my_id_byte = u8::try_from(my_id)
         .map_err(|_| RunError::Config(format!("myid {my_id} is not in 1..=255")))?;

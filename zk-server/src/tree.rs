@@ -515,6 +515,26 @@ impl DataTree {
         self.ttls.iter()
     }
 
+    /// Puts an ensemble's membership into `/zookeeper/config` as Java's
+    /// `ZKDatabase.initConfigInZKDatabase` does: the config text, version -1, the config's
+    /// version as mzxid, this server's clock as mtime (outside the digest, like every node
+    /// under `/zookeeper/`).
+    pub fn init_config(&mut self, text: &str, config_version: i64, wall_ms: i64) {
+        let data = Bytes::copy_from_slice(text.as_bytes());
+        let old_len = self
+            .node(CONFIG)
+            .and_then(|n| n.data.as_ref())
+            .map_or(0, |d| d.len());
+        let new_len = data.len();
+        self.update(CONFIG, |n| {
+            n.data = Some(data);
+            n.stat.version = -1;
+            n.stat.mzxid = config_version;
+            n.stat.mtime = wall_ms;
+        });
+        self.quota_data_changed(CONFIG, old_len, new_len);
+    }
+
     /// Whether TTL nodes (and so TTL ephemeralOwner markers) are enabled.
     pub fn extended_types(&self) -> bool {
         self.extended_types

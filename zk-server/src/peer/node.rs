@@ -115,7 +115,8 @@ impl QuorumNode {
                 "server {my_id} is not in the server list"
             )));
         }
-        let db = Database::open(&cfg)?;
+        let mut db = Database::open(&cfg)?;
+        db.set_config_node(quorum.verifier.to_config_text(), quorum.verifier.version);
         let election_cfg = ElectionNetConfig::from_quorum_config(&quorum)
             .ok_or_else(|| NodeError::Config("myid file is missing".into()))?;
         let election = ElectionService::start(election_cfg)

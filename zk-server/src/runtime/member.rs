@@ -20,17 +20,17 @@ use super::{client_input, close, deliver, wall_ms, Input, Outbound, Outs, MAX_BA
 use crate::admin::{ServerMode, NOT_SERVING};
 use crate::core::{Action, CoreConfig, Role, ServerCore};
 use crate::fourlw::AdminContext;
-use zk_proto::frame::FourLetterWord;
 use crate::peer::node::serving::{
     NodeRequest, NodeRequests, Pipeline, ServeStart, ServingRole, TreeReply,
 };
 use crate::quorum::leader::LearnerId;
 use crate::tree::DataTree;
+use zk_proto::frame::FourLetterWord;
 
 /// What the node asks of the core task (each [`Pipeline`] call, in order).
 #[derive(Debug)]
 pub(super) enum NodeInput {
-    Serve(ServeStart),
+    Serve(Box<ServeStart>),
     CommitThrough(i64),
     Apply(Arc<TxnEntry>),
     Tree(oneshot::Sender<DataTree>),
@@ -81,7 +81,7 @@ impl CorePipeline {
 
 impl Pipeline for CorePipeline {
     fn serve(&mut self, start: ServeStart) {
-        self.send(NodeInput::Serve(start));
+        self.send(NodeInput::Serve(Box::new(start)));
     }
 
     fn commit_through(&mut self, zxid: i64) {
@@ -225,6 +225,7 @@ fn node_input(
     let wall = wall_ms();
     match input {
         NodeInput::Serve(start) => {
+            let start = *start;
             if let Some(s) = serving.take() {
                 warn!("serving started again without a stop; the old period ends");
                 stop_serving(s, outs);
@@ -329,9 +330,9 @@ fn route(serving: &mut Option<Serving>, actions: Vec<Action>) -> Vec<Action> {
             }
             Action::Forward { request, auth_ids } => {
                 // Java's learner sends createSession without authinfo.
-                let authinfo = (request.r#type != zk_proto::OpCode::CreateSession).then_some(auth_ids);
-                s.requests
-                    .send(NodeRequest::Forward { request, authinfo });
+                let authinfo =
+                    (request.r#type != zk_proto::OpCode::CreateSession).then_some(auth_ids);
+                s.requests.send(NodeRequest::Forward { request, authinfo });
             }
             Action::Revalidate {
                 session_id,

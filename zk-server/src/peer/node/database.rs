@@ -52,6 +52,8 @@ pub(super) struct Database {
     log: SharedLog,
     /// `None` while the serving side holds the tree (see `serving.rs`).
     tree: Option<DataTree>,
+    /// What `/zookeeper/config` holds while serving ([`Database::set_config_node`]).
+    config_node: Option<(String, i64)>,
     /// Java's `committedLog`: the newest applied txns, at most [`COMMIT_LOG_COUNT`] + 1.
     committed_log: VecDeque<Arc<TxnEntry>>,
     /// `acceptedEpoch`.
@@ -83,6 +85,7 @@ impl Database {
             compression,
             log: Arc::new(Mutex::new(log)),
             tree: Some(tree),
+            config_node: None,
             committed_log: VecDeque::new(),
             accepted_epoch: 0,
             current_epoch: 0,
@@ -147,9 +150,23 @@ impl Database {
         self.tree.as_mut().expect("the node holds the tree")
     }
 
-    /// Hands the tree to the serving side.
+    /// The membership `/zookeeper/config` shows while serving (the config text and its
+    /// version).
+    pub(super) fn set_config_node(&mut self, text: String, version: i64) {
+        self.config_node = Some((text, version));
+    }
+
+    /// Hands the tree to the serving side, with this member's config in `/zookeeper/config`
+    /// (a SNAP brings the leader's; Java's learner puts its own back, as here).
     pub(super) fn take_tree(&mut self) -> DataTree {
-        self.tree.take().expect("the node holds the tree")
+        let mut tree = self.tree.take().expect("the node holds the tree");
+        if let Some((text, version)) = &self.config_node {
+            let wall_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            tree.init_config(text, *version, wall_ms);
+        }
+        tree
     }
 
     /// The tree comes back from the serving side.

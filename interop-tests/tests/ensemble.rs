@@ -1,5 +1,6 @@
-//! The [`Ensemble`] harness checked against a real 3-member Java ZooKeeper 3.8 ensemble, so the
-//! same checks mean something when they are pointed at zk-server or mixed ensembles:
+//! Three-member ensembles under failure: Java ZooKeeper 3.8 alone (which checks the harness
+//! and the checks themselves), zk-server alone, and zk-server with a Java member (Java's
+//! quorum protocol on both sides). The same scenario for each:
 //!
 //! 1. exactly one leader after start; a write through one member is read back through each
 //!    of the others after a `sync`;
@@ -93,9 +94,24 @@ fn assert_no_differences(diffs: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_ensemble_fails_over_and_stays_consistent() {
+    fails_over_and_stays_consistent(&[MemberKind::Java; 3]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_rs_ensemble_fails_over_and_stays_consistent() {
+    fails_over_and_stays_consistent(&[MemberKind::ZkRs; 3]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_ensemble_fails_over_and_stays_consistent() {
+    fails_over_and_stays_consistent(&[MemberKind::ZkRs, MemberKind::ZkRs, MemberKind::Java]).await;
+}
+
+async fn fails_over_and_stays_consistent(kinds: &[MemberKind]) {
     let mut ensemble = tokio::task::block_in_place(|| {
-        Ensemble::builder(&[MemberKind::Java; 3])
+        Ensemble::builder(kinds)
             .jvm_flag("-Dzookeeper.forceSync=no")
+            .cfg("forceSync=no")
             .start()
     })
     .unwrap_or_else(|e| panic!("{e}"));
