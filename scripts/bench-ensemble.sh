@@ -33,7 +33,7 @@
 # PROBE_WRITERS (4), NODES (1000000), JOBS (cargo -j, 1), ZK_JARS_DIR (/usr/share/java),
 # JAVA_HEAP (-Xms512m -Xmx2g), KEEP_WORK, OUT (target/bench-ensemble).
 #
-# ENSEMBLE_KIND=zk-rs needs zk-server to run as an ensemble member (not implemented yet).
+# ENSEMBLE_KIND=zk-rs runs three zk-server members (release build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
