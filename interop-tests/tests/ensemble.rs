@@ -224,3 +224,93 @@ async fn fails_over_and_stays_consistent(kinds: &[MemberKind]) {
         "{diffs:?}"
     );
 }
+
+/// zk-server's own ensemble beyond the shared scenario: one session's pipelined writes keep
+/// their order through a follower; the leader SIGSTOPped past syncLimit is replaced and,
+/// resumed, follows; all three members SIGKILLed and restarted keep every acknowledged write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
+    // syncLimit 5 × 200 ms: a leader silent for a second is given up.
+    let mut ensemble = tokio::task::block_in_place(|| {
+        Ensemble::builder(&[MemberKind::ZkRs; 3])
+            .tick_time_ms(200)
+            .cfg("forceSync=no")
+            .start()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let leader = ensemble.leader().expect("start waited for a leader");
+    let follower = (leader + 1) % 3;
+    let client = connect(&ensemble.addr(follower).to_string()).await;
+    client
+        .create("/fifo", b"", &CreateOptions::persistent())
+        .await
+        .expect("create /fifo");
+
+    // Per-session FIFO: 50 sequential creates issued without waiting, through a follower
+    // (forwarded to the leader), get increasing sequence numbers in the order issued.
+    let sequential = CreateOptions::new(zk_client::zk_proto::CreateMode::PersistentSequential);
+    let pending: Vec<_> = (0..50)
+        .map(|i| client.create("/fifo/n-", format!("{i}").as_bytes(), &sequential))
+        .collect();
+    let mut names = Vec::new();
+    for (i, create) in pending.into_iter().enumerate() {
+        let (name, _) = create.await.unwrap_or_else(|e| panic!("create {i}: {e}"));
+        names.push(name);
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "replies in the order the creates were sent");
+    for (i, name) in names.iter().enumerate() {
+        let data = client.get_data(name).await.expect("get").0;
+        assert_eq!(
+            data,
+            format!("{i}").as_bytes(),
+            "{name} holds the {i}th write"
+        );
+    }
+
+    // The leader hangs past syncLimit: the others elect a new one and writes go on.
+    tokio::task::block_in_place(|| ensemble.pause(leader)).expect("pause the leader");
+    let new_leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(new_leader, leader);
+    create_retrying(&client, "/during-pause", b"p").await;
+    // Resumed, the old leader finds itself deposed and follows the new one.
+    tokio::task::block_in_place(|| -> interop_tests::Result<()> {
+        ensemble.resume(leader)?;
+        ensemble.wait_synced(leader, WAIT)?;
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ensemble.mode(leader).expect("serving"), Mode::Follower);
+    let resumed = connect(&ensemble.addr(leader).to_string()).await;
+    assert_eq!(read_synced(&resumed, "/during-pause").await, b"p");
+    drop(resumed);
+
+    // Every member crashes; restarted, they elect again and every acknowledged write is there.
+    create_retrying(&client, "/before-crash", b"c").await;
+    drop(client);
+    tokio::task::block_in_place(|| -> interop_tests::Result<()> {
+        for i in 0..3 {
+            ensemble.kill(i)?;
+        }
+        for i in 0..3 {
+            ensemble.restart(i)?;
+        }
+        let leader = ensemble.wait_for_leader(WAIT)?;
+        for i in (0..3).filter(|&i| i != leader) {
+            ensemble.wait_synced(i, WAIT)?;
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let client = connect(&ensemble.connect_string()).await;
+    assert_eq!(read_synced(&client, "/before-crash").await, b"c");
+    assert_eq!(read_synced(&client, "/during-pause").await, b"p");
+    assert_eq!(
+        client.get_children("/fifo").await.expect("children").len(),
+        50
+    );
+    let diffs = ensemble.tree_differences().await.expect("read the trees");
+    assert_no_differences(&diffs);
+}

@@ -26,6 +26,8 @@ pub struct AdminContext {
     pub trace_mask: i64,
     /// The role `srvr`, `stat` and `mntr` report.
     pub mode: ServerMode,
+    /// What an ensemble member adds to `mntr`.
+    pub quorum: Option<crate::admin::QuorumStats>,
 }
 
 impl AdminContext {
@@ -71,6 +73,7 @@ impl AdminContext {
             started: Instant::now(),
             trace_mask: 306,
             mode: ServerMode::Standalone,
+            quorum: None,
         }
     }
 }
@@ -118,6 +121,7 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
         serving: true,
         version: admin::full_version(env!("CARGO_PKG_VERSION")),
         mode: ctx.mode,
+        quorum: ctx.quorum.clone(),
         now_wall_ms: wall_ms,
         now_monotonic_ms: now_ms,
         packets_received: core.counters().packets_received,

@@ -209,9 +209,16 @@ pub async fn start_member(
     sasl: crate::sasl::SaslConfig,
     purge: Option<SnapshotPolicy>,
     my_id: u8,
+    quorum_size: i64,
 ) -> std::io::Result<(ServerHandle, CorePipeline)> {
     let (pipeline, node) = CorePipeline::channel();
-    let kind = Kind::Member { node, purge, my_id };
+    let info = member::MemberInfo { quorum_size };
+    let kind = Kind::Member {
+        node,
+        purge,
+        my_id,
+        info,
+    };
     let handle = start_kind(cfg, sasl, kind).await?;
     Ok((handle, pipeline))
 }
@@ -231,6 +238,7 @@ enum Kind {
         purge: Option<SnapshotPolicy>,
         /// `myid`: the top byte of the session ids this member hands out.
         my_id: u8,
+        info: member::MemberInfo,
     },
 }
 
@@ -296,9 +304,15 @@ async fn start_kind(
             let run = run_core(core, log, input_rx, started, admin, snapshots.clone());
             (snapshots, Box::pin(run))
         }
-        Kind::Member { node, purge, my_id } => {
+        Kind::Member {
+            node,
+            purge,
+            my_id,
+            info,
+        } => {
             core_cfg.server_id = my_id;
-            let run = member::run_member_core(core_cfg, input_rx, node, started, admin, sasl_nonce);
+            let run =
+                member::run_member_core(core_cfg, input_rx, node, started, admin, sasl_nonce, info);
             (purge, Box::pin(run))
         }
     };

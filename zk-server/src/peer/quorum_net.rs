@@ -45,8 +45,9 @@ use crate::quorum::leader::LearnerId;
 /// `zookeeper.jute.maxbuffer.extrasize` (which defaults to `jute.maxbuffer`).
 pub const DEFAULT_MAX_DATA_LEN: usize = DEFAULT_MAX_TXN_LEN;
 
-/// Java's pause between attempts to reach the leader (`leaderConnectDelayDuringRetryMs`).
-pub const LEADER_CONNECT_RETRY_DELAY_MS: u64 = 1000;
+/// Java's pause between attempts to reach the leader (`zookeeper.leaderConnectDelayDuringRetryMs`,
+/// 100 ms in 3.8's `Learner`). Followers often dial a new leader before it listens.
+pub const LEADER_CONNECT_RETRY_DELAY_MS: u64 = 100;
 /// Java's number of attempts to reach the leader.
 pub const LEADER_CONNECT_TRIES: u32 = 5;
 

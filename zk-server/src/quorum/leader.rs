@@ -205,6 +205,19 @@ struct Outstanding {
     acks: BTreeSet<i64>,
 }
 
+/// The leader's learner counts, for `mntr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LeaderCounts {
+    /// Connected learners (followers and observers).
+    pub learners: i64,
+    /// Followers that receive proposals.
+    pub synced_followers: i64,
+    /// Observers that receive INFORMs.
+    pub synced_observers: i64,
+    /// Forwarded syncs waiting for a commit.
+    pub pending_syncs: i64,
+}
+
 /// The leader.
 pub struct Leader {
     cfg: LeaderConfig,
@@ -406,6 +419,23 @@ impl Leader {
         data: Option<Bytes>,
     ) {
         out.push(Action::Send(learner, QuorumPacket::new(r#type, zxid, data)));
+    }
+
+    /// What `mntr` shows of the learners (Java's `getLearners`, `getForwardingFollowers`,
+    /// `getObservingLearners`, `getNumPendingSyncs`).
+    pub fn counts(&self) -> LeaderCounts {
+        let synced = |observer: bool| {
+            self.learners
+                .values()
+                .filter(|l| l.forwarding && l.observer == observer)
+                .count() as i64
+        };
+        LeaderCounts {
+            learners: self.learners.len() as i64,
+            synced_followers: synced(false),
+            synced_observers: synced(true),
+            pending_syncs: self.pending_syncs.values().map(|v| v.len() as i64).sum(),
+        }
     }
 
     /// The learners at `stage`, in id order.

@@ -17,7 +17,7 @@ use zk_proto::quorum::{LearnerRequest, SessionTouch};
 use zk_proto::txn::TxnEntry;
 
 use super::{client_input, close, deliver, wall_ms, Input, Outbound, Outs, MAX_BATCH};
-use crate::admin::{ServerMode, NOT_SERVING};
+use crate::admin::{LeaderStats, QuorumStats, ServerMode, NOT_SERVING};
 use crate::core::{Action, CoreConfig, Role, ServerCore};
 use crate::fourlw::AdminContext;
 use crate::peer::node::serving::{
@@ -53,6 +53,7 @@ pub(super) enum NodeInput {
         session_id: i64,
         valid: bool,
     },
+    LeaderCounts(crate::quorum::leader::LeaderCounts),
 }
 
 /// The [`Pipeline`] the node drives: each call becomes an input of the core task, which
@@ -131,12 +132,25 @@ impl Pipeline for CorePipeline {
     fn revalidated(&mut self, session_id: i64, valid: bool) {
         self.send(NodeInput::Revalidated { session_id, valid });
     }
+
+    fn leader_counts(&mut self, counts: crate::quorum::leader::LeaderCounts) {
+        self.send(NodeInput::LeaderCounts(counts));
+    }
 }
 
 /// One serving period: the core and the node's handle.
 struct Serving {
     core: ServerCore,
     requests: NodeRequests,
+    /// When serving started (monotonic ms): the leader's `zk_leader_uptime`.
+    since_ms: u64,
+}
+
+/// Facts about the ensemble the core task reports.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MemberInfo {
+    /// Voting members (`zk_quorum_size`).
+    pub(super) quorum_size: i64,
 }
 
 /// The core task of an ensemble member: client inputs and the node's, until every client
@@ -148,6 +162,7 @@ pub(super) async fn run_member_core(
     started: std::time::Instant,
     mut admin: AdminContext,
     sasl_nonce: fn() -> String,
+    info: MemberInfo,
 ) -> std::io::Result<()> {
     let mut outs: Outs = Outs::new();
     let now_ms = || started.elapsed().as_millis() as u64;
@@ -159,9 +174,9 @@ pub(super) async fn run_member_core(
             biased;
             input = node.recv() => match input {
                 Some(input) => {
-                    actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce));
+                    actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce, info));
                     while let Ok(input) = node.try_recv() {
-                        actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce));
+                        actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce, info));
                     }
                 }
                 // The node stopped: nothing can be served any more.
@@ -213,6 +228,7 @@ fn not_serving(input: Input) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn node_input(
     serving: &mut Option<Serving>,
     input: NodeInput,
@@ -221,6 +237,7 @@ fn node_input(
     core_config: &CoreConfig,
     now_ms: u64,
     sasl_nonce: fn() -> String,
+    info: MemberInfo,
 ) -> Vec<Action> {
     let wall = wall_ms();
     match input {
@@ -234,11 +251,20 @@ fn node_input(
                 ServingRole::Leader => Role::Proposer,
                 ServingRole::Follower | ServingRole::Observer => Role::Learner,
             };
-            admin.mode = match start.role {
-                ServingRole::Leader => ServerMode::Leader,
-                ServingRole::Follower => ServerMode::Follower,
-                ServingRole::Observer => ServerMode::Observer,
+            let (mode, peer_state) = match start.role {
+                ServingRole::Leader => (ServerMode::Leader, "leading - broadcast"),
+                ServingRole::Follower => (ServerMode::Follower, "following - broadcast"),
+                ServingRole::Observer => (ServerMode::Observer, "observing - broadcast"),
             };
+            admin.mode = mode;
+            admin.quorum = Some(QuorumStats {
+                peer_state: peer_state.to_owned(),
+                quorum_size: info.quorum_size,
+                // A follower may serve observers too (observerMasterPort): none here.
+                synced_observers: (start.role != ServingRole::Observer).then_some(0),
+                observer_master_id: None,
+                leader: (start.role == ServingRole::Leader).then(LeaderStats::default),
+            });
             let mut core = ServerCore::new(core_config.clone(), start.tree, now_ms, wall as u64);
             core.set_sasl_nonce_source(Box::new(sasl_nonce));
             core.start_epoch(role, start.zxid);
@@ -246,6 +272,7 @@ fn node_input(
             *serving = Some(Serving {
                 core,
                 requests: start.requests,
+                since_ms: now_ms,
             });
             Vec::new()
         }
@@ -310,6 +337,17 @@ fn node_input(
                 NodeInput::SyncDone { session_id, cxid } => core.sync_done(session_id, cxid, wall),
                 NodeInput::Revalidated { session_id, valid } => {
                     core.revalidated(session_id, valid, wall)
+                }
+                NodeInput::LeaderCounts(counts) => {
+                    if let Some(q) = admin.quorum.as_mut() {
+                        q.synced_observers = Some(counts.synced_observers);
+                        let leader = q.leader.get_or_insert_with(LeaderStats::default);
+                        leader.learners = counts.learners;
+                        leader.synced_followers = counts.synced_followers;
+                        leader.pending_syncs = counts.pending_syncs;
+                        leader.leader_uptime_ms = now_ms.saturating_sub(s.since_ms) as i64;
+                    }
+                    Vec::new()
                 }
                 NodeInput::Serve(_) | NodeInput::Stop(_) => unreachable!("matched above"),
             }

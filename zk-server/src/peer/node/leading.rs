@@ -125,6 +125,9 @@ impl Node {
                 _ = tick.tick() => {
                     let actions = role.core.on_tick(self.now_ms());
                     self.leader_actions(role, actions).await?;
+                    if role.requests.is_some() {
+                        self.pipeline.leader_counts(role.core.counts());
+                    }
                 }
             }
             if role.unflushed && role.ended.is_none() {

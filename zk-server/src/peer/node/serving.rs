@@ -110,6 +110,11 @@ pub trait Pipeline: Send {
         let _ = (learner, session_id, timeout_ms);
     }
 
+    /// The leader: its learner counts, on every tick while it serves (for `mntr`).
+    fn leader_counts(&mut self, counts: crate::quorum::leader::LeaderCounts) {
+        let _ = counts;
+    }
+
     /// A learner: the leader answered the oldest forwarded sync.
     fn sync_done(&mut self, session_id: i64, cxid: i32) {
         let _ = (session_id, cxid);
