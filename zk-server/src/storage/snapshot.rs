@@ -180,6 +180,26 @@ pub fn write_snapshot(
     )
 }
 
+/// The body a leader sends after SNAP (Java's `serializeSnapshot` then `"BenWasHere"`): the
+/// sessions, the ACL cache and the nodes written straight from `data`, without a parsed copy
+/// of the tree in between.
+pub fn snap_sync_body(data: &dyn SnapshotSource) -> io::Result<Vec<u8>> {
+    use zk_proto::Jute;
+    let mut writer = SnapshotWriter::new();
+    let mut out = Vec::new();
+    writer.sessions(&mut out, &data.sessions());
+    writer.acl_cache(&mut out, &data.acl_cache());
+    data.for_each_node(&mut |path, node| {
+        writer.node_ref(&mut out, path, node);
+        Ok(())
+    })?;
+    writer.end_of_nodes(&mut out);
+    zk_proto::storage::SNAP_SYNC_SIGNATURE
+        .to_owned()
+        .write(&mut out);
+    Ok(out)
+}
+
 /// [`write_snapshot`] of a tree taken at `zxid`, with the version-2 digest section of the
 /// tree's digest.
 pub fn write_tree_snapshot(
@@ -742,6 +762,17 @@ mod tests {
         });
         let result = tree.apply(&header, &txn);
         assert_eq!(result.err, zk_proto::ErrorCode::Ok, "create {path}");
+    }
+
+    #[test]
+    fn a_snap_body_written_from_the_tree_is_the_parsed_copy_written() {
+        let tree = fixture_tree();
+        let mut expected = Vec::new();
+        zk_proto::storage::write_snap_sync_body(&tree.to_snapshot(), &mut expected);
+        let body = snap_sync_body(&tree).unwrap();
+        assert_eq!(body, expected);
+        let parsed = zk_proto::storage::read_snap_sync_body(&mut &body[..]).unwrap();
+        assert_eq!(parsed, tree.to_snapshot());
     }
 
     /// The fixture's newest snapshot (Java's tree: TTL, container, ephemerals, ACLs, null data,

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use crate::storage::snapshot;
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use zk_proto::quorum::{PacketType, QuorumPacket};
-use zk_proto::storage::write_snap_sync_body;
 use zk_proto::txn::TxnEntry;
 
 use crate::peer::quorum_net::{self, LearnerEvent, PacketSender};
@@ -292,10 +292,15 @@ impl Node {
             );
             return Ok(());
         }
-        let mut body = BytesMut::new();
-        write_snap_sync_body(&tree.to_snapshot(), &mut body);
-        info!(sid = self.my_id, learner = id, bytes = body.len(), zxid = %format_args!("{zxid:#x}"), "sending a snapshot");
-        sender.send_raw(body.freeze());
+        let sender = sender.clone();
+        // Serialized off the runtime's threads, straight from the tree (an O(1) copy).
+        let started = std::time::Instant::now();
+        let body = tokio::task::spawn_blocking(move || snapshot::snap_sync_body(&tree))
+            .await
+            .map_err(|e| NodeError::Storage(format!("serializing a SNAP body: {e}")))?
+            .map_err(|e| NodeError::Storage(format!("serializing a SNAP body: {e}")))?;
+        info!(sid = self.my_id, learner = id, bytes = body.len(), ms = started.elapsed().as_millis() as u64, zxid = %format_args!("{zxid:#x}"), "sending a snapshot");
+        sender.send_raw(body.into());
         Ok(())
     }
 
