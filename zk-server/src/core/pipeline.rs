@@ -520,30 +520,15 @@ impl ServerCore {
                 self.sasl(conn, xid, r.token.as_deref().unwrap_or_default(), out)
             }
             body if body.op().is_write() => {
-                self.write(conn, &c, xid, body, Nulls::NONE, out, wall_ms)
+                self.write_for(Some(conn), &c, xid, body, Nulls::NONE, out, wall_ms)
             }
             body => self.read(conn, &c, xid, body, out),
         }
     }
 
-    /// One write of a client of this server; `nulls` are the places a request sent null where
-    /// our records need values.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn write(
-        &mut self,
-        conn: ConnId,
-        c: &Conn,
-        xid: i32,
-        body: RequestBody,
-        nulls: &Nulls,
-        out: &mut Vec<Action>,
-        wall_ms: i64,
-    ) {
-        self.write_for(Some(conn), c, xid, body, nulls, out, wall_ms)
-    }
-
     /// One write, answered at its commit to `reply_to` (`None`: a learner's client, whose
-    /// server answers it).
+    /// server answers it); `nulls` are the places a request sent null where our records need
+    /// values.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn write_for(
         &mut self,
