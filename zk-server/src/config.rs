@@ -383,6 +383,15 @@ impl Config {
         }
     }
 
+    /// `zookeeper.leaderConnectDelayDuringRetryMs`: a learner's pause between attempts to reach
+    /// its leader (Java 3.8's default 100).
+    pub fn leader_connect_delay_during_retry_ms(&self) -> u64 {
+        self.property_parsed(
+            "zookeeper.leaderConnectDelayDuringRetryMs",
+            crate::peer::quorum_net::LEADER_CONNECT_RETRY_DELAY_MS,
+        )
+    }
+
     /// A system property.
     pub fn property(&self, name: &str) -> Option<&str> {
         self.properties.get(name).map(String::as_str)

@@ -81,7 +81,8 @@ impl Node {
             ended: None,
         };
         let (events_tx, mut events) = mpsc::channel(1024);
-        let connect_cfg = LeaderConnectConfig::new(q.connect_to_leader_timeout_ms());
+        let mut connect_cfg = LeaderConnectConfig::new(q.connect_to_leader_timeout_ms());
+        connect_cfg.retry_delay_ms = self.cfg.leader_connect_delay_during_retry_ms();
         let result = self
             .run_following(&mut state, &mut events, events_tx, address, connect_cfg)
             .await;
