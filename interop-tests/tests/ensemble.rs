@@ -314,3 +314,69 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
     let diffs = ensemble.tree_differences().await.expect("read the trees");
     assert_no_differences(&diffs);
 }
+
+/// Curator's `InterProcessMutex` from two JVMs, each connected to a different zk-server
+/// member (a follower and the leader): the lock's sequential ephemerals and the watch on the
+/// predecessor work across members, and the holds never overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curator_locks_across_zk_rs_members() {
+    const ROUNDS: usize = 10;
+    const HOLD_MS: u64 = 40;
+    let ensemble = tokio::task::block_in_place(|| {
+        Ensemble::builder(&[MemberKind::ZkRs; 3])
+            .tick_time_ms(200)
+            .cfg("forceSync=no")
+            .start()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let leader = ensemble.leader().expect("start waited for a leader");
+    let follower = (leader + 1) % 3;
+    let program = tokio::task::block_in_place(|| {
+        interop_tests::JavaProgram::from_file("java/CuratorLockLoop.java")
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let spawn = |member: usize| {
+        program
+            .spawn(&[
+                ensemble.addr(member).to_string(),
+                "/locks/across".into(),
+                ROUNDS.to_string(),
+                HOLD_MS.to_string(),
+            ])
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let lockers = [spawn(follower), spawn(leader)];
+    let mut holds: Vec<(u64, u64, usize)> = Vec::new();
+    for (side, locker) in lockers.into_iter().enumerate() {
+        let out = locker
+            .finish(WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("Curator on side {side}: {e}"))
+            .stdout;
+        let intervals: Vec<(u64, u64, usize)> = out
+            .lines()
+            .filter(|l| l.starts_with("interval "))
+            .map(|l| {
+                let f: Vec<u64> = l
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|x| x.parse().expect("a number"))
+                    .collect();
+                (f[0], f[1], side)
+            })
+            .collect();
+        assert_eq!(intervals.len(), ROUNDS, "side {side}:\n{out}");
+        holds.extend(intervals);
+    }
+    holds.sort();
+    for pair in holds.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "overlapping holds {:?} and {:?}: {holds:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    let turns = holds.windows(2).filter(|p| p[0].2 != p[1].2).count();
+    assert!(turns >= 2, "the two JVMs never contended: {holds:?}");
+}
