@@ -63,7 +63,7 @@ use zk_proto::{xid, ErrorCode, Jute, OpCode};
 
 /// Both servers keep their container/TTL sweep off (it runs on its own clock, so its deletes
 /// could not be attributed to a step); Java also skips fsync, which changes nothing visible.
-const NO_SWEEP: &str = "-Dznode.container.checkIntervalMs=3600000";
+pub const NO_SWEEP: &str = "-Dznode.container.checkIntervalMs=3600000";
 
 /// The Java server and ours, side by side for a [`Differential`]: TTL nodes on, container
 /// sweep off.

@@ -107,7 +107,8 @@ impl EnsembleBuilder {
         self
     }
 
-    /// Adds a JVM flag for the Java members (`-Dzookeeper.forceSync=no`, ...).
+    /// Adds a `-D` flag for every member (`-Dzookeeper.forceSync=no`, ...): the JVM's for Java
+    /// members, `SERVER_JVMFLAGS` for zk-server ones (read the same way).
     pub fn jvm_flag(mut self, flag: impl Into<String>) -> Self {
         self.jvm_flags.push(flag.into());
         self
@@ -241,9 +242,10 @@ impl Ensemble {
                 let config = dir.join("zoo.cfg");
                 write_file(&config, &render_config(builder, &self.peers, &peer, &data))
                     .map_err(Attempt::Failed)?;
-                RustZkServerProcess::prepare(&config, builder.start_timeout)
-                    .map(Member::ZkRs)
-                    .map_err(Attempt::Failed)
+                let mut server = RustZkServerProcess::prepare(&config, builder.start_timeout)
+                    .map_err(Attempt::Failed)?;
+                server.set_jvm_flags(&builder.jvm_flags);
+                Ok(Member::ZkRs(server))
             }
         }
     }

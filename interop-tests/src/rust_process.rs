@@ -74,6 +74,8 @@ pub struct RustZkServerProcess {
     child: Option<Child>,
     /// Length of the log when the current process was spawned.
     log_offset: u64,
+    /// `-D` flags for `SERVER_JVMFLAGS`.
+    jvm_flags: String,
 }
 
 /// Why a start did not reach "serving".
@@ -186,7 +188,14 @@ impl RustZkServerProcess {
             start_timeout,
             child: None,
             log_offset: 0,
+            jvm_flags: String::new(),
         })
+    }
+
+    /// Hands zk-server `-Dname=value` flags in `SERVER_JVMFLAGS`, as zkServer.sh hands them
+    /// to Java (set before the first start).
+    pub(crate) fn set_jvm_flags(&mut self, flags: &[String]) {
+        self.jvm_flags = flags.join(" ");
     }
 
     /// The client address from `zoo.cfg`.
@@ -325,6 +334,7 @@ impl RustZkServerProcess {
         command
             .arg(&self.config_path)
             .env("NO_COLOR", "1")
+            .env("SERVER_JVMFLAGS", &self.jvm_flags)
             .env(
                 "RUST_LOG",
                 std::env::var("ZK_SERVER_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),

@@ -278,6 +278,9 @@ pub struct ServerCore {
     touched: HashMap<i64, i32>,
     /// A learner's re-attaching sessions waiting for the leader's verdict.
     revalidating: HashMap<i64, (ConnId, ConnectResponse)>,
+    /// On a learner, while a client request is served: its opcode and body as sent, which
+    /// go to the leader if serving it proposes a txn.
+    forwarding: Option<(OpCode, Bytes)>,
 }
 
 impl std::fmt::Debug for ServerCore {
@@ -322,6 +325,7 @@ impl ServerCore {
             pending_syncs: std::collections::VecDeque::new(),
             touched: HashMap::new(),
             revalidating: HashMap::new(),
+            forwarding: None,
         }
     }
 

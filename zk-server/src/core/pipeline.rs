@@ -127,6 +127,10 @@ impl ServerCore {
         out: &mut Vec<Action>,
         completion: Completion,
     ) {
+        if self.role == Role::Learner {
+            self.forward_proposal(&header, completion, out);
+            return;
+        }
         let zxid = header.zxid;
         debug_assert_eq!(
             zxid,
@@ -384,11 +388,39 @@ impl ServerCore {
         };
         let c = c.view();
         let request = match self.role {
-            Role::Learner => match self.learner_forward(conn, &c, request, out) {
+            Role::Learner => match self.learner_sync(conn, &c, request, out) {
                 Some(request) => request,
                 None => return,
             },
             Role::Proposer => request,
+        };
+        if self.role == Role::Learner {
+            // What this request proposes goes to the leader as the client sent it.
+            self.forwarding = match &request {
+                ClientRequest::Decoded { raw, .. } | ClientRequest::Malformed { raw, .. } => {
+                    Some((op, raw.clone()))
+                }
+                ClientRequest::BadHeader(_) => None,
+            };
+        }
+        self.serve_request(conn, c, request, wall_ms, out);
+        self.forwarding = None;
+    }
+
+    /// Serves one request, the standalone way (a learner's proposals go to the leader, see
+    /// [`Self::propose`]; a leader serves its learners' requests here too).
+    pub(super) fn serve_request(
+        &mut self,
+        conn: ConnId,
+        c: Conn,
+        request: ClientRequest,
+        wall_ms: i64,
+        out: &mut Vec<Action>,
+    ) {
+        let op = match &request {
+            ClientRequest::Decoded { body, .. } => body.op(),
+            ClientRequest::Malformed { op, .. } => *op,
+            ClientRequest::BadHeader(_) => return,
         };
         match request {
             ClientRequest::BadHeader(_) => {}

@@ -21,6 +21,9 @@ pub enum Role {
     Learner,
 }
 
+/// The connection a leader serves a learner's forwarded request on (never a real one).
+const FORWARDED_CONN: ConnId = ConnId::MAX;
+
 /// A learner's request waiting for the leader's commit of its txn.
 #[derive(Debug)]
 pub(super) struct Forwarded {
@@ -74,10 +77,9 @@ impl ServerCore {
         });
     }
 
-    /// On a learner, sends what becomes a txn (and `sync`) to the leader, as Java's
-    /// `FollowerRequestProcessor` does, with the body as the client sent it: the leader's prep
-    /// decides, nulls and malformed bodies included. Returns anything else, to serve here.
-    pub(super) fn learner_forward(
+    /// On a learner, a `sync` goes to the leader, which answers it once this server has every
+    /// commit the leader had then ([`Self::sync_done`]). Returns any other request, to serve.
+    pub(super) fn learner_sync(
         &mut self,
         conn: ConnId,
         c: &Conn,
@@ -89,7 +91,7 @@ impl ServerCore {
                 xid,
                 body: RequestBody::Sync(r),
                 raw,
-                ..
+                nulls: None,
             } => {
                 if let Some(state) = self.conns.get_mut(&conn) {
                     state.pending_writes += 1;
@@ -107,37 +109,35 @@ impl ServerCore {
                 });
                 None
             }
-            ClientRequest::Decoded { xid, body, raw, .. }
-                if body.op().is_write() || body.op() == OpCode::CloseSession =>
-            {
-                let op = body.op();
-                let completion = match op {
-                    OpCode::CloseSession => {
-                        self.sessions.set_closing(c.session_id);
-                        Completion::SessionClosed { conn, xid }
-                    }
-                    _ => Completion::Reply {
-                        conn,
-                        xid,
-                        request: Some(body),
-                    },
-                };
-                self.forward(c, xid, op, raw, completion, out);
-                None
-            }
-            ClientRequest::Malformed { xid, op, raw, .. }
-                if op.is_write() && op != OpCode::Reconfig =>
-            {
-                let completion = Completion::Reply {
-                    conn,
-                    xid,
-                    request: None,
-                };
-                self.forward(c, xid, op, raw, completion, out);
-                None
-            }
             other => Some(other),
         }
+    }
+
+    /// On a learner, serving a client request came to a txn: the request goes to the leader
+    /// instead, as the client sent it (Java's `FollowerRequestProcessor` forwards every such
+    /// request), and the leader's prep decides (nulls and malformed bodies included, in the
+    /// same code). Its answer waits for the commit.
+    pub(super) fn forward_proposal(
+        &mut self,
+        header: &TxnHeader,
+        completion: Completion,
+        out: &mut Vec<Action>,
+    ) {
+        let Some((op, raw)) = self.forwarding.take() else {
+            warn!(zxid = %format_args!("{:#x}", header.zxid), op = %header.r#type, "a learner cannot propose; dropped");
+            return;
+        };
+        let conn = match &completion {
+            Completion::Reply { conn, .. } | Completion::SessionClosed { conn, .. } => *conn,
+            _ => {
+                warn!(op = %header.r#type, "a learner's txn without a client; dropped");
+                return;
+            }
+        };
+        let Some(c) = self.conns.get(&conn).map(Conn::view) else {
+            return;
+        };
+        self.forward(&c, header.cxid, op, raw, completion, out);
     }
 
     /// The leader answered this learner's oldest forwarded `sync` (of `session_id`, `cxid`):
@@ -247,34 +247,26 @@ impl ServerCore {
                     self.propose_error(session, cxid, ErrorCode::SessionExpired, &mut out, wall_ms);
                     return out;
                 }
+                // Served as a client of this server would be, on a connection of its own
+                // that is gone again before anything could be sent to it: the learner
+                // answers when the txn commits.
                 let mut frame = Vec::with_capacity(8 + request.body.len());
                 frame.extend_from_slice(&cxid.to_be_bytes());
                 frame.extend_from_slice(&op.code().to_be_bytes());
                 frame.extend_from_slice(&request.body);
-                match decode_request(Bytes::from(frame)) {
-                    ClientRequest::Decoded {
-                        body, nulls: None, ..
-                    } if body.op().is_write() => {
-                        self.write_for(None, &c, cxid, body, Nulls::NONE, &mut out, wall_ms)
-                    }
-                    ClientRequest::Decoded {
-                        body,
-                        nulls: Some(nulls),
-                        ..
-                    } if body.op().is_write() => {
-                        let nulls = Nulls::new(nulls);
-                        self.write_for(None, &c, cxid, body, &nulls, &mut out, wall_ms)
-                    }
-                    _ => {
-                        warn!(session = %format_args!("{session:#x}"), cxid, %op, "a forwarded request that is not a well-formed write");
-                        self.propose_error(
-                            session,
-                            cxid,
-                            ErrorCode::MarshallingError,
-                            &mut out,
-                            wall_ms,
-                        );
-                    }
+                self.conns.insert(FORWARDED_CONN, c.clone());
+                let proposed_before = self.last_proposed_zxid;
+                self.serve_request(
+                    FORWARDED_CONN,
+                    c,
+                    decode_request(Bytes::from(frame)),
+                    wall_ms,
+                    &mut out,
+                );
+                self.conns.remove(&FORWARDED_CONN);
+                out.retain(|a| !matches!(a, Action::Send { conn, .. } | Action::Close { conn } if *conn == FORWARDED_CONN));
+                if self.last_proposed_zxid == proposed_before {
+                    warn!(session = %format_args!("{session:#x}"), cxid, %op, "a forwarded request that proposes nothing; its learner gets no answer");
                 }
             }
         }
