@@ -209,9 +209,7 @@ impl ServerCore {
             | RequestBody::CreateContainer(_)
             | RequestBody::CreateTtl(_)
             | RequestBody::SetAcl(_)
-            | RequestBody::Multi(_)) => {
-                self.write_for(Some(conn), c, xid, body, &nulls, out, wall_ms)
-            }
+            | RequestBody::Multi(_)) => self.write(conn, c, xid, body, &nulls, out, wall_ms),
             RequestBody::Sync(_) => {
                 // SyncResponse with the request's (null) path.
                 let echo = Option::<String>::None.to_jute_bytes();

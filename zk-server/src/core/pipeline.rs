@@ -552,19 +552,18 @@ impl ServerCore {
                 self.sasl(conn, xid, r.token.as_deref().unwrap_or_default(), out)
             }
             body if body.op().is_write() => {
-                self.write_for(Some(conn), &c, xid, body, Nulls::NONE, out, wall_ms)
+                self.write(conn, &c, xid, body, Nulls::NONE, out, wall_ms)
             }
             body => self.read(conn, &c, xid, body, out),
         }
     }
 
-    /// One write, answered at its commit to `reply_to` (`None`: a learner's client, whose
-    /// server answers it); `nulls` are the places a request sent null where our records need
-    /// values.
+    /// One write, answered at its commit; `nulls` are the places a request sent null where our
+    /// records need values.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn write_for(
+    pub(super) fn write(
         &mut self,
-        reply_to: Option<ConnId>,
+        conn: ConnId,
         c: &Conn,
         xid: i32,
         body: RequestBody,
@@ -593,13 +592,10 @@ impl ServerCore {
             Err(code) => (OpCode::Error, Txn::Error(ErrorTxn { err: code.code() })),
         };
         let header = self.next_header(c.session_id, xid, header_op, wall_ms);
-        let completion = match reply_to {
-            Some(conn) => Completion::Reply {
-                conn,
-                xid,
-                request: Some(body),
-            },
-            None => Completion::Nothing,
+        let completion = Completion::Reply {
+            conn,
+            xid,
+            request: Some(body),
         };
         self.propose(header, txn, out, completion);
     }
