@@ -433,9 +433,17 @@ impl Ensemble {
     }
 
     /// SIGSTOPs member `i`: its sockets stay open but it answers nothing (a hung server).
+    /// Returns once the kernel reports the process stopped (a signal is delivered
+    /// asynchronously: until then the member may still answer).
     pub fn pause(&mut self, i: usize) -> Result<()> {
         self.signal(i, "STOP")?;
         self.paused[i] = true;
+        if let Some(pid) = self.pid(i) {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !process_is_stopped(pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         Ok(())
     }
 
@@ -547,4 +555,31 @@ impl Drop for Ensemble {
             crate::finish_temp_dir(root);
         }
     }
+}
+
+/// Whether every thread of the process is stopped (state `T` in `/proc/<pid>/task/*/stat`:
+/// a group stop completes thread by thread). The state follows the command name, which is in
+/// parentheses and may hold spaces.
+fn process_is_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    let mut any = false;
+    for task in tasks.flatten() {
+        let stopped = std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let after = stat.rfind(')')?;
+                stat[after + 1..]
+                    .split_whitespace()
+                    .next()
+                    .map(|s| s == "T")
+            })
+            .unwrap_or(true); // a thread that just exited is not running either
+        if !stopped {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
