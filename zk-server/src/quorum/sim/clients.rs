@@ -14,9 +14,11 @@
 //!   linearization point: it is committed after the read was invoked and applied before the
 //!   answer, and a member's database when it applies a txn holds exactly the committed
 //!   history up to it (checked by `check.rs`). A forwarded `sync` followed by a local read
-//!   would be cheaper, but Java answers a sync at once when the leader has nothing
-//!   outstanding, without asking a quorum, so a leader that lost its quorum without noticing
-//!   yet (up to `syncLimit`) can serve stale state; a committed check cannot.
+//!   is cheaper, but Java answers a sync at once when the leader has nothing outstanding,
+//!   without asking a quorum, so a leader that lost its quorum without noticing yet (up to
+//!   `syncLimit`) could serve state older than a newer leader's commits; a committed check
+//!   cannot. (The sim has not produced that window in thousands of seeds of
+//!   [`ReadMode::Sync`].)
 //!
 //! When its member stops serving (it crashes, its leader is lost, the leader steps down),
 //! the client's pending op is indeterminate ("unknown": it may or may not have happened) and
