@@ -20,9 +20,11 @@
 //!   cannot. (The sim has not produced that window in thousands of seeds of
 //!   [`ReadMode::Sync`].)
 //!
-//! When its member stops serving (it crashes, its leader is lost, the leader steps down),
-//! the client's pending op is indeterminate ("unknown": it may or may not have happened) and
-//! the client attaches to another serving member. Ops still pending when the run ends are
+//! Each client sits next to one server (its home) and reaches only the members that server
+//! reaches, so partitions split clients too. When its member stops serving (it crashes, its
+//! leader is lost, the leader steps down) or becomes unreachable, the client's pending op is
+//! indeterminate ("unknown": it may or may not have happened) and the client attaches to
+//! another serving member it reaches. Ops still pending when the run ends are
 //! unknown too.
 //!
 //! At the end of a run each key's history goes through [`linearizable::check`].
@@ -90,6 +92,8 @@ struct Client {
     next_cxid: i32,
     /// The op waiting for its answer: its cxid and its index in the history.
     pending: Option<(i32, usize)>,
+    /// Where the client is on the network: it reaches the members this server reaches.
+    home: i64,
 }
 
 /// One op in a history.
@@ -133,6 +137,7 @@ impl Clients {
                     member: None,
                     next_cxid: 1,
                     pending: None,
+                    home: 0,
                 })
                 .collect(),
             history: Vec::new(),
@@ -286,10 +291,12 @@ impl Sim {
 
     /// Schedules each client's first op.
     pub(super) fn start_clients(&mut self) {
+        let sids: Vec<i64> = self.nodes.keys().copied().collect();
         let Some(c) = self.clients.as_mut() else {
             return;
         };
         for client in 0..CLIENTS {
+            c.clients[client].home = c.rng.pick(&sids);
             let at = c.rng.range(1, 300);
             self.net.at(at, Event::Client { client });
         }
@@ -309,13 +316,17 @@ impl Sim {
         if !c.issuing || c.clients[client].pending.is_some() {
             return Ok(());
         }
-        let attached = c.clients[client].member;
+        let (attached, home) = (c.clients[client].member, c.clients[client].home);
+        let reachable = |sid: i64| sid == home || !self.net.is_cut(home, sid);
         let member = match attached {
-            Some((sid, role)) if self.serving_role(sid) == Some(role) => (sid, role),
+            Some((sid, role)) if self.serving_role(sid) == Some(role) && reachable(sid) => {
+                (sid, role)
+            }
             _ => {
                 let serving: Vec<(i64, u64)> = self
                     .nodes
                     .keys()
+                    .filter(|&&sid| reachable(sid))
                     .filter_map(|&sid| self.serving_role(sid).map(|role| (sid, role)))
                     .collect();
                 let c = self.clients.as_mut().expect("clients");
@@ -469,12 +480,25 @@ impl Sim {
     /// `sid` stops serving (crash, lost leader, stepped down): its clients' pending ops are
     /// indeterminate and the clients go elsewhere.
     pub(super) fn member_stops(&mut self, sid: i64) {
+        self.disconnect_clients(|_, member| member == sid);
+    }
+
+    /// The link `a`-`b` is cut: clients at home on one end lose a member on the other (their
+    /// connection times out; here at once).
+    pub(super) fn link_cut(&mut self, a: i64, b: i64) {
+        self.disconnect_clients(|home, member| {
+            (home, member) == (a, b) || (home, member) == (b, a)
+        });
+    }
+
+    /// Disconnects the clients whose `(home, member)` match.
+    fn disconnect_clients(&mut self, matches: impl Fn(i64, i64) -> bool) {
         let Some(c) = self.clients.as_mut() else {
             return;
         };
         let mut lost = Vec::new();
         for (i, cl) in c.clients.iter_mut().enumerate() {
-            if cl.member.is_some_and(|(m, _)| m == sid) {
+            if cl.member.is_some_and(|(m, _)| matches(cl.home, m)) {
                 cl.member = None;
                 if cl.pending.take().is_some() {
                     c.unknown += 1;
@@ -484,7 +508,7 @@ impl Sim {
         }
         for client in lost {
             self.trace(format!(
-                "client {client} loses {sid}: its pending op is indeterminate"
+                "client {client} loses its member: its pending op is indeterminate"
             ));
             self.client_again(client, 1, 50);
         }
