@@ -16,9 +16,9 @@
 //!   history up to it (checked by `check.rs`). A forwarded `sync` followed by a local read
 //!   is cheaper, but Java answers a sync at once when the leader has nothing outstanding,
 //!   without asking a quorum, so a leader that lost its quorum without noticing yet (up to
-//!   `syncLimit`) could serve state older than a newer leader's commits; a committed check
-//!   cannot. (The sim has not produced that window in thousands of seeds of
-//!   [`ReadMode::Sync`].)
+//!   `syncLimit`) serves state older than a newer leader's commits; a committed check
+//!   cannot (it never commits there). The sim finds that window with [`ReadMode::Sync`]
+//!   (about one seed in 5000; see `sync_reads_are_stale_on_a_leader_that_lost_its_quorum`).
 //!
 //! Each client sits next to one server (its home) and reaches only the members that server
 //! reaches, so partitions split clients too. When its member stops serving (it crashes, its
