@@ -35,17 +35,19 @@
 //! served from the member's database (on the leader itself at once, as Java's leader does not
 //! match its own clients' syncs with commits). It is not the default: see above.
 
+mod history;
+mod requests;
+
 use std::sync::Arc;
 
-use bytes::Bytes;
-use zk_proto::jute::Jute;
-use zk_proto::proto::{CheckVersionRequest, SetDataRequest, SyncRequest};
 use zk_proto::quorum::LearnerRequest;
-use zk_proto::txn::{CheckVersionTxn, MultiTxn, SetDataTxn, SubTxn, Txn, TxnEntry, TxnHeader};
+use zk_proto::txn::{Txn, TxnEntry, TxnHeader};
 use zk_proto::OpCode;
 
+use requests::{request, request_txn, value_in};
+
 use super::check::Violation;
-use super::linearizable::{self, Call, Op, Value};
+use super::linearizable::{Call, Op, Value};
 use super::net::{ConnId as LearnerId, Event, Rng};
 use super::node::Role;
 use super::Sim;
@@ -174,105 +176,6 @@ impl Clients {
         self.clock += 1;
         self.clock
     }
-
-    fn describe(&self, i: usize) -> String {
-        let r = &self.history[i];
-        let what = match r.call.op {
-            Op::Write(v) => format!("write {} = {v}", key_path(r.key)),
-            Op::Read(None) => format!("read {}", key_path(r.key)),
-            Op::Read(Some(v)) => format!("read {} -> {v:?}", key_path(r.key)),
-        };
-        let answer = match r.returned_ms {
-            Some(ms) => format!("answered at {ms} ms"),
-            None => "no answer".to_owned(),
-        };
-        format!(
-            "client {} via {}: {what}, invoked at {} ms, {answer}",
-            r.client, r.member, r.invoked_ms
-        )
-    }
-}
-
-/// The request a client sends for an op on `key` (`value`: a write; else a check, or a
-/// sync with `sync`).
-fn request(
-    session_id: i64,
-    cxid: i32,
-    key: usize,
-    value: Option<Value>,
-    sync: bool,
-) -> LearnerRequest {
-    let path = key_path(key);
-    let mut body = Vec::new();
-    let r#type = match value {
-        None if sync => {
-            SyncRequest { path }.write(&mut body);
-            OpCode::Sync
-        }
-        Some(v) => {
-            SetDataRequest {
-                path,
-                data: Some(Bytes::from(v.to_string())),
-                version: -1,
-            }
-            .write(&mut body);
-            OpCode::SetData
-        }
-        None => {
-            CheckVersionRequest { path, version: -1 }.write(&mut body);
-            OpCode::Check
-        }
-    };
-    LearnerRequest {
-        session_id,
-        cxid,
-        r#type,
-        body: body.into(),
-    }
-}
-
-/// The txn the leader makes of a client request (PrepRequestProcessor's part): a SetData, or
-/// a multi of one check. `None`: not a request of the sim's clients.
-fn request_txn(request: &LearnerRequest) -> Option<(OpCode, Txn)> {
-    let mut body = &request.body[..];
-    match request.r#type {
-        OpCode::SetData => {
-            let r = SetDataRequest::read(&mut body).ok()?;
-            let txn = SetDataTxn {
-                path: r.path,
-                data: r.data,
-                version: 1,
-            };
-            Some((OpCode::SetData, Txn::SetData(txn)))
-        }
-        OpCode::Check => {
-            let r = CheckVersionRequest::read(&mut body).ok()?;
-            let mut data = Vec::new();
-            CheckVersionTxn {
-                path: r.path,
-                version: r.version,
-            }
-            .write(&mut data);
-            let sub = SubTxn {
-                r#type: OpCode::Check,
-                data: data.into(),
-            };
-            Some((OpCode::Multi, Txn::Multi(MultiTxn { txns: vec![sub] })))
-        }
-        _ => None,
-    }
-}
-
-/// The value of `key` in a database: the data of its last setData.
-fn value_in(tree: &[Arc<TxnEntry>], key: usize) -> Option<Value> {
-    let path = key_path(key);
-    tree.iter().rev().find_map(|e| match &e.txn {
-        Txn::SetData(t) if t.path == path => {
-            let data = t.data.as_deref().unwrap_or_default();
-            Some(std::str::from_utf8(data).ok()?.parse().ok()?)
-        }
-        _ => None,
-    })
 }
 
 impl Sim {
@@ -512,47 +415,6 @@ impl Sim {
             ));
             self.client_again(client, 1, 50);
         }
-    }
-
-    /// Every key's history must be linearizable (ops still pending count as indeterminate).
-    pub(super) fn check_histories(&mut self) -> Result<(), Violation> {
-        let Some(c) = self.clients.as_mut() else {
-            return Ok(());
-        };
-        c.unknown += c.clients.iter().filter(|cl| cl.pending.is_some()).count() as u64;
-        let mut gave_up = Vec::new();
-        for key in 0..KEYS {
-            let indices: Vec<usize> = (0..c.history.len())
-                .filter(|&i| c.history[i].key == key)
-                .collect();
-            let calls: Vec<Call> = indices.iter().map(|&i| c.history[i].call).collect();
-            match linearizable::check(&calls, SEARCH_BUDGET) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    let mut text = format!(
-                        "the history of {} ({} ops) is not linearizable: no order places more \
-                         than {} ops; stuck at: {}\nits last ops up to there:\n",
-                        key_path(key),
-                        calls.len(),
-                        e.linearized,
-                        c.describe(indices[e.stuck_at])
-                    );
-                    let upto = e.stuck_at + 1;
-                    for &i in &indices[upto.saturating_sub(30)..upto] {
-                        text.push_str(&format!("  {}\n", c.describe(i)));
-                    }
-                    return Err(text);
-                }
-                Err(why) => {
-                    c.inconclusive += 1;
-                    gave_up.push(format!("{}: {why}", key_path(key)));
-                }
-            }
-        }
-        for line in gave_up {
-            self.trace(line);
-        }
-        Ok(())
     }
 
     /// A txn with the next zxid at leader `sid`: proposed, then logged.
