@@ -24,10 +24,9 @@
 //! reaches, so partitions split clients too. When its member stops serving (it crashes, its
 //! leader is lost, the leader steps down) or becomes unreachable, the client's pending op is
 //! indeterminate ("unknown": it may or may not have happened) and the client attaches to
-//! another serving member it reaches. Ops still pending when the run ends are
-//! unknown too.
+//! another serving member it reaches. Ops still pending when the run ends are unknown too.
 //!
-//! At the end of a run each key's history goes through [`linearizable::check`].
+//! At the end of a run each key's history goes through `linearizable::check`.
 //!
 //! [`ReadMode::Sync`] models reads as Java serves them after a client's `sync`: the sync is
 //! forwarded to the leader (`Learner::forward`, `Leader::sync_reached`), answered by SYNC
