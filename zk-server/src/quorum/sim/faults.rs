@@ -71,6 +71,7 @@ impl Sim {
     /// Cuts a link: its quorum connections die, each end told (a reset) or not.
     fn cut(&mut self, a: i64, b: i64) {
         self.net.cut_link(a, b);
+        self.link_cut(a, b);
         let conns: Vec<_> = self
             .net
             .conns

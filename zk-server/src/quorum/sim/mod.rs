@@ -8,6 +8,9 @@
 //! the unflushed log, restarts from the disk, partitions that come and go, slow disks) and
 //! the client writes. No threads, no real time: a virtual clock and an event queue.
 //!
+//! Simulated clients (`clients.rs`) write and read a few keys through the members, and at
+//! the end of each run their histories must be linearizable per key (`linearizable.rs`).
+//!
 //! Replay a failing seed (the failure prints this line):
 //! `ZK_SIM_SEED=<seed> cargo test -p zk-server --lib quorum::sim::replay -- --nocapture`
 //! (`ZK_SIM_TRACE=1` prints every traced event as it happens).
@@ -35,14 +38,17 @@
 //! - quorum connections are TCP: in order, and a lost packet means a lost connection.
 
 mod check;
+#[cfg(test)]
+mod client_tests;
+mod clients;
+mod linearizable;
 mod net;
 mod node;
 mod roles;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
-use zk_proto::txn::{SetDataTxn, Txn, TxnEntry, TxnHeader};
+use zk_proto::txn::{SetDataTxn, Txn};
 use zk_proto::OpCode;
 
 use crate::config::PeerType;
@@ -51,6 +57,7 @@ use crate::quorum::epoch::{reconcile_epochs, EpochFiles, CURRENT_EPOCH_FILENAME}
 use crate::quorum::learner::ZabState;
 
 use check::{Checker, Violation};
+use clients::{Bug, Clients, ReadMode};
 use net::{Event, Net, NetFaults};
 use node::{Node, Role};
 
@@ -123,6 +130,12 @@ pub(super) struct Outcome {
     pub notifications_dropped: u64,
     /// Virtual ms from healing to convergence.
     pub converged_after_ms: u64,
+    /// Client ops, answered ones, indeterminate ones, and keys the linearizability search
+    /// gave up on.
+    pub client_ops: usize,
+    pub client_answered: u64,
+    pub client_unknown: u64,
+    pub lin_inconclusive: u64,
 }
 
 /// The simulated world.
@@ -148,6 +161,8 @@ pub(super) struct Sim {
     trunc_exits: u64,
     epoch_repairs: u64,
     reloads: u64,
+    /// The simulated clients, when the run has them.
+    clients: Option<Clients>,
 }
 
 /// A failed run: what broke, with the way to replay it.
@@ -155,7 +170,10 @@ pub(super) struct Sim {
 pub(super) struct Failure(pub String);
 
 impl Sim {
-    fn new(seed: u64) -> Sim {
+    /// The run of `seed`. `clients`: `None` for none (the sim as it was before clients),
+    /// else the bug they are to catch, if any (clients draw from their own randomness, but
+    /// their traffic changes the run).
+    fn with_clients(seed: u64, clients: Option<Option<Bug>>) -> Sim {
         let mut rng = net::Rng::new(seed);
         let params = Params::draw(&mut rng);
         let voters: BTreeSet<i64> = (1..=params.voters).collect();
@@ -200,6 +218,7 @@ impl Sim {
             trunc_exits: 0,
             epoch_repairs: 0,
             reloads: 0,
+            clients: clients.map(|bug| Clients::new(seed, bug)),
         }
     }
 
@@ -217,13 +236,14 @@ impl Sim {
     fn failure(&self, what: &str) -> Failure {
         let mut text = format!(
             "seed {} failed at {} ms ({} voters, {} observers, {:?}): {what}\n\
-             replay: ZK_SIM_SEED={} cargo test -p zk-server --lib quorum::sim::replay -- --nocapture\n\
+             replay: {}ZK_SIM_SEED={} cargo test -p zk-server --lib quorum::sim::replay -- --nocapture\n\
              last events:\n",
             self.seed,
             self.net.now_ms,
             self.params.voters,
             self.params.observers,
             self.params.faults,
+            self.clients.as_ref().map_or(String::new(), Clients::replay_env),
             self.seed
         );
         for line in &self.trace {
@@ -244,6 +264,7 @@ impl Sim {
         let first_fault = self.net.rng.range(500, 3000);
         self.net.at(first_fault, Event::Fault);
         self.net.at(1, Event::ClientWrite);
+        self.start_clients();
         self.net.at(self.params.fault_phase_ms, Event::Heal);
         let deadline = self.params.fault_phase_ms + LIVENESS_MS;
         let mut next_check = 0;
@@ -255,7 +276,12 @@ impl Sim {
                 if self.net.now_ms >= next_check {
                     next_check = self.net.now_ms + 100;
                     match self.converged() {
-                        Ok(true) => return Ok(self.outcome(healed)),
+                        Ok(true) => {
+                            if let Err(v) = self.check_histories() {
+                                return Err(self.failure(&v));
+                            }
+                            return Ok(self.outcome(healed));
+                        }
                         Ok(false) => {}
                         Err(v) => return Err(self.failure(&v)),
                     }
@@ -284,6 +310,10 @@ impl Sim {
             reloads: self.reloads,
             notifications_dropped: self.net.notifications_dropped,
             converged_after_ms: self.net.now_ms - healed,
+            client_ops: self.clients.as_ref().map_or(0, Clients::ops),
+            client_answered: self.clients.as_ref().map_or(0, |c| c.answered),
+            client_unknown: self.clients.as_ref().map_or(0, |c| c.unknown),
+            lin_inconclusive: self.clients.as_ref().map_or(0, |c| c.inconclusive),
         }
     }
 
@@ -428,8 +458,12 @@ impl Sim {
                 }
                 Ok(())
             }
+            Event::Client { client } => self.client_turn(client),
             Event::Heal => {
                 self.heal();
+                if let Some(c) = self.clients.as_mut() {
+                    c.issuing = false;
+                }
                 Ok(())
             }
         }
@@ -571,6 +605,7 @@ impl Sim {
         node.tree.clear();
         node.synced = false;
         self.crashes += 1;
+        self.member_stops(sid);
         let conns: Vec<net::ConnId> = self
             .net
             .conns
@@ -604,45 +639,32 @@ impl Sim {
         }
         let sid = self.net.rng.pick(&leaders);
         self.writes += 1;
-        let Role::Leading(l) = &mut self.nodes.get_mut(&sid).expect("node").role else {
-            unreachable!()
-        };
-        let zxid = l.next_zxid.expect("established");
-        l.next_zxid = Some(zxid + 1);
-        let entry = Arc::new(TxnEntry {
-            header: TxnHeader {
-                client_id: 1,
-                cxid: self.writes as i32,
-                zxid,
-                time: self.net.now_ms as i64,
-                r#type: OpCode::SetData,
-            },
-            txn: Txn::SetData(SetDataTxn {
-                path: format!("/k{}", self.writes % 8),
-                data: Some(format!("v{}", self.writes).into()),
-                version: 1,
-            }),
-            digest: None,
+        let txn = Txn::SetData(SetDataTxn {
+            path: format!("/k{}", self.writes % 8),
+            data: Some(format!("v{}", self.writes).into()),
+            version: 1,
         });
-        self.check.proposed(sid, &entry)?;
-        l.outstanding.insert(zxid, entry.clone());
-        let actions = l.core.propose(entry.clone(), self.net.now_ms);
-        self.leader_actions(sid, actions)?;
-        if matches!(&self.nodes[&sid].role, Role::Leading(_)) {
-            self.log_append(sid, &entry)?;
-        }
-        Ok(())
+        self.propose_txn(sid, 1, self.writes as i32, OpCode::SetData, txn)
     }
 }
 
 mod faults;
 
-/// Runs seeds `from..from + count`; returns the outcomes, or every failure's report.
-fn run_seeds(from: u64, count: u64) -> Result<Vec<Outcome>, Vec<Failure>> {
+/// Runs seeds `from..from + count` (with or without clients); returns the outcomes, or every
+/// failure's report.
+fn run_seeds(
+    from: u64,
+    count: u64,
+    clients: Option<ReadMode>,
+) -> Result<Vec<Outcome>, Vec<Failure>> {
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for seed in from..from + count {
-        match Sim::new(seed).run() {
+        let mut sim = Sim::with_clients(seed, clients.map(|_| None));
+        if let (Some(c), Some(reads)) = (sim.clients.as_mut(), clients) {
+            c.read_mode = reads;
+        }
+        match sim.run() {
             Ok(o) => outcomes.push(o),
             Err(f) => failures.push(f),
         }
@@ -659,7 +681,8 @@ fn summary(outcomes: &[Outcome]) -> String {
     format!(
         "{} runs ({} with 5 voters, {} with an observer): {} crashes, {} partition events, \
          {} leaders established, {} commits applied ({} txns committed), {} SNAP and {} TRUNC syncs ({} TRUNC exits), {} reloads after an incomplete sync, \
-         {} currentEpoch repairs, {} notifications dropped on full links, slowest convergence {} ms",
+         {} currentEpoch repairs, {} notifications dropped on full links, slowest convergence {} ms; \
+         {} client ops ({} answered, {} indeterminate), linearizable per key ({} keys inconclusive)",
         outcomes.len(),
         outcomes.iter().filter(|o| o.voters == 5).count(),
         outcomes.iter().filter(|o| o.observers > 0).count(),
@@ -678,12 +701,16 @@ fn summary(outcomes: &[Outcome]) -> String {
             .iter()
             .map(|o| o.converged_after_ms)
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0),
+        outcomes.iter().map(|o| o.client_ops).sum::<usize>(),
+        sum(|o| o.client_answered),
+        sum(|o| o.client_unknown),
+        sum(|o| o.lin_inconclusive),
     )
 }
 
-fn assert_seeds(from: u64, count: u64) {
-    match run_seeds(from, count) {
+fn assert_seeds(from: u64, count: u64, clients: Option<ReadMode>) {
+    match run_seeds(from, count, clients) {
         Ok(outcomes) => println!("{}", summary(&outcomes)),
         Err(failures) => {
             for f in &failures {
@@ -694,33 +721,45 @@ fn assert_seeds(from: u64, count: u64) {
     }
 }
 
-/// The normal run: 300 seeds (about 8 s in a debug build).
+/// The normal run: 300 seeds with clients (about 7 s in a debug build; 4 s without clients).
 #[test]
 fn seeds() {
-    assert_seeds(0, 300);
+    assert_seeds(0, 300, Some(ReadMode::Check));
 }
 
 /// Seeds of the long runs that once failed: a start refused after a crash between the
 /// NEWLEADER snapshot and the `currentEpoch` write (2000622, 2001850, 2003529), an observer
 /// missing committed txns on disk after a DIFF on top of an unpersisted SNAP (2003685), and a
-/// notification storm that stalled virtual time (3002059).
+/// notification storm that stalled virtual time (3002059). They were found without clients,
+/// whose traffic changes the run: each runs as found, then with clients.
 #[test]
 fn seeds_found_by_long_runs() {
     for seed in [2_000_622, 2_001_850, 2_003_529, 2_003_685, 3_002_059] {
-        if let Err(f) = Sim::new(seed).run() {
-            panic!("{}", f.0);
+        for clients in [None, Some(None)] {
+            if let Err(f) = Sim::with_clients(seed, clients).run() {
+                panic!("{}", f.0);
+            }
         }
     }
 }
 
 /// Replays one seed with its trace: `ZK_SIM_SEED=<seed> cargo test -p zk-server --lib
-/// quorum::sim::replay -- --nocapture` (seed 0 without the variable).
+/// quorum::sim::replay -- --nocapture` (seed 0 without the variable; `ZK_SIM_BUG=local-reads`
+/// or `ack-before-quorum` seeds that bug, `ZK_SIM_READS=sync` reads after a `sync`).
 #[test]
 fn replay() {
     let seed = std::env::var("ZK_SIM_SEED")
         .ok()
         .map_or(0, |s| s.parse().expect("ZK_SIM_SEED is a u64"));
-    match Sim::new(seed).run() {
+    let bug = match std::env::var("ZK_SIM_BUG").ok().as_deref() {
+        None => None,
+        Some("local-reads") => Some(Bug::LocalReads),
+        Some("ack-before-quorum") => Some(Bug::AckBeforeQuorum),
+        Some(other) => panic!("ZK_SIM_BUG: unknown bug {other}"),
+    };
+    let mut sim = Sim::with_clients(seed, Some(bug));
+    sim.clients.as_mut().expect("clients").read_mode = env_read_mode();
+    match sim.run() {
         Ok(o) => println!("seed {seed}: {o:?}"),
         Err(f) => panic!("{}", f.0),
     }
@@ -728,7 +767,8 @@ fn replay() {
 
 /// The long run, thousands of seeds: `ZK_SIM_SEEDS=<count> ZK_SIM_FROM=<first> cargo test
 /// -p zk-server --lib quorum::sim::long_run -- --ignored --nocapture` (default 5000 seeds
-/// from 1000000).
+/// from 1000000; `ZK_SIM_CLIENTS=0` runs them without clients, `ZK_SIM_READS=sync` with reads
+/// after a `sync` instead of checks).
 #[test]
 #[ignore]
 fn long_run() {
@@ -737,5 +777,17 @@ fn long_run() {
             .ok()
             .map_or(default, |s| s.parse().expect("a u64"))
     };
-    assert_seeds(env("ZK_SIM_FROM", 1_000_000), env("ZK_SIM_SEEDS", 5000));
+    assert_seeds(
+        env("ZK_SIM_FROM", 1_000_000),
+        env("ZK_SIM_SEEDS", 5000),
+        (env("ZK_SIM_CLIENTS", 1) != 0).then(env_read_mode),
+    );
+}
+
+/// `ZK_SIM_READS`: `sync` for [`ReadMode::Sync`], else [`ReadMode::Check`].
+fn env_read_mode() -> ReadMode {
+    match std::env::var("ZK_SIM_READS").ok().as_deref() {
+        Some("sync") => ReadMode::Sync,
+        _ => ReadMode::Check,
+    }
 }

@@ -59,6 +59,8 @@ pub(super) enum Event {
     Restart { sid: i64 },
     /// A client write reaches whoever leads.
     ClientWrite,
+    /// A simulated client's turn to (re)connect and start its next op (`clients.rs`).
+    Client { client: usize },
     /// End of the faulty phase: heal everything and restart every node.
     Heal,
 }

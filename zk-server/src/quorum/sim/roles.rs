@@ -158,6 +158,7 @@ impl Sim {
             }
         }
         self.trace(format!("{sid} back to election: {why}"));
+        self.member_stops(sid);
         let node = self.nodes.get_mut(&sid).expect("node");
         node.fast_forward();
         let (zxid, epoch) = (node.last_processed(), node.disk.current_epoch);
@@ -274,10 +275,11 @@ impl Sim {
                     self.apply(sid, e, true)?;
                     self.commits += 1;
                 }
-                // Nothing is forwarded and there are no sessions in the sim.
-                leader::Action::Request { .. }
-                | leader::Action::TouchSessions(_)
-                | leader::Action::Revalidate { .. } => {}
+                leader::Action::Request {
+                    learner, request, ..
+                } => self.leader_request(sid, Some(learner), &request)?,
+                // There are no sessions in the sim.
+                leader::Action::TouchSessions(_) | leader::Action::Revalidate { .. } => {}
                 leader::Action::DropLearner(conn, reason) => {
                     self.trace(format!("{sid} drops learner conn {conn}: {reason:?}"));
                     self.net.close(conn, true);
@@ -303,7 +305,8 @@ impl Sim {
         } else {
             self.check.applied_in_sync(sid, &e)?;
         }
-        node.tree.push(e);
+        node.tree.push(e.clone());
+        self.client_applied(sid, &e);
         Ok(())
     }
 
@@ -378,7 +381,10 @@ impl Sim {
                 }
                 learner::Action::Log(e) => self.log_append(sid, &e)?,
                 learner::Action::Commit(e) => self.apply(sid, e, false)?,
-                learner::Action::SyncDone { .. } | learner::Action::Revalidated { .. } => {}
+                learner::Action::SyncDone { session_id, cxid } => {
+                    self.client_synced(sid, session_id, cxid)
+                }
+                learner::Action::Revalidated { .. } => {}
                 learner::Action::StartServing { epoch } => {
                     self.check.tree_is_prefix(sid, &node.tree)?;
                     node.synced = true;
