@@ -225,13 +225,10 @@ async fn fails_over_and_stays_consistent(kinds: &[MemberKind]) {
     );
 }
 
-/// zk-server's own ensemble beyond the shared scenario: one session's pipelined writes keep
-/// their order through a follower; the leader SIGSTOPped past syncLimit is replaced and,
-/// resumed, follows; all three members SIGKILLed and restarted keep every acknowledged write.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
-    // syncLimit 5 × 200 ms: a leader silent for a second is given up.
-    let mut ensemble = tokio::task::block_in_place(|| {
+/// Three zk-server members with tickTime 200 (syncLimit 5: a leader silent for a second is
+/// given up), and the indexes of the leader and of a follower.
+fn fast_zk_rs_ensemble() -> (Ensemble, usize, usize) {
+    let ensemble = tokio::task::block_in_place(|| {
         Ensemble::builder(&[MemberKind::ZkRs; 3])
             .tick_time_ms(200)
             .cfg("forceSync=no")
@@ -239,7 +236,15 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let leader = ensemble.leader().expect("start waited for a leader");
-    let follower = (leader + 1) % 3;
+    (ensemble, leader, (leader + 1) % 3)
+}
+
+/// zk-server's own ensemble beyond the shared scenario: one session's pipelined writes keep
+/// their order through a follower; the leader SIGSTOPped past syncLimit is replaced and,
+/// resumed, follows; all three members SIGKILLed and restarted keep every acknowledged write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
+    let (mut ensemble, leader, follower) = fast_zk_rs_ensemble();
     let client = connect(&ensemble.addr(follower).to_string()).await;
     client
         .create("/fifo", b"", &CreateOptions::persistent())
@@ -322,15 +327,7 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
 async fn curator_locks_across_zk_rs_members() {
     const ROUNDS: usize = 10;
     const HOLD_MS: u64 = 40;
-    let ensemble = tokio::task::block_in_place(|| {
-        Ensemble::builder(&[MemberKind::ZkRs; 3])
-            .tick_time_ms(200)
-            .cfg("forceSync=no")
-            .start()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let leader = ensemble.leader().expect("start waited for a leader");
-    let follower = (leader + 1) % 3;
+    let (ensemble, leader, follower) = fast_zk_rs_ensemble();
     let program = tokio::task::block_in_place(|| {
         interop_tests::JavaProgram::from_file("java/CuratorLockLoop.java")
     })
