@@ -304,10 +304,23 @@ impl RustZkServerProcess {
     /// waits until it answers `ruok`.
     pub fn restart(&mut self) -> Result<()> {
         self.stop()?;
-        self.spawn()?;
-        match self.wait_ready(Instant::now() + self.start_timeout) {
-            Ok(()) => Ok(()),
-            Err(failure) => Err(self.start_error(failure)),
+        // Its ports are fixed; another socket may hold one for a moment (see
+        // `JavaZkServer::restart`): wait for it rather than fail.
+        let deadline = Instant::now() + self.start_timeout;
+        loop {
+            self.spawn()?;
+            match self.wait_ready(deadline) {
+                Ok(()) => return Ok(()),
+                Err(StartFailure::Exited(_))
+                    if self.port_was_taken()
+                        && Instant::now() + Duration::from_millis(250) < deadline =>
+                {
+                    self.child = None;
+                    self.note("a port is in use; retrying")?;
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(failure) => return Err(self.start_error(failure)),
+            }
         }
     }
 

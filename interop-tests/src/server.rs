@@ -94,6 +94,9 @@ impl ServerAddr {
 /// default (for example `4lw.commands.whitelist=srvr` restores Java's default whitelist); do not
 /// override `dataDir`, `clientPort` or `clientPortAddress`. Keys `QuorumPeerConfig` does not
 /// know become `zookeeper.<key>` system properties in the server, so
+/// How long a restart waits before trying again when a fixed port is taken.
+const RESTART_RETRY: Duration = Duration::from_millis(250);
+
 /// `extendedTypesEnabled=true` works as a `cfg` line.
 #[derive(Debug, Clone)]
 pub struct JavaZkServerBuilder {
@@ -474,10 +477,21 @@ impl JavaZkServer {
     /// timeout. Fails (without retrying another port) if the port was taken meanwhile.
     pub fn restart(&mut self) -> Result<()> {
         self.stop()?;
-        self.spawn()?;
-        match self.wait_ready(Instant::now() + self.start_timeout) {
-            Ok(()) => Ok(()),
-            Err(failure) => Err(self.start_error(failure)),
+        // The ports are fixed now (an ensemble's config names them). One may be held for a
+        // moment by another socket (an outgoing connection's local port is drawn from the
+        // same range): wait for it rather than fail.
+        let deadline = Instant::now() + self.start_timeout;
+        loop {
+            self.spawn()?;
+            match self.wait_ready(deadline) {
+                Ok(()) => return Ok(()),
+                Err(StartFailure::PortInUse) if Instant::now() + RESTART_RETRY < deadline => {
+                    let _ = self.kill_child();
+                    self.note("a port is in use; retrying")?;
+                    std::thread::sleep(RESTART_RETRY);
+                }
+                Err(failure) => return Err(self.start_error(failure)),
+            }
         }
     }
 

@@ -302,6 +302,15 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
         for i in 0..3 {
             ensemble.restart(i)?;
         }
+        ensemble.wait_for_leader(WAIT)?;
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let client = connect(&ensemble.connect_string()).await;
+    // A write of the new epoch, so every member's zxid can match the leader's (a new leader
+    // reports its epoch's zxid before its first txn, followers their last txn, as Java's do).
+    create_retrying(&client, "/after-restart", b"r").await;
+    tokio::task::block_in_place(|| -> interop_tests::Result<()> {
         let leader = ensemble.wait_for_leader(WAIT)?;
         for i in (0..3).filter(|&i| i != leader) {
             ensemble.wait_synced(i, WAIT)?;
@@ -309,7 +318,6 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
         Ok(())
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let client = connect(&ensemble.connect_string()).await;
     assert_eq!(read_synced(&client, "/before-crash").await, b"c");
     assert_eq!(read_synced(&client, "/during-pause").await, b"p");
     assert_eq!(
