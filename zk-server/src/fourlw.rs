@@ -170,6 +170,27 @@ impl std::fmt::Debug for Answer {
     }
 }
 
+/// A four-letter word's answer while an ensemble member does not serve (no core: election or
+/// sync): the words Java still answers then (ruok, conf, envi, isro, ...) come from the
+/// settings, the others say the server is not serving.
+pub fn answer_not_serving(
+    ctx: &AdminContext,
+    word: FourLetterWord,
+    stmk_mask: Option<i64>,
+) -> Vec<u8> {
+    let snap = AdminSnapshot {
+        serving: false,
+        version: admin::full_version(env!("CARGO_PKG_VERSION")),
+        mode: ctx.mode,
+        conf: ctx.conf.clone(),
+        env: ctx.env.clone(),
+        trace_mask: ctx.trace_mask,
+        uptime_ms: ctx.started.elapsed().as_millis() as u64,
+        ..AdminSnapshot::default()
+    };
+    admin::answer(word, stmk_mask, &ctx.whitelist, &snap).bytes
+}
+
 /// What a four-letter word gets back. The server's state is read here, on the core task;
 /// formatting it happens in [`Answer::Later`].
 pub fn answer(

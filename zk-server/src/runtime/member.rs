@@ -17,7 +17,7 @@ use zk_proto::quorum::{LearnerRequest, SessionTouch};
 use zk_proto::txn::TxnEntry;
 
 use super::{client_input, close, deliver, wall_ms, Input, Outbound, Outs, MAX_BATCH};
-use crate::admin::{LeaderStats, QuorumStats, ServerMode, NOT_SERVING};
+use crate::admin::{LeaderStats, QuorumStats, ServerMode};
 use crate::core::{Action, CoreConfig, Role, ServerCore};
 use crate::fourlw::AdminContext;
 use crate::peer::node::serving::{
@@ -25,7 +25,6 @@ use crate::peer::node::serving::{
 };
 use crate::quorum::leader::LearnerId;
 use crate::tree::DataTree;
-use zk_proto::frame::FourLetterWord;
 
 /// What the node asks of the core task (each [`Pipeline`] call, in order).
 #[derive(Debug)]
@@ -194,7 +193,7 @@ pub(super) async fn run_member_core(
                 while let Some(input) = next.take() {
                     match &mut serving {
                         Some(s) => actions.extend(client_input(&mut s.core, input, &mut outs, &mut admin, now_ms())),
-                        None => not_serving(input),
+                        None => not_serving(input, &admin),
                     }
                     handled += 1;
                     if handled < MAX_BATCH {
@@ -211,17 +210,17 @@ pub(super) async fn run_member_core(
 
 /// A client input while the member does not serve: Java closes connections then, and its
 /// four-letter words say so.
-fn not_serving(input: Input) {
+fn not_serving(input: Input, admin: &AdminContext) {
     match input {
         Input::Connect { out, .. } => {
             let _ = out.send(Outbound::Close);
         }
-        Input::FourLetterWord { word, reply, .. } => {
-            let text = match word {
-                FourLetterWord::Ruok => "imok".to_owned(),
-                _ => format!("{NOT_SERVING}\n"),
-            };
-            let _ = reply.send(text.into_bytes());
+        Input::FourLetterWord {
+            word,
+            stmk_mask,
+            reply,
+        } => {
+            let _ = reply.send(crate::fourlw::answer_not_serving(admin, word, stmk_mask));
         }
         // A request of a connection that was closed when serving stopped, or a tick.
         Input::Request { .. } | Input::Closed { .. } | Input::Tick { .. } => {}
