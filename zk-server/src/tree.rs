@@ -493,8 +493,17 @@ impl DataTree {
     /// a resize), so its order can differ from [`ephemerals`](Self::ephemerals). Closing a
     /// session deletes in this order, and getEphemerals answers in it.
     pub fn ephemerals_copy(&self, session: i64) -> Vec<String> {
+        self.ephemerals_copy_set(session)
+            .keys()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The set behind [`Self::ephemerals_copy`] (Java's `new HashSet<>(set)`), for callers
+    /// that go on adding and removing paths as Java does with its copy.
+    pub fn ephemerals_copy_set(&self, session: i64) -> JavaHashMap<()> {
         let Some(set) = self.ephemerals.get(&session) else {
-            return Vec::new();
+            return JavaHashMap::new();
         };
         // HashMap.putMapEntries into an empty map: tableSizeFor((int) (size / 0.75f + 1)).
         let capacity = (set.len() as f32 / 0.75f32 + 1.0f32) as usize;
@@ -502,7 +511,7 @@ impl DataTree {
         for path in set.keys() {
             copy.insert(path.to_owned(), ());
         }
-        copy.keys().map(str::to_owned).collect()
+        copy
     }
 
     /// Container nodes.

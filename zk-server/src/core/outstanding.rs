@@ -12,7 +12,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::tree::java_order::JavaHashMap;
 use crate::tree::{
     after_set_data, created_stat, parent_after_create, parent_after_delete, CreateParts, Node,
 };
@@ -123,12 +122,7 @@ impl Outstanding {
         if self.ephemeral_changes.is_empty() {
             return tree.ephemerals_copy(session);
         }
-        let committed = tree.ephemerals_copy(session);
-        let capacity = (committed.len() as f32 / 0.75f32 + 1.0f32) as usize;
-        let mut set = JavaHashMap::with_initial_capacity(capacity);
-        for path in committed {
-            set.insert(path, ());
-        }
+        let mut set = tree.ephemerals_copy_set(session);
         for (_, path, owner) in &self.ephemeral_changes {
             match owner {
                 Some(owner) if *owner == session => {

@@ -307,8 +307,8 @@ impl ServerCore {
     /// Whether a session may re-attach here (a leader answering a learner's REVALIDATE):
     /// it exists and is not closing.
     pub fn session_is_valid(&mut self, session_id: i64, now_ms: u64) -> bool {
-        self.sessions.get(session_id).is_some_and(|s| !s.closing)
-            && self.sessions.touch(session_id, now_ms)
+        // A touch is refused exactly for a missing or closing session.
+        self.sessions.touch(session_id, now_ms)
     }
 
     /// The leader's answer to this learner's REVALIDATE of a re-attaching session.
