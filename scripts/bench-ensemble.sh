@@ -33,7 +33,8 @@
 # PROBE_WRITERS (4), NODES (1000000), JOBS (cargo -j, 1), ZK_JARS_DIR (/usr/share/java),
 # JAVA_HEAP (-Xms512m -Xmx2g), KEEP_WORK, OUT (target/bench-ensemble).
 #
-# ENSEMBLE_KIND=zk-rs runs three zk-server members (release build).
+# ENSEMBLE_KIND=zk-rs runs three zk-server members (release build, or the binary ZK_SERVER_BIN
+# names: to compare two builds in one sitting).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,11 +72,13 @@ RESULTS=$OUT/results.txt
 
 echo "== building zk-bench (release) and failover_probe (debug: it measures milliseconds)"
 build=(cargo build --release -j"$JOBS" -p zk-tools --bin zk-bench)
-if [[ $ENSEMBLE_KIND == zk-rs ]]; then build+=(-p zk-server --bin zk-server); fi
+if [[ $ENSEMBLE_KIND == zk-rs && -z ${ZK_SERVER_BIN:-} ]]; then
+  build+=(-p zk-server --bin zk-server)
+fi
 (cd "$ROOT" && "${build[@]}")
 (cd "$ROOT" && cargo build -j"$JOBS" -p interop-tests --bin failover_probe)
 ZK_BENCH=$TARGET/release/zk-bench
-ZK_SERVER=$TARGET/release/zk-server
+ZK_SERVER=${ZK_SERVER_BIN:-$TARGET/release/zk-server}
 PROBE=$TARGET/debug/failover_probe
 
 # shellcheck source=bench-lib.sh

@@ -21,6 +21,7 @@
 //! sync processor block on it; a node's own task does nothing else meanwhile.
 
 mod database;
+mod flush;
 mod following;
 mod leading;
 pub mod memory;

@@ -97,6 +97,29 @@ impl JavaBufferedFile {
     }
 }
 
+/// The fsyncs of one [`TxnLogWriter::begin_sync`]: the files (duplicated descriptors) and
+/// directory it has to make durable, and the last zxid that then is.
+#[derive(Debug)]
+pub struct PendingSync {
+    files: Vec<File>,
+    dir: Option<PathBuf>,
+    zxid: i64,
+}
+
+impl PendingSync {
+    /// Syncs the data of every file, then the directory if a log was created; the zxid durable
+    /// from now on. Blocks: run it where blocking is allowed.
+    pub fn run(self) -> io::Result<i64> {
+        for file in &self.files {
+            file.sync_data()?;
+        }
+        if let Some(dir) = &self.dir {
+            sync_dir(dir)?;
+        }
+        Ok(self.zxid)
+    }
+}
+
 /// The log file being appended to.
 #[derive(Debug)]
 struct CurrentLog {
@@ -211,24 +234,44 @@ impl TxnLogWriter {
     /// current file and of any file rolled since the last sync, so everything appended is
     /// durable. Group commit: callers append many records, then sync once.
     pub fn sync(&mut self) -> io::Result<()> {
+        let pending = self.begin_sync()?;
+        let zxid = pending.run()?;
+        self.sync_done(zxid);
+        Ok(())
+    }
+
+    /// The first half of [`Self::sync`]: writes the buffered records to the files and takes
+    /// what must be synced, so the fsyncs can run on another thread while appends go on (as
+    /// Java's SyncRequestProcessor thread syncs while the leader keeps proposing). Report the
+    /// outcome of [`PendingSync::run`] with [`Self::sync_done`]; until then readers do not see
+    /// these records.
+    pub fn begin_sync(&mut self) -> io::Result<PendingSync> {
         if let Some(current) = &mut self.current {
             current.out.flush_buffer()?;
         }
+        let mut files = Vec::new();
+        let mut dir = None;
         if self.force_sync {
-            for file in &self.rolled {
-                file.sync_data()?;
-            }
+            files.append(&mut self.rolled);
             if let Some(current) = &self.current {
-                current.out.file.sync_data()?;
+                files.push(current.out.file.try_clone()?);
             }
             if self.dir_dirty {
-                sync_dir(&self.dir)?;
+                dir = Some(self.dir.clone());
             }
         }
         self.rolled.clear();
         self.dir_dirty = false;
-        self.flushed_zxid = self.last_zxid_seen;
-        Ok(())
+        Ok(PendingSync {
+            files,
+            dir,
+            zxid: self.last_zxid_seen,
+        })
+    }
+
+    /// Records that a [`PendingSync`] made its txns durable: readers may now see them.
+    pub fn sync_done(&mut self, zxid: i64) {
+        self.flushed_zxid = self.flushed_zxid.max(zxid);
     }
 
     /// Makes the next append start a new file, as Java's `rollLog` (called when a snapshot

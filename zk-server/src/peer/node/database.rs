@@ -208,6 +208,19 @@ impl Database {
         TxnLog::flush(&mut *lock(&self.log)).map_err(|e| fatal("flushing the txn log", e))
     }
 
+    /// Writes the appended txns out and takes the fsyncs that make them durable, to run off
+    /// the node's task ([`super::LogFlush`]); report the zxid with [`Database::flush_done`].
+    pub(super) fn begin_flush(&mut self) -> Result<txnlog::PendingSync, NodeError> {
+        lock(&self.log)
+            .begin_sync()
+            .map_err(|e| fatal("flushing the txn log", e))
+    }
+
+    /// The txns through `zxid` are durable.
+    pub(super) fn flush_done(&mut self, zxid: i64) {
+        lock(&self.log).sync_done(zxid);
+    }
+
     /// The durable txns `after < zxid <= through` (a leader's DIFF from the disk log).
     pub(super) fn logged_txns(&self, after: i64, through: i64) -> Result<Vec<TxnEntry>, String> {
         let log = lock(&self.log);

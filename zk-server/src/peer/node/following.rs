@@ -14,6 +14,7 @@ use crate::quorum::learner::{
     Action, Learner, LearnerConfig, LearnerRole, LocalState, EXIT_QUORUM_PACKET_ERROR,
 };
 
+use super::flush::LogFlush;
 use super::serving::{NodeRequest, ServingRole};
 use super::{next_request, tick_period, Node, NodeError};
 
@@ -26,7 +27,8 @@ struct Following {
     role: LearnerRole,
     conn: Option<PacketSender>,
     requests: Option<mpsc::UnboundedReceiver<NodeRequest>>,
-    unflushed: bool,
+    /// The log's fsyncs, off this task.
+    flush: LogFlush,
     /// Why the leader was left, once it has been.
     ended: Option<String>,
 }
@@ -77,15 +79,18 @@ impl Node {
             role,
             conn: None,
             requests: None,
-            unflushed: false,
+            flush: LogFlush::default(),
             ended: None,
         };
         let (events_tx, mut events) = mpsc::channel(1024);
         let mut connect_cfg = LeaderConnectConfig::new(q.connect_to_leader_timeout_ms());
         connect_cfg.retry_delay_ms = self.cfg.leader_connect_delay_during_retry_ms();
-        let result = self
+        let mut result = self
             .run_following(&mut state, &mut events, events_tx, address, connect_cfg)
             .await;
+        if let Err(e) = state.flush.finish(&mut self.db).await {
+            result = result.and(Err(e));
+        }
         if let Some(conn) = &state.conn {
             conn.close();
         }
@@ -151,14 +156,17 @@ impl Node {
                     let actions = state.core.tick(self.now_ms());
                     self.learner_actions(state, events, actions).await?;
                 }
+                // A proposal is durable before it is ACKed (and NEWLEADER's ACK waits for the
+                // txns of the sync).
+                durable = state.flush.done() => {
+                    let durable = durable?;
+                    self.db.flush_done(durable);
+                    let actions = state.core.log_flushed(durable);
+                    self.learner_actions(state, events, actions).await?;
+                }
             }
-            // A proposal is durable before it is ACKed (and NEWLEADER's ACK waits for the
-            // txns of the sync).
-            while state.unflushed && state.ended.is_none() {
-                state.unflushed = false;
-                let durable = self.db.flush()?;
-                let actions = state.core.log_flushed(durable);
-                self.learner_actions(state, events, actions).await?;
+            if state.ended.is_none() {
+                state.flush.start_if_due(&mut self.db)?;
             }
             self.snapshot_if_due().await?;
         }
@@ -284,7 +292,7 @@ impl Node {
                 }
                 Action::Log(entry) => {
                     self.db.append(&entry)?;
-                    state.unflushed = true;
+                    state.flush.appended();
                 }
                 Action::Commit(entry) => {
                     if self.db.has_tree() {

@@ -14,6 +14,7 @@ use zk_proto::txn::TxnEntry;
 use crate::peer::quorum_net::{self, LearnerEvent, PacketSender};
 use crate::quorum::leader::{self, Action, Leader, LeaderConfig, LeaderStart, LearnerId};
 
+use super::flush::LogFlush;
 use super::serving::{NodeRequest, ServingRole};
 use super::{next_request, tick_period, Node, NodeError};
 
@@ -25,8 +26,8 @@ struct Leading {
     proposed: BTreeMap<i64, Arc<TxnEntry>>,
     /// The serving side's requests, once established.
     requests: Option<mpsc::UnboundedReceiver<NodeRequest>>,
-    /// Appended to the log since the last flush.
-    unflushed: bool,
+    /// The log's fsyncs, off this task.
+    flush: LogFlush,
     /// Why the leadership ended, once it has.
     ended: Option<String>,
 }
@@ -79,10 +80,13 @@ impl Node {
             learners: HashMap::new(),
             proposed: BTreeMap::new(),
             requests: None,
-            unflushed: false,
+            flush: LogFlush::default(),
             ended: None,
         };
-        let result = self.run_leading(&mut role, &mut events, actions).await;
+        let mut result = self.run_leading(&mut role, &mut events, actions).await;
+        if let Err(e) = role.flush.finish(&mut self.db).await {
+            result = result.and(Err(e));
+        }
         for sender in role.learners.values() {
             sender.close();
         }
@@ -129,12 +133,15 @@ impl Node {
                         self.pipeline.leader_counts(role.core.counts());
                     }
                 }
+                durable = role.flush.done() => {
+                    let durable = durable?;
+                    self.db.flush_done(durable);
+                    let actions = role.core.log_flushed(durable, self.now_ms());
+                    self.leader_actions(role, actions).await?;
+                }
             }
-            if role.unflushed && role.ended.is_none() {
-                role.unflushed = false;
-                let durable = self.db.flush()?;
-                let actions = role.core.log_flushed(durable, self.now_ms());
-                self.leader_actions(role, actions).await?;
+            if role.ended.is_none() {
+                role.flush.start_if_due(&mut self.db)?;
             }
             self.snapshot_if_due().await?;
         }
@@ -189,7 +196,7 @@ impl Node {
                     return Ok(());
                 }
                 self.db.append(&entry)?;
-                role.unflushed = true;
+                role.flush.appended();
                 role.proposed.insert(zxid, entry.clone());
                 role.core.propose(entry, now)
             }
