@@ -1250,6 +1250,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_sync_split_in_two_shows_only_what_it_covered() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("version-2");
+        let mut w = TxnLogWriter::open(&dir, 64, true).unwrap();
+        for e in creates(1..=2) {
+            w.append(&e).unwrap();
+        }
+        let zxids_readable = |w: &TxnLogWriter| -> Vec<i64> {
+            w.read_from(1).map(|e| e.unwrap().header.zxid).collect()
+        };
+        let pending = w.begin_sync().unwrap();
+        // Appends go on while the fsync runs elsewhere; neither is visible until reported.
+        w.append(&create(3)).unwrap();
+        assert!(zxids_readable(&w).is_empty());
+        let durable = std::thread::spawn(move || pending.run()).join().unwrap().unwrap();
+        assert_eq!(durable, 2, "the sync covers what was appended before it began");
+        w.sync_done(durable);
+        assert_eq!(zxids_readable(&w), [1, 2]);
+        // A rolled file is synced by the next one.
+        w.roll().unwrap();
+        w.append(&create(4)).unwrap();
+        let pending = w.begin_sync().unwrap();
+        w.sync_done(pending.run().unwrap());
+        assert_eq!(zxids_readable(&w), [1, 2, 3, 4]);
+        // An older report never moves the durable zxid back.
+        w.sync_done(1);
+        assert_eq!(zxids_readable(&w), [1, 2, 3, 4]);
+    }
+
     fn some_txns() -> Vec<TxnEntry> {
         let session = 0x1000_0834_8fc0_0000;
         let mut e = vec![
