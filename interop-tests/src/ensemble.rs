@@ -17,7 +17,8 @@
 //! 4lw.commands.whitelist=*
 //! standaloneEnabled=false
 //! server.1=127.0.0.1:<quorum>:<election>;127.0.0.1:<client>
-//! ...
+//! ...                    (":observer" after <election> for observers)
+//! peerType=observer      (only in an observer's own file)
 //! <extra lines given to EnsembleBuilder::cfg; later keys win>
 //! ```
 //!
@@ -65,6 +66,7 @@ pub struct EnsembleBuilder {
     cfg_lines: Vec<String>,
     jvm_flags: Vec<String>,
     start_timeout: Duration,
+    observers: Vec<usize>,
 }
 
 impl EnsembleBuilder {
@@ -79,6 +81,7 @@ impl EnsembleBuilder {
             cfg_lines: Vec::new(),
             jvm_flags: Vec::new(),
             start_timeout: ENSEMBLE_START_TIMEOUT,
+            observers: Vec::new(),
         }
     }
 
@@ -111,6 +114,18 @@ impl EnsembleBuilder {
     /// members, `SERVER_JVMFLAGS` for zk-server ones (read the same way).
     pub fn jvm_flag(mut self, flag: impl Into<String>) -> Self {
         self.jvm_flags.push(flag.into());
+        self
+    }
+
+    /// Makes the members at these indexes observers: they follow the leader without voting
+    /// (`:observer` on their server lines, `peerType=observer` in their own zoo.cfg). The
+    /// voters must still be able to form a quorum on their own.
+    pub fn observers(mut self, indexes: &[usize]) -> Self {
+        assert!(
+            indexes.iter().all(|&i| i < self.kinds.len()),
+            "an observer index is out of range"
+        );
+        self.observers = indexes.to_vec();
         self
     }
 

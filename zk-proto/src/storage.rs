@@ -1051,6 +1051,12 @@ impl<R: std::io::Read> SealedInput<R> {
         }
     }
 
+    /// The bytes read from the source but not consumed.
+    fn unconsumed(mut self) -> Vec<u8> {
+        self.buf.drain(..self.start);
+        self.buf
+    }
+
     /// How many bytes are left in the stream (reading it to the end).
     fn remaining(&mut self) -> Result<usize, SnapshotError> {
         while !self.eof {
@@ -1358,6 +1364,56 @@ pub fn read_snap_sync_body(input: &mut &[u8]) -> Result<SnapshotData, DecodeErro
     Ok(data)
 }
 
+/// [`read_snap_sync_body`] as the bytes arrive: each part goes to `visitor` once read (a
+/// learner builds its tree while the leader is still sending), and what was read past the
+/// signature (the packets after the body) is returned.
+///
+/// ```
+/// use zk_proto::storage::{parse_snap_sync_body_from_reader, write_snap_sync_body, SnapshotData};
+/// let body = SnapshotData::default();
+/// let mut bytes = Vec::new();
+/// write_snap_sync_body(&body, &mut bytes);
+/// bytes.extend_from_slice(b"next packet");
+/// let mut parsed = SnapshotData::default();
+/// let after = parse_snap_sync_body_from_reader(&bytes[..], &mut parsed).unwrap();
+/// assert_eq!((parsed, &after[..]), (body, &b"next packet"[..]));
+/// ```
+pub fn parse_snap_sync_body_from_reader(
+    source: impl std::io::Read,
+    visitor: &mut dyn SnapshotVisitor,
+) -> Result<Vec<u8>, SnapshotError> {
+    let mut input = SealedInput::new(source);
+    let rejected = |offset, reason| SnapshotError::Rejected { offset, reason };
+    let offset = input.offset();
+    let sessions: Vec<SessionEntry> = input.read()?;
+    visitor
+        .sessions(sessions)
+        .map_err(|r| rejected(offset, r))?;
+    let offset = input.offset();
+    let acl_cache: Vec<AclCacheEntry> = input.read()?;
+    visitor
+        .acl_cache(acl_cache)
+        .map_err(|r| rejected(offset, r))?;
+    loop {
+        let offset = input.offset();
+        let path: String = input.read()?;
+        if path == END_OF_NODES {
+            break;
+        }
+        let node: DataNode = input.read()?;
+        visitor.node(path, node).map_err(|r| rejected(offset, r))?;
+    }
+    let offset = input.offset();
+    let signature: String = input.read()?;
+    if signature != SNAP_SYNC_SIGNATURE {
+        return Err(rejected(
+            offset,
+            format!("missing signature, got {signature:?}"),
+        ));
+    }
+    Ok(input.unconsumed())
+}
+
 /// Appends the SNAP sync body: the data, then `"BenWasHere"`.
 pub fn write_snap_sync_body<B: BufMut>(data: &SnapshotData, out: &mut B) {
     data.write(out);
@@ -1618,6 +1674,16 @@ mod tests {
         assert!(matches!(
             read_snap_sync_body(&mut &wrong[..]),
             Err(DecodeError::Invalid { .. })
+        ));
+        // The same from a reader: a short body is a decode error, a wrong signature rejected.
+        let mut sink = SnapshotData::default();
+        assert!(matches!(
+            parse_snap_sync_body_from_reader(&body[..body.len() - 1], &mut sink),
+            Err(SnapshotError::Decode { .. })
+        ));
+        assert!(matches!(
+            parse_snap_sync_body_from_reader(&wrong[..], &mut SnapshotData::default()),
+            Err(SnapshotError::Rejected { .. })
         ));
     }
 

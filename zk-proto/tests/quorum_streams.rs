@@ -10,7 +10,21 @@ use zk_proto::quorum::{
     LearnerInfoData, LearnerRequest, Notification, PacketType, PingTouches, QuorumPacket,
     RevalidateReply, RevalidateRequest, ServerState, ZAB_PROTOCOL_VERSION,
 };
-use zk_proto::storage::{read_snap_sync_body, write_snap_sync_body};
+use zk_proto::storage::{
+    parse_snap_sync_body_from_reader, read_snap_sync_body, write_snap_sync_body, SnapshotData,
+};
+
+/// A reader that hands out at most `.1` bytes per read, as a socket might.
+struct Trickle<'a>(&'a [u8], usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.1).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
 use zk_proto::{DecodeError, Jute};
 
 fn quorum_dir() -> PathBuf {
@@ -207,6 +221,16 @@ fn check_learner_stream(stem: &str) -> StreamSummary {
             let before = input;
             let data = read_snap_sync_body(&mut input).unwrap();
             let used = before.len() - input.len();
+            // Parsed as it arrives, a few bytes per read, it is the same body, and what was
+            // read past it is exactly the rest of the stream.
+            let mut streamed = SnapshotData::default();
+            let after = parse_snap_sync_body_from_reader(Trickle(before, 7), &mut streamed)
+                .unwrap_or_else(|e| panic!("{stem}: {e}"));
+            assert_eq!(streamed, data, "{stem}");
+            assert!(
+                input.starts_with(&after),
+                "{stem}: the bytes after the body"
+            );
             assert_eq!(
                 int(&body_line["offset"]) + int(&body_line["bytes"]),
                 (bytes.len() - input.len()) as i64,

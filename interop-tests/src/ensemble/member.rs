@@ -123,8 +123,18 @@ pub(super) fn render_config(
     let _ = writeln!(cfg, "admin.enableServer=false");
     let _ = writeln!(cfg, "4lw.commands.whitelist=*");
     let _ = writeln!(cfg, "standaloneEnabled=false");
+    let observes = |peer: &ServerAddr| builder.observers.contains(&(peer.id as usize - 1));
     for peer in peers {
-        let _ = writeln!(cfg, "{};127.0.0.1:{}", peer.server_line(), peer.client_port);
+        let role = if observes(peer) { ":observer" } else { "" };
+        let _ = writeln!(
+            cfg,
+            "{}{role};127.0.0.1:{}",
+            peer.server_line(),
+            peer.client_port
+        );
+    }
+    if observes(me) {
+        let _ = writeln!(cfg, "peerType=observer");
     }
     for line in &builder.cfg_lines {
         let _ = writeln!(cfg, "{line}");

@@ -17,6 +17,7 @@
 //! cores' ticks, not socket options here.
 
 mod codec;
+mod snap_stream;
 #[cfg(test)]
 mod tests;
 
@@ -35,11 +36,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use zk_proto::jute::Jute;
 use zk_proto::quorum::{PacketType, QuorumPacket};
-use zk_proto::storage::{SnapshotData, DEFAULT_MAX_TXN_LEN};
+use zk_proto::storage::DEFAULT_MAX_TXN_LEN;
 
 use self::codec::PacketReader;
 use super::{millis, next_connection, Background};
 use crate::quorum::leader::LearnerId;
+use crate::tree::DataTree;
 
 /// Java's default bound on a packet's data: `jute.maxbuffer` (0xfffff) plus
 /// `zookeeper.jute.maxbuffer.extrasize` (which defaults to `jute.maxbuffer`).
@@ -125,8 +127,8 @@ pub enum LearnerEvent {
 pub enum LeaderEvent {
     /// A packet arrived.
     Packet(QuorumPacket),
-    /// The SNAP body that followed the last SNAP packet.
-    Snapshot(SnapshotData),
+    /// The tree of the SNAP body that followed the last SNAP packet.
+    Snapshot(Box<DataTree>),
     /// The connection closed (the last event).
     Closed(String),
 }
@@ -245,6 +247,8 @@ pub struct LeaderConnectConfig {
     pub retry_delay_ms: u64,
     /// The largest packet data accepted from the leader.
     pub max_data_len: usize,
+    /// `zookeeper.extendedTypesEnabled`, for the tree of a SNAP body.
+    pub extended_types: bool,
 }
 
 impl LeaderConnectConfig {
@@ -255,6 +259,7 @@ impl LeaderConnectConfig {
             tries: LEADER_CONNECT_TRIES,
             retry_delay_ms: LEADER_CONNECT_RETRY_DELAY_MS,
             max_data_len: DEFAULT_MAX_DATA_LEN,
+            extended_types: false,
         }
     }
 }
@@ -282,10 +287,10 @@ pub async fn connect_to_leader(
     let peer = stream.peer_addr()?;
     let (sender, outgoing) = packet_queue(CancellationToken::new());
     let (read_half, write_half) = stream.into_split();
-    let max_data_len = cfg.max_data_len;
+    let (max_data_len, extended_types) = (cfg.max_data_len, cfg.extended_types);
     let cancel = sender.cancel.clone();
     tokio::spawn(async move {
-        let read = read_from_leader(read_half, max_data_len, &events);
+        let read = read_from_leader(read_half, max_data_len, extended_types, &events);
         let reason = run_connection(read, write_half, outgoing, &cancel).await;
         warn!(%peer, "quorum port: connection to the leader closed: {reason}");
         let _ = events.send(LeaderEvent::Closed(reason)).await;
@@ -325,6 +330,7 @@ async fn dial_leader(host: &str, port: u16, cfg: &LeaderConnectConfig) -> io::Re
 async fn read_from_leader(
     mut stream: OwnedReadHalf,
     max_data_len: usize,
+    extended_types: bool,
     events: &mpsc::Sender<LeaderEvent>,
 ) -> String {
     let mut reader = PacketReader::new(max_data_len);
@@ -339,11 +345,15 @@ async fn read_from_leader(
             return "the learner stopped listening".to_owned();
         }
         if snap {
-            let body = match reader.snap_body(&mut stream).await {
-                Ok(body) => body,
+            let tree = match reader.snap_tree(&mut stream, extended_types).await {
+                Ok(tree) => tree,
                 Err(reason) => return reason,
             };
-            if events.send(LeaderEvent::Snapshot(body)).await.is_err() {
+            if events
+                .send(LeaderEvent::Snapshot(Box::new(tree)))
+                .await
+                .is_err()
+            {
                 return "the learner stopped listening".to_owned();
             }
         }

@@ -182,22 +182,34 @@ pub fn write_snapshot(
 
 /// The body a leader sends after SNAP (Java's `serializeSnapshot` then `"BenWasHere"`): the
 /// sessions, the ACL cache and the nodes written straight from `data`, without a parsed copy
-/// of the tree in between.
-pub fn snap_sync_body(data: &dyn SnapshotSource) -> io::Result<Vec<u8>> {
+/// of the tree in between, handed to `emit` in pieces of about `chunk_bytes` so they can be
+/// sent while the rest is still being written.
+pub fn snap_sync_body(
+    data: &dyn SnapshotSource,
+    chunk_bytes: usize,
+    emit: &mut dyn FnMut(Vec<u8>),
+) -> io::Result<()> {
     use zk_proto::Jute;
     let mut writer = SnapshotWriter::new();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(chunk_bytes + 4096);
     writer.sessions(&mut out, &data.sessions());
     writer.acl_cache(&mut out, &data.acl_cache());
     data.for_each_node(&mut |path, node| {
         writer.node_ref(&mut out, path, node);
+        if out.len() >= chunk_bytes {
+            emit(std::mem::replace(
+                &mut out,
+                Vec::with_capacity(chunk_bytes + 4096),
+            ));
+        }
         Ok(())
     })?;
     writer.end_of_nodes(&mut out);
     zk_proto::storage::SNAP_SYNC_SIGNATURE
         .to_owned()
         .write(&mut out);
-    Ok(out)
+    emit(out);
+    Ok(())
 }
 
 /// [`write_snapshot`] of a tree taken at `zxid`, with the version-2 digest section of the
@@ -769,8 +781,17 @@ mod tests {
         let tree = fixture_tree();
         let mut expected = Vec::new();
         zk_proto::storage::write_snap_sync_body(&tree.to_snapshot(), &mut expected);
-        let body = snap_sync_body(&tree).unwrap();
-        assert_eq!(body, expected);
+        for chunk_bytes in [1 << 20, 100] {
+            let mut chunks = Vec::new();
+            snap_sync_body(&tree, chunk_bytes, &mut |chunk| chunks.push(chunk)).unwrap();
+            assert!(
+                chunks.len() > usize::from(chunk_bytes == 100),
+                "{}",
+                chunks.len()
+            );
+            assert_eq!(chunks.concat(), expected, "in chunks of {chunk_bytes}");
+        }
+        let body = expected;
         let parsed = zk_proto::storage::read_snap_sync_body(&mut &body[..]).unwrap();
         assert_eq!(parsed, tree.to_snapshot());
     }

@@ -1265,8 +1265,14 @@ mod tests {
         // Appends go on while the fsync runs elsewhere; neither is visible until reported.
         w.append(&create(3)).unwrap();
         assert!(zxids_readable(&w).is_empty());
-        let durable = std::thread::spawn(move || pending.run()).join().unwrap().unwrap();
-        assert_eq!(durable, 2, "the sync covers what was appended before it began");
+        let durable = std::thread::spawn(move || pending.run())
+            .join()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            durable, 2,
+            "the sync covers what was appended before it began"
+        );
         w.sync_done(durable);
         assert_eq!(zxids_readable(&w), [1, 2]);
         // A rolled file is synced by the next one.

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing::{info, warn};
-use zk_proto::storage::SnapshotData;
 use zk_proto::txn::TxnEntry;
 
 use crate::config::Config;
@@ -330,8 +329,7 @@ impl Database {
     }
 
     /// SNAP: the tree becomes the leader's as of `zxid`; the committed log starts afresh.
-    pub(super) fn load_snapshot(&mut self, data: &SnapshotData, zxid: i64) -> Result<(), String> {
-        let mut tree = DataTree::from_snapshot(data, self.cfg.extended_types_enabled())?;
+    pub(super) fn load_snapshot(&mut self, mut tree: DataTree, zxid: i64) -> Result<(), String> {
         tree.set_last_processed_zxid(zxid);
         self.tree = Some(tree);
         self.committed_log.clear();

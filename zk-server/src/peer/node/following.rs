@@ -85,6 +85,7 @@ impl Node {
         let (events_tx, mut events) = mpsc::channel(1024);
         let mut connect_cfg = LeaderConnectConfig::new(q.connect_to_leader_timeout_ms());
         connect_cfg.retry_delay_ms = self.cfg.leader_connect_delay_during_retry_ms();
+        connect_cfg.extended_types = self.cfg.extended_types_enabled();
         let mut result = self
             .run_following(&mut state, &mut events, events_tx, address, connect_cfg)
             .await;
@@ -333,7 +334,7 @@ impl Node {
     ) {
         let wait = Duration::from_millis(self.quorum.init_limit_ms().max(1000));
         let body = match tokio::time::timeout(wait, events.recv()).await {
-            Ok(Some(LeaderEvent::Snapshot(body))) => body,
+            Ok(Some(LeaderEvent::Snapshot(tree))) => tree,
             Ok(Some(LeaderEvent::Closed(reason))) => {
                 state.ended = Some(format!("connection lost during the SNAP body: {reason}"));
                 return;
@@ -347,7 +348,7 @@ impl Node {
                 return;
             }
         };
-        match self.db.load_snapshot(&body, zxid) {
+        match self.db.load_snapshot(*body, zxid) {
             Ok(()) => info!(
                 sid = self.my_id,
                 zxid = %format_args!("{zxid:#x}"),

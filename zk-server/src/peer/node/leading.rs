@@ -18,6 +18,9 @@ use super::flush::LogFlush;
 use super::serving::{NodeRequest, ServingRole};
 use super::{next_request, tick_period, Node, NodeError};
 
+/// The pieces a SNAP body is queued in.
+const SNAP_CHUNK_BYTES: usize = 1 << 20;
+
 /// The state of one leadership.
 struct Leading {
     core: Leader,
@@ -300,14 +303,22 @@ impl Node {
             return Ok(());
         }
         let sender = sender.clone();
-        // Serialized off the runtime's threads, straight from the tree (an O(1) copy).
+        // Serialized off the runtime's threads, straight from the tree (an O(1) copy), and
+        // sent a chunk at a time while the rest is serialized. The packets after the body are
+        // queued only once all of it is.
         let started = std::time::Instant::now();
-        let body = tokio::task::spawn_blocking(move || snapshot::snap_sync_body(&tree))
-            .await
-            .map_err(|e| NodeError::Storage(format!("serializing a SNAP body: {e}")))?
-            .map_err(|e| NodeError::Storage(format!("serializing a SNAP body: {e}")))?;
-        info!(sid = self.my_id, learner = id, bytes = body.len(), ms = started.elapsed().as_millis() as u64, zxid = %format_args!("{zxid:#x}"), "sending a snapshot");
-        sender.send_raw(body.into());
+        let bytes = tokio::task::spawn_blocking(move || {
+            let mut bytes = 0;
+            snapshot::snap_sync_body(&tree, SNAP_CHUNK_BYTES, &mut |chunk| {
+                bytes += chunk.len();
+                sender.send_raw(chunk.into());
+            })
+            .map(|()| bytes)
+        })
+        .await
+        .map_err(|e| NodeError::Storage(format!("serializing a SNAP body: {e}")))?
+        .map_err(|e| NodeError::Storage(format!("serializing a SNAP body: {e}")))?;
+        info!(sid = self.my_id, learner = id, bytes, ms = started.elapsed().as_millis() as u64, zxid = %format_args!("{zxid:#x}"), "sent a snapshot");
         Ok(())
     }
 

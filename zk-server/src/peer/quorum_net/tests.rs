@@ -38,7 +38,7 @@ fn packet(t: PacketType, zxid: i64, data: Option<&[u8]>) -> QuorumPacket {
 }
 
 /// The captured SNAP sync: a SNAP body as Java's leader sent it.
-fn java_snap_body() -> SnapshotData {
+fn java_snap_body() -> zk_proto::storage::SnapshotData {
     let java = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/quorum/learner1-epoch1-SNAP-leader-to-follower.bin"
@@ -46,6 +46,13 @@ fn java_snap_body() -> SnapshotData {
     .unwrap();
     // LEADERINFO (24 bytes), SNAP (20), then the body.
     zk_proto::storage::read_snap_sync_body(&mut &java[44..]).unwrap()
+}
+
+/// `body` as the tree a learner builds of it, written out again (in the tree's order).
+fn as_tree(body: &zk_proto::storage::SnapshotData) -> zk_proto::storage::SnapshotData {
+    crate::tree::DataTree::from_snapshot(body, false)
+        .unwrap()
+        .to_snapshot()
 }
 
 #[tokio::test]
@@ -88,7 +95,9 @@ async fn packets_go_both_ways_and_a_snap_body_follows_its_packet() {
     sender.send(new_leader.clone());
     assert!(matches!(next(&mut learner_events).await, LeaderEvent::Packet(p) if p == leader_info));
     assert!(matches!(next(&mut learner_events).await, LeaderEvent::Packet(p) if p == snap));
-    assert!(matches!(next(&mut learner_events).await, LeaderEvent::Snapshot(s) if s == body));
+    assert!(
+        matches!(next(&mut learner_events).await, LeaderEvent::Snapshot(s) if s.to_snapshot() == as_tree(&body))
+    );
     assert!(matches!(next(&mut learner_events).await, LeaderEvent::Packet(p) if p == new_leader));
 
     // The leader drops the learner: both ends see the close.
@@ -166,7 +175,7 @@ async fn java_streams_read_back_packet_for_packet() {
         match next(&mut events).await {
             LeaderEvent::Packet(p) => types.push(p.r#type.name().to_owned()),
             LeaderEvent::Snapshot(s) => {
-                assert_eq!(s, java_snap_body());
+                assert_eq!(s.to_snapshot(), as_tree(&java_snap_body()));
                 types.push("(SNAP body)".to_owned());
             }
             LeaderEvent::Closed(reason) => {
@@ -300,4 +309,39 @@ async fn the_learner_retries_the_leader_then_gives_up() {
         .await
         .is_err());
     assert!(started.elapsed() < Duration::from_millis(400));
+}
+
+/// A SNAP body that is garbage, or that the stream cuts short, closes the connection with the
+/// reason; nothing after it is taken for packets.
+#[tokio::test]
+async fn a_bad_or_cut_snap_body_closes_the_connection() {
+    let mut good = Vec::new();
+    write_snap_sync_body(&java_snap_body(), &mut good);
+    let mut garbage = vec![0u8; 4];
+    garbage.extend_from_slice(&[0xff; 64]);
+    for (body, cut) in [(garbage, false), (good[..good.len() - 3].to_vec(), true)] {
+        let java_leader = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = java_leader.local_addr().unwrap().port();
+        let (tx, mut events) = mpsc::channel(64);
+        let cfg = LeaderConnectConfig::new(5000);
+        let _conn = connect_to_leader("127.0.0.1", port, &cfg, tx)
+            .await
+            .unwrap();
+        let (mut stream, _) = java_leader.accept().await.unwrap();
+        let mut raw = bytes::BytesMut::new();
+        packet(PacketType::Snap, 0, None).write(&mut raw);
+        raw.extend_from_slice(&body);
+        stream.write_all(&raw).await.unwrap();
+        stream.shutdown().await.unwrap();
+        assert!(
+            matches!(next(&mut events).await, LeaderEvent::Packet(p) if p.r#type == PacketType::Snap)
+        );
+        match next(&mut events).await {
+            LeaderEvent::Closed(why) => {
+                assert!(why.starts_with("bad SNAP body"), "{why}");
+                assert!(!cut || why.ends_with("(the stream ended)"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

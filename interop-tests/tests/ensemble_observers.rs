@@ -1,0 +1,133 @@
+//! Observers of both kinds next to voters of both kinds: three voters (two zk-server, one Java
+//! 3.8) and two observers (one Java, one zk-server).
+//!
+//! 1. the voters elect a leader among themselves; the observers report `Mode: observer`;
+//! 2. a write through each observer (forwarded to the leader) is read back through every
+//!    member after a `sync`;
+//! 3. the leader is SIGKILLed: the two remaining voters elect a new one, both observers
+//!    follow it and take writes again; the killed member restarts and catches up;
+//! 4. a wiped observer resyncs from nothing (SNAP);
+//! 5. afterwards every member's tree (data, Stat and ACL of every node) is the same.
+
+use std::time::Duration;
+
+use interop_tests::{Ensemble, MemberKind, Mode};
+use zk_client::{Client, CreateOptions, Error};
+
+/// Bound on each wait (elections and JVM restarts on two busy cores).
+const WAIT: Duration = Duration::from_secs(60);
+
+const VOTERS: [usize; 3] = [0, 1, 2];
+const OBSERVERS: [usize; 2] = [3, 4];
+
+async fn connect(address: &str) -> Client {
+    tokio::time::timeout(
+        WAIT,
+        Client::builder(address)
+            .session_timeout(Duration::from_secs(30))
+            .connect(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("connecting to {address} timed out"))
+    .unwrap_or_else(|e| panic!("connecting to {address}: {e}"))
+}
+
+/// Creates `path` through `client`, retrying through the connection losses of a failover.
+async fn create_retrying(client: &Client, path: &str, data: &[u8]) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match client
+            .create(path, data, &CreateOptions::persistent())
+            .await
+        {
+            Ok(_) | Err(Error::NodeExists) => return,
+            Err(Error::ConnectionLoss | Error::Timeout)
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("create {path}: {e}"),
+        }
+    }
+}
+
+/// Every live member reads `path` with `data` after a `sync`.
+async fn read_everywhere(ensemble: &Ensemble, skip: Option<usize>, path: &str, data: &[u8]) {
+    for i in (0..ensemble.size()).filter(|&i| Some(i) != skip) {
+        let client = connect(&ensemble.addr(i).to_string()).await;
+        client.sync(path).await.expect("sync");
+        let (read, _) = client.get_data(path).await.expect("get_data");
+        assert_eq!(&read[..], data, "{path} through member {i}");
+        client.close().await.expect("close");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observers_of_either_kind_follow_leaders_of_either_kind() {
+    use MemberKind::{Java, ZkRs};
+    let mut ensemble = tokio::task::block_in_place(|| {
+        Ensemble::builder(&[ZkRs, ZkRs, Java, Java, ZkRs])
+            .observers(&OBSERVERS)
+            .jvm_flag("-Dzookeeper.forceSync=no")
+            .cfg("forceSync=no")
+            .start()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // 1. A voter leads; the observers observe.
+    let leader = ensemble.leader().expect("start waited for a leader");
+    assert!(VOTERS.contains(&leader), "observer {leader} leads");
+    for i in OBSERVERS {
+        assert_eq!(ensemble.mode(i), Some(Mode::Observer), "member {i}");
+    }
+    for i in VOTERS.into_iter().filter(|&i| i != leader) {
+        assert_eq!(ensemble.mode(i), Some(Mode::Follower), "member {i}");
+    }
+
+    // 2. Writes through each observer reach every member.
+    let observers = [
+        connect(&ensemble.addr(OBSERVERS[0]).to_string()).await,
+        connect(&ensemble.addr(OBSERVERS[1]).to_string()).await,
+    ];
+    for (n, client) in observers.iter().enumerate() {
+        let path = format!("/observed-{n}");
+        create_retrying(client, &path, b"first leader").await;
+        read_everywhere(&ensemble, None, &path, b"first leader").await;
+    }
+
+    // 3. The leader dies: the other voters elect one, the observers follow it.
+    tokio::task::block_in_place(|| ensemble.kill(leader)).expect("kill the leader");
+    let new_leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        VOTERS.contains(&new_leader) && new_leader != leader,
+        "new leader {new_leader} (was {leader})"
+    );
+    for (n, client) in observers.iter().enumerate() {
+        let path = format!("/observed-{n}/after-kill");
+        create_retrying(client, &path, b"second leader").await;
+        read_everywhere(&ensemble, Some(leader), &path, b"second leader").await;
+    }
+    tokio::task::block_in_place(|| -> interop_tests::Result<()> {
+        ensemble.restart(leader)?;
+        ensemble.wait_synced(leader, WAIT)?;
+        // 4. A wiped observer resyncs from nothing.
+        for i in OBSERVERS {
+            ensemble.wipe_and_restart(i)?;
+            ensemble.wait_synced(i, WAIT)?;
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    for i in OBSERVERS {
+        assert_eq!(
+            ensemble.mode(i),
+            Some(Mode::Observer),
+            "member {i} after its wipe"
+        );
+    }
+
+    // 5. One tree everywhere.
+    let diffs = ensemble.tree_differences().await.expect("read the trees");
+    assert!(diffs.is_empty(), "members differ:\n{}", diffs.join("\n"));
+}
