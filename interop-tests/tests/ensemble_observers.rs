@@ -103,6 +103,11 @@ async fn observers_of_either_kind_follow_leaders_of_either_kind() {
         VOTERS.contains(&new_leader) && new_leader != leader,
         "new leader {new_leader} (was {leader})"
     );
+    eprintln!(
+        "leader {leader} ({:?}), then {new_leader} ({:?})",
+        ensemble.kind(leader),
+        ensemble.kind(new_leader)
+    );
     for (n, client) in observers.iter().enumerate() {
         let path = format!("/observed-{n}/after-kill");
         create_retrying(client, &path, b"second leader").await;
