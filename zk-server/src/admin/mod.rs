@@ -74,6 +74,10 @@ pub const DEFAULT_TRACE_MASK: i64 = 0x132;
 /// e.g. during leader election.
 pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
 
+/// When this binary was built, as Java prints its build date (`2024-12-29 17:54 UTC`); stamped
+/// by `build.rs` (from `SOURCE_DATE_EPOCH` when set).
+pub const BUILD_DATE: &str = env!("ZK_BUILD_DATE");
+
 /// The version line of `srvr`/`stat`/`envi`/`mntr`: `3.9.3-zk-rs-<CARGO_PKG_VERSION>, built on
 /// <build_date>` (Java's build dates look like `2024-12-29 17:54 UTC`).
 pub fn full_version(build_date: &str) -> String {
@@ -105,5 +109,20 @@ mod tests {
         );
         assert_eq!(v.split('-').next(), Some("3.9.3"));
         assert!(v.split(',').next().unwrap().starts_with("3.9.3-"));
+    }
+
+    #[test]
+    fn the_build_date_is_a_utc_minute() {
+        // `yyyy-MM-dd HH:mm UTC`, e.g. 2026-12-02 09:30 UTC.
+        let b = BUILD_DATE.as_bytes();
+        assert_eq!(b.len(), 20, "{BUILD_DATE}");
+        assert!(BUILD_DATE.ends_with(" UTC"), "{BUILD_DATE}");
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15];
+        assert!(
+            digits.iter().all(|&i| b[i].is_ascii_digit()),
+            "{BUILD_DATE}"
+        );
+        assert_eq!([b[4], b[7], b[10], b[13]], [b'-', b'-', b' ', b':']);
+        assert!(BUILD_DATE >= "2000-01-01", "{BUILD_DATE}");
     }
 }
