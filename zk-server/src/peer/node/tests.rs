@@ -107,9 +107,20 @@ impl Ensemble {
             ..ConfigTexts::default()
         };
         let quorum = QuorumConfig::from_texts(&cfg, &texts).unwrap();
-        let node = QuorumNode::start(cfg, quorum, Box::new(m.pipeline.clone()))
-            .await
-            .unwrap_or_else(|e| panic!("server {sid} starts: {e}"));
+        // The ports were free when chosen; another test's connection may hold one for a
+        // moment (they come from the ephemeral range), so a taken port is tried again.
+        let mut tries = 0;
+        let node = loop {
+            match QuorumNode::start(cfg.clone(), quorum.clone(), Box::new(m.pipeline.clone())).await
+            {
+                Ok(node) => break node,
+                Err(e) if e.to_string().contains("Address already in use") && tries < 30 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("server {sid} starts: {e}"),
+            }
+        };
         m.node = Some(node);
     }
 
