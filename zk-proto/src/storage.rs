@@ -1051,6 +1051,31 @@ impl<R: std::io::Read> SealedInput<R> {
         }
     }
 
+    /// Sessions, ACL cache and nodes up to the end marker, each handed to `visitor` (the part
+    /// a snapshot file and a SNAP body share).
+    fn visit_tree(&mut self, visitor: &mut dyn SnapshotVisitor) -> Result<(), SnapshotError> {
+        let rejected = |offset, reason| SnapshotError::Rejected { offset, reason };
+        let offset = self.offset();
+        let sessions: Vec<SessionEntry> = self.read()?;
+        visitor
+            .sessions(sessions)
+            .map_err(|r| rejected(offset, r))?;
+        let offset = self.offset();
+        let acl_cache: Vec<AclCacheEntry> = self.read()?;
+        visitor
+            .acl_cache(acl_cache)
+            .map_err(|r| rejected(offset, r))?;
+        loop {
+            let offset = self.offset();
+            let path: String = self.read()?;
+            if path == END_OF_NODES {
+                return Ok(());
+            }
+            let node: DataNode = self.read()?;
+            visitor.node(path, node).map_err(|r| rejected(offset, r))?;
+        }
+    }
+
     /// The bytes read from the source but not consumed.
     fn unconsumed(mut self) -> Vec<u8> {
         self.buf.drain(..self.start);
@@ -1139,26 +1164,7 @@ impl Snapshot {
                 magic: header.magic,
             });
         }
-        let rejected = |offset, reason| SnapshotError::Rejected { offset, reason };
-        let offset = input.offset();
-        let sessions: Vec<SessionEntry> = input.read()?;
-        visitor
-            .sessions(sessions)
-            .map_err(|r| rejected(offset, r))?;
-        let offset = input.offset();
-        let acl_cache: Vec<AclCacheEntry> = input.read()?;
-        visitor
-            .acl_cache(acl_cache)
-            .map_err(|r| rejected(offset, r))?;
-        loop {
-            let offset = input.offset();
-            let path: String = input.read()?;
-            if path == END_OF_NODES {
-                break;
-            }
-            let node: DataNode = input.read()?;
-            visitor.node(path, node).map_err(|r| rejected(offset, r))?;
-        }
+        input.visit_tree(visitor)?;
         input.check_seal(1)?;
         let mut digest = None;
         let mut last_processed_zxid = None;
@@ -1383,33 +1389,14 @@ pub fn parse_snap_sync_body_from_reader(
     visitor: &mut dyn SnapshotVisitor,
 ) -> Result<Vec<u8>, SnapshotError> {
     let mut input = SealedInput::new(source);
-    let rejected = |offset, reason| SnapshotError::Rejected { offset, reason };
-    let offset = input.offset();
-    let sessions: Vec<SessionEntry> = input.read()?;
-    visitor
-        .sessions(sessions)
-        .map_err(|r| rejected(offset, r))?;
-    let offset = input.offset();
-    let acl_cache: Vec<AclCacheEntry> = input.read()?;
-    visitor
-        .acl_cache(acl_cache)
-        .map_err(|r| rejected(offset, r))?;
-    loop {
-        let offset = input.offset();
-        let path: String = input.read()?;
-        if path == END_OF_NODES {
-            break;
-        }
-        let node: DataNode = input.read()?;
-        visitor.node(path, node).map_err(|r| rejected(offset, r))?;
-    }
+    input.visit_tree(visitor)?;
     let offset = input.offset();
     let signature: String = input.read()?;
     if signature != SNAP_SYNC_SIGNATURE {
-        return Err(rejected(
+        return Err(SnapshotError::Rejected {
             offset,
-            format!("missing signature, got {signature:?}"),
-        ));
+            reason: format!("missing signature, got {signature:?}"),
+        });
     }
     Ok(input.unconsumed())
 }
