@@ -28,6 +28,7 @@
 //! panics; a panicking test first gets each member's log tail (and path) on stderr. Set
 //! `ZK_INTEROP_KEEP_DIRS=1` to keep the directories.
 
+pub mod clients;
 mod member;
 mod status;
 

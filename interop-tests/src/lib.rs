@@ -43,7 +43,7 @@
 //! run does not leave JVMs behind.
 
 pub mod differential;
-mod ensemble;
+pub mod ensemble;
 mod fourlw;
 mod java;
 pub mod pki;

@@ -15,9 +15,10 @@
 
 use std::time::Duration;
 
+use interop_tests::ensemble::clients::{connect_member, create_retrying};
 use interop_tests::tree_diff::{self, TreeSnapshot};
 use interop_tests::{Ensemble, MemberKind, Mode, PythonScript};
-use zk_client::{Client, CreateOptions, Error};
+use zk_client::{Client, CreateOptions};
 
 /// Bound on each wait (elections and JVM restarts on two busy cores).
 const WAIT: Duration = Duration::from_secs(60);
@@ -49,38 +50,6 @@ print("DONE", flush=True)
 zk.stop()
 "#;
 const KAZOO_WRITES: usize = 100;
-
-async fn connect(address: &str) -> Client {
-    tokio::time::timeout(
-        WAIT,
-        Client::builder(address)
-            .session_timeout(Duration::from_secs(30))
-            .connect(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("connecting to {address} timed out"))
-    .unwrap_or_else(|e| panic!("connecting to {address}: {e}"))
-}
-
-/// Creates `path`, retrying through the connection losses of a failover (a retry that finds
-/// the node created by an earlier, lost-reply attempt is a success).
-async fn create_retrying(client: &Client, path: &str, data: &[u8]) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match client
-            .create(path, data, &CreateOptions::persistent())
-            .await
-        {
-            Ok(_) | Err(Error::NodeExists) => return,
-            Err(Error::ConnectionLoss | Error::Timeout)
-                if tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("create {path}: {e}"),
-        }
-    }
-}
 
 /// `path`'s data through `client` after a `sync`.
 async fn read_synced(client: &Client, path: &str) -> Vec<u8> {
@@ -133,7 +102,7 @@ async fn fails_over_and_stays_consistent(kinds: &[MemberKind]) {
     let clients: Vec<Client> = {
         let mut clients = Vec::new();
         for i in 0..3 {
-            clients.push(connect(&ensemble.addr(i).to_string()).await);
+            clients.push(connect_member(&ensemble.addr(i).to_string(), WAIT).await);
         }
         clients
     };
@@ -158,7 +127,7 @@ async fn fails_over_and_stays_consistent(kinds: &[MemberKind]) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(new_leader, leader, "a killed member cannot lead");
     let survivor = (0..3).find(|&i| i != leader).expect("two survive");
-    create_retrying(&clients[survivor], "/ens/after-kill", b"new leader").await;
+    create_retrying(&clients[survivor], "/ens/after-kill", b"new leader", WAIT).await;
     let kazoo_out = tokio::task::block_in_place(|| writer.wait_timeout(WAIT))
         .and_then(|out| out.expect_success())
         .unwrap_or_else(|e| panic!("kazoo writer: {e}"));
@@ -180,7 +149,7 @@ async fn fails_over_and_stays_consistent(kinds: &[MemberKind]) {
         ensemble.four_letter_word(paused, "ruok").is_err(),
         "a SIGSTOPped member answers nothing"
     );
-    create_retrying(&clients[new_leader], "/ens/while-paused", b"p").await;
+    create_retrying(&clients[new_leader], "/ens/while-paused", b"p", WAIT).await;
     ensemble.resume(paused).expect("resume");
     tokio::task::block_in_place(|| -> interop_tests::Result<()> {
         ensemble.wait_synced(paused, WAIT)?;
@@ -191,7 +160,7 @@ async fn fails_over_and_stays_consistent(kinds: &[MemberKind]) {
     .unwrap_or_else(|e| panic!("{e}"));
     let diffs = ensemble.tree_differences().await.expect("read the trees");
     assert_no_differences(&diffs);
-    let restarted = connect(&ensemble.addr(leader).to_string()).await;
+    let restarted = connect_member(&ensemble.addr(leader).to_string(), WAIT).await;
     restarted.sync("/").await.expect("sync");
     let kazoo_nodes = restarted.get_children("/kazoo").await.expect("/kazoo");
     assert_eq!(
@@ -245,7 +214,7 @@ fn fast_zk_rs_ensemble() -> (Ensemble, usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
     let (mut ensemble, leader, follower) = fast_zk_rs_ensemble();
-    let client = connect(&ensemble.addr(follower).to_string()).await;
+    let client = connect_member(&ensemble.addr(follower).to_string(), WAIT).await;
     client
         .create("/fifo", b"", &CreateOptions::persistent())
         .await
@@ -279,7 +248,7 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
     let new_leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(new_leader, leader);
-    create_retrying(&client, "/during-pause", b"p").await;
+    create_retrying(&client, "/during-pause", b"p", WAIT).await;
     // Resumed, the old leader finds itself deposed and follows the new one.
     tokio::task::block_in_place(|| -> interop_tests::Result<()> {
         ensemble.resume(leader)?;
@@ -288,12 +257,12 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ensemble.mode(leader).expect("serving"), Mode::Follower);
-    let resumed = connect(&ensemble.addr(leader).to_string()).await;
+    let resumed = connect_member(&ensemble.addr(leader).to_string(), WAIT).await;
     assert_eq!(read_synced(&resumed, "/during-pause").await, b"p");
     drop(resumed);
 
     // Every member crashes; restarted, they elect again and every acknowledged write is there.
-    create_retrying(&client, "/before-crash", b"c").await;
+    create_retrying(&client, "/before-crash", b"c", WAIT).await;
     drop(client);
     tokio::task::block_in_place(|| -> interop_tests::Result<()> {
         for i in 0..3 {
@@ -306,10 +275,10 @@ async fn zk_rs_ensemble_keeps_fifo_order_a_paused_leader_and_a_full_restart() {
         Ok(())
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let client = connect(&ensemble.connect_string()).await;
+    let client = connect_member(&ensemble.connect_string(), WAIT).await;
     // A write of the new epoch, so every member's zxid can match the leader's (a new leader
     // reports its epoch's zxid before its first txn, followers their last txn, as Java's do).
-    create_retrying(&client, "/after-restart", b"r").await;
+    create_retrying(&client, "/after-restart", b"r", WAIT).await;
     tokio::task::block_in_place(|| -> interop_tests::Result<()> {
         let leader = ensemble.wait_for_leader(WAIT)?;
         for i in (0..3).filter(|&i| i != leader) {

@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
+use interop_tests::ensemble::clients::{connect_member, create_retrying};
 use interop_tests::{Ensemble, MemberKind, Mode};
-use zk_client::{Client, CreateOptions, Error};
 
 /// Bound on each wait (elections and JVM restarts on two busy cores).
 const WAIT: Duration = Duration::from_secs(60);
@@ -20,41 +20,10 @@ const WAIT: Duration = Duration::from_secs(60);
 const VOTERS: [usize; 3] = [0, 1, 2];
 const OBSERVERS: [usize; 2] = [3, 4];
 
-async fn connect(address: &str) -> Client {
-    tokio::time::timeout(
-        WAIT,
-        Client::builder(address)
-            .session_timeout(Duration::from_secs(30))
-            .connect(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("connecting to {address} timed out"))
-    .unwrap_or_else(|e| panic!("connecting to {address}: {e}"))
-}
-
-/// Creates `path` through `client`, retrying through the connection losses of a failover.
-async fn create_retrying(client: &Client, path: &str, data: &[u8]) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match client
-            .create(path, data, &CreateOptions::persistent())
-            .await
-        {
-            Ok(_) | Err(Error::NodeExists) => return,
-            Err(Error::ConnectionLoss | Error::Timeout)
-                if tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("create {path}: {e}"),
-        }
-    }
-}
-
 /// Every live member reads `path` with `data` after a `sync`.
 async fn read_everywhere(ensemble: &Ensemble, skip: Option<usize>, path: &str, data: &[u8]) {
     for i in (0..ensemble.size()).filter(|&i| Some(i) != skip) {
-        let client = connect(&ensemble.addr(i).to_string()).await;
+        let client = connect_member(&ensemble.addr(i).to_string(), WAIT).await;
         client.sync(path).await.expect("sync");
         let (read, _) = client.get_data(path).await.expect("get_data");
         assert_eq!(&read[..], data, "{path} through member {i}");
@@ -86,12 +55,12 @@ async fn observers_of_either_kind_follow_leaders_of_either_kind() {
 
     // 2. Writes through each observer reach every member.
     let observers = [
-        connect(&ensemble.addr(OBSERVERS[0]).to_string()).await,
-        connect(&ensemble.addr(OBSERVERS[1]).to_string()).await,
+        connect_member(&ensemble.addr(OBSERVERS[0]).to_string(), WAIT).await,
+        connect_member(&ensemble.addr(OBSERVERS[1]).to_string(), WAIT).await,
     ];
     for (n, client) in observers.iter().enumerate() {
         let path = format!("/observed-{n}");
-        create_retrying(client, &path, b"first leader").await;
+        create_retrying(client, &path, b"first leader", WAIT).await;
         read_everywhere(&ensemble, None, &path, b"first leader").await;
     }
 
@@ -110,7 +79,7 @@ async fn observers_of_either_kind_follow_leaders_of_either_kind() {
     );
     for (n, client) in observers.iter().enumerate() {
         let path = format!("/observed-{n}/after-kill");
-        create_retrying(client, &path, b"second leader").await;
+        create_retrying(client, &path, b"second leader", WAIT).await;
         read_everywhere(&ensemble, Some(leader), &path, b"second leader").await;
     }
     tokio::task::block_in_place(|| -> interop_tests::Result<()> {
