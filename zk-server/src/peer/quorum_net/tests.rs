@@ -37,6 +37,20 @@ fn packet(t: PacketType, zxid: i64, data: Option<&[u8]>) -> QuorumPacket {
     QuorumPacket::new(t, zxid, data.map(Bytes::copy_from_slice))
 }
 
+/// A learner connected to a bare socket that plays the leader: the learner's connection, the
+/// leader's end of the stream, and the learner's events.
+async fn learner_of_raw_leader() -> (LeaderConnection, TcpStream, mpsc::Receiver<LeaderEvent>) {
+    let leader = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = leader.local_addr().unwrap().port();
+    let (tx, events) = mpsc::channel(64);
+    let cfg = LeaderConnectConfig::new(5000);
+    let conn = connect_to_leader("127.0.0.1", port, &cfg, tx)
+        .await
+        .unwrap();
+    let (stream, _) = leader.accept().await.unwrap();
+    (conn, stream, events)
+}
+
 /// The captured SNAP sync: a SNAP body as Java's leader sent it.
 fn java_snap_body() -> zk_proto::storage::SnapshotData {
     let java = std::fs::read(concat!(
@@ -157,14 +171,7 @@ async fn java_streams_read_back_packet_for_packet() {
     assert_eq!(types, captured_types(name));
 
     let name = "learner1-epoch1-SNAP-leader-to-follower";
-    let java_leader = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = java_leader.local_addr().unwrap().port();
-    let (tx, mut events) = mpsc::channel(64);
-    let cfg = LeaderConnectConfig::new(5000);
-    let _conn = connect_to_leader("127.0.0.1", port, &cfg, tx)
-        .await
-        .unwrap();
-    let (mut stream, _) = java_leader.accept().await.unwrap();
+    let (_conn, mut stream, mut events) = learner_of_raw_leader().await;
     // Byte by byte in a few chunks, as TCP may cut it anywhere.
     for chunk in capture(name).chunks(97) {
         stream.write_all(chunk).await.unwrap();
@@ -320,14 +327,7 @@ async fn a_bad_or_cut_snap_body_closes_the_connection() {
     let mut garbage = vec![0u8; 4];
     garbage.extend_from_slice(&[0xff; 64]);
     for (body, cut) in [(garbage, false), (good[..good.len() - 3].to_vec(), true)] {
-        let java_leader = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = java_leader.local_addr().unwrap().port();
-        let (tx, mut events) = mpsc::channel(64);
-        let cfg = LeaderConnectConfig::new(5000);
-        let _conn = connect_to_leader("127.0.0.1", port, &cfg, tx)
-            .await
-            .unwrap();
-        let (mut stream, _) = java_leader.accept().await.unwrap();
+        let (_conn, mut stream, mut events) = learner_of_raw_leader().await;
         let mut raw = bytes::BytesMut::new();
         packet(PacketType::Snap, 0, None).write(&mut raw);
         raw.extend_from_slice(&body);
