@@ -119,7 +119,7 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
     let ephemerals_count = ephemerals.values().map(|p| p.len() as u64).sum();
     AdminSnapshot {
         serving: true,
-        version: admin::full_version(admin::BUILD_DATE),
+        version: admin::full_version(admin::build_date()),
         mode: ctx.mode,
         quorum: ctx.quorum.clone(),
         now_wall_ms: wall_ms,
@@ -180,7 +180,7 @@ pub fn answer_not_serving(
 ) -> Vec<u8> {
     let snap = AdminSnapshot {
         serving: false,
-        version: admin::full_version(admin::BUILD_DATE),
+        version: admin::full_version(admin::build_date()),
         mode: ctx.mode,
         conf: ctx.conf.clone(),
         env: ctx.env.clone(),

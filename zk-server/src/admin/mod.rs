@@ -55,7 +55,9 @@ pub use answer::{answer, Action, Answer};
 pub use conf::{ConfInfo, QuorumConf};
 pub use dump::{ConnectionRef, ExpiryBucket};
 pub use envi::HostEnv;
-pub use java_fmt::{java_date_utc, java_double_to_string, java_rounded_avg, java_socket_addr};
+pub use java_fmt::{
+    java_build_date_utc, java_date_utc, java_double_to_string, java_rounded_avg, java_socket_addr,
+};
 pub use mntr::{MNTR_COUNTERS, MNTR_SUMMARIES};
 pub use snapshot::{AdminSnapshot, LeaderStats, QuorumStats, ServerMode};
 pub use stat::ConnectionInfo;
@@ -74,9 +76,15 @@ pub const DEFAULT_TRACE_MASK: i64 = 0x132;
 /// e.g. during leader election.
 pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
 
-/// When this binary was built, as Java prints its build date (`2024-12-29 17:54 UTC`); stamped
-/// by `build.rs` (from `SOURCE_DATE_EPOCH` when set).
-pub const BUILD_DATE: &str = env!("ZK_BUILD_DATE");
+/// When this binary was built, as Java prints its build date (`2024-12-29 17:54 UTC`); the
+/// time is stamped by `build.rs` (from `SOURCE_DATE_EPOCH` when set).
+pub fn build_date() -> &'static str {
+    static DATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DATE.get_or_init(|| {
+        let secs = env!("ZK_BUILD_EPOCH_SECONDS").parse().unwrap_or(0);
+        java_build_date_utc(secs)
+    })
+}
 
 /// The version line of `srvr`/`stat`/`envi`/`mntr`: `3.9.3-zk-rs-<CARGO_PKG_VERSION>, built on
 /// <build_date>` (Java's build dates look like `2024-12-29 17:54 UTC`).
@@ -114,15 +122,16 @@ mod tests {
     #[test]
     fn the_build_date_is_a_utc_minute() {
         // `yyyy-MM-dd HH:mm UTC`, e.g. 2026-12-02 09:30 UTC.
-        let b = BUILD_DATE.as_bytes();
-        assert_eq!(b.len(), 20, "{BUILD_DATE}");
-        assert!(BUILD_DATE.ends_with(" UTC"), "{BUILD_DATE}");
+        let date = build_date();
+        let b = date.as_bytes();
+        assert_eq!(b.len(), 20, "{date}");
+        assert!(date.ends_with(" UTC"), "{date}");
         let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15];
-        assert!(
-            digits.iter().all(|&i| b[i].is_ascii_digit()),
-            "{BUILD_DATE}"
-        );
+        assert!(digits.iter().all(|&i| b[i].is_ascii_digit()), "{date}");
         assert_eq!([b[4], b[7], b[10], b[13]], [b'-', b'-', b' ', b':']);
-        assert!(BUILD_DATE >= "2000-01-01", "{BUILD_DATE}");
+        assert!(date >= "2000-01-01", "{date}");
+        // A leap day, and the epoch.
+        assert_eq!(java_build_date_utc(1_709_210_096), "2024-02-29 12:34 UTC");
+        assert_eq!(java_build_date_utc(0), "1970-01-01 00:00 UTC");
     }
 }

@@ -173,7 +173,7 @@ impl Default for AdminSnapshot {
     fn default() -> Self {
         AdminSnapshot {
             serving: true,
-            version: full_version(super::BUILD_DATE),
+            version: full_version(super::build_date()),
             mode: ServerMode::Standalone,
             now_wall_ms: 0,
             now_monotonic_ms: 0,
