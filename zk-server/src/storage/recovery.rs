@@ -10,6 +10,7 @@ use crate::runtime::SnapshotPolicy;
 use crate::storage::snapshot::{self, Compression};
 use crate::storage::txnlog::{self, CorruptionPolicy};
 use crate::tree::{DataTree, DataTreeBuilder};
+use zk_proto::txn::TxnEntry;
 
 /// Why a data directory could not be recovered (the message names the file or setting).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +22,9 @@ pub struct RecoveryError(pub String);
 pub struct Recovered {
     /// The recovered tree (last processed zxid set).
     pub tree: DataTree,
+    /// The txns replayed from the log onto that snapshot, in zxid order (a quorum member's
+    /// committed log starts from them, as Java's `commitProposalPlaybackListener`).
+    pub replayed: Vec<TxnEntry>,
     /// The thread writing the startup snapshot; join it before exiting so it is complete.
     pub startup_snapshot: std::thread::JoinHandle<()>,
     /// Where and how often snapshots are written from here on.
@@ -127,6 +131,7 @@ pub fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, Re
     });
     Ok(Recovered {
         tree,
+        replayed: replay.entries,
         startup_snapshot,
         snapshots,
     })

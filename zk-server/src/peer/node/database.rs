@@ -74,7 +74,7 @@ impl Database {
         let compression = Compression::from_config(cfg.snapshot_compression())
             .map_err(|e| NodeError::Config(format!("snapshot.compression.method: {e}")))?;
         // Recovery first: it may cut a torn tail off the log, which the writer then opens on.
-        let (tree, snapshot_zxid) = recover_tree(cfg, &snap_dir)?;
+        let (tree, replayed) = recover_tree(cfg)?;
         let log = TxnLogWriter::open(&log_dir, cfg.pre_alloc_size_kb(), cfg.force_sync())
             .map_err(|e| fatal("opening the txn log", e))?;
         let mut db = Database {
@@ -92,7 +92,7 @@ impl Database {
             snapshot_at: snapshot_threshold(cfg.snap_count()),
             snapshot_running: None,
         };
-        db.fill_committed_log(snapshot_zxid)?;
+        db.fill_committed_log(replayed);
         let lpz = db.tree().last_processed_zxid();
         let epochs = epoch::load_epochs(&db.snap_dir, lpz).map_err(|e| fatal("epoch files", e))?;
         // The repairs the loader decided on (a missing file, currentEpoch.tmp, the
@@ -119,25 +119,19 @@ impl Database {
 
     /// Reloads the tree from the newest snapshot and the log.
     pub(super) fn reload(&mut self) -> Result<(), NodeError> {
-        let (tree, snapshot_zxid) = recover_tree(&self.cfg, &self.snap_dir)?;
+        let (tree, replayed) = recover_tree(&self.cfg)?;
         self.tree = Some(tree);
-        self.fill_committed_log(snapshot_zxid)
+        self.fill_committed_log(replayed);
+        Ok(())
     }
 
-    /// The committed log after a load: the txns replayed after the snapshot loaded (Java's
-    /// `commitProposalPlaybackListener`).
-    fn fill_committed_log(&mut self, snapshot_zxid: i64) -> Result<(), NodeError> {
-        let lpz = self.tree().last_processed_zxid();
+    /// The committed log after a load: the txns recovery replayed after the snapshot it
+    /// loaded (Java's `commitProposalPlaybackListener`).
+    fn fill_committed_log(&mut self, replayed: Vec<TxnEntry>) {
         self.committed_log.clear();
-        let log = lock(&self.log);
-        for entry in log.read_from(snapshot_zxid + 1) {
-            let entry = entry.map_err(|e| fatal("reading the txn log", e))?;
-            if entry.header.zxid > lpz {
-                break;
-            }
+        for entry in replayed {
             push_bounded(&mut self.committed_log, Arc::new(entry));
         }
-        Ok(())
     }
 
     /// The tree; the node holds it whenever this is called.
@@ -405,19 +399,13 @@ impl Database {
     }
 }
 
-/// Recovery of the data directories; the tree and the zxid of the snapshot it started from.
-fn recover_tree(cfg: &Config, snap_dir: &Path) -> Result<(DataTree, i64), NodeError> {
-    // The snapshot recovery loads (it falls back to an older one only when this one is
-    // damaged; the committed log is then shorter than Java's, which costs a SNAP at worst).
-    let snapshot_zxid = snapshot::list_snapshots(snap_dir)
-        .map_err(|e| fatal("listing snapshots", e))?
-        .first()
-        .map_or(0, |(_, zxid, _)| *zxid);
+/// Recovery of the data directories: the tree, and the txns replayed onto its snapshot.
+fn recover_tree(cfg: &Config) -> Result<(DataTree, Vec<TxnEntry>), NodeError> {
     let recovered = recovery::recover(cfg, false).map_err(NodeError::Recovery)?;
     // The startup snapshot holds nothing new; waiting for it keeps it from racing a TRUNC
     // that removes snapshots.
     let _ = recovered.startup_snapshot.join();
-    Ok((recovered.tree, snapshot_zxid))
+    Ok((recovered.tree, recovered.replayed))
 }
 
 /// Java's point for the next snapshot: `snapCount / 2` plus a random part below that, so the
