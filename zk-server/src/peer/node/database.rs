@@ -55,6 +55,10 @@ pub(super) struct Database {
     config_node: Option<(String, i64)>,
     /// Java's `committedLog`: the newest applied txns, at most [`COMMIT_LOG_COUNT`] + 1.
     committed_log: VecDeque<Arc<TxnEntry>>,
+    /// Txns appended to the log and not seen committed yet, oldest first: what
+    /// [`Database::fast_forward`] applies when a role ends (the log holds the same txns; this
+    /// saves reading them back from the files at every failover).
+    logged_uncommitted: VecDeque<Arc<TxnEntry>>,
     /// `acceptedEpoch`.
     pub accepted_epoch: i64,
     /// `currentEpoch`.
@@ -86,6 +90,7 @@ impl Database {
             tree: Some(tree),
             config_node: None,
             committed_log: VecDeque::new(),
+            logged_uncommitted: VecDeque::new(),
             accepted_epoch: 0,
             current_epoch: 0,
             logged_since_snapshot: 0,
@@ -128,6 +133,8 @@ impl Database {
     /// The committed log after a load: the txns recovery replayed after the snapshot it
     /// loaded (Java's `commitProposalPlaybackListener`).
     fn fill_committed_log(&mut self, replayed: Vec<TxnEntry>) {
+        // The tree holds everything logged: nothing is left to fast-forward over.
+        self.logged_uncommitted.clear();
         self.committed_log.clear();
         for entry in replayed {
             push_bounded(&mut self.committed_log, Arc::new(entry));
@@ -179,21 +186,35 @@ impl Database {
 
     /// A txn committed while the serving side holds the tree.
     pub(super) fn note_committed(&mut self, entry: Arc<TxnEntry>) {
-        push_bounded(&mut self.committed_log, entry);
+        self.committed(entry);
     }
 
     /// Applies a committed txn to the tree the node holds.
     pub(super) fn apply(&mut self, entry: Arc<TxnEntry>) {
         self.tree_mut().apply(&entry.header, &entry.txn);
+        self.committed(entry);
+    }
+
+    fn committed(&mut self, entry: Arc<TxnEntry>) {
+        let zxid = entry.header.zxid;
+        while self
+            .logged_uncommitted
+            .front()
+            .is_some_and(|e| e.header.zxid <= zxid)
+        {
+            self.logged_uncommitted.pop_front();
+        }
         push_bounded(&mut self.committed_log, entry);
     }
 
     /// Appends a txn to the log (buffered until [`Database::flush`]).
-    pub(super) fn append(&mut self, entry: &TxnEntry) -> Result<(), NodeError> {
+    pub(super) fn append(&mut self, entry: &Arc<TxnEntry>) -> Result<(), NodeError> {
         self.logged_since_snapshot += 1;
         lock(&self.log)
             .append(entry)
-            .map_err(|e| fatal("appending to the txn log", e))
+            .map_err(|e| fatal("appending to the txn log", e))?;
+        self.logged_uncommitted.push_back(entry.clone());
+        Ok(())
     }
 
     /// Makes the log durable; the zxid it is durable up to.
@@ -327,6 +348,7 @@ impl Database {
         tree.set_last_processed_zxid(zxid);
         self.tree = Some(tree);
         self.committed_log.clear();
+        self.logged_uncommitted.clear();
         // The log has a gap from here: later txns go to a file of their own.
         if let Err(e) = lock(&self.log).roll() {
             return Err(format!("rolling the txn log: {e}"));
@@ -363,13 +385,15 @@ impl Database {
     }
 
     /// A role ended: make the log durable and apply what it holds past the tree (Java's
-    /// `fastForwardDataBase`), so the next election votes with every logged txn.
+    /// `fastForwardDataBase`), so the next election votes with every logged txn. Those are
+    /// the txns this node appended and has not seen committed.
     pub(super) fn fast_forward(&mut self) -> Result<(), NodeError> {
         self.flush()?;
         let from = self.tree().last_processed_zxid();
-        let entries = self
-            .logged_txns(from, i64::MAX)
-            .map_err(|e| fatal("reading the txn log", e))?;
+        let entries: Vec<Arc<TxnEntry>> = std::mem::take(&mut self.logged_uncommitted)
+            .into_iter()
+            .filter(|e| e.header.zxid > from)
+            .collect();
         if !entries.is_empty() {
             info!(
                 count = entries.len(),
@@ -378,7 +402,7 @@ impl Database {
             );
         }
         for entry in entries {
-            self.apply(Arc::new(entry));
+            self.apply(entry);
         }
         Ok(())
     }

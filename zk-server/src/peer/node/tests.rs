@@ -479,3 +479,52 @@ async fn an_observer_follows_by_inform() {
         "observers log what they are informed of"
     );
 }
+
+/// A create of `/n<zxid>` under the root, as the leader would log it.
+fn create_entry(zxid: i64) -> std::sync::Arc<zk_proto::txn::TxnEntry> {
+    use zk_proto::txn::{CreateTxn, Txn, TxnEntry, TxnHeader};
+    std::sync::Arc::new(TxnEntry {
+        header: TxnHeader {
+            client_id: SESSION,
+            cxid: 1,
+            zxid,
+            time: 1_700_000_000_000 + zxid,
+            r#type: zk_proto::OpCode::Create,
+        },
+        txn: Txn::Create(CreateTxn {
+            path: format!("/n{zxid}"),
+            data: Some(bytes::Bytes::from_static(b"v")),
+            acl: zk_proto::data::Acl::open_unsafe(),
+            ephemeral: false,
+            parent_c_version: i32::try_from(zxid).unwrap(),
+        }),
+        digest: None,
+    })
+}
+
+/// When a role ends, the txns it logged and never saw committed are applied from memory, in
+/// order, and only those; the disk holds the same, so a reopened database has the same tree.
+#[test]
+fn a_role_end_fast_forwards_over_what_it_logged_and_did_not_see_committed() {
+    let dir = TempDir::new().unwrap();
+    let cfg = Config::parse(&format!("dataDir={}\n", dir.path().display()), "").unwrap();
+    let mut db = database::Database::open(&cfg).unwrap();
+    for zxid in 1..=5 {
+        db.append(&create_entry(zxid)).unwrap();
+    }
+    db.apply(create_entry(1));
+    db.apply(create_entry(2));
+    assert_eq!(db.tree().last_processed_zxid(), 2);
+    db.fast_forward().unwrap();
+    let tree = db.tree();
+    assert_eq!(tree.last_processed_zxid(), 5);
+    assert!((1..=5).all(|z| tree.node(&format!("/n{z}")).is_some()));
+    let digest = tree.digest();
+    // Nothing is applied twice: a second end of role finds nothing left.
+    db.fast_forward().unwrap();
+    assert_eq!(db.tree().digest(), digest);
+    drop(db);
+    let reopened = database::Database::open(&cfg).unwrap();
+    assert_eq!(reopened.tree().last_processed_zxid(), 5);
+    assert_eq!(reopened.tree().digest(), digest);
+}
