@@ -143,17 +143,26 @@ impl Learner {
                 Vec::new()
             }
             PacketType::Commit | PacketType::CommitAndActivate => {
-                let Some(first) = sync.not_committed.front() else {
-                    // Java 3.8 dereferences the missing proposal and leaves the leader.
+                if sync.before_newleader && sync.not_committed.is_empty() {
+                    // A COMMIT of nothing the leader sent.
                     return self.lose(format!(
                         "COMMIT 0x{:x} during sync with no proposal pending",
                         packet.zxid
                     ));
-                };
+                }
                 if sync.write_to_txn_log {
+                    // Applied after UPTODATE, against the txns logged by then. NEWLEADER logs
+                    // the proposals received so far, so none is pending here afterwards, yet
+                    // the leader goes on forwarding COMMITs for them: Java 3.8 dereferences
+                    // the missing proposal and leaves the leader (ZOOKEEPER-4394), so a member
+                    // joining under write load had to sync again and again.
                     sync.committed.push_back(packet.zxid);
                     return Vec::new();
                 }
+                let first = sync
+                    .not_committed
+                    .front()
+                    .expect("before NEWLEADER, checked above");
                 if first.header.zxid != packet.zxid {
                     warn!(
                         "Committing 0x{:x}, but next proposal is 0x{:x}",

@@ -235,6 +235,47 @@ fn diff_logs_at_newleader_and_acks_after_the_flush() {
     );
 }
 
+/// Seen in the ensemble benchmark: a member restarted under write load left the leader again
+/// and again, because the COMMIT of a proposal it had logged at NEWLEADER arrived before
+/// UPTODATE (Java 3.8 fails the same way, ZOOKEEPER-4394).
+#[test]
+fn a_commit_between_newleader_and_uptodate_waits_for_uptodate() {
+    let mut l = discovered(LearnerRole::Follower);
+    l.on_packet(packet(PacketType::Diff, E2 + 1), 0);
+    l.on_packet(proposal(E2 + 1), 0);
+    l.on_packet(packet(PacketType::Commit, E2 + 1), 0);
+    l.on_packet(proposal(E2 + 2), 0);
+    assert_eq!(
+        l.on_packet(packet(PacketType::NewLeader, E2), 0),
+        [
+            Action::CreateUpdatingEpochFile,
+            Action::Log(txn(E2 + 1)),
+            Action::Log(txn(E2 + 2))
+        ]
+    );
+    assert_eq!(
+        l.log_flushed(E2 + 2),
+        [
+            Action::WriteCurrentEpoch(2),
+            Action::DeleteUpdatingEpochFile,
+            ack(E2)
+        ]
+    );
+    assert_eq!(l.on_packet(packet(PacketType::Commit, E2 + 2), 0), []);
+    assert_eq!(l.zab_state(), ZabState::Synchronization);
+    assert_eq!(
+        l.on_packet(packet(PacketType::UpToDate, -1), 0),
+        [
+            ack(E2),
+            Action::StartServing { epoch: 2 },
+            ack(E2 + 1),
+            ack(E2 + 2),
+            Action::Commit(txn(E2 + 1)),
+            Action::Commit(txn(E2 + 2)),
+        ]
+    );
+}
+
 /// Found by the ensemble simulation (seed 131): a connection lost while the NEWLEADER flush
 /// was pending left the new epoch's txns durable under the old `currentEpoch`, a state Java
 /// refuses to start from. Java's learner only notices after the flush and the epoch write.
