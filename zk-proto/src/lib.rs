@@ -9,7 +9,8 @@
 //! - [`frame`]: the tokio-util codec for length-prefixed frames, the handshake stage and
 //!   four-letter words;
 //! - [`storage`]: snapshot and transaction-log file layouts;
-//! - [`sasl`]: the DIGEST-MD5 directive lists and digests of SASL authentication.
+//! - [`sasl`]: the DIGEST-MD5 directive lists and digests of SASL authentication;
+//! - [`time`]: the calendar arithmetic for printing record times as Java does.
 //!
 //! No sockets, files or clocks live here: only data and codecs.
 //!
@@ -31,6 +32,7 @@ pub mod quorum;
 pub mod quota;
 pub mod sasl;
 pub mod storage;
+pub mod time;
 pub mod txn;
 pub mod types;
 

@@ -3,6 +3,7 @@
 //! words print them byte for byte as a Java server does.
 
 use std::net::SocketAddr;
+use zk_proto::time::civil_from_days;
 
 /// Java's `InetSocketAddress.toString` (Java 14+) for an accepted socket: `/127.0.0.1:2181`,
 /// `/[0:0:0:0:0:0:0:1]:2181` (IPv6 groups uncompressed, `%scope` if any). IPv4-mapped IPv6
@@ -57,21 +58,6 @@ pub fn java_build_date_utc(secs: i64) -> String {
         sod / 3600,
         sod % 3600 / 60
     )
-}
-
-/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01 (proleptic Gregorian;
-/// Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// `AvgMinMaxCounter.getAvg`: `total / (double) count`, then `new BigDecimal(avg)
