@@ -126,6 +126,8 @@ pub struct Config {
     pub properties: BTreeMap<String, String>,
     /// zoo.cfg keys that became properties (for a startup log line).
     pub unknown_keys: Vec<String>,
+    /// The zoo.cfg text as read (the AdminServer's `initial_configuration`).
+    pub text: String,
 }
 
 /// Keys Java parses and that only matter to features not built yet: accepted, not acted on.
@@ -270,6 +272,7 @@ impl Config {
             servers: BTreeMap::new(),
             properties: parse_jvm_flags(jvm_flags),
             unknown_keys: Vec::new(),
+            text: text.to_owned(),
         };
         let mut data_dir = None;
         let mut data_log_dir = None;

@@ -375,6 +375,24 @@ impl ServerCore {
             .collect()
     }
 
+    /// The sessions watching exactly `path` (the AdminServer's browser), sorted.
+    pub fn watchers_of(
+        &self,
+        path: &str,
+    ) -> Vec<(i64, zk_proto::WatcherType, crate::watch::WatchMode)> {
+        let mut out: Vec<_> = self
+            .watches
+            .watchers_of(path)
+            .into_iter()
+            .filter_map(|(conn, kind, mode)| {
+                let session = self.conns.get(&conn)?.session_id;
+                Some((session, kind, mode))
+            })
+            .collect();
+        out.sort_by_key(|&(s, kind, _)| (s, kind.code()));
+        out
+    }
+
     /// Resets the server-wide packet counters (`srst`).
     pub fn reset_counters(&mut self) {
         self.counters = Counters::default();

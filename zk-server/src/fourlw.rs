@@ -226,3 +226,59 @@ pub fn answer(
     }
     Answer::Now(answer.bytes)
 }
+
+/// Answers a question of the AdminServer ([`crate::admin_http::CoreLink`]) while serving.
+pub fn admin_call(
+    core: &mut ServerCore,
+    ctx: &mut AdminContext,
+    call: crate::admin_http::AdminCall,
+    now_ms: u64,
+    wall_ms: i64,
+) {
+    use crate::admin_http::{AdminAsk, AdminReply};
+    let reply = match call.ask {
+        AdminAsk::Serving => AdminReply::Serving(true, ctx.mode),
+        AdminAsk::Snapshot => AdminReply::Snapshot(Box::new(snapshot(core, ctx, now_ms, wall_ms))),
+        AdminAsk::Perform(action) => {
+            match action {
+                admin::Action::ResetServerStats => core.reset_counters(),
+                admin::Action::ResetConnectionStats => core.reset_connection_stats(),
+                admin::Action::SetTraceMask(mask) => ctx.trace_mask = mask,
+            }
+            AdminReply::Done
+        }
+        AdminAsk::Tree => {
+            let (zxid, tree) = core.snapshot_view();
+            AdminReply::Tree(zxid, Box::new(tree))
+        }
+        AdminAsk::Watchers(path) => AdminReply::Watchers(core.watchers_of(&path)),
+    };
+    let _ = call.reply.send(reply);
+}
+
+/// Answers a question of the AdminServer while an ensemble member does not serve: the words
+/// that need no tree answer from the settings.
+pub fn admin_call_not_serving(ctx: &mut AdminContext, call: crate::admin_http::AdminCall) {
+    use crate::admin_http::{AdminAsk, AdminReply};
+    let reply = match call.ask {
+        AdminAsk::Serving => AdminReply::Serving(false, ctx.mode),
+        AdminAsk::Snapshot => AdminReply::Snapshot(Box::new(AdminSnapshot {
+            serving: false,
+            version: admin::full_version(admin::build_date()),
+            mode: ctx.mode,
+            quorum: ctx.quorum.clone(),
+            conf: ctx.conf.clone(),
+            env: ctx.env.clone(),
+            trace_mask: ctx.trace_mask,
+            uptime_ms: ctx.started.elapsed().as_millis() as u64,
+            ..AdminSnapshot::default()
+        })),
+        AdminAsk::Perform(admin::Action::SetTraceMask(mask)) => {
+            ctx.trace_mask = mask;
+            AdminReply::Done
+        }
+        AdminAsk::Perform(_) => AdminReply::Done,
+        AdminAsk::Tree | AdminAsk::Watchers(_) => AdminReply::NotServing,
+    };
+    let _ = call.reply.send(reply);
+}

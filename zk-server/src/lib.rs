@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod admin;
+pub mod admin_http;
 pub mod config;
 pub mod core;
 pub mod fourlw;

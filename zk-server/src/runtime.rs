@@ -68,6 +68,8 @@ enum Input {
     Tick {
         at_ms: u64,
     },
+    /// A question of the AdminServer.
+    Admin(crate::admin_http::AdminCall),
 }
 
 /// What a connection's writer receives.
@@ -86,6 +88,7 @@ enum Outbound {
 pub struct ServerHandle {
     addr: SocketAddr,
     secure_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
     shutdown: Arc<watch::Sender<bool>>,
     done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -111,6 +114,11 @@ impl ServerHandle {
     /// The secure (TLS) client port's address, when `secureClientPort` is configured.
     pub fn secure_local_addr(&self) -> Option<SocketAddr> {
         self.secure_addr
+    }
+
+    /// The AdminServer's address, when it runs (`admin.enableServer`, and its port bound).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// A handle that can stop the server from elsewhere.
@@ -210,9 +218,13 @@ pub async fn start_member(
     purge: Option<SnapshotPolicy>,
     my_id: u8,
     quorum_size: i64,
+    ensemble: Option<crate::admin_http::EnsembleView>,
 ) -> std::io::Result<(ServerHandle, CorePipeline)> {
     let (pipeline, node) = CorePipeline::channel();
-    let info = member::MemberInfo { quorum_size };
+    let info = member::MemberInfo {
+        quorum_size,
+        ensemble,
+    };
     let kind = Kind::Member {
         node,
         purge,
@@ -290,6 +302,10 @@ async fn start_kind(
     // Bounded by globalOutstandingLimit: when the core falls behind, connection readers wait
     // and TCP pushes back on the clients (Java stops reading from connections likewise).
     let (input_tx, input_rx) = mpsc::channel(cfg.global_outstanding_limit().max(1) as usize);
+    let ensemble = match &kind {
+        Kind::Member { info, .. } => info.ensemble.clone(),
+        Kind::Standalone { .. } => None,
+    };
     let mut admin = crate::fourlw::AdminContext::new(&cfg, plain_addr.map_or(0, |a| a.port()));
     admin.conf.client_port = plain_addr.map_or(-1, |a| i32::from(a.port()));
     admin.conf.secure_client_port = secure_addr.map_or(-1, |a| i32::from(a.port()));
@@ -394,10 +410,17 @@ async fn start_kind(
             ))
         })
         .collect();
+    let admin = start_admin(&cfg, &input_tx, &shutdown_rx, ensemble).await;
+    let admin_addr = admin
+        .as_ref()
+        .map(crate::admin_http::AdminServer::local_addr);
     drop(input_tx);
     let done = tokio::spawn(async move {
         for accept in accepts {
             let _ = accept.await;
+        }
+        if let Some(admin) = admin {
+            admin.wait().await;
         }
         let _ = ticker.await;
         // The accept loop dropped its sender and every connection task ends with the core.
@@ -406,9 +429,48 @@ async fn start_kind(
     Ok(ServerHandle {
         addr,
         secure_addr,
+        admin_addr,
         shutdown: shutdown_tx,
         done: Some(done),
     })
+}
+
+/// Starts the AdminServer (unless `admin.enableServer=false`), its questions forwarded to the
+/// core's input queue until the server stops. A port that cannot be bound is logged, and the
+/// server serves clients without it.
+async fn start_admin(
+    cfg: &Config,
+    input_tx: &mpsc::Sender<Input>,
+    shutdown: &watch::Receiver<bool>,
+    ensemble: Option<crate::admin_http::EnsembleView>,
+) -> Option<crate::admin_http::AdminServer> {
+    let (link, mut calls) = crate::admin_http::CoreLink::new(64);
+    let state = crate::admin_http::AdminState::new(cfg, link, ensemble);
+    let admin = match crate::admin_http::AdminServer::start(state, shutdown.clone()).await {
+        Ok(admin) => admin?,
+        Err(e) => {
+            let s = crate::admin_http::AdminSettings::from_config(cfg);
+            tracing::error!(
+                address = %s.address, port = s.port, error = %e,
+                "cannot start the AdminServer; serving clients without it"
+            );
+            return None;
+        }
+    };
+    let input_tx = input_tx.clone();
+    let mut shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let call = tokio::select! {
+                call = calls.recv() => match call { Some(c) => c, None => break },
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+            };
+            if input_tx.send(Input::Admin(call)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Some(admin)
 }
 
 /// Inputs handled before one log sync, at most: group commit without starving the writers.
@@ -564,6 +626,10 @@ fn client_input(
             Vec::new()
         }
         Input::Tick { at_ms } => core.tick(at_ms, wall_ms()),
+        Input::Admin(call) => {
+            crate::fourlw::admin_call(core, admin, call, now_ms, wall_ms());
+            Vec::new()
+        }
     }
 }
 

@@ -172,10 +172,19 @@ async fn start_member(
     let my_id_byte = u8::try_from(my_id)
         .map_err(|_| RunError::Config(format!("myid {my_id} is not in 1..=255")))?;
     let quorum_size = quorum.verifier.voting_members().count() as i64;
-    let (handle, pipeline) =
-        runtime::start_member(cfg.clone(), sasl, purge, my_id_byte, quorum_size)
-            .await
-            .map_err(RunError::Listen)?;
+    let (handle, pipeline) = runtime::start_member(
+        cfg.clone(),
+        sasl,
+        purge,
+        my_id_byte,
+        quorum_size,
+        Some(crate::admin_http::EnsembleView::new(
+            my_id,
+            quorum.verifier.members(),
+        )),
+    )
+    .await
+    .map_err(RunError::Listen)?;
     let node = crate::peer::node::QuorumNode::start(cfg, quorum, Box::new(pipeline)).await?;
     let stop = node.stop_token();
     let stopper = handle.stopper();

@@ -453,6 +453,22 @@ impl WatchManager {
         self.data.by_path()
     }
 
+    /// The watches set on exactly `path`: (connection, table, mode), sorted. Recursive
+    /// watches on ancestors, which also fire for `path`, are listed at their own paths.
+    pub fn watchers_of(&self, path: &str) -> Vec<(ConnId, WatcherType, WatchMode)> {
+        let mut out = Vec::new();
+        for (table, kind) in [
+            (&self.data, WatcherType::Data),
+            (&self.child, WatcherType::Children),
+        ] {
+            if let Some(conns) = table.by_path.get(path) {
+                out.extend(conns.iter().map(|&c| (c, kind, table.mode(c, path))));
+            }
+        }
+        out.sort_by_key(|&(c, kind, _)| (c, kind.code()));
+        out
+    }
+
     /// mntr `zk_watch_count` (Java's `DataTree.getWatchCount`): watches in both tables, so a
     /// persistent watch counts twice.
     pub fn watch_count(&self) -> usize {

@@ -219,6 +219,7 @@ mod tests {
                 quorum_size: 3,
                 synced_observers: Some(0),
                 observer_master_id: None,
+                leader_id: Some(1),
                 leader: Some(LeaderStats {
                     learners: 2,
                     synced_followers: 2,

@@ -74,10 +74,16 @@ pub const MNTR_SUMMARIES: &[(&str, bool)] = &[
     ("propagation_latency", true),
 ];
 
-/// A value as `MonitorCommand.print` formats it.
-enum MetricValue {
+/// A value of `mntr` and of the AdminServer's `monitor`: a number as Java prints it (a
+/// `long` or a `double`), or a text (`version`, `server_state`, `peer_state`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricValue {
+    /// A Java `long`.
     Int(i64),
+    /// A Java `double` (`1.0`, not `1`).
     Double(f64),
+    /// A string.
+    Text(String),
 }
 
 fn int(v: u64) -> Option<MetricValue> {
@@ -170,34 +176,23 @@ static MNTR_GAUGES: &[(&str, Gauge)] = &[
     }),
 ];
 
-/// `mntr`: `MonitorCommand`.
-pub(super) fn mntr(out: &mut String, s: &AdminSnapshot) {
-    fn line(out: &mut String, key: &str, value: &MetricValue) {
-        let _ = match value {
-            MetricValue::Int(v) => writeln!(out, "zk_{key}\t{v}"),
-            MetricValue::Double(v) => writeln!(out, "zk_{key}\t{}", java_double_to_string(*v)),
-        };
-    }
-    fn summary(out: &mut String, s: &AdminSnapshot, name: &str, with_percentiles: bool) {
+/// What `mntr` and `monitor` report, in Java's order, keys without the `zk_` prefix:
+/// `version`, `server_state`, an ensemble member's `peer_state` (and an observer's
+/// `observer_master_id`), the gauges, the counters, then the summaries.
+pub fn monitor_values(s: &AdminSnapshot) -> Vec<(String, MetricValue)> {
+    fn summary(
+        out: &mut Vec<(String, MetricValue)>,
+        s: &AdminSnapshot,
+        name: &str,
+        with_percentiles: bool,
+    ) {
         let sum = s.summaries.get(name).copied().unwrap_or_default();
-        line(
-            out,
-            &format!("avg_{name}"),
-            &MetricValue::Double(sum.java_avg()),
-        );
-        line(
-            out,
-            &format!("min_{name}"),
-            &MetricValue::Int(sum.min_or_zero()),
-        );
-        line(
-            out,
-            &format!("max_{name}"),
-            &MetricValue::Int(sum.max_or_zero()),
-        );
         let count = i64::try_from(sum.count).unwrap_or(i64::MAX);
-        line(out, &format!("cnt_{name}"), &MetricValue::Int(count));
-        line(out, &format!("sum_{name}"), &MetricValue::Int(sum.total));
+        out.push((format!("avg_{name}"), MetricValue::Double(sum.java_avg())));
+        out.push((format!("min_{name}"), MetricValue::Int(sum.min_or_zero())));
+        out.push((format!("max_{name}"), MetricValue::Int(sum.max_or_zero())));
+        out.push((format!("cnt_{name}"), MetricValue::Int(count)));
+        out.push((format!("sum_{name}"), MetricValue::Int(sum.total)));
         if with_percentiles {
             let p = s.percentiles.get(name).copied().unwrap_or_default();
             for (q, v) in [
@@ -206,39 +201,59 @@ pub(super) fn mntr(out: &mut String, s: &AdminSnapshot) {
                 ("p99", p.p99),
                 ("p999", p.p999),
             ] {
-                line(out, &format!("{q}_{name}"), &MetricValue::Int(v));
+                out.push((format!("{q}_{name}"), MetricValue::Int(v)));
             }
         }
     }
 
-    let _ = writeln!(out, "zk_version\t{}", s.version);
-    let _ = writeln!(out, "zk_server_state\t{}", s.mode.as_str());
+    let mut out = vec![
+        ("version".to_owned(), MetricValue::Text(s.version.clone())),
+        (
+            "server_state".to_owned(),
+            MetricValue::Text(s.mode.as_str().to_owned()),
+        ),
+    ];
     if let Some(q) = &s.quorum {
-        let _ = writeln!(out, "zk_peer_state\t{}", q.peer_state);
+        out.push((
+            "peer_state".to_owned(),
+            MetricValue::Text(q.peer_state.clone()),
+        ));
         if let Some(id) = q.observer_master_id {
-            let _ = writeln!(out, "zk_observer_master_id\t{id}");
+            out.push(("observer_master_id".to_owned(), MetricValue::Int(id)));
         }
     }
     for (name, gauge) in MNTR_GAUGES {
         if let Some(value) = gauge(s) {
-            line(out, name, &value);
+            out.push(((*name).to_owned(), value));
         }
     }
     for name in MNTR_COUNTERS {
         let v = s.counters.get(*name).copied().unwrap_or(0);
-        line(out, name, &MetricValue::Int(v));
+        out.push(((*name).to_owned(), MetricValue::Int(v)));
     }
     for (name, v) in &s.counters {
         if !MNTR_COUNTERS.contains(&name.as_str()) {
-            line(out, name, &MetricValue::Int(*v));
+            out.push((name.clone(), MetricValue::Int(*v)));
         }
     }
     for (name, with_percentiles) in MNTR_SUMMARIES {
-        summary(out, s, name, *with_percentiles);
+        summary(&mut out, s, name, *with_percentiles);
     }
     for name in s.summaries.keys() {
         if !MNTR_SUMMARIES.iter().any(|(n, _)| n == name) {
-            summary(out, s, name, s.percentiles.contains_key(name));
+            summary(&mut out, s, name, s.percentiles.contains_key(name));
         }
+    }
+    out
+}
+
+/// `mntr`: `MonitorCommand`, one `zk_<key>\t<value>` line per [`monitor_values`] entry.
+pub(super) fn mntr(out: &mut String, s: &AdminSnapshot) {
+    for (key, value) in monitor_values(s) {
+        let _ = match value {
+            MetricValue::Int(v) => writeln!(out, "zk_{key}\t{v}"),
+            MetricValue::Double(v) => writeln!(out, "zk_{key}\t{}", java_double_to_string(v)),
+            MetricValue::Text(v) => writeln!(out, "zk_{key}\t{v}"),
+        };
     }
 }

@@ -55,6 +55,8 @@ pub struct QuorumStats {
     pub observer_master_id: Option<i64>,
     /// The leader's gauges (leader only).
     pub leader: Option<LeaderStats>,
+    /// The leader's id (`leader`), when known.
+    pub leader_id: Option<i64>,
 }
 
 /// The leader's `mntr` gauges and the `Proposal sizes` line of `srvr`.

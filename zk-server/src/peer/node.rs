@@ -338,6 +338,7 @@ impl Node {
             epoch,
             zxid,
             requests,
+            leader_id: leader,
         });
         self.set_status(state, leader, true);
         info!(sid = self.my_id, ?role, epoch, "serving");

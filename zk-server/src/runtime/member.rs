@@ -146,10 +146,12 @@ struct Serving {
 }
 
 /// Facts about the ensemble the core task reports.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct MemberInfo {
     /// Voting members (`zk_quorum_size`).
     pub(super) quorum_size: i64,
+    /// The ensemble as configured, for the AdminServer.
+    pub(super) ensemble: Option<crate::admin_http::EnsembleView>,
 }
 
 /// The core task of an ensemble member: client inputs and the node's, until every client
@@ -173,9 +175,9 @@ pub(super) async fn run_member_core(
             biased;
             input = node.recv() => match input {
                 Some(input) => {
-                    actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce, info));
+                    actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce, &info));
                     while let Ok(input) = node.try_recv() {
-                        actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce, info));
+                        actions.extend(node_input(&mut serving, input, &mut outs, &mut admin, &core_config, now_ms(), sasl_nonce, &info));
                     }
                 }
                 // The node stopped: nothing can be served any more.
@@ -193,7 +195,7 @@ pub(super) async fn run_member_core(
                 while let Some(input) = next.take() {
                     match &mut serving {
                         Some(s) => actions.extend(client_input(&mut s.core, input, &mut outs, &mut admin, now_ms())),
-                        None => not_serving(input, &admin),
+                        None => not_serving(input, &mut admin),
                     }
                     handled += 1;
                     if handled < MAX_BATCH {
@@ -210,7 +212,7 @@ pub(super) async fn run_member_core(
 
 /// A client input while the member does not serve: Java closes connections then, and its
 /// four-letter words say so.
-fn not_serving(input: Input, admin: &AdminContext) {
+fn not_serving(input: Input, admin: &mut AdminContext) {
     match input {
         Input::Connect { out, .. } => {
             let _ = out.send(Outbound::Close);
@@ -222,6 +224,7 @@ fn not_serving(input: Input, admin: &AdminContext) {
         } => {
             let _ = reply.send(crate::fourlw::answer_not_serving(admin, word, stmk_mask));
         }
+        Input::Admin(call) => crate::fourlw::admin_call_not_serving(admin, call),
         // A request of a connection that was closed when serving stopped, or a tick.
         Input::Request { .. } | Input::Closed { .. } | Input::Tick { .. } => {}
     }
@@ -236,7 +239,7 @@ fn node_input(
     core_config: &CoreConfig,
     now_ms: u64,
     sasl_nonce: fn() -> String,
-    info: MemberInfo,
+    info: &MemberInfo,
 ) -> Vec<Action> {
     let wall = wall_ms();
     match input {
@@ -262,6 +265,7 @@ fn node_input(
                 // A follower may serve observers too (observerMasterPort): none here.
                 synced_observers: (start.role != ServingRole::Observer).then_some(0),
                 observer_master_id: None,
+                leader_id: start.leader_id,
                 leader: (start.role == ServingRole::Leader).then(LeaderStats::default),
             });
             let mut core = ServerCore::new(core_config.clone(), start.tree, now_ms, wall as u64);

@@ -61,6 +61,8 @@ pub struct ServeStart {
     pub zxid: i64,
     /// Requests to the node (proposals, forwarded writes, ...).
     pub requests: NodeRequests,
+    /// The leader's id (this member's own when it leads).
+    pub leader_id: Option<i64>,
 }
 
 /// A tree the serving side hands back (see the module docs for what it must hold).

@@ -1,0 +1,362 @@
+//! The AdminServer's routes:
+//! - `GET <commandURL>` (and `<commandURL>/`): Java's index, one link per command;
+//! - `GET <commandURL>/<name>?k=v` and `POST <commandURL>/<name>`: a command;
+//! - `GET /ready`: 200 while this server serves clients (in an ensemble: synced with a
+//!   leader), 503 otherwise, for load balancers and Kubernetes readiness probes;
+//! - `/browse`: the tree browser; `/` leads there.
+//!
+//! TRACE is refused with 403, as Jetty does for Java.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde_json::{Map, Value};
+
+use super::auth::{self, Limited, Refusal};
+use super::commands::{self, Extras, Spec};
+use super::listener::Peer;
+use super::{browse, to_java_json, AdminState};
+use crate::admin::{Action, NOT_SERVING};
+
+type Shared = Arc<AdminState>;
+
+/// The router of one AdminServer.
+pub(super) fn router(state: Shared) -> Router {
+    let url = state.settings.command_url.clone();
+    Router::new()
+        .route(&url, get(index))
+        .route(&format!("{url}/"), get(index))
+        .route(&format!("{url}/{{name}}"), get(run_get).post(run_post))
+        .route("/ready", get(ready))
+        .route("/", get(|| async { Redirect::to("/browse") }))
+        .nest("/browse", browse::router())
+        .layer(middleware::from_fn(refuse_trace))
+        .with_state(state)
+}
+
+async fn refuse_trace(request: Request, next: Next) -> Response {
+    if request.method() == Method::TRACE {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    next.run(request).await
+}
+
+/// Java's index: `<a href="/commands/NAME">NAME</a>` and `<br/>`, a line each.
+async fn index(State(state): State<Shared>) -> Response {
+    let url = &state.settings.command_url;
+    let mut html = String::new();
+    for name in commands::primary_names() {
+        html.push_str(&format!("<a href=\"{url}/{name}\">{name}</a>\n<br/>\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/html;charset=utf-8")], html).into_response()
+}
+
+/// A command's JSON answer.
+fn json(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, to_java_json(&body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// An answer with no data: `command` and `error` only.
+fn bare(status: StatusCode, command: &str, error: Option<&str>) -> Response {
+    json(status, commands::response(command, error, Map::new()))
+}
+
+/// What every command checks first, in Java's order: that it exists, that the server serves
+/// if it must, that the caller may run it. `Err` is the answer to send instead.
+async fn admit(
+    state: &AdminState,
+    name: &str,
+    headers: &HeaderMap,
+    peer: Peer,
+) -> Result<&'static Spec, Response> {
+    let Some(spec) = commands::find(name) else {
+        let error = format!("Unknown command: {name}");
+        return Err(bare(StatusCode::OK, name, Some(&error)));
+    };
+    let serving = match state.link.serving().await {
+        Some((serving, _)) => serving,
+        None => {
+            return Err(bare(
+                StatusCode::SERVICE_UNAVAILABLE,
+                name,
+                Some(NOT_SERVING),
+            ))
+        }
+    };
+    if spec.server_required && !serving {
+        return Err(bare(StatusCode::OK, name, Some(NOT_SERVING)));
+    }
+    let perm = if spec.guarded {
+        zk_proto::perms::ALL
+    } else if state.settings.auth_required {
+        zk_proto::perms::READ
+    } else {
+        return Ok(spec);
+    };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let refused = |r: Refusal| bare(r.status(), name, Some(r.message()));
+    let ids =
+        auth::identify(authorization, peer.0, state.super_digest.as_deref()).map_err(refused)?;
+    let Some((_, tree)) = state.link.tree().await else {
+        // No tree to read the ACL of `/` from (an ensemble member in election).
+        return Err(bare(StatusCode::OK, name, Some(NOT_SERVING)));
+    };
+    let root = tree.node("/").expect("every tree has a root");
+    let acl = tree.acl(root);
+    auth::authorize(&acl, perm, &ids).map_err(|r| {
+        tracing::warn!(
+            command = name,
+            ?ids,
+            "AdminServer command refused: not authorized"
+        );
+        refused(r)
+    })?;
+    Ok(spec)
+}
+
+async fn run_get(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let spec = match admit(&state, &name, &headers, peer).await {
+        Ok(spec) => spec,
+        Err(answer) => return answer,
+    };
+    if spec.post {
+        return bare(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &name,
+            Some("Invalid method"),
+        );
+    }
+    let primary = spec.primary();
+    let action = match primary {
+        "connection_stat_reset" => Some(Action::ResetConnectionStats),
+        "stat_reset" => Some(Action::ResetServerStats),
+        "set_trace_mask" => query
+            .get("traceMask")
+            .and_then(|m| m.parse().ok())
+            .map(Action::SetTraceMask),
+        // Nothing kept per observer connection yet: nothing to reset.
+        "observer_connection_stat_reset" => None,
+        "snapshot" => return snapshot(&state, &query).await,
+        _ => None,
+    };
+    if let Some(action) = action {
+        state.link.perform(action).await;
+    }
+    if matches!(
+        primary,
+        "connection_stat_reset" | "stat_reset" | "ruok" | "observer_connection_stat_reset"
+    ) {
+        return bare(StatusCode::OK, primary, None);
+    }
+    let Some(mut snap) = state.link.snapshot().await else {
+        return bare(StatusCode::SERVICE_UNAVAILABLE, primary, Some(NOT_SERVING));
+    };
+    let (snap_dir, log_dir) = (state.snap_dir.clone(), state.log_dir.clone());
+    let needs_files = matches!(primary, "dirs" | "server_stats" | "stats" | "last_snapshot");
+    let last_snapshot = if needs_files {
+        let files = tokio::task::spawn_blocking(move || {
+            (
+                dir_size(&snap_dir),
+                dir_size(&log_dir),
+                last_snapshot(&snap_dir),
+            )
+        })
+        .await
+        .unwrap_or((0, 0, None));
+        snap.data_dir_size = files.0;
+        snap.log_dir_size = files.1;
+        files.2
+    } else {
+        None
+    };
+    let extras = Extras {
+        ensemble: state.ensemble.clone(),
+        initial_config: state.initial_config.clone(),
+        last_snapshot,
+        system_properties: state.system_properties.clone(),
+    };
+    // Formatting `dump` or `watches` of a large server takes a while: off the async workers.
+    let body = tokio::task::spawn_blocking(move || {
+        let data = commands::data(primary, &snap, &extras, &query);
+        commands::response(primary, None, data)
+    })
+    .await;
+    match body {
+        Ok(body) => json(StatusCode::OK, body),
+        Err(_) => bare(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            primary,
+            Some("internal error"),
+        ),
+    }
+}
+
+async fn run_post(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let spec = match admit(&state, &name, &headers, peer).await {
+        Ok(spec) => spec,
+        Err(answer) => return answer,
+    };
+    if !spec.post {
+        return bare(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &name,
+            Some("Invalid method"),
+        );
+    }
+    restore(&state, body).await
+}
+
+/// `snapshot`: writes a snapshot of the committed tree to the data directory, as the periodic
+/// ones are, and streams the file (`?streaming=false`: headers only).
+async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Response {
+    const COMMAND: &str = "snapshot";
+    if !state.settings.snapshot_enabled {
+        tracing::warn!("snapshot command is disabled (admin.snapshot.enabled=false)");
+        return bare(StatusCode::SERVICE_UNAVAILABLE, COMMAND, None);
+    }
+    if !state.limits.allow(Limited::Snapshot, Instant::now()) {
+        tracing::warn!("snapshot request was rate limited");
+        return bare(StatusCode::TOO_MANY_REQUESTS, COMMAND, None);
+    }
+    // Java's Boolean.parseBoolean: "true" in any case is true, anything else false.
+    let streaming = query
+        .get("streaming")
+        .is_none_or(|v| v.eq_ignore_ascii_case("true"));
+    let Some((zxid, tree)) = state.link.tree().await else {
+        return bare(StatusCode::OK, COMMAND, Some(NOT_SERVING));
+    };
+    let dir = state.snap_dir.clone();
+    let compression = state.snapshot_compression;
+    let started = Instant::now();
+    let written = tokio::task::spawn_blocking(move || {
+        crate::storage::snapshot::write_tree_snapshot(&dir, zxid, &tree, compression)
+    })
+    .await;
+    let path = match written {
+        Ok(Ok(path)) => path,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the snapshot command could not write a snapshot");
+            return bare(StatusCode::INTERNAL_SERVER_ERROR, COMMAND, None);
+        }
+        Err(_) => return bare(StatusCode::INTERNAL_SERVER_ERROR, COMMAND, None),
+    };
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::warn!(error = %e, path = %path.display(), "cannot open the snapshot just written");
+            return bare(StatusCode::INTERNAL_SERVER_ERROR, COMMAND, None);
+        }
+    };
+    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    tracing::info!(
+        path = %path.display(), zxid = %format_args!("{zxid:#x}"), bytes = size,
+        ms = started.elapsed().as_millis() as u64, streaming,
+        "snapshot taken for the snapshot command"
+    );
+    let mut response = if streaming {
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        let mut r = Body::from_stream(stream).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        r
+    } else {
+        bare(StatusCode::OK, COMMAND, None)
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("0x{:x}", zxid as u64)) {
+        h.insert("last_zxid", v);
+    }
+    h.insert("snapshot_size", HeaderValue::from(size));
+    response
+}
+
+/// `restore`: not offered yet (it must replace the database durably, through the quorum in an
+/// ensemble, without sending zxids backwards); answered 501 after the checks Java makes.
+async fn restore(state: &AdminState, _body: Body) -> Response {
+    const COMMAND: &str = "restore";
+    if !state.settings.restore_enabled {
+        tracing::warn!("restore command is disabled (admin.restore.enabled=false)");
+        return bare(StatusCode::SERVICE_UNAVAILABLE, COMMAND, None);
+    }
+    if !state.limits.allow(Limited::Restore, Instant::now()) {
+        tracing::warn!("restore request was rate limited");
+        return bare(StatusCode::TOO_MANY_REQUESTS, COMMAND, None);
+    }
+    bare(
+        StatusCode::NOT_IMPLEMENTED,
+        COMMAND,
+        Some("restore is not supported by this server yet"),
+    )
+}
+
+/// `/ready`: 200 while serving clients, else 503.
+async fn ready(State(state): State<Shared>) -> Response {
+    match state.link.serving().await {
+        Some((true, mode)) => {
+            (StatusCode::OK, format!("ready: {}\n", mode.as_str())).into_response()
+        }
+        Some((false, mode)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {} not serving\n", mode.as_str()),
+        )
+            .into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "not ready: stopping\n").into_response(),
+    }
+}
+
+/// Bytes in the files of `dir` (Java's `getDataDirSize`), 0 if it cannot be read.
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The newest snapshot's zxid and modification time, seconds (Java's `SnapshotInfo`).
+fn last_snapshot(dir: &std::path::Path) -> Option<(i64, i64)> {
+    let (path, zxid, _) = crate::storage::snapshot::list_snapshots(dir)
+        .ok()?
+        .into_iter()
+        .next()?;
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    let secs = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Some((zxid, secs))
+}
