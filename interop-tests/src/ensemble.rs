@@ -13,7 +13,7 @@
 //! dataDir=<member>/data
 //! clientPort=<port>
 //! clientPortAddress=127.0.0.1
-//! admin.enableServer=false
+//! admin.enableServer=false  (or, with admin_servers(): true, on 127.0.0.1:<admin port>)
 //! 4lw.commands.whitelist=*
 //! standaloneEnabled=false
 //! server.1=127.0.0.1:<quorum>:<election>;127.0.0.1:<client>
@@ -68,6 +68,7 @@ pub struct EnsembleBuilder {
     jvm_flags: Vec<String>,
     start_timeout: Duration,
     observers: Vec<usize>,
+    admin_servers: bool,
 }
 
 impl EnsembleBuilder {
@@ -83,7 +84,15 @@ impl EnsembleBuilder {
             jvm_flags: Vec::new(),
             start_timeout: ENSEMBLE_START_TIMEOUT,
             observers: Vec::new(),
+            admin_servers: false,
         }
+    }
+
+    /// Runs every member's AdminServer (HTTP) on a free port of its own on 127.0.0.1 (see
+    /// [`Ensemble::admin_addr`]); without this, `admin.enableServer=false`.
+    pub fn admin_servers(mut self) -> Self {
+        self.admin_servers = true;
+        self
     }
 
     /// `tickTime` in ms (default 2000).
@@ -155,20 +164,25 @@ impl EnsembleBuilder {
 
     fn try_start(&self) -> std::result::Result<Ensemble, Attempt> {
         let size = self.kinds.len();
-        let ports = free_ports(3 * size).map_err(Attempt::Failed)?;
+        let per_member = if self.admin_servers { 4 } else { 3 };
+        let ports = free_ports(per_member * size).map_err(Attempt::Failed)?;
         let peers: Vec<ServerAddr> = (0..size)
             .map(|i| ServerAddr {
                 id: i as u32 + 1,
-                client_port: ports[3 * i],
-                quorum_port: ports[3 * i + 1],
-                election_port: ports[3 * i + 2],
+                client_port: ports[per_member * i],
+                quorum_port: ports[per_member * i + 1],
+                election_port: ports[per_member * i + 2],
             })
+            .collect();
+        let admin_ports = (0..size)
+            .map(|i| self.admin_servers.then(|| ports[per_member * i + 3]))
             .collect();
         let root = crate::temp_dir("zk-rs-ensemble-").map_err(Attempt::Failed)?;
         let mut ensemble = Ensemble {
             members: Vec::with_capacity(size),
             paused: vec![false; size],
             peers,
+            admin_ports,
             start_timeout: self.start_timeout,
             root: Some(root),
         };
@@ -207,6 +221,8 @@ pub struct Ensemble {
     members: Vec<Member>,
     paused: Vec<bool>,
     peers: Vec<ServerAddr>,
+    /// Each member's AdminServer port, with [`EnsembleBuilder::admin_servers`].
+    admin_ports: Vec<Option<u16>>,
     start_timeout: Duration,
     root: Option<tempfile::TempDir>,
 }
@@ -242,7 +258,13 @@ impl Ensemble {
                 .map_err(Attempt::Failed)?;
                 write_file(
                     &server.config_path(),
-                    &render_config(builder, &self.peers, &peer, &server.data_dir()),
+                    &render_config(
+                        builder,
+                        &self.peers,
+                        &peer,
+                        &server.data_dir(),
+                        self.admin_ports[i],
+                    ),
                 )
                 .map_err(Attempt::Failed)?;
                 Ok(Member::Java(server))
@@ -256,8 +278,11 @@ impl Ensemble {
                 write_file(&data.join("myid"), &format!("{}\n", peer.id))
                     .map_err(Attempt::Failed)?;
                 let config = dir.join("zoo.cfg");
-                write_file(&config, &render_config(builder, &self.peers, &peer, &data))
-                    .map_err(Attempt::Failed)?;
+                write_file(
+                    &config,
+                    &render_config(builder, &self.peers, &peer, &data, self.admin_ports[i]),
+                )
+                .map_err(Attempt::Failed)?;
                 let mut server = RustZkServerProcess::prepare(&config, builder.start_timeout)
                     .map_err(Attempt::Failed)?;
                 server.set_jvm_flags(&builder.jvm_flags);
@@ -289,6 +314,11 @@ impl Ensemble {
     /// Member `i`'s ports (`id` is its `myid`, `i + 1`).
     pub fn peer(&self, i: usize) -> ServerAddr {
         self.peers[i]
+    }
+
+    /// Member `i`'s AdminServer (with [`EnsembleBuilder::admin_servers`]).
+    pub fn admin_addr(&self, i: usize) -> Option<SocketAddr> {
+        self.admin_ports[i].map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
     }
 
     /// Member `i`'s client address.

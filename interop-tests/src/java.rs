@@ -13,13 +13,15 @@ const DEBIAN_JARS_DIR: &str = "/usr/share/java";
 /// entry points and a logging binding go on the command line. `slf4j-simple` writes the server
 /// log to stderr, which the harness captures.
 /// Debian's manifest leaves out `netty-codec` and `netty-resolver`, which the Netty connection
-/// factory and client socket (TLS) need.
+/// factory and client socket (TLS) need, and the servlet API (`libservlet-api-java`, pulled in
+/// by jetty9) that the AdminServer's Jetty needs.
 const SERVER_JARS: &[&str] = &[
     "zookeeper.jar",
     "zookeeper-jute.jar",
     "slf4j-simple.jar",
     "netty-codec.jar",
     "netty-resolver.jar",
+    "servlet-api.jar",
 ];
 
 /// Extra jars for drivers: Curator (its manifests pull in guava and the rest).

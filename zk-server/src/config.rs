@@ -124,6 +124,8 @@ pub struct Config {
     /// System properties: `zookeeper.<key>` for zoo.cfg keys that are not settings, and
     /// `-D` flags from `SERVER_JVMFLAGS`.
     pub properties: BTreeMap<String, String>,
+    /// `metricsProvider.<name>` keys by `<name>` (`className`, `httpPort`, ...).
+    pub metrics_provider: BTreeMap<String, String>,
     /// zoo.cfg keys that became properties (for a startup log line).
     pub unknown_keys: Vec<String>,
     /// The zoo.cfg text as read (the AdminServer's `initial_configuration`).
@@ -271,6 +273,7 @@ impl Config {
             dynamic_config_file: None,
             servers: BTreeMap::new(),
             properties: parse_jvm_flags(jvm_flags),
+            metrics_provider: BTreeMap::new(),
             unknown_keys: Vec::new(),
             text: text.to_owned(),
         };
@@ -333,7 +336,16 @@ impl Config {
                     cfg.servers.insert(id, parse_server(&key, v)?);
                 }
                 k if k.starts_with("group") || k.starts_with("weight") => {}
-                k if ACCEPTED_KEYS.contains(&k) || k.starts_with("metricsProvider.") => {}
+                k if k.starts_with("metricsProvider.") => {
+                    let name = &k["metricsProvider.".len()..];
+                    cfg.metrics_provider.insert(name.to_owned(), value.clone());
+                }
+                k if ACCEPTED_KEYS.contains(&k) => {}
+                // The AdminServer's keys are system properties in Java too; ours reads them.
+                k if k.starts_with("admin.") => {
+                    cfg.properties
+                        .insert(format!("zookeeper.{key}"), value.clone());
+                }
                 _ => {
                     cfg.properties
                         .insert(format!("zookeeper.{key}"), value.clone());

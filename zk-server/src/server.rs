@@ -82,6 +82,11 @@ impl RunningServer {
         self.handle.secure_local_addr()
     }
 
+    /// The AdminServer's address, when it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.handle.admin_addr()
+    }
+
     /// A handle that stops the server from elsewhere (a signal task, a test).
     pub fn stopper(&self) -> Stopper {
         self.handle.stopper()

@@ -230,6 +230,25 @@ fn sessions_to_paths(m: &BTreeMap<i64, BTreeSet<String>>) -> Value {
     )
 }
 
+/// Java's `MultipleAddresses` as Jackson writes the bean (`zabstate` prints it so): every
+/// getter, the addresses taken as reachable.
+fn multiple_addresses(addresses: &[String], hosts: &[String], ports: &[u16]) -> Value {
+    let first = addresses.first().cloned().unwrap_or_default();
+    let wildcard: Vec<String> = ports.iter().map(|p| format!("0.0.0.0:{p}")).collect();
+    json!({
+        "empty": addresses.is_empty(),
+        "all_addresses": addresses,
+        "all_reachable_addresses": addresses,
+        "one": first,
+        "reachable_address": first,
+        "wildcard_addresses": wildcard,
+        "all_ports": ports,
+        "all_host_strings": hosts,
+        "all_reachable_addresses_or_all": addresses,
+        "reachable_or_one": first,
+    })
+}
+
 fn zxid_hex(zxid: i64) -> String {
     format!("{:x}", zxid as u64)
 }
@@ -268,8 +287,7 @@ pub fn data(
                 .session_buckets
                 .iter()
                 .map(|b| {
-                    let members: Vec<i64> = b.members.iter().copied().collect();
-                    (b.expires_at_monotonic_ms.to_string(), json!(members))
+                    (b.expires_at_monotonic_ms.to_string(), json!(b.members))
                 })
                 .collect();
             object(json!({
@@ -398,12 +416,11 @@ pub fn data(
         "zabstate" => match (&x.ensemble, s.serving, &s.quorum) {
             (Some(e), true, Some(_)) => {
                 let me = e.members.iter().find(|m| m.id == e.my_id);
-                let first = |list: &[String]| list.first().cloned().unwrap_or_default();
                 object(json!({
                     "myid": e.my_id,
                     "is_leader": s.mode == ServerMode::Leader,
-                    "quorum_address": me.map(|m| first(&m.quorum_addresses)).unwrap_or_default(),
-                    "election_address": me.map(|m| first(&m.election_addresses)).unwrap_or_default(),
+                    "quorum_address": me.map(|m| multiple_addresses(&m.quorum_addresses, &m.hosts, &m.quorum_ports)),
+                    "election_address": me.map(|m| multiple_addresses(&m.election_addresses, &m.hosts, &m.election_ports)),
                     "client_address": me.map(|m| m.client_address.clone()).unwrap_or_default(),
                     "voting": me.is_some_and(|m| m.voting),
                     "last_zxid": format!("0x{}", zxid_hex(s.last_zxid)),

@@ -94,8 +94,12 @@ pub struct MemberView {
     pub hosts: Vec<String>,
     /// Its quorum addresses, `host:port`.
     pub quorum_addresses: Vec<String>,
+    /// Its quorum ports, one per host.
+    pub quorum_ports: Vec<u16>,
     /// Its election addresses, `host:port`.
     pub election_addresses: Vec<String>,
+    /// Its election ports, one per host.
+    pub election_ports: Vec<u16>,
     /// Its client address, `host:port`, or empty when its server line has none.
     pub client_address: String,
     /// A voter (participant) rather than an observer.
@@ -124,6 +128,8 @@ impl EnsembleView {
                         .iter()
                         .map(|a| format!("{}:{}", delimited(&a.host), a.quorum_port))
                         .collect(),
+                    quorum_ports: m.addresses.iter().map(|a| a.quorum_port).collect(),
+                    election_ports: m.addresses.iter().map(|a| a.election_port).collect(),
                     election_addresses: m
                         .addresses
                         .iter()
