@@ -151,6 +151,8 @@ pub struct CoreConfig {
     pub providers: acl::Providers,
     /// SASL users and enforcement (see [`crate::sasl`]).
     pub sasl: crate::sasl::SaslConfig,
+    /// The server's metrics registry (request latencies, commits, sessions expired).
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Default for CoreConfig {
@@ -170,8 +172,21 @@ impl Default for CoreConfig {
             max_txn_bytes: zk_proto::storage::DEFAULT_MAX_TXN_LEN,
             providers: acl::Providers::default(),
             sasl: crate::sasl::SaslConfig::default(),
+            metrics: crate::metrics::Metrics::new(false),
         }
     }
+}
+
+/// Unanswered requests remembered per connection, at most (for latencies only).
+const MAX_IN_FLIGHT: usize = 4096;
+
+/// A request of a connection waiting for its reply: when it arrived, for the latencies.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    xid: i32,
+    arrived_ms: u64,
+    /// It proposes a txn (`updatelatency`) rather than reads (`readlatency`).
+    write: bool,
 }
 
 /// One client connection.
@@ -188,6 +203,8 @@ struct Conn {
     establishing: bool,
     /// Requests that arrived while earlier ones of this connection wait, in arrival order.
     held: std::collections::VecDeque<ClientRequest>,
+    /// Requests not answered yet, in arrival order (replies come in that order).
+    in_flight: std::collections::VecDeque<InFlight>,
 }
 
 impl Conn {
@@ -206,6 +223,7 @@ impl Conn {
             pending_writes: 0,
             establishing: false,
             held: std::collections::VecDeque::new(),
+            in_flight: std::collections::VecDeque::new(),
         }
     }
 }
@@ -229,6 +247,12 @@ pub struct ConnStats {
     pub established_wall_ms: i64,
     /// The session timeout.
     pub session_timeout_ms: i32,
+    /// When the last reply went out (monotonic ms).
+    pub last_response_ms: u64,
+    /// The last request's latency, ms.
+    pub last_latency_ms: i64,
+    /// Latencies of this connection's requests, ms.
+    pub latency: crate::admin::Summary,
 }
 
 /// Counters for the four-letter words.
@@ -238,6 +262,10 @@ pub struct Counters {
     pub packets_received: u64,
     /// Frames sent to clients.
     pub packets_sent: u64,
+    /// Latency of every request answered, ms (Java's `ServerStats` latency).
+    pub request_latency: crate::admin::Summary,
+    /// Sizes of the replies sent (`client_response_stats`).
+    pub response_sizes: crate::admin::BufferStats,
 }
 
 /// The server core. See the module docs.
@@ -260,6 +288,9 @@ pub struct ServerCore {
     /// The last zxid proposed (`last_zxid` when nothing is pending).
     last_proposed_zxid: i64,
     counters: Counters,
+    /// The runtime's clock (monotonic ms) as of the inputs being handled: reply latencies
+    /// are measured against it.
+    clock_ms: u64,
     /// When the next container/TTL sweep is due (monotonic ms).
     next_reap_ms: u64,
     /// Reused to measure txns before they are logged.
@@ -316,6 +347,7 @@ impl ServerCore {
             last_zxid,
             last_proposed_zxid: last_zxid,
             counters: Counters::default(),
+            clock_ms: now_ms,
             next_reap_ms,
             scratch: Vec::new(),
             sasl_exchanges: HashMap::new(),
@@ -393,9 +425,32 @@ impl ServerCore {
         out
     }
 
-    /// Resets the server-wide packet counters (`srst`).
+    /// Sets the clock (monotonic ms) for the inputs that follow: the runtime calls it as it
+    /// takes inputs, so reply latencies count from a request's arrival to its reply.
+    pub fn set_clock(&mut self, now_ms: u64) {
+        self.clock_ms = self.clock_ms.max(now_ms);
+    }
+
+    /// The server's metrics registry.
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
+        &self.config.metrics
+    }
+
+    /// Open client connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Requests received and not answered yet, on every connection.
+    pub fn outstanding_requests(&self) -> u64 {
+        self.conns.values().map(|c| c.in_flight.len() as u64).sum()
+    }
+
+    /// Resets the server-wide statistics (`srst`): packets, latency, reply sizes, and the
+    /// metrics registry unless Prometheus exports it.
     pub fn reset_counters(&mut self) {
         self.counters = Counters::default();
+        self.config.metrics.reset();
     }
 
     /// Resets every connection's statistics (`crst`).
@@ -406,6 +461,8 @@ impl ServerCore {
             c.stats.last_op = "NA";
             c.stats.last_cxid = -1;
             c.stats.last_zxid = -1;
+            c.stats.last_latency_ms = 0;
+            c.stats.latency = crate::admin::Summary::default();
         }
     }
 

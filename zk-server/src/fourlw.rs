@@ -28,6 +28,8 @@ pub struct AdminContext {
     pub mode: ServerMode,
     /// What an ensemble member adds to `mntr`.
     pub quorum: Option<crate::admin::QuorumStats>,
+    /// The server's metrics registry (read while no core serves).
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl AdminContext {
@@ -74,10 +76,51 @@ impl AdminContext {
             trace_mask: 306,
             mode: ServerMode::Standalone,
             quorum: None,
+            metrics: crate::metrics::Metrics::new(false),
         }
     }
 }
 
+/// The state the gauges read, without the per-connection, per-watch and per-session lists:
+/// what a Prometheus scrape every few seconds asks for, cheap on any tree.
+fn gauges_snapshot(core: &ServerCore, ctx: &AdminContext) -> AdminSnapshot {
+    let tree = core.tree();
+    let process = crate::metrics::ProcessStats::read();
+    let fd = |v: Option<u64>| v.map_or(-1, |v| v as i64);
+    AdminSnapshot {
+        serving: true,
+        version: admin::full_version(admin::build_date()),
+        mode: ctx.mode,
+        quorum: ctx.quorum.clone(),
+        packets_received: core.counters().packets_received,
+        packets_sent: core.counters().packets_sent,
+        request_latency: core.counters().request_latency,
+        client_response_sizes: core.counters().response_sizes,
+        outstanding_requests: core.outstanding_requests(),
+        approximate_data_size: tree.approximate_data_size().max(0) as u64,
+        open_file_descriptors: fd(process.open_fds),
+        max_file_descriptors: fd(process.max_fds),
+        alive_connections: core.connection_count() as u64,
+        last_zxid: core.last_zxid(),
+        // Java's node map holds the root twice ("" and "/").
+        node_count: tree.node_count() as u64 + 1,
+        ephemerals_count: tree
+            .sessions()
+            .keys()
+            .map(|id| tree.ephemerals(*id).count() as u64)
+            .sum(),
+        conf: ctx.conf.clone(),
+        env: ctx.env.clone(),
+        trace_mask: ctx.trace_mask,
+        watch_count: core.watches().watch_count() as u64,
+        global_sessions: tree.sessions().len() as u64,
+        uptime_ms: ctx.started.elapsed().as_millis() as u64,
+        ..AdminSnapshot::default()
+    }
+}
+
+/// Everything the words and commands read: the gauges, the lists (connections, watches,
+/// ephemerals, expiry buckets) and the metrics registry.
 fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) -> AdminSnapshot {
     let tree = core.tree();
     let conns = core.connection_stats();
@@ -97,10 +140,9 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
                 // Reading (OP_READ) with nothing queued: replies go out as they are made.
                 interest_ops: 1,
                 queued: 0,
-                // Per-connection latency is not measured yet.
-                last_response_monotonic_ms: now_ms as i64,
-                last_latency_ms: 0,
-                latency: Default::default(),
+                last_response_monotonic_ms: s.last_response_ms as i64,
+                last_latency_ms: s.last_latency_ms,
+                latency: s.latency,
             })
         })
         .collect();
@@ -116,24 +158,12 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
         .map(|id| (*id, tree.ephemerals(*id).map(str::to_owned).collect()))
         .filter(|(_, paths): &(i64, std::collections::BTreeSet<String>)| !paths.is_empty())
         .collect::<std::collections::BTreeMap<_, _>>();
-    let ephemerals_count = ephemerals.values().map(|p| p.len() as u64).sum();
-    AdminSnapshot {
-        serving: true,
-        version: admin::full_version(admin::build_date()),
-        mode: ctx.mode,
-        quorum: ctx.quorum.clone(),
+    let mut snapshot = AdminSnapshot {
         now_wall_ms: wall_ms,
         now_monotonic_ms: now_ms,
-        packets_received: core.counters().packets_received,
-        packets_sent: core.counters().packets_sent,
-        alive_connections: conns.len() as u64,
-        last_zxid: core.last_zxid(),
-        // Java's node map holds the root twice ("" and "/").
-        node_count: tree.node_count() as u64 + 1,
         connections,
         data_watches,
         ephemerals,
-        ephemerals_count,
         session_buckets: core
             .session_buckets()
             .into_iter()
@@ -142,14 +172,10 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
                 members,
             })
             .collect(),
-        conf: ctx.conf.clone(),
-        env: ctx.env.clone(),
-        trace_mask: ctx.trace_mask,
-        watch_count: core.watches().watch_count() as u64,
-        global_sessions: tree.sessions().len() as u64,
-        uptime_ms: ctx.started.elapsed().as_millis() as u64,
-        ..AdminSnapshot::default()
-    }
+        ..gauges_snapshot(core, ctx)
+    };
+    core.metrics().fill(&mut snapshot);
+    snapshot
 }
 
 /// A four-letter word's answer: ready now, or a job that formats it off the core task (`dump`,
@@ -178,16 +204,7 @@ pub fn answer_not_serving(
     word: FourLetterWord,
     stmk_mask: Option<i64>,
 ) -> Vec<u8> {
-    let snap = AdminSnapshot {
-        serving: false,
-        version: admin::full_version(admin::build_date()),
-        mode: ctx.mode,
-        conf: ctx.conf.clone(),
-        env: ctx.env.clone(),
-        trace_mask: ctx.trace_mask,
-        uptime_ms: ctx.started.elapsed().as_millis() as u64,
-        ..AdminSnapshot::default()
-    };
+    let snap = not_serving_snapshot(ctx);
     admin::answer(word, stmk_mask, &ctx.whitelist, &snap).bytes
 }
 
@@ -239,6 +256,7 @@ pub fn admin_call(
     let reply = match call.ask {
         AdminAsk::Serving => AdminReply::Serving(true, ctx.mode),
         AdminAsk::Snapshot => AdminReply::Snapshot(Box::new(snapshot(core, ctx, now_ms, wall_ms))),
+        AdminAsk::Gauges => AdminReply::Snapshot(Box::new(gauges_snapshot(core, ctx))),
         AdminAsk::Perform(action) => {
             match action {
                 admin::Action::ResetServerStats => core.reset_counters(),
@@ -256,23 +274,33 @@ pub fn admin_call(
     let _ = call.reply.send(reply);
 }
 
+/// What the words and commands see while an ensemble member does not serve: the settings,
+/// the role and the metrics registry.
+fn not_serving_snapshot(ctx: &AdminContext) -> AdminSnapshot {
+    let mut snap = AdminSnapshot {
+        serving: false,
+        version: admin::full_version(admin::build_date()),
+        mode: ctx.mode,
+        quorum: ctx.quorum.clone(),
+        conf: ctx.conf.clone(),
+        env: ctx.env.clone(),
+        trace_mask: ctx.trace_mask,
+        uptime_ms: ctx.started.elapsed().as_millis() as u64,
+        ..AdminSnapshot::default()
+    };
+    ctx.metrics.fill(&mut snap);
+    snap
+}
+
 /// Answers a question of the AdminServer while an ensemble member does not serve: the words
 /// that need no tree answer from the settings.
 pub fn admin_call_not_serving(ctx: &mut AdminContext, call: crate::admin_http::AdminCall) {
     use crate::admin_http::{AdminAsk, AdminReply};
     let reply = match call.ask {
         AdminAsk::Serving => AdminReply::Serving(false, ctx.mode),
-        AdminAsk::Snapshot => AdminReply::Snapshot(Box::new(AdminSnapshot {
-            serving: false,
-            version: admin::full_version(admin::build_date()),
-            mode: ctx.mode,
-            quorum: ctx.quorum.clone(),
-            conf: ctx.conf.clone(),
-            env: ctx.env.clone(),
-            trace_mask: ctx.trace_mask,
-            uptime_ms: ctx.started.elapsed().as_millis() as u64,
-            ..AdminSnapshot::default()
-        })),
+        AdminAsk::Snapshot | AdminAsk::Gauges => {
+            AdminReply::Snapshot(Box::new(not_serving_snapshot(ctx)))
+        }
         AdminAsk::Perform(admin::Action::SetTraceMask(mask)) => {
             ctx.trace_mask = mask;
             AdminReply::Done

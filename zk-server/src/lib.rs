@@ -7,6 +7,7 @@ pub mod admin_http;
 pub mod config;
 pub mod core;
 pub mod fourlw;
+pub mod metrics;
 pub mod outgoing;
 pub mod peer;
 pub mod quorum;

@@ -89,6 +89,7 @@ pub struct ServerHandle {
     addr: SocketAddr,
     secure_addr: Option<SocketAddr>,
     admin_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     shutdown: Arc<watch::Sender<bool>>,
     done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -119,6 +120,11 @@ impl ServerHandle {
     /// The AdminServer's address, when it runs (`admin.enableServer`, and its port bound).
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
+    }
+
+    /// Prometheus' `/metrics` address, when it is served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// A handle that can stop the server from elsewhere.
@@ -176,6 +182,9 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
         max_txn_bytes: cfg.max_txn_bytes(),
         providers: crate::acl::Providers::from_config(cfg),
         sasl: crate::sasl::SaslConfig::default(),
+        metrics: crate::metrics::Metrics::new(
+            crate::metrics::PrometheusSettings::from_config(cfg).is_some(),
+        ),
     }
 }
 
@@ -189,7 +198,8 @@ pub async fn start(
 ) -> std::io::Result<ServerHandle> {
     let sasl = crate::sasl::SaslConfig::load(&cfg)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    start_with_snapshots(cfg, tree, log, None, sasl).await
+    let metrics = core_config(&cfg).metrics;
+    start_with_snapshots(cfg, tree, log, None, sasl, metrics).await
 }
 
 /// Like [`start`], taking snapshots per `snapshots` (a durable server), with the SASL settings
@@ -200,13 +210,14 @@ pub async fn start_with_snapshots(
     log: Box<dyn TxnLog>,
     snapshots: Option<SnapshotPolicy>,
     sasl: crate::sasl::SaslConfig,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<ServerHandle> {
     let kind = Kind::Standalone {
         tree,
         log,
         snapshots,
     };
-    start_kind(cfg, sasl, kind).await
+    start_kind(cfg, sasl, kind, metrics).await
 }
 
 /// Binds the client ports of an ensemble member and starts its core task, which serves
@@ -219,6 +230,7 @@ pub async fn start_member(
     my_id: u8,
     quorum_size: i64,
     ensemble: Option<crate::admin_http::EnsembleView>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<(ServerHandle, CorePipeline)> {
     let (pipeline, node) = CorePipeline::channel();
     let info = member::MemberInfo {
@@ -231,7 +243,7 @@ pub async fn start_member(
         my_id,
         info,
     };
-    let handle = start_kind(cfg, sasl, kind).await?;
+    let handle = start_kind(cfg, sasl, kind, metrics).await?;
     Ok((handle, pipeline))
 }
 
@@ -258,6 +270,7 @@ async fn start_kind(
     cfg: Config,
     sasl: crate::sasl::SaslConfig,
     kind: Kind,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<ServerHandle> {
     // The TLS setup is checked before anything is bound: a bad store stops the start.
     let secure = match cfg.secure_client_port {
@@ -296,6 +309,7 @@ async fn start_kind(
     let started = Instant::now();
     let mut core_cfg = core_config(&cfg);
     core_cfg.sasl = sasl;
+    core_cfg.metrics = metrics.clone();
     if let Some(accounts) = &core_cfg.sasl.accounts {
         info!(users = ?accounts.users(), "SASL DIGEST-MD5 enabled on the client port");
     }
@@ -309,6 +323,7 @@ async fn start_kind(
     let mut admin = crate::fourlw::AdminContext::new(&cfg, plain_addr.map_or(0, |a| a.port()));
     admin.conf.client_port = plain_addr.map_or(-1, |a| i32::from(a.port()));
     admin.conf.secure_client_port = secure_addr.map_or(-1, |a| i32::from(a.port()));
+    admin.metrics = metrics.clone();
     let (snapshots, run): (Option<SnapshotPolicy>, BoxFuture<std::io::Result<()>>) = match kind {
         Kind::Standalone {
             tree,
@@ -410,10 +425,14 @@ async fn start_kind(
             ))
         })
         .collect();
-    let admin = start_admin(&cfg, &input_tx, &shutdown_rx, ensemble).await;
+    let admin = start_admin(&cfg, &input_tx, &shutdown_rx, ensemble, &metrics).await;
     let admin_addr = admin
         .as_ref()
         .map(crate::admin_http::AdminServer::local_addr);
+    let prometheus = start_metrics(&cfg, &input_tx, &shutdown_rx, &metrics).await;
+    let metrics_addr = prometheus
+        .as_ref()
+        .map(crate::admin_http::MetricsServer::local_addr);
     drop(input_tx);
     let done = tokio::spawn(async move {
         for accept in accepts {
@@ -421,6 +440,9 @@ async fn start_kind(
         }
         if let Some(admin) = admin {
             admin.wait().await;
+        }
+        if let Some(prometheus) = prometheus {
+            prometheus.wait().await;
         }
         let _ = ticker.await;
         // The accept loop dropped its sender and every connection task ends with the core.
@@ -430,33 +452,19 @@ async fn start_kind(
         addr,
         secure_addr,
         admin_addr,
+        metrics_addr,
         shutdown: shutdown_tx,
         done: Some(done),
     })
 }
 
-/// Starts the AdminServer (unless `admin.enableServer=false`), its questions forwarded to the
-/// core's input queue until the server stops. A port that cannot be bound is logged, and the
-/// server serves clients without it.
-async fn start_admin(
-    cfg: &Config,
+/// A [`crate::admin_http::CoreLink`] whose questions are forwarded to the core's input queue
+/// until the server stops.
+fn core_link(
     input_tx: &mpsc::Sender<Input>,
     shutdown: &watch::Receiver<bool>,
-    ensemble: Option<crate::admin_http::EnsembleView>,
-) -> Option<crate::admin_http::AdminServer> {
+) -> crate::admin_http::CoreLink {
     let (link, mut calls) = crate::admin_http::CoreLink::new(64);
-    let state = crate::admin_http::AdminState::new(cfg, link, ensemble);
-    let admin = match crate::admin_http::AdminServer::start(state, shutdown.clone()).await {
-        Ok(admin) => admin?,
-        Err(e) => {
-            let s = crate::admin_http::AdminSettings::from_config(cfg);
-            tracing::error!(
-                address = %s.address, port = s.port, error = %e,
-                "cannot start the AdminServer; serving clients without it"
-            );
-            return None;
-        }
-    };
     let input_tx = input_tx.clone();
     let mut shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -470,7 +478,64 @@ async fn start_admin(
             }
         }
     });
-    Some(admin)
+    link
+}
+
+/// Starts the AdminServer (unless `admin.enableServer=false`). A port that cannot be bound is
+/// logged, and the server serves clients without it.
+async fn start_admin(
+    cfg: &Config,
+    input_tx: &mpsc::Sender<Input>,
+    shutdown: &watch::Receiver<bool>,
+    ensemble: Option<crate::admin_http::EnsembleView>,
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
+) -> Option<crate::admin_http::AdminServer> {
+    let settings = crate::admin_http::AdminSettings::from_config(cfg);
+    if !settings.enabled {
+        info!("admin.enableServer=false: no AdminServer");
+        return None;
+    }
+    let link = core_link(input_tx, shutdown);
+    let state = crate::admin_http::AdminState::new(cfg, link, ensemble, metrics.clone());
+    match crate::admin_http::AdminServer::start(state, shutdown.clone()).await {
+        Ok(admin) => admin,
+        Err(e) => {
+            tracing::error!(
+                address = %settings.address, port = settings.port, error = %e,
+                "cannot start the AdminServer; serving clients without it"
+            );
+            None
+        }
+    }
+}
+
+/// Starts Prometheus' `/metrics` when `metricsProvider.className` asks for it. A port that
+/// cannot be bound is logged, and the server serves clients without it.
+async fn start_metrics(
+    cfg: &Config,
+    input_tx: &mpsc::Sender<Input>,
+    shutdown: &watch::Receiver<bool>,
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
+) -> Option<crate::admin_http::MetricsServer> {
+    let settings = crate::metrics::PrometheusSettings::from_config(cfg)?;
+    let link = core_link(input_tx, shutdown);
+    match crate::admin_http::MetricsServer::start(
+        &settings,
+        link,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await
+    {
+        Ok(server) => Some(server),
+        Err(e) => {
+            tracing::error!(
+                host = %settings.host, port = settings.port, error = %e,
+                "cannot serve Prometheus metrics; serving clients without them"
+            );
+            None
+        }
+    }
 }
 
 /// Inputs handled before one log sync, at most: group commit without starving the writers.
@@ -533,6 +598,8 @@ async fn run_core(
             let durable = log.flush().inspect_err(|e| {
                 tracing::error!(error = %e, "cannot sync the transaction log; stopping");
             })?;
+            // Replies released now count their wait for the fsync.
+            core.set_clock(now_ms());
             let committed = core.commit_through(durable, wall_ms());
             txns_since_snapshot += append_logged(&mut *log, committed, &mut sends)?;
         }
@@ -549,6 +616,7 @@ async fn run_core(
                 txns_since_snapshot = 0;
                 let (zxid, tree) = core.snapshot_view();
                 let policy = policy.clone();
+                let metrics = core.metrics().clone();
                 snapshot_running = Some(tokio::task::spawn_blocking(move || {
                     let started = std::time::Instant::now();
                     let written = crate::storage::snapshot::write_tree_snapshot(
@@ -557,6 +625,7 @@ async fn run_core(
                         &tree,
                         policy.compression,
                     );
+                    metrics.record_since(crate::metrics::SummaryKind::SnapshotTime, started);
                     info!(
                         nodes = tree.node_count(),
                         ms = started.elapsed().as_millis() as u64,
@@ -584,6 +653,7 @@ fn client_input(
     admin: &mut crate::fourlw::AdminContext,
     now_ms: u64,
 ) -> Vec<Action> {
+    core.set_clock(now_ms);
     match input {
         Input::Connect {
             conn,

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use tracing::info;
 
 use crate::config::Config;
+use crate::metrics::{Metrics, SummaryKind};
 use crate::runtime::{self, ServerHandle, Stopper};
 use crate::storage::recovery::{self, RecoveryError};
 use crate::storage::txnlog::TxnLogWriter;
@@ -87,6 +88,11 @@ impl RunningServer {
         self.handle.admin_addr()
     }
 
+    /// Prometheus' `/metrics` address, when it is served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.handle.metrics_addr()
+    }
+
     /// A handle that stops the server from elsewhere (a signal task, a test).
     pub fn stopper(&self) -> Stopper {
         self.handle.stopper()
@@ -128,19 +134,36 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
             }
         }
     }
+    let metrics = new_metrics(&cfg);
+    let init_started = std::time::Instant::now();
     let recovered = recovery::recover(&cfg, options.truncate_corrupt_log)?;
-    let log = TxnLogWriter::open(
+    metrics.record_since(SummaryKind::DbInitTime, init_started);
+    metrics.record(
+        SummaryKind::StartupSnapLoadTime,
+        recovered.snap_load_ms as i64,
+    );
+    metrics.record(
+        SummaryKind::StartupTxnsLoadTime,
+        recovered.txns_load_ms as i64,
+    );
+    metrics.record(
+        SummaryKind::StartupTxnsLoaded,
+        recovered.replayed.len() as i64,
+    );
+    let mut log = TxnLogWriter::open(
         &cfg.data_log_dir.join("version-2"),
         cfg.pre_alloc_size_kb(),
         cfg.force_sync(),
     )
     .map_err(RunError::OpenLog)?;
+    log.set_metrics(metrics.clone());
     let handle = runtime::start_with_snapshots(
         cfg,
         recovered.tree,
         Box::new(log),
         Some(recovered.snapshots),
         sasl,
+        metrics,
     )
     .await
     .map_err(RunError::Listen)?;
@@ -150,6 +173,11 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
         startup_snapshot: Some(recovered.startup_snapshot),
         node: None,
     })
+}
+
+/// The server's metrics registry; `srst` leaves it alone when Prometheus exports it.
+fn new_metrics(cfg: &Config) -> std::sync::Arc<Metrics> {
+    Metrics::new(crate::metrics::PrometheusSettings::from_config(cfg).is_some())
 }
 
 /// Starts an ensemble member: the client ports and core task, then the node, which recovers
@@ -168,6 +196,7 @@ async fn start_member(
         cfg.client_port_address = Some(client.host.clone());
     }
     let my_id = me.id;
+    let metrics = new_metrics(&cfg);
     info!(
         myid = my_id,
         members = quorum.verifier.voting_members().count(),
@@ -187,10 +216,13 @@ async fn start_member(
             my_id,
             quorum.verifier.members(),
         )),
+        metrics.clone(),
     )
     .await
     .map_err(RunError::Listen)?;
-    let node = crate::peer::node::QuorumNode::start(cfg, quorum, Box::new(pipeline)).await?;
+    let node =
+        crate::peer::node::QuorumNode::start_with_metrics(cfg, quorum, Box::new(pipeline), metrics)
+            .await?;
     let stop = node.stop_token();
     let stopper = handle.stopper();
     let node_task = tokio::spawn(async move {

@@ -292,6 +292,8 @@ pub struct DataTree {
     containers: HashSet<String>,
     ttls: HashSet<String>,
     digest: i64,
+    /// Bytes of paths and data over all nodes (Java's `approximateDataSize`).
+    data_size: i64,
     last_processed_zxid: i64,
     extended_types: bool,
     /// The quota roots (`/zookeeper/quota/.../zookeeper_limits` nodes).
@@ -310,6 +312,7 @@ impl DataTree {
         let empty = |acl_ref| Node::new(Some(Bytes::new()), acl_ref, StatPersisted::default());
         let mut tree = DataTree::empty(empty(OPEN_ACL_REF), extended_types);
         tree.digest = DataTree::node_digest("/", &tree.root);
+        tree.data_size = node_size("/", &tree.root);
         tree.insert(ZOOKEEPER, empty(OPEN_ACL_REF));
         tree.insert(QUOTA, empty(OPEN_ACL_REF));
         let config_acl = tree.acls.add_usage(&Acl::read_unsafe());
@@ -330,6 +333,7 @@ impl DataTree {
             containers: HashSet::new(),
             ttls: HashSet::new(),
             digest: 0,
+            data_size: 0,
             last_processed_zxid: 0,
             extended_types,
             quotas: quota::QuotaRoots::default(),
@@ -554,6 +558,11 @@ impl DataTree {
         self.digest
     }
 
+    /// Bytes of paths and data over all nodes (`zk_approximate_data_size`).
+    pub fn approximate_data_size(&self) -> i64 {
+        self.data_size
+    }
+
     /// The zxid of the last applied txn.
     pub fn last_processed_zxid(&self) -> i64 {
         self.last_processed_zxid
@@ -573,6 +582,7 @@ impl DataTree {
         let parent_path = parent(path).expect("not the root");
         let name = zk_proto::path::basename(path).to_owned();
         self.digest = self.digest.wrapping_add(Self::node_digest(path, &node));
+        self.data_size += node_size(path, &node);
         self.node_count += 1;
         self.node_mut_resized(parent_path, 1 + node.descendants as isize)
             .expect("caller checked the parent exists")
@@ -595,9 +605,12 @@ impl DataTree {
             .node_mut_resized(path, delta)
             .expect("caller checked the node exists");
         let before = node_digest(path, node.data.as_deref(), &node.stat);
+        let size_before = node_size(path, node);
         let out = change(node);
         let after = node_digest(path, node.data.as_deref(), &node.stat);
+        let size_after = node_size(path, node);
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+        self.data_size += size_after - size_before;
         out
     }
 
@@ -609,6 +622,7 @@ impl DataTree {
         while let Some((path, node)) = pending.pop() {
             self.node_count -= 1;
             self.digest = self.digest.wrapping_sub(Self::node_digest(&path, node));
+            self.data_size -= node_size(&path, node);
             self.acls.remove_usage(node.acl_ref);
             self.unindex_owner(&path, node.stat.ephemeral_owner);
             for (name, child) in node.children.iter() {
@@ -812,6 +826,7 @@ impl DataTree {
         self.index_owner(path, owner);
         result.stat = Some(self.client_stat(&node));
         self.digest = self.digest.wrapping_add(Self::node_digest(path, &node));
+        self.data_size += node_size(path, &node);
         self.node_count += 1;
         let parent_acl_ref = self.update_resized(&parent_path, 1, |p| {
             p.attach(name, node);
@@ -1159,10 +1174,16 @@ impl SnapshotVisitor for DataTreeBuilder {
         tree.digest = tree
             .digest
             .wrapping_add(DataTree::node_digest(&path, &node));
+        tree.data_size += node_size(&path, &node);
         tree.node_count += 1;
         self.open.push((path, node));
         Ok(())
     }
+}
+
+/// What a node adds to `approximate_data_size`: its path and its data, in bytes.
+fn node_size(path: &str, node: &Node) -> i64 {
+    (path.len() + node.data.as_ref().map_or(0, |d| d.len())) as i64
 }
 
 fn child_path(parent: &str, child: &str) -> String {
@@ -1318,9 +1339,19 @@ mod tests {
             }
             let paths = walk(&tree);
             proptest::prop_assert_eq!(paths.len(), tree.node_count());
+            // The data size is that of the nodes there (the root's path counted as "/").
+            let size: i64 = paths
+                .iter()
+                .map(|p| {
+                    let p = if p.is_empty() { "/" } else { p.as_str() };
+                    node_size(p, tree.node(p).unwrap())
+                })
+                .sum();
+            proptest::prop_assert_eq!(size, tree.approximate_data_size());
             // Every node's subtree count is the number of walked paths below it, also in a
             // tree loaded from a snapshot of it.
             let rebuilt = DataTree::from_snapshot(&tree.to_snapshot(), false).unwrap();
+            proptest::prop_assert_eq!(rebuilt.approximate_data_size(), size);
             for path in &paths {
                 let prefix = if path == "/" { "/".to_owned() } else { format!("{path}/") };
                 let below = paths.iter().filter(|p| p.starts_with(&prefix) && *p != path).count();

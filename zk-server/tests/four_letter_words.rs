@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use zk_proto::frame::FourLetterWord;
 use zk_server::admin::{
     answer, AdminSnapshot, ConfInfo, ConnectionInfo, ConnectionRef, ExpiryBucket, HostEnv,
-    Percentiles, ServerMode, Summary, MNTR_COUNTERS, MNTR_SUMMARIES,
+    Percentiles, ServerMode, Summary,
 };
+use zk_server::metrics::{Counter, Detail, SummaryKind};
 
 const JAVA_VERSION: &str = "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC";
 const SESSION: i64 = 0x0100_007e_3c08_000a;
@@ -307,10 +308,16 @@ fn mntr() {
     snap.client_response_sizes.add(16);
     snap.client_response_sizes.add(163);
     snap.client_response_sizes.add(91);
-    for name in MNTR_COUNTERS {
-        snap.counters.insert(name.to_string(), int(name));
+    // Every counter and summary of the registry that Java 3.8 printed, with Java's values.
+    let in_java = |key: String| java.contains_key(format!("zk_{key}").as_str());
+    for c in Counter::ALL.iter().filter(|c| in_java(c.name().to_owned())) {
+        snap.counters.insert(c.name().to_string(), int(c.name()));
     }
-    for (name, with_percentiles) in MNTR_SUMMARIES {
+    for kind in SummaryKind::ALL
+        .iter()
+        .filter(|k| in_java(format!("cnt_{}", k.name())))
+    {
+        let name = kind.name();
         let count = int(&format!("cnt_{name}"));
         snap.summaries.insert(
             name.to_string(),
@@ -321,7 +328,7 @@ fn mntr() {
                 max: int(&format!("max_{name}")),
             },
         );
-        if *with_percentiles {
+        if kind.detail() == Detail::Advanced {
             snap.percentiles.insert(
                 name.to_string(),
                 Percentiles {
@@ -345,14 +352,33 @@ fn mntr() {
         .filter(|l| our_keys.contains(l.split('\t').next().unwrap()))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert_eq!(ours, expected);
-    let summary_lines: usize = MNTR_SUMMARIES
+    let ours_in_java: String = ours
+        .lines()
+        .filter(|l| java.contains_key(l.split('\t').next().unwrap()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(ours_in_java, expected);
+    // Java's lines we do not print: the per-namespace summary sets only.
+    let missing: Vec<&str> = capture
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .filter(|k| !our_keys.contains(k))
+        .collect();
+    assert!(
+        missing.iter().all(|k| k.ends_with("_per_namespace")),
+        "{missing:?}"
+    );
+    // Ours that Java 3.8 does not print: 3.9's additions only.
+    let added: Vec<&str> = our_keys
         .iter()
-        .map(|(_, p)| if *p { 9 } else { 5 })
-        .sum();
-    assert_eq!(
-        ours.lines().count(),
-        2 + 24 + MNTR_COUNTERS.len() + summary_lines
+        .copied()
+        .filter(|k| !java.contains_key(k))
+        .collect();
+    assert!(
+        added
+            .iter()
+            .all(|k| k.contains("restore") || k.contains("snapshot_")),
+        "{added:?}"
     );
     for key in [
         "zk_version",
@@ -382,9 +408,10 @@ fn mntr() {
     snap.counters.insert("zz_extra".into(), 7);
     snap.summaries.insert("zz_time".into(), Summary::default());
     let ours = text(FourLetterWord::Mntr, &snap);
-    assert!(ours.contains("zk_revalidate_count\t0\nzk_zz_extra\t7\nzk_avg_leader_unavailable_time"));
+    assert!(ours
+        .contains("zk_restore_rate_limited_count\t0\nzk_zz_extra\t7\nzk_avg_socket_closing_time"));
     assert!(ours.ends_with(
-        "zk_p999_propagation_latency\t18\nzk_avg_zz_time\t0.0\nzk_min_zz_time\t0\n\
+        "zk_sum_restore_time\t0\nzk_avg_zz_time\t0.0\nzk_min_zz_time\t0\n\
          zk_max_zz_time\t0\nzk_cnt_zz_time\t0\nzk_sum_zz_time\t0\n"
     ));
 }

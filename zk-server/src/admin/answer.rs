@@ -7,8 +7,6 @@ use zk_proto::frame::FourLetterWord;
 
 use super::{conf, dump, envi, is_enabled, java_name, mntr, stat};
 use super::{AdminSnapshot, ServerMode, NOT_SERVING};
-#[cfg(doc)]
-use super::{MNTR_COUNTERS, MNTR_SUMMARIES};
 
 /// A side effect the caller performs for a word (the answer's text does not depend on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +50,7 @@ pub struct Answer {
 /// `min_client_response_size`, `non_mtls_local_conn_count` (plus the leader's `learners`,
 /// `synced_followers`, `synced_non_voting_followers`, `synced_observers`, `pending_syncs`,
 /// `leader_uptime`, `{last,min,max}_proposal_size` and `quorum_size`), then the counters of
-/// [`MNTR_COUNTERS`] and the summaries of [`MNTR_SUMMARIES`], all in Java's order. Counters and
+/// [`crate::metrics::Counter`] and the summaries of [`crate::metrics::SummaryKind`], all in Java's order. Counters and
 /// summaries in the snapshot that those lists do not name follow, sorted by name.
 pub fn answer(
     word: FourLetterWord,

@@ -1,78 +1,13 @@
-//! `mntr`: Java's `MonitorCommand`. Java's gauges, counters and summaries, in Java's order,
-//! each printed as `zk_<name>\t<value>`.
+//! `mntr`: Java's `MonitorCommand`. Java's gauges, then every counter and summary of the
+//! metrics registry ([`crate::metrics`]), in Java's order, each printed as
+//! `zk_<name>\t<value>`. Left out: the per-namespace summary sets
+//! (`<ns>_read_per_namespace`, `<ns>_write_per_namespace`) and the quota gauge sets, which
+//! are not kept yet.
 
 use std::fmt::Write as _;
 
 use super::snapshot::leader;
 use super::{java_double_to_string, AdminSnapshot};
-
-/// The counters `mntr` prints, in Java 3.8's order (its `ConcurrentHashMap` order). Java
-/// has 47; the 26 left out: `watch_bytes`, `outstanding_changes_removed`,
-/// `stale_requests_dropped`, `insecure_admin_count`, `cnxn_closed_without_zk_server_running`,
-/// `dead_watchers_queued`, `stale_requests`, `dead_watchers_cleared`,
-/// `response_packet_cache_hits`, `add_dead_watcher_stall_time`, `request_throttle_wait_count`,
-/// `requests_not_forwarded_to_commit_processor`, `response_packet_cache_misses`,
-/// `ensemble_auth_success`, `prep_processor_request_queued`, `stale_replies`,
-/// `ensemble_auth_fail`, `response_packet_get_children_cache_misses`,
-/// `quit_leading_due_to_disloyal_voter`, `response_packet_get_children_cache_hits`,
-/// `sync_processor_request_queued`, `outstanding_changes_queued`, `request_commit_queued`,
-/// `ensemble_auth_skip`, `skip_learner_request_to_next_processor_count`,
-/// `tls_handshake_exceeded`.
-pub const MNTR_COUNTERS: &[&str] = &[
-    "proposal_count",
-    "throttled_ops",
-    "large_requests_rejected",
-    "connection_rejected",
-    "sessionless_connections_expired",
-    "looking_count",
-    "connection_drop_count",
-    "learner_proposal_received_count",
-    "digest_mismatches_count",
-    "bytes_received_count",
-    "learner_commit_received_count",
-    "connection_request_count",
-    "response_bytes",
-    "diff_count",
-    "connection_revalidate_count",
-    "snap_count",
-    "unrecoverable_error_count",
-    "unsuccessful_handshake",
-    "commit_count",
-    "stale_sessions_expired",
-    "revalidate_count",
-];
-
-/// The summaries `mntr` prints (`zk_avg_`, `min_`, `max_`, `cnt_`, `sum_` + name, then
-/// `p50_`, `p95_`, `p99_`, `p999_` if the flag is set), in Java 3.8's order. Java prints about
-/// 75 summaries and 13 per-namespace summary sets (`<ns>_read_per_namespace`,
-/// `<ns>_write_per_namespace`); those left out are the request-processor internals
-/// (`*_queue_size`, `*_queue_time_ms`, `*commit_proc*`, `*commitproc*`, `om_*`, `prep_*`,
-/// `sync_process*`, `sync_processor_*`, `*_session_queue*`, `session_queues_drained`,
-/// `node_*_watch_count`, `jvm_pause_time_ms`, `netty_queued_buffer_capacity`,
-/// `connection_token_deficit`, `socket_closing_time`, `proposal_process_time`,
-/// `startup_*`, `inflight_*`, `close_session_prep_time`, `write_batch_time_in_commit_processor`,
-/// `concurrent_request_processing_in_commit_processor`, `time_waiting_empty_pool_*`,
-/// `learner_request_processor_queue_size`, `local_write_committed_time_ms`,
-/// `server_write_committed_time_ms`, `read_final_proc_time_ms`, `write_final_proc_time_ms`,
-/// `request_throttle_queue_time_ms`, `dead_watchers_cleaner_latency`,
-/// `proposal_ack_creation_latency`) and the per-namespace sets. Java's quota gauge sets
-/// (`<ns>_quota_*_per_namespace`, printed only with quotas) are left out too.
-pub const MNTR_SUMMARIES: &[(&str, bool)] = &[
-    ("leader_unavailable_time", false),
-    ("follower_sync_time", false),
-    ("fsynctime", false),
-    ("snapshottime", false),
-    ("unavailable_time", false),
-    ("dbinittime", false),
-    ("election_time", false),
-    ("observer_sync_time", false),
-    ("updatelatency", true),
-    ("readlatency", true),
-    ("quorum_ack_latency", true),
-    ("commit_propagation_latency", true),
-    ("proposal_latency", true),
-    ("propagation_latency", true),
-];
 
 /// A value of `mntr` and of the AdminServer's `monitor`: a number as Java prints it (a
 /// `long` or a `double`), or a text (`version`, `server_state`, `peer_state`).
@@ -176,10 +111,22 @@ static MNTR_GAUGES: &[(&str, Gauge)] = &[
     }),
 ];
 
+/// The gauges `mntr`, `monitor` and `/metrics` report, in Java's order; a role's gauges
+/// only for that role (a leader's `learners`, a member's `quorum_size`).
+pub fn gauge_values(s: &AdminSnapshot) -> Vec<(&'static str, MetricValue)> {
+    MNTR_GAUGES
+        .iter()
+        .filter_map(|(name, gauge)| gauge(s).map(|v| (*name, v)))
+        .collect()
+}
+
 /// What `mntr` and `monitor` report, in Java's order, keys without the `zk_` prefix:
 /// `version`, `server_state`, an ensemble member's `peer_state` (and an observer's
-/// `observer_master_id`), the gauges, the counters, then the summaries.
+/// `observer_master_id`), the gauges, then the counters and summaries of the registry
+/// (see [`crate::metrics::Counter`] and [`crate::metrics::SummaryKind`]; missing ones
+/// print zeros), then any others in the snapshot, sorted.
 pub fn monitor_values(s: &AdminSnapshot) -> Vec<(String, MetricValue)> {
+    use crate::metrics::{Counter, Detail, SummaryKind};
     fn summary(
         out: &mut Vec<(String, MetricValue)>,
         s: &AdminSnapshot,
@@ -222,25 +169,21 @@ pub fn monitor_values(s: &AdminSnapshot) -> Vec<(String, MetricValue)> {
             out.push(("observer_master_id".to_owned(), MetricValue::Int(id)));
         }
     }
-    for (name, gauge) in MNTR_GAUGES {
-        if let Some(value) = gauge(s) {
-            out.push(((*name).to_owned(), value));
-        }
-    }
-    for name in MNTR_COUNTERS {
-        let v = s.counters.get(*name).copied().unwrap_or(0);
-        out.push(((*name).to_owned(), MetricValue::Int(v)));
+    out.extend(gauge_values(s).into_iter().map(|(k, v)| (k.to_owned(), v)));
+    for c in Counter::ALL {
+        let v = s.counters.get(c.name()).copied().unwrap_or(0);
+        out.push((c.name().to_owned(), MetricValue::Int(v)));
     }
     for (name, v) in &s.counters {
-        if !MNTR_COUNTERS.contains(&name.as_str()) {
+        if !Counter::ALL.iter().any(|c| c.name() == name) {
             out.push((name.clone(), MetricValue::Int(*v)));
         }
     }
-    for (name, with_percentiles) in MNTR_SUMMARIES {
-        summary(&mut out, s, name, *with_percentiles);
+    for kind in SummaryKind::ALL {
+        summary(&mut out, s, kind.name(), kind.detail() == Detail::Advanced);
     }
     for name in s.summaries.keys() {
-        if !MNTR_SUMMARIES.iter().any(|(n, _)| n == name) {
+        if !SummaryKind::ALL.iter().any(|k| k.name() == name) {
             summary(&mut out, s, name, s.percentiles.contains_key(name));
         }
     }

@@ -58,7 +58,7 @@ pub use envi::HostEnv;
 pub use java_fmt::{
     java_build_date_utc, java_date_utc, java_double_to_string, java_rounded_avg, java_socket_addr,
 };
-pub use mntr::{monitor_values, MetricValue, MNTR_COUNTERS, MNTR_SUMMARIES};
+pub use mntr::{gauge_values, monitor_values, MetricValue};
 pub use snapshot::{AdminSnapshot, LeaderStats, QuorumStats, ServerMode};
 pub use stat::ConnectionInfo;
 pub use stats::{BufferStats, Percentiles, Summary};

@@ -10,7 +10,7 @@ use super::{
     Summary, DEFAULT_TRACE_MASK,
 };
 #[cfg(doc)]
-use super::{HostEnv, MNTR_COUNTERS, MNTR_SUMMARIES, NOT_SERVING};
+use super::{HostEnv, NOT_SERVING};
 
 /// The role a server plays, as `Mode:` and `zk_server_state` print it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -163,11 +163,11 @@ pub struct AdminSnapshot {
     pub non_mtls_local_conn_count: u64,
     /// Ensemble members only.
     pub quorum: Option<QuorumStats>,
-    /// Counters by Java name (see [`MNTR_COUNTERS`]); missing ones print 0.
+    /// Counters by Java name (see [`crate::metrics::Counter`]); missing ones print 0.
     pub counters: BTreeMap<String, i64>,
-    /// Summaries by Java name (see [`MNTR_SUMMARIES`]); missing ones print zeros.
+    /// Summaries by Java name (see [`crate::metrics::SummaryKind`]); missing ones print zeros.
     pub summaries: BTreeMap<String, Summary>,
-    /// Percentiles of the summaries that have them (see [`MNTR_SUMMARIES`]).
+    /// Percentiles of the ADVANCED summaries (see [`crate::metrics::Detail`]).
     pub percentiles: BTreeMap<String, Percentiles>,
 }
 

@@ -286,9 +286,7 @@ pub fn data(
             let buckets: Map<String, Value> = s
                 .session_buckets
                 .iter()
-                .map(|b| {
-                    (b.expires_at_monotonic_ms.to_string(), json!(b.members))
-                })
+                .map(|b| (b.expires_at_monotonic_ms.to_string(), json!(b.members)))
                 .collect();
             object(json!({
                 "expiry_time_to_session_ids": buckets,

@@ -25,6 +25,8 @@ pub enum AdminAsk {
     Serving,
     /// The state the commands print ([`AdminSnapshot::serving`] false while not serving).
     Snapshot,
+    /// The gauges only (no connection, watch or session lists): for `/metrics`.
+    Gauges,
     /// A reset or a trace mask, as `crst`, `srst` and `stmk` do.
     Perform(Action),
     /// The committed tree and its zxid (a cheap copy of a persistent structure).
@@ -82,6 +84,14 @@ impl CoreLink {
     /// The state the commands print; `None` when the server has stopped.
     pub async fn snapshot(&self) -> Option<AdminSnapshot> {
         match self.ask(AdminAsk::Snapshot).await? {
+            AdminReply::Snapshot(s) => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// The gauges' state (a [`AdminSnapshot`] without its lists); `None` when stopped.
+    pub async fn gauges(&self) -> Option<AdminSnapshot> {
+        match self.ask(AdminAsk::Gauges).await? {
             AdminReply::Snapshot(s) => Some(*s),
             _ => None,
         }

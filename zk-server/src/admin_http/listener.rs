@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
-use super::AdminState;
+use std::time::Duration;
 
 /// The largest request head (request line and headers) read.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -30,7 +30,7 @@ pub const MAX_CONNECTIONS: usize = 256;
 pub(super) async fn serve(
     listener: TcpListener,
     router: Router,
-    state: Arc<AdminState>,
+    idle_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -52,10 +52,9 @@ pub(super) async fn serve(
             _ = stopped(&mut stop) => break,
         };
         let router = router.clone();
-        let state = state.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            connection(stream, peer, router, &state, stop).await;
+            connection(stream, peer, router, idle_timeout, stop).await;
             drop(permit);
         });
     }
@@ -67,14 +66,14 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
-    state: &AdminState,
+    idle_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let service = TowerToHyperService::new(router.layer(axum::Extension(Peer(peer))));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(state.settings.idle_timeout)
+        .header_read_timeout(idle_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let conn = http.serve_connection(TokioIo::new(stream), service);

@@ -34,6 +34,7 @@ mod commands;
 mod json;
 mod link;
 mod listener;
+mod prometheus;
 mod routes;
 mod settings;
 
@@ -44,6 +45,7 @@ use std::sync::Arc;
 pub use commands::{command_names, primary_names};
 pub use json::to_java_json;
 pub use link::{AdminAsk, AdminCall, AdminReply, CoreLink};
+pub use prometheus::MetricsServer;
 pub use settings::{AdminSettings, DEFAULT_PORT};
 
 use crate::config::Config;
@@ -71,6 +73,8 @@ pub struct AdminState {
     /// What `system_properties` lists: the `zookeeper.*` properties (zoo.cfg keys and JVM
     /// flags) and the host facts Java keeps as properties, sorted.
     pub system_properties: Vec<(String, String)>,
+    /// The server's metrics registry (`/metrics`; the `snapshot` command's counters).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// `snapshot` and `restore` runs, for their rate limit.
     pub(crate) limits: auth::RateLimits,
 }
@@ -149,7 +153,12 @@ impl EnsembleView {
 
 impl AdminState {
     /// The state for a server configured by `cfg`, asking its core through `link`.
-    pub fn new(cfg: &Config, link: CoreLink, ensemble: Option<EnsembleView>) -> AdminState {
+    pub fn new(
+        cfg: &Config,
+        link: CoreLink,
+        ensemble: Option<EnsembleView>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> AdminState {
         let settings = AdminSettings::from_config(cfg);
         AdminState {
             link,
@@ -166,6 +175,7 @@ impl AdminState {
             )
             .unwrap_or_default(),
             system_properties: system_properties(cfg),
+            metrics,
         }
     }
 }
@@ -217,7 +227,6 @@ impl AdminServer {
     ) -> std::io::Result<Option<AdminServer>> {
         let s = &state.settings;
         if !s.enabled {
-            tracing::info!("admin.enableServer=false: no AdminServer");
             return Ok(None);
         }
         if !s.address_configured {
@@ -230,9 +239,9 @@ impl AdminServer {
         let listener = tokio::net::TcpListener::bind((s.address.as_str(), s.port)).await?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, command_url = %s.command_url, "started AdminServer");
-        let state = Arc::new(state);
-        let router = routes::router(state.clone());
-        let task = tokio::spawn(listener::serve(listener, router, state, stop));
+        let idle_timeout = state.settings.idle_timeout;
+        let router = routes::router(Arc::new(state));
+        let task = tokio::spawn(listener::serve(listener, router, idle_timeout, stop));
         Ok(Some(AdminServer { addr, task }))
     }
 

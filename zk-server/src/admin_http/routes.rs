@@ -25,6 +25,7 @@ use super::commands::{self, Extras, Spec};
 use super::listener::Peer;
 use super::{browse, to_java_json, AdminState};
 use crate::admin::{Action, NOT_SERVING};
+use crate::metrics::{Counter, SummaryKind};
 
 type Shared = Arc<AdminState>;
 
@@ -42,7 +43,8 @@ pub(super) fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-async fn refuse_trace(request: Request, next: Next) -> Response {
+/// Answers TRACE with 403, as Jetty does for Java (a middleware).
+pub(super) async fn refuse_trace(request: Request, next: Next) -> Response {
     if request.method() == Method::TRACE {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -242,6 +244,7 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
         return bare(StatusCode::SERVICE_UNAVAILABLE, COMMAND, None);
     }
     if !state.limits.allow(Limited::Snapshot, Instant::now()) {
+        state.metrics.add(Counter::SnapshotRateLimitedCount, 1);
         tracing::warn!("snapshot request was rate limited");
         return bare(StatusCode::TOO_MANY_REQUESTS, COMMAND, None);
     }
@@ -261,12 +264,17 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
     .await;
     let path = match written {
         Ok(Ok(path)) => path,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "the snapshot command could not write a snapshot");
+        failed => {
+            if let Ok(Err(e)) = failed {
+                tracing::warn!(error = %e, "the snapshot command could not write a snapshot");
+            }
+            state.metrics.add(Counter::SnapshotErrorCount, 1);
             return bare(StatusCode::INTERNAL_SERVER_ERROR, COMMAND, None);
         }
-        Err(_) => return bare(StatusCode::INTERNAL_SERVER_ERROR, COMMAND, None),
     };
+    state
+        .metrics
+        .record_since(SummaryKind::SnapshotTime, started);
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
         Err(e) => {
@@ -308,6 +316,7 @@ async fn restore(state: &AdminState, _body: Body) -> Response {
         return bare(StatusCode::SERVICE_UNAVAILABLE, COMMAND, None);
     }
     if !state.limits.allow(Limited::Restore, Instant::now()) {
+        state.metrics.add(Counter::RestoreRateLimitedCount, 1);
         tracing::warn!("restore request was rate limited");
         return bare(StatusCode::TOO_MANY_REQUESTS, COMMAND, None);
     }

@@ -171,6 +171,12 @@ impl ServerCore {
             .is_some_and(|p| p.entry.header.zxid <= zxid)
         {
             let proposal = self.pending.pop_front().expect("checked");
+            if self.role == Role::Proposer {
+                // Java counts the leader's commits; a standalone server is its own leader.
+                self.config
+                    .metrics
+                    .add(crate::metrics::Counter::CommitCount, 1);
+            }
             if let Some(conn) = self.commit(proposal, &mut out) {
                 if !waiting.contains(&conn) {
                     waiting.push(conn);
@@ -326,11 +332,24 @@ impl ServerCore {
         };
         c.stats.packets_received += 1;
         let session_id = c.session_id;
-        if let ClientRequest::BadHeader(e) = &request {
-            warn!(conn, error = %e, "malformed request header; closing");
-            out.push(Action::Close { conn });
-            return out;
+        let (xid, op) = match &request {
+            ClientRequest::Decoded { xid, body, .. } => (*xid, body.op()),
+            ClientRequest::Malformed { xid, op, .. } => (*xid, *op),
+            ClientRequest::BadHeader(e) => {
+                warn!(conn, error = %e, "malformed request header; closing");
+                out.push(Action::Close { conn });
+                return out;
+            }
+        };
+        if c.in_flight.len() >= MAX_IN_FLIGHT {
+            // Replies come in order; this many unanswered means the oldest never will be.
+            c.in_flight.pop_front();
         }
+        c.in_flight.push_back(InFlight {
+            xid,
+            arrived_ms: now_ms,
+            write: op.is_write(),
+        });
         if self.role == Role::Learner {
             if let Some(s) = self.sessions.get(session_id) {
                 self.touched.insert(session_id, s.timeout_ms as i32);

@@ -48,6 +48,35 @@ impl From<Bytes> for Payload {
 pub(super) const SHARED_DATA_MIN: usize = 4096;
 
 impl ServerCore {
+    /// Accounts for a reply to request `xid`: the latencies (server, connection and
+    /// `readlatency`/`updatelatency`), the reply size, the connection's last cxid and zxid.
+    /// Requests older than `xid` that got no reply are forgotten with it.
+    pub(super) fn answered(&mut self, conn: ConnId, xid: i32, zxid: i64, size: usize) {
+        self.counters.response_sizes.add(size as i32);
+        let now = self.clock_ms;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(at) = c.in_flight.iter().position(|f| f.xid == xid) else {
+            return;
+        };
+        let request = c.in_flight[at];
+        c.in_flight.drain(..=at);
+        let latency = now.saturating_sub(request.arrived_ms) as i64;
+        c.stats.last_cxid = i64::from(xid);
+        c.stats.last_zxid = zxid;
+        c.stats.last_response_ms = now;
+        c.stats.last_latency_ms = latency;
+        c.stats.latency.add(latency);
+        self.counters.request_latency.add(latency);
+        let kind = if request.write {
+            crate::metrics::SummaryKind::UpdateLatency
+        } else {
+            crate::metrics::SummaryKind::ReadLatency
+        };
+        self.config.metrics.record(kind, latency);
+    }
+
     pub(super) fn send(
         &mut self,
         out: &mut Vec<Action>,
@@ -93,12 +122,14 @@ impl ServerCore {
                 let payload = Payload {
                     parts: [head.freeze(), data.clone(), tail.freeze()],
                 };
+                self.answered(conn, xid, zxid, payload.len());
                 self.send(out, conn, payload);
                 return;
             }
         }
         let mut payload = BytesMut::with_capacity(64);
         Reply::new(xid, zxid, err, body).write(&mut payload);
+        self.answered(conn, xid, zxid, payload.len());
         self.send(out, conn, payload.freeze());
     }
 }

@@ -216,6 +216,7 @@ impl ServerCore {
             pending_writes: 0,
             establishing: false,
             held: std::collections::VecDeque::new(),
+            in_flight: std::collections::VecDeque::new(),
         };
         let cxid = request.cxid;
         match request.r#type {

@@ -148,6 +148,7 @@ impl ServerCore {
             token: token.map(Bytes::from),
         }
         .write(&mut payload);
+        self.answered(conn, xid, 0, payload.len());
         self.send(out, conn, payload.freeze());
     }
 }

@@ -18,6 +18,9 @@ impl ServerCore {
     ) -> Vec<Action> {
         let mut out = Vec::new();
         self.counters.packets_received += 1;
+        self.config
+            .metrics
+            .add(crate::metrics::Counter::ConnectionRequestCount, 1);
         let request = match ConnectRequest::read(&mut &payload[..]) {
             Ok(r) => r,
             Err(e) => {
@@ -71,6 +74,7 @@ impl ServerCore {
             pending_writes: 0,
             establishing,
             held: std::collections::VecDeque::new(),
+            in_flight: std::collections::VecDeque::new(),
         };
         // The answer to a session accepted (opened or re-attached).
         let accepted = |session_id: i64| ConnectResponse {
@@ -181,6 +185,9 @@ impl ServerCore {
         }
         for id in self.sessions.expire(now_ms) {
             info!(session = %format_args!("{id:#x}"), "session expired");
+            self.config
+                .metrics
+                .add(crate::metrics::Counter::StaleSessionsExpired, 1);
             self.close_session(id, 0, wall_ms, &mut out, Completion::SessionExpired);
         }
         if now_ms >= self.next_reap_ms {
@@ -232,6 +239,7 @@ impl ServerCore {
             pending_writes: 0,
             establishing: false,
             held: std::collections::VecDeque::new(),
+            in_flight: std::collections::VecDeque::new(),
         };
         for path in candidates {
             let body = RequestBody::DeleteContainer(path.clone());

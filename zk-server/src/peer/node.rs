@@ -108,6 +108,17 @@ impl QuorumNode {
         quorum: QuorumConfig,
         pipeline: Box<dyn Pipeline>,
     ) -> Result<QuorumNode, NodeError> {
+        Self::start_with_metrics(cfg, quorum, pipeline, crate::metrics::Metrics::new(false)).await
+    }
+
+    /// [`Self::start`], recording elections, syncs, proposals, fsyncs and snapshots in
+    /// `metrics`.
+    pub async fn start_with_metrics(
+        cfg: Config,
+        quorum: QuorumConfig,
+        pipeline: Box<dyn Pipeline>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Result<QuorumNode, NodeError> {
         let my_id = quorum
             .my_id
             .ok_or_else(|| NodeError::Config("myid file is missing".into()))?;
@@ -116,7 +127,10 @@ impl QuorumNode {
                 "server {my_id} is not in the server list"
             )));
         }
+        let init_started = Instant::now();
         let mut db = Database::open(&cfg)?;
+        metrics.record_since(crate::metrics::SummaryKind::DbInitTime, init_started);
+        db.set_metrics(metrics.clone());
         db.set_config_node(quorum.verifier.to_config_text(), quorum.verifier.version);
         let election_cfg = ElectionNetConfig::from_quorum_config(&quorum)
             .ok_or_else(|| NodeError::Config("myid file is missing".into()))?;
@@ -142,6 +156,7 @@ impl QuorumNode {
             status: status_tx,
             cancel: cancel.clone(),
             started: Instant::now(),
+            metrics,
         };
         let task = tokio::spawn(node.run());
         Ok(QuorumNode {
@@ -212,6 +227,7 @@ struct Node {
     status: watch::Sender<NodeStatus>,
     cancel: CancellationToken,
     started: Instant,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// How often the cores are ticked: often enough for the leader's PINGs every `tickTime / 2`.
@@ -276,6 +292,8 @@ impl Node {
             let last_zxid = self.db.tree().last_processed_zxid();
             let current_epoch = self.db.current_epoch;
             let handle = self.election().handle();
+            self.metrics.add(crate::metrics::Counter::LookingCount, 1);
+            let looking_since = Instant::now();
             let decision = tokio::select! {
                 () = self.cancel.cancelled() => return Ok(()),
                 d = handle.look_for_leader(last_zxid, current_epoch) => d,
@@ -291,6 +309,8 @@ impl Node {
                     continue;
                 }
             };
+            self.metrics
+                .record_since(crate::metrics::SummaryKind::ElectionTime, looking_since);
             info!(
                 sid = self.my_id,
                 state = ?decision.state,

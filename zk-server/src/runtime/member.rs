@@ -295,6 +295,7 @@ fn node_input(
                 return Vec::new();
             };
             let core = &mut s.core;
+            core.set_clock(now_ms);
             match input {
                 NodeInput::CommitThrough(zxid) => core.commit_through(zxid, wall),
                 NodeInput::Apply(entry) => core.apply_committed(&entry, now_ms, wall),

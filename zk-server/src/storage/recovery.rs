@@ -29,6 +29,10 @@ pub struct Recovered {
     pub startup_snapshot: std::thread::JoinHandle<()>,
     /// Where and how often snapshots are written from here on.
     pub snapshots: SnapshotPolicy,
+    /// How long loading the snapshot took, ms (`startup_snap_load_time`).
+    pub snap_load_ms: u64,
+    /// How long reading and replaying the logs took, ms (`startup_txns_load_time`).
+    pub txns_load_ms: u64,
 }
 
 /// Where and how `cfg`'s snapshots are written, and autopurge's schedule.
@@ -94,6 +98,7 @@ pub fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, Re
             (DataTree::new(extended), 0)
         }
     };
+    let snap_load_ms = load_started.elapsed().as_millis() as u64;
     let policy = if truncate_corrupt_log {
         CorruptionPolicy::TruncateAtCorruption
     } else {
@@ -107,6 +112,7 @@ pub fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, Re
     for entry in &replay.entries {
         tree.apply(&entry.header, &entry.txn);
     }
+    let txns_load_ms = (load_started.elapsed().as_millis() as u64).saturating_sub(snap_load_ms);
     info!(replayed = replay.entries.len(), ms = load_started.elapsed().as_millis() as u64, last_zxid = %format_args!("{:#x}", tree.last_processed_zxid()), "transaction logs replayed");
     // Like Java, start from a fresh snapshot of what was recovered. Unlike Java, it is written
     // while the server already serves: what it holds is on disk already (the older snapshot
@@ -133,6 +139,8 @@ pub fn recover(cfg: &Config, truncate_corrupt_log: bool) -> Result<Recovered, Re
         tree,
         replayed: replay.entries,
         startup_snapshot,
+        snap_load_ms,
+        txns_load_ms,
         snapshots,
     })
 }

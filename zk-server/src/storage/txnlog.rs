@@ -104,6 +104,8 @@ pub struct PendingSync {
     files: Vec<File>,
     dir: Option<PathBuf>,
     zxid: i64,
+    /// Where the fsync time goes (`fsynctime`).
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl PendingSync {
@@ -111,7 +113,11 @@ impl PendingSync {
     /// from now on. Blocks: run it where blocking is allowed.
     pub fn run(self) -> io::Result<i64> {
         for file in &self.files {
+            let started = std::time::Instant::now();
             file.sync_data()?;
+            if let Some(m) = &self.metrics {
+                m.record_since(crate::metrics::SummaryKind::FsyncTime, started);
+            }
         }
         if let Some(dir) = &self.dir {
             sync_dir(dir)?;
@@ -144,6 +150,7 @@ pub struct TxnLogWriter {
     last_zxid_seen: i64,
     /// The zxid the last [`TxnLogWriter::sync`] made durable: what readers may see.
     flushed_zxid: i64,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl TxnLogWriter {
@@ -167,7 +174,13 @@ impl TxnLogWriter {
             dir_dirty: false,
             last_zxid_seen: last_logged,
             flushed_zxid: last_logged,
+            metrics: None,
         })
+    }
+
+    /// Records each fsync's time in `metrics` (`fsynctime`).
+    pub fn set_metrics(&mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) {
+        self.metrics = Some(metrics);
     }
 
     /// The directory of the log files (`<dataLogDir>/version-2`).
@@ -266,6 +279,7 @@ impl TxnLogWriter {
             files,
             dir,
             zxid: self.last_zxid_seen,
+            metrics: self.metrics.clone(),
         })
     }
 

@@ -1,4 +1,7 @@
-//! Helpers shared by the tests that run the zk-server binary.
+//! Helpers shared by the tests that run the zk-server binary or its HTTP ports.
+#![allow(dead_code)] // each test uses some of them
+
+pub mod http;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

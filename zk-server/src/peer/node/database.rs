@@ -68,6 +68,8 @@ pub(super) struct Database {
     snapshot_at: u64,
     /// The snapshot being written while serving, if one is.
     snapshot_running: Option<std::thread::JoinHandle<io::Result<PathBuf>>>,
+    /// Where snapshot times go (`snapshottime`).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Database {
@@ -96,6 +98,7 @@ impl Database {
             logged_since_snapshot: 0,
             snapshot_at: snapshot_threshold(cfg.snap_count()),
             snapshot_running: None,
+            metrics: crate::metrics::Metrics::new(false),
         };
         db.fill_committed_log(replayed);
         let lpz = db.tree().last_processed_zxid();
@@ -278,11 +281,20 @@ impl Database {
     }
 
     /// Writes a snapshot of the tree, named by its last processed zxid (`takeSnapshot`).
+    /// Records fsync and snapshot times in `metrics`.
+    pub(super) fn set_metrics(&mut self, metrics: Arc<crate::metrics::Metrics>) {
+        lock(&self.log).set_metrics(metrics.clone());
+        self.metrics = metrics;
+    }
+
     pub(super) fn take_snapshot(&mut self) -> Result<PathBuf, NodeError> {
         let tree = self.tree();
         let zxid = tree.last_processed_zxid();
+        let started = std::time::Instant::now();
         let path = snapshot::write_tree_snapshot(&self.snap_dir, zxid, tree, self.compression)
             .map_err(|e| fatal("writing a snapshot", e))?;
+        self.metrics
+            .record_since(crate::metrics::SummaryKind::SnapshotTime, started);
         info!(path = %path.display(), "snapshot written");
         Ok(path)
     }
@@ -337,8 +349,13 @@ impl Database {
         self.logged_since_snapshot = 0;
         self.snapshot_at = snapshot_threshold(self.cfg.snap_count());
         let (dir, compression) = (self.snap_dir.clone(), self.compression);
+        let metrics = self.metrics.clone();
         self.snapshot_running = Some(std::thread::spawn(move || {
-            snapshot::write_tree_snapshot(&dir, tree.last_processed_zxid(), &tree, compression)
+            let started = std::time::Instant::now();
+            let written =
+                snapshot::write_tree_snapshot(&dir, tree.last_processed_zxid(), &tree, compression);
+            metrics.record_since(crate::metrics::SummaryKind::SnapshotTime, started);
+            written
         }));
         Ok(())
     }

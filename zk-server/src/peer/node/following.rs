@@ -31,6 +31,8 @@ struct Following {
     flush: LogFlush,
     /// Why the leader was left, once it has been.
     ended: Option<String>,
+    /// When following this leader began (`follower_sync_time`, `observer_sync_time`).
+    since: std::time::Instant,
 }
 
 impl Node {
@@ -81,6 +83,7 @@ impl Node {
             requests: None,
             flush: LogFlush::default(),
             ended: None,
+            since: std::time::Instant::now(),
         };
         let (events_tx, mut events) = mpsc::channel(1024);
         let mut connect_cfg = LeaderConnectConfig::new(q.connect_to_leader_timeout_ms());
@@ -292,10 +295,14 @@ impl Node {
                     }
                 }
                 Action::Log(entry) => {
+                    self.metrics
+                        .add(crate::metrics::Counter::LearnerProposalReceivedCount, 1);
                     self.db.append(&entry)?;
                     state.flush.appended();
                 }
                 Action::Commit(entry) => {
+                    self.metrics
+                        .add(crate::metrics::Counter::LearnerCommitReceivedCount, 1);
                     if self.db.has_tree() {
                         self.db.apply(entry);
                     } else {
@@ -314,6 +321,11 @@ impl Node {
                         LearnerRole::Observer => ServingRole::Observer,
                     };
                     info!(sid = self.my_id, epoch, role = ?serving_role, "synced with the leader");
+                    let sync_time = match state.role {
+                        LearnerRole::Follower => crate::metrics::SummaryKind::FollowerSyncTime,
+                        LearnerRole::Observer => crate::metrics::SummaryKind::ObserverSyncTime,
+                    };
+                    self.metrics.record_since(sync_time, state.since);
                     state.requests = Some(self.serve(serving_role, epoch, 0));
                 }
                 Action::LeaderLost { reason } => state.ended = Some(reason),

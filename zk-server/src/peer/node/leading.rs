@@ -27,6 +27,8 @@ struct Leading {
     learners: HashMap<LearnerId, PacketSender>,
     /// Proposals not committed yet (the committed log gets them at their commit).
     proposed: BTreeMap<i64, Arc<TxnEntry>>,
+    /// When each of them was proposed (`quorum_ack_latency`).
+    proposed_at: std::collections::VecDeque<(i64, std::time::Instant)>,
     /// The serving side's requests, once established.
     requests: Option<mpsc::UnboundedReceiver<NodeRequest>>,
     /// The log's fsyncs, off this task.
@@ -82,6 +84,7 @@ impl Node {
             core,
             learners: HashMap::new(),
             proposed: BTreeMap::new(),
+            proposed_at: std::collections::VecDeque::new(),
             requests: None,
             flush: LogFlush::default(),
             ended: None,
@@ -200,6 +203,9 @@ impl Node {
                 }
                 self.db.append(&entry)?;
                 role.flush.appended();
+                self.metrics.add(crate::metrics::Counter::ProposalCount, 1);
+                role.proposed_at
+                    .push_back((zxid, std::time::Instant::now()));
                 role.proposed.insert(zxid, entry.clone());
                 role.core.propose(entry, now)
             }
@@ -232,11 +238,17 @@ impl Node {
             }
             match action {
                 Action::Send(id, packet) => {
+                    if packet.r#type == zk_proto::quorum::PacketType::Diff {
+                        self.metrics.add(crate::metrics::Counter::DiffCount, 1);
+                    }
                     if let Some(sender) = role.learners.get(&id) {
                         sender.send(packet);
                     }
                 }
-                Action::SendSnapshot(id, zxid) => self.send_snapshot(role, id, zxid).await?,
+                Action::SendSnapshot(id, zxid) => {
+                    self.metrics.add(crate::metrics::Counter::SnapCount, 1);
+                    self.send_snapshot(role, id, zxid).await?
+                }
                 Action::SendLogTxns {
                     learner,
                     after,
@@ -251,6 +263,14 @@ impl Node {
                     role.requests = Some(self.serve(ServingRole::Leader, epoch, zxid));
                 }
                 Action::Commit(zxid) => {
+                    while let Some(&(proposed, at)) = role.proposed_at.front() {
+                        if proposed > zxid {
+                            break;
+                        }
+                        role.proposed_at.pop_front();
+                        self.metrics
+                            .record_since(crate::metrics::SummaryKind::QuorumAckLatency, at);
+                    }
                     let later = role.proposed.split_off(&(zxid + 1));
                     for (_, entry) in std::mem::replace(&mut role.proposed, later) {
                         self.db.note_committed(entry);

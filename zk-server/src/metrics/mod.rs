@@ -1,0 +1,178 @@
+//! The metrics registry: every counter and summary of Java 3.9's `ServerMetrics`
+//! ([`Counter`], [`SummaryKind`]), kept once per server and read by `mntr`, the AdminServer's
+//! `monitor` and Prometheus' `/metrics` alike.
+//!
+//! Whoever measures something holds the server's `Arc<Metrics>`: the core (request
+//! latencies, commits, sessions), the log writers (fsync times), the snapshot writers, the
+//! recovery, the node (elections, syncs, proposals). Counters are atomics; a summary is a
+//! [`Series`] behind its own mutex, locked for the few nanoseconds a value takes to add.
+//!
+//! The gauges (`znode_count`, `num_alive_connections`, ...) are not kept here: they are
+//! facts of the server's state, read when asked ([`crate::admin::AdminSnapshot`]).
+//!
+//! ```
+//! use zk_server::metrics::{Counter, Metrics, SummaryKind};
+//! let metrics = Metrics::new(false);
+//! metrics.add(Counter::CommitCount, 2);
+//! metrics.record(SummaryKind::FsyncTime, 3);
+//! assert_eq!(metrics.counter(Counter::CommitCount), 2);
+//! assert_eq!(metrics.summary(SummaryKind::FsyncTime).total, 3);
+//! ```
+
+mod exposition;
+mod names;
+mod process;
+mod series;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use exposition::{prometheus_text, PrometheusSettings, PROMETHEUS_PROVIDER};
+pub use names::{Counter, Detail, SummaryKind};
+pub use process::ProcessStats;
+pub use series::{Series, WINDOW_HALF};
+
+use crate::admin::{AdminSnapshot, Percentiles, Summary};
+
+/// One server's counters and summaries.
+#[derive(Debug)]
+pub struct Metrics {
+    counters: Vec<AtomicU64>,
+    series: Vec<Mutex<Series>>,
+    /// Whether `srst` clears the registry: Java's default provider does, its Prometheus
+    /// provider cannot (Prometheus counters must not go down).
+    resettable: bool,
+}
+
+impl Metrics {
+    /// An empty registry; `prometheus` when `/metrics` exports it (then `srst` leaves it).
+    pub fn new(prometheus: bool) -> Arc<Metrics> {
+        let now = Instant::now();
+        Arc::new(Metrics {
+            counters: Counter::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            series: SummaryKind::ALL
+                .iter()
+                .map(|_| Mutex::new(Series::new(now)))
+                .collect(),
+            resettable: !prometheus,
+        })
+    }
+
+    fn series(&self, kind: SummaryKind) -> std::sync::MutexGuard<'_, Series> {
+        self.series[kind as usize]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds `n` to a counter.
+    pub fn add(&self, counter: Counter, n: u64) {
+        self.counters[counter as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A counter's value.
+    pub fn counter(&self, counter: Counter) -> u64 {
+        self.counters[counter as usize].load(Ordering::Relaxed)
+    }
+
+    /// Adds a value to a summary (milliseconds for times).
+    pub fn record(&self, kind: SummaryKind, value: i64) {
+        self.series(kind).record(value, Instant::now());
+    }
+
+    /// Adds the milliseconds since `since` to a summary.
+    pub fn record_since(&self, kind: SummaryKind, since: Instant) {
+        self.record(kind, since.elapsed().as_millis() as i64);
+    }
+
+    /// A summary's count, sum, min and max.
+    pub fn summary(&self, kind: SummaryKind) -> Summary {
+        self.series(kind).summary()
+    }
+
+    /// Quantiles `qs` of a summary's recent values.
+    pub fn quantiles(&self, kind: SummaryKind, qs: &[f64]) -> Vec<i64> {
+        self.series(kind).quantiles(qs, Instant::now())
+    }
+
+    /// `srst`: clears everything, unless Prometheus exports the registry.
+    pub fn reset(&self) {
+        if !self.resettable {
+            return;
+        }
+        let now = Instant::now();
+        for c in &self.counters {
+            c.store(0, Ordering::Relaxed);
+        }
+        for kind in SummaryKind::ALL {
+            self.series(*kind).reset(now);
+        }
+    }
+
+    /// Copies every counter and summary into `snapshot` for `mntr` and `monitor`.
+    pub fn fill(&self, snapshot: &mut AdminSnapshot) {
+        let now = Instant::now();
+        for c in Counter::ALL {
+            let v = i64::try_from(self.counter(*c)).unwrap_or(i64::MAX);
+            snapshot.counters.insert(c.name().to_owned(), v);
+        }
+        for kind in SummaryKind::ALL {
+            let mut series = self.series(*kind);
+            snapshot
+                .summaries
+                .insert(kind.name().to_owned(), series.summary());
+            if kind.detail() == Detail::Advanced {
+                let p: Percentiles = series.percentiles(now);
+                snapshot.percentiles.insert(kind.name().to_owned(), p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_unique_and_in_snake_case() {
+        let mut names: Vec<&str> = Counter::ALL.iter().map(|c| c.name()).collect();
+        names.extend(SummaryKind::ALL.iter().map(|s| s.name()));
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        assert!(names.iter().all(|n| n
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')));
+        assert_eq!(Counter::ALL.len(), 51);
+        assert_eq!(SummaryKind::ALL.len(), 65);
+    }
+
+    #[test]
+    fn srst_clears_unless_prometheus_exports() {
+        for prometheus in [false, true] {
+            let m = Metrics::new(prometheus);
+            m.add(Counter::CommitCount, 5);
+            m.record(SummaryKind::ReadLatency, 7);
+            m.reset();
+            let kept = if prometheus { 5 } else { 0 };
+            assert_eq!(m.counter(Counter::CommitCount), kept);
+            assert_eq!(m.summary(SummaryKind::ReadLatency).count, kept / 5);
+        }
+    }
+
+    #[test]
+    fn fill_gives_mntr_every_metric() {
+        let m = Metrics::new(false);
+        m.record(SummaryKind::ReadLatency, 4);
+        let mut s = AdminSnapshot::default();
+        m.fill(&mut s);
+        assert_eq!(s.counters.len(), Counter::ALL.len());
+        assert_eq!(s.summaries.len(), SummaryKind::ALL.len());
+        assert_eq!(s.percentiles["readlatency"].p50, 4);
+        assert!(
+            !s.percentiles.contains_key("fsynctime"),
+            "BASIC has no percentiles"
+        );
+    }
+}
