@@ -8,7 +8,8 @@
 # The interop tests run the real Apache ZooKeeper (Java) server, Java/Curator drivers and kazoo, so
 # first this makes sure these Debian packages are installed, installing the missing ones with apt:
 #
-#   zookeeper zookeeper-bin libcurator-recipes-java python3-kazoo   (+ default-jdk-headless if
+#   zookeeper zookeeper-bin libcurator-recipes-java python3-kazoo python3-prometheus-client
+#   (the last parses /metrics in zk-server's tests)                  (+ default-jdk-headless if
 #                                                                    java or javac is missing)
 #
 # apt runs directly as root, else through `sudo -n` (never prompts); without either the script stops
@@ -23,7 +24,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
 export NEEDRESTART_MODE=a # Ubuntu's needrestart must not ask either.
 
-PACKAGES=(zookeeper zookeeper-bin libcurator-recipes-java python3-kazoo)
+PACKAGES=(zookeeper zookeeper-bin libcurator-recipes-java python3-kazoo python3-prometheus-client)
 JDK_PACKAGE=default-jdk-headless
 
 say() { printf '==> %s\n' "$*" >&2; }
