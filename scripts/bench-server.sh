@@ -13,7 +13,9 @@
 # secureClientPort with a client certificate, both servers with the same PEM stores made
 # here by openssl, Java with its NettyServerCnxnFactory), BASE_SERVER (a zk-server binary of
 # an earlier commit, measured too on the plain port as "zk-rs-base", to show a regression in
-# the same run), ZK_JARS_DIR (/usr/share/java), OUT (target/bench-server).
+# the same run), KINDS ("java zk-rs"; also "zk-rs-prom": this zk-server with Prometheus'
+# /metrics on and scraped every second during the run, to measure what metrics cost),
+# ZK_JARS_DIR (/usr/share/java), OUT (target/bench-server).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,7 @@ WARMUP=${WARMUP:-3}
 ROUNDS=${ROUNDS:-1}
 FORCE_SYNC=${FORCE_SYNC:-no}
 TRANSPORTS=${TRANSPORTS:-plain}
+KINDS=${KINDS:-"java zk-rs"}
 BASE_SERVER=${BASE_SERVER:-}
 JARS=${ZK_JARS_DIR:-/usr/share/java}
 OUT=${OUT:-$ROOT/target/bench-server}
@@ -42,7 +45,15 @@ ZK_SERVER=$ROOT/target/release/zk-server
 # shellcheck source=bench-lib.sh
 source "$ROOT/scripts/bench-lib.sh"
 WORK=$(mktemp -d /tmp/zk-bench-servers-XXXXXX)
-trap 'stop_server; rm -rf "$WORK"' EXIT
+SCRAPER_PID=
+stop_scraper() {
+    if [[ -n $SCRAPER_PID ]]; then
+        kill "$SCRAPER_PID" 2>/dev/null || true
+        wait "$SCRAPER_PID" 2>/dev/null || true
+        SCRAPER_PID=
+    fi
+}
+trap 'stop_scraper; stop_server; rm -rf "$WORK"' EXIT
 # Netty (the Java server's TLS factory) needs the codec and resolver jars its manifest omits.
 ZK_JAVA_CP=$ZK_JAVA_CP:$JARS/netty-codec.jar:$JARS/netty-resolver.jar
 
@@ -111,6 +122,15 @@ ssl.keyStore.location=$PKI/server.pem
 ssl.trustStore.location=$PKI/ca.pem
 CFG
     fi
+    local metrics_port=
+    if [[ $kind == zk-rs-prom ]]; then
+        metrics_port=$(free_port)
+        cat >>"$dir/zoo.cfg" <<CFG
+metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider
+metricsProvider.httpHost=127.0.0.1
+metricsProvider.httpPort=$metrics_port
+CFG
+    fi
     if [[ $kind == java ]]; then
         java -Xms512m -Xmx1g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
             -cp "$ZK_JAVA_CP" \
@@ -122,6 +142,10 @@ CFG
     fi
     SERVER_PID=$!
     wait_ready "$PORT"
+    if [[ -n $metrics_port ]]; then
+        (while sleep 1; do curl -s "http://127.0.0.1:$metrics_port/metrics" >/dev/null || true; done) &
+        SCRAPER_PID=$!
+    fi
 }
 
 run_case() {
@@ -137,6 +161,7 @@ run_case() {
         --in-flight "$inflight" --sessions "$SESSIONS" --value-size "$VALUE_SIZE" \
         --duration "$DURATION" --warmup "$WARMUP" | grep '^RESULT')
     echo "$line server=$kind transport=$transport" | tee -a "$RESULTS"
+    stop_scraper
     stop_server
 }
 
@@ -144,7 +169,8 @@ for round in $(seq 1 "$ROUNDS"); do
     for op in $OPS; do
         for inflight in $IN_FLIGHTS; do
             echo "== round $round: op=$op in_flight=$inflight"
-            if ((round % 2 == 1)); then order="java zk-rs"; else order="zk-rs java"; fi
+            # Alternate who goes first from round to round.
+            if ((round % 2 == 1)); then order=$KINDS; else order=$(echo "$KINDS" | tr ' ' '\n' | tac | xargs); fi
             for transport in $TRANSPORTS; do
                 kinds=$order
                 if [[ -n $BASE_SERVER && $transport == plain ]]; then kinds="$order zk-rs-base"; fi

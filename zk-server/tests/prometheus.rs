@@ -281,6 +281,11 @@ async fn metrics_parse_cover_the_dashboard_and_move_under_load() {
     assert!(count("readlatency") >= 50.0);
     assert!(count("dbinittime") >= 1.0);
     assert!(values["max_client_response_size"] > 0.0);
+    // Per namespace: each /p<i> is one, created once ("/p0" + "v") and read once (plus the
+    // Stat's 68 bytes).
+    assert!(after.contains("write_per_namespace_count{key=\"p0\",} 1.0\n"));
+    assert!(after.contains("write_per_namespace_sum{key=\"p0\",} 4.0\n"));
+    assert!(after.contains("read_per_namespace_sum{key=\"p7\",} 72.0\n"));
 
     // mntr and monitor read the same registry.
     let words = mntr(server.running().local_addr()).await;

@@ -219,8 +219,14 @@ impl ServerCore {
         let zxid = entry.header.zxid;
         let session_id = entry.header.client_id;
         let result = self.tree.apply(&entry.header, &entry.txn);
+        if result.err.is_ok() {
+            record_writes(&self.config.metrics, &entry.txn);
+        }
         if let Some(d) = &entry.digest {
             if d.tree_digest != self.tree.digest() {
+                self.config
+                    .metrics
+                    .add(crate::metrics::Counter::DigestMismatchesCount, 1);
                 // Java logs the same when a txn's digest disagrees with its tree.
                 warn!(zxid = %format_args!("{zxid:#x}"), expected = d.tree_digest, actual = self.tree.digest(), "digest mismatch after applying a txn");
                 debug_assert!(
@@ -664,3 +670,22 @@ pub(super) fn overtakes(request: &ClientRequest) -> bool {
 /// What a txn-log record holds besides the txn: its header (client id, cxid, zxid, time,
 /// type) and the digest (version and value).
 pub(super) const TXN_RECORD_EXTRA: usize = 8 + 4 + 8 + 8 + 4 + 4 + 8;
+
+/// `write_per_namespace` of an applied txn: each create, setData and delete, as Java's
+/// DataTree counts them (a multi's ops one by one).
+fn record_writes(metrics: &crate::metrics::Metrics, txn: &Txn) {
+    match txn {
+        Txn::Delete(t) => metrics.record_write(&t.path, 0),
+        Txn::SetData(t) => metrics.record_write(&t.path, t.data.as_ref().map_or(0, |d| d.len())),
+        Txn::Multi(m) => {
+            for (_, sub) in m.decode_all().unwrap_or_default() {
+                record_writes(metrics, &sub);
+            }
+        }
+        other => {
+            if let Some(create) = crate::tree::CreateParts::of(0, other) {
+                metrics.record_write(create.path, create.data.as_ref().map_or(0, |d| d.len()));
+            }
+        }
+    }
+}

@@ -28,11 +28,14 @@ impl ServerCore {
                     self.watches.add_data_watch(&r.path, conn);
                 }
                 match self.tree.node(&r.path) {
-                    Some(n) => Ok(Some(ResponseBody::Exists(
-                        zk_proto::proto::ExistsResponse {
-                            stat: self.tree.client_stat(n),
-                        },
-                    ))),
+                    Some(n) => {
+                        self.config.metrics.record_read(&r.path, 0);
+                        Ok(Some(ResponseBody::Exists(
+                            zk_proto::proto::ExistsResponse {
+                                stat: self.tree.client_stat(n),
+                            },
+                        )))
+                    }
                     None => Err(ErrorCode::NoNode),
                 }
             }
@@ -209,6 +212,8 @@ impl ServerCore {
     ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
         let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
+        let bytes = n.data.as_ref().map_or(0, |d| d.len());
+        self.config.metrics.record_read(path, bytes);
         Ok((n.data.clone(), self.tree.client_stat(n)))
     }
 
@@ -219,10 +224,10 @@ impl ServerCore {
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
         let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
-        Ok((
-            n.children().map(str::to_owned).collect(),
-            self.tree.client_stat(n),
-        ))
+        let children: Vec<String> = n.children().map(str::to_owned).collect();
+        let bytes = children.iter().map(String::len).sum();
+        self.config.metrics.record_read(path, bytes);
+        Ok((children, self.tree.client_stat(n)))
     }
 }
 

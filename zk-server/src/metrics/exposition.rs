@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Counter, Detail, Metrics, ProcessStats, SummaryKind};
+use super::{Counter, Detail, Metrics, ProcessStats, SummaryKind, SummarySet};
 use crate::admin::{java_double_to_string, MetricValue};
 use crate::config::Config;
 
@@ -54,6 +54,13 @@ fn value(v: f64) -> String {
     } else {
         java_double_to_string(v)
     }
+}
+
+/// A label value as the text format wants it: `\`, `"` and newlines escaped.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str) {
@@ -108,6 +115,36 @@ pub fn prometheus_text(
         }
         let _ = writeln!(out, "{name}_count {}", value(summary.count as f64));
         let _ = writeln!(out, "{name}_sum {}", value(summary.total as f64));
+    }
+    for set in SummarySet::ALL {
+        let name = set.name();
+        family(&mut out, name, name, "summary");
+        let qs = quantiles(Detail::Basic);
+        for (key, summary, values) in metrics.set_summaries(*set, qs) {
+            let key = escape_label(&key);
+            for (q, v) in qs.iter().zip(values) {
+                let v = if summary.count == 0 {
+                    f64::NAN
+                } else {
+                    v as f64
+                };
+                let _ = writeln!(
+                    out,
+                    "{name}{{key=\"{key}\",quantile=\"{q}\",}} {}",
+                    value(v)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{name}_count{{key=\"{key}\",}} {}",
+                value(summary.count as f64)
+            );
+            let _ = writeln!(
+                out,
+                "{name}_sum{{key=\"{key}\",}} {}",
+                value(summary.total as f64)
+            );
+        }
     }
     if let Some(p) = process {
         let mut standard = |name: &str, help: &str, kind: &str, v: Option<f64>| {

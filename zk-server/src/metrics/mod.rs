@@ -29,17 +29,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use exposition::{prometheus_text, PrometheusSettings, PROMETHEUS_PROVIDER};
-pub use names::{Counter, Detail, SummaryKind};
+pub use names::{namespace, Counter, Detail, SummaryKind, SummarySet};
 pub use process::ProcessStats;
 pub use series::{Series, WINDOW_HALF};
 
 use crate::admin::{AdminSnapshot, Percentiles, Summary};
+
+/// Java's `DataTree.STAT_OVERHEAD_BYTES`: what a read's Stat counts in `read_per_namespace`.
+pub const STAT_OVERHEAD_BYTES: usize = 6 * 8 + 5 * 4;
 
 /// One server's counters and summaries.
 #[derive(Debug)]
 pub struct Metrics {
     counters: Vec<AtomicU64>,
     series: Vec<Mutex<Series>>,
+    /// Each [`SummarySet`]'s series by key.
+    sets: Vec<Mutex<std::collections::BTreeMap<String, Series>>>,
     /// Whether `srst` clears the registry: Java's default provider does, its Prometheus
     /// provider cannot (Prometheus counters must not go down).
     resettable: bool,
@@ -55,6 +60,7 @@ impl Metrics {
                 .iter()
                 .map(|_| Mutex::new(Series::new(now)))
                 .collect(),
+            sets: SummarySet::ALL.iter().map(|_| Mutex::default()).collect(),
             resettable: !prometheus,
         })
     }
@@ -85,6 +91,55 @@ impl Metrics {
         self.record(kind, since.elapsed().as_millis() as i64);
     }
 
+    fn set(
+        &self,
+        set: SummarySet,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Series>> {
+        self.sets[set as usize]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a value to `key`'s summary of `set`.
+    pub fn record_in(&self, set: SummarySet, key: &str, value: i64) {
+        let now = Instant::now();
+        let mut series = self.set(set);
+        match series.get_mut(key) {
+            Some(s) => s.record(value, now),
+            None => {
+                let mut s = Series::new(now);
+                s.record(value, now);
+                series.insert(key.to_owned(), s);
+            }
+        }
+    }
+
+    /// Adds `bytes` of a read of `path` to `read_per_namespace` (Java adds the path and a
+    /// Stat's 68 bytes).
+    pub fn record_read(&self, path: &str, bytes: usize) {
+        if let Some(ns) = namespace(path) {
+            let total = path.len() + bytes + STAT_OVERHEAD_BYTES;
+            self.record_in(SummarySet::ReadPerNamespace, ns, total as i64);
+        }
+    }
+
+    /// Adds `bytes` of a write of `path` to `write_per_namespace` (with the path).
+    pub fn record_write(&self, path: &str, bytes: usize) {
+        if let Some(ns) = namespace(path) {
+            let total = path.len() + bytes;
+            self.record_in(SummarySet::WritePerNamespace, ns, total as i64);
+        }
+    }
+
+    /// Every key of `set` with its summary and quantiles `qs`, by key.
+    pub fn set_summaries(&self, set: SummarySet, qs: &[f64]) -> Vec<(String, Summary, Vec<i64>)> {
+        let now = Instant::now();
+        self.set(set)
+            .iter_mut()
+            .map(|(k, s)| (k.clone(), s.summary(), s.quantiles(qs, now)))
+            .collect()
+    }
+
     /// A summary's count, sum, min and max.
     pub fn summary(&self, kind: SummaryKind) -> Summary {
         self.series(kind).summary()
@@ -107,6 +162,9 @@ impl Metrics {
         for kind in SummaryKind::ALL {
             self.series(*kind).reset(now);
         }
+        for set in SummarySet::ALL {
+            self.set(*set).clear();
+        }
     }
 
     /// Copies every counter and summary into `snapshot` for `mntr` and `monitor`.
@@ -124,6 +182,13 @@ impl Metrics {
             if kind.detail() == Detail::Advanced {
                 let p: Percentiles = series.percentiles(now);
                 snapshot.percentiles.insert(kind.name().to_owned(), p);
+            }
+        }
+        // Java's default provider prints a set's entries as `<key>_<name>`.
+        for set in SummarySet::ALL {
+            for (key, series) in self.set(*set).iter() {
+                let name = format!("{key}_{}", set.name());
+                snapshot.summaries.insert(name, series.summary());
             }
         }
     }
@@ -146,6 +211,21 @@ mod tests {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')));
         assert_eq!(Counter::ALL.len(), 51);
         assert_eq!(SummaryKind::ALL.len(), 65);
+    }
+
+    #[test]
+    fn namespaces_are_the_first_component() {
+        assert_eq!(namespace("/app/a/b"), Some("app"));
+        assert_eq!(namespace("/app"), Some("app"));
+        assert_eq!(namespace("/"), None);
+        assert_eq!(namespace("relative"), None);
+        let m = Metrics::new(false);
+        m.record_write("/app/a", 3);
+        m.record_write("/", 3);
+        let mut s = AdminSnapshot::default();
+        m.fill(&mut s);
+        assert_eq!(s.summaries["app_write_per_namespace"].total, 9);
+        assert_eq!(s.summaries.keys().filter(|k| k.ends_with("_per_namespace")).count(), 1);
     }
 
     #[test]

@@ -12,6 +12,37 @@ pub enum Detail {
     Advanced,
 }
 
+/// A summary per key, label `key` (Java's `SummarySet`, BASIC): per top-level namespace
+/// (the first component of a path), the bytes read or written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummarySet {
+    /// `read_per_namespace`: path + data (or child names) + 68 bytes of Stat per read.
+    ReadPerNamespace,
+    /// `write_per_namespace`: path + data per create, setData and delete applied.
+    WritePerNamespace,
+}
+
+impl SummarySet {
+    /// Every set, in Java's order.
+    pub const ALL: &'static [SummarySet] =
+        &[SummarySet::ReadPerNamespace, SummarySet::WritePerNamespace];
+
+    /// Java's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SummarySet::ReadPerNamespace => "read_per_namespace",
+            SummarySet::WritePerNamespace => "write_per_namespace",
+        }
+    }
+}
+
+/// Java's `PathUtils.getTopNamespace`: the first component of `path` (`app` of `/app/a`);
+/// `None` for `/`.
+pub fn namespace(path: &str) -> Option<&str> {
+    let first = path.strip_prefix('/')?.split('/').next()?;
+    (!first.is_empty()).then_some(first)
+}
+
 macro_rules! counters {
     ($($id:ident => $name:literal,)*) => {
         /// A counter of Java's `ServerMetrics`.
