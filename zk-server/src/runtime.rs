@@ -496,8 +496,11 @@ async fn start_admin(
         return None;
     }
     let link = core_link(input_tx, shutdown);
-    let state = crate::admin_http::AdminState::new(cfg, link, ensemble, metrics.clone());
-    match crate::admin_http::AdminServer::start(state, shutdown.clone()).await {
+    let started = match crate::admin_http::AdminState::new(cfg, link, ensemble, metrics.clone()) {
+        Ok(state) => crate::admin_http::AdminServer::start(state, shutdown.clone()).await,
+        Err(e) => Err(e),
+    };
+    match started {
         Ok(admin) => admin,
         Err(e) => {
             tracing::error!(

@@ -45,13 +45,24 @@ impl SecurePort {
     /// starts and then fails every handshake, a missing key store (or a missing trust store
     /// when client certificates are asked for) refuses to start.
     pub fn from_config(cfg: &Config) -> io::Result<SecurePort> {
+        let client_auth = cfg.ssl_client_auth().map_err(setup_error)?;
+        Self::with_client_auth(cfg, client_auth)
+    }
+
+    /// [`Self::from_config`] asking for client certificates as `client_auth` says rather
+    /// than `ssl.clientAuth` (the AdminServer's `admin.needClientAuth`). Without a trust
+    /// store, `Want` asks for none.
+    pub fn with_client_auth(cfg: &Config, client_auth: ClientAuth) -> io::Result<SecurePort> {
+        let client_auth = match client_auth {
+            ClientAuth::Want if matches!(cfg.ssl_trust_store(), Ok(None)) => ClientAuth::None,
+            other => other,
+        };
         if cfg.ssl_auth_provider() != "x509" {
             return Err(setup_error(format!(
                 "ssl.authProvider={} names a custom provider; only x509 is built in",
                 cfg.ssl_auth_provider()
             )));
         }
-        let client_auth = cfg.ssl_client_auth().map_err(setup_error)?;
         let key_spec = cfg
             .ssl_key_store()
             .map_err(setup_error)?

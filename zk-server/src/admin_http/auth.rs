@@ -5,8 +5,8 @@
 //! - `digest user:password`: the password travels in clear text (use TLS); the identity is
 //!   the `digest` id of `user:password`, plus `super` for the super digest.
 //! - `ip`: the connection's remote address.
-//! - `x509`: the TLS client certificate's identity (not offered yet: the AdminServer has no
-//!   TLS listener yet, so such a request is not authenticated).
+//! - `x509`: the TLS client certificate's identity (`admin.forceHttps` or
+//!   `admin.portUnification`, with a client certificate the trust store verifies).
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -49,6 +49,7 @@ impl Refusal {
 pub fn identify(
     header: Option<&str>,
     peer: SocketAddr,
+    certificate_ids: &[Id],
     super_digest: Option<&str>,
 ) -> Result<Vec<Id>, Refusal> {
     let header = header.ok_or(Refusal::Missing)?;
@@ -69,6 +70,7 @@ pub fn identify(
             Ok(ids)
         }
         ("ip", _) => Ok(vec![Id::new("ip", peer.ip().to_canonical().to_string())]),
+        ("x509", _) if !certificate_ids.is_empty() => Ok(certificate_ids.to_vec()),
         _ => Err(Refusal::NotAuthenticated),
     }
 }
@@ -144,14 +146,14 @@ mod tests {
 
     #[test]
     fn headers_become_identities() {
-        assert_eq!(identify(None, peer(), None), Err(Refusal::Missing));
-        let ids = identify(Some("digest root:pw"), peer(), None).unwrap();
+        assert_eq!(identify(None, peer(), &[], None), Err(Refusal::Missing));
+        let ids = identify(Some("digest root:pw"), peer(), &[], None).unwrap();
         assert_eq!(
             ids,
             vec![Id::new("digest", crate::acl::digest_id("root:pw"))]
         );
         assert_eq!(
-            identify(Some("ip"), peer(), None).unwrap(),
+            identify(Some("ip"), peer(), &[], None).unwrap(),
             vec![Id::new("ip", "127.0.0.1")]
         );
         for bad in [
@@ -163,20 +165,22 @@ mod tests {
             "",
         ] {
             assert_eq!(
-                identify(Some(bad), peer(), None),
+                identify(Some(bad), peer(), &[], None),
                 Err(Refusal::NotAuthenticated),
                 "{bad}"
             );
         }
+        let cert = [Id::new("x509", "CN=admin")];
+        assert_eq!(identify(Some("x509"), peer(), &cert, None).unwrap(), cert);
         let super_id = crate::acl::digest_id("super:s3cret");
-        let ids = identify(Some("digest super:s3cret"), peer(), Some(&super_id)).unwrap();
+        let ids = identify(Some("digest super:s3cret"), peer(), &[], Some(&super_id)).unwrap();
         assert!(ids.contains(&Id::new("super", "")));
     }
 
     #[test]
     fn the_acl_of_root_decides() {
         let world = vec![Acl::new(perms::ALL, Id::new("world", "anyone"))];
-        let ids = identify(Some("digest a:b"), peer(), None).unwrap();
+        let ids = identify(Some("digest a:b"), peer(), &[], None).unwrap();
         assert_eq!(authorize(&world, perms::ALL, &ids), Ok(()));
         let only_root = vec![Acl::new(
             perms::ALL,
@@ -186,7 +190,7 @@ mod tests {
             authorize(&only_root, perms::ALL, &ids),
             Err(Refusal::NotAuthorized)
         );
-        let root = identify(Some("digest root:pw"), peer(), None).unwrap();
+        let root = identify(Some("digest root:pw"), peer(), &[], None).unwrap();
         assert_eq!(authorize(&only_root, perms::ALL, &root), Ok(()));
         let read_only = vec![Acl::new(perms::READ, root[0].clone())];
         assert_eq!(authorize(&read_only, perms::READ, &root), Ok(()));

@@ -77,6 +77,8 @@ pub struct AdminState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `snapshot` and `restore` runs, for their rate limit.
     pub(crate) limits: auth::RateLimits,
+    /// TLS (`admin.forceHttps`, `admin.portUnification`).
+    tls: Option<listener::Tls>,
 }
 
 /// What the ensemble commands print from the configuration.
@@ -158,9 +160,23 @@ impl AdminState {
         link: CoreLink,
         ensemble: Option<EnsembleView>,
         metrics: Arc<crate::metrics::Metrics>,
-    ) -> AdminState {
+    ) -> std::io::Result<AdminState> {
         let settings = AdminSettings::from_config(cfg);
-        AdminState {
+        let tls = if settings.force_https || settings.port_unification {
+            let client_auth = if settings.need_client_auth {
+                zk_tls::ClientAuth::Need
+            } else {
+                zk_tls::ClientAuth::Want
+            };
+            Some(listener::Tls {
+                port: crate::tls::SecurePort::with_client_auth(cfg, client_auth)?,
+                unified: !settings.force_https,
+            })
+        } else {
+            None
+        };
+        Ok(AdminState {
+            tls,
             link,
             limits: auth::RateLimits::new(settings.rate_limit_interval),
             settings,
@@ -176,7 +192,7 @@ impl AdminState {
             .unwrap_or_default(),
             system_properties: system_properties(cfg),
             metrics,
-        }
+        })
     }
 }
 
@@ -238,10 +254,16 @@ impl AdminServer {
         }
         let listener = tokio::net::TcpListener::bind((s.address.as_str(), s.port)).await?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, command_url = %s.command_url, "started AdminServer");
+        let scheme = match (&state.tls, s.force_https) {
+            (None, _) => "http",
+            (Some(_), true) => "https",
+            (Some(_), false) => "http and https",
+        };
+        tracing::info!(%addr, command_url = %s.command_url, scheme, "started AdminServer");
         let idle_timeout = state.settings.idle_timeout;
+        let tls = state.tls.clone();
         let router = routes::router(Arc::new(state));
-        let task = tokio::spawn(listener::serve(listener, router, idle_timeout, stop));
+        let task = tokio::spawn(listener::serve(listener, router, idle_timeout, tls, stop));
         Ok(Some(AdminServer { addr, task }))
     }
 

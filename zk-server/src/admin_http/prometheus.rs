@@ -59,7 +59,7 @@ impl MetricsServer {
             .route("/metrics", get(scrape))
             .layer(middleware::from_fn(super::routes::refuse_trace))
             .with_state(state);
-        let task = tokio::spawn(listener::serve(listener, router, IDLE_TIMEOUT, stop));
+        let task = tokio::spawn(listener::serve(listener, router, IDLE_TIMEOUT, None, stop));
         Ok(MetricsServer { addr, task })
     }
 

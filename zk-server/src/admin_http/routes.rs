@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::auth::{self, Limited, Refusal};
 use super::commands::{self, Extras, Spec};
-use super::listener::Peer;
+use super::listener::Transport;
 use super::{browse, to_java_json, AdminState};
 use crate::admin::{Action, NOT_SERVING};
 use crate::metrics::{Counter, SummaryKind};
@@ -82,7 +82,7 @@ async fn admit(
     state: &AdminState,
     name: &str,
     headers: &HeaderMap,
-    peer: Peer,
+    transport: &Transport,
 ) -> Result<&'static Spec, Response> {
     let Some(spec) = commands::find(name) else {
         let error = format!("Unknown command: {name}");
@@ -112,8 +112,13 @@ async fn admit(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let refused = |r: Refusal| bare(r.status(), name, Some(r.message()));
-    let ids =
-        auth::identify(authorization, peer.0, state.super_digest.as_deref()).map_err(refused)?;
+    let ids = auth::identify(
+        authorization,
+        transport.peer,
+        &transport.certificate_ids,
+        state.super_digest.as_deref(),
+    )
+    .map_err(refused)?;
     let Some((_, tree)) = state.link.tree().await else {
         // No tree to read the ACL of `/` from (an ensemble member in election).
         return Err(bare(StatusCode::OK, name, Some(NOT_SERVING)));
@@ -135,10 +140,10 @@ async fn run_get(
     State(state): State<Shared>,
     Path(name): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
-    Extension(peer): Extension<Peer>,
+    Extension(transport): Extension<Transport>,
     headers: HeaderMap,
 ) -> Response {
-    let spec = match admit(&state, &name, &headers, peer).await {
+    let spec = match admit(&state, &name, &headers, &transport).await {
         Ok(spec) => spec,
         Err(answer) => return answer,
     };
@@ -217,11 +222,11 @@ async fn run_get(
 async fn run_post(
     State(state): State<Shared>,
     Path(name): Path<String>,
-    Extension(peer): Extension<Peer>,
+    Extension(transport): Extension<Transport>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let spec = match admit(&state, &name, &headers, peer).await {
+    let spec = match admit(&state, &name, &headers, &transport).await {
         Ok(spec) => spec,
         Err(answer) => return answer,
     };

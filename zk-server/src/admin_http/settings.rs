@@ -38,8 +38,12 @@ pub struct AdminSettings {
     /// `admin.browser.writable` (ours, default false): the tree browser may create, set and
     /// delete, for identities the node's ACL allows.
     pub browser_writable: bool,
-    /// `admin.forceHttps` (default false): TLS only.
+    /// `admin.forceHttps` (default false): TLS only, with the client port's key and trust
+    /// stores (`ssl.keyStore.*`, `ssl.trustStore.*`).
     pub force_https: bool,
+    /// `admin.portUnification` (default false): TLS and plain HTTP on the one port (a
+    /// connection opening with a TLS handshake gets TLS). `forceHttps` wins.
+    pub port_unification: bool,
     /// `admin.needClientAuth` (default false): ask TLS clients for a certificate (x509
     /// identities).
     pub need_client_auth: bool,
@@ -79,6 +83,7 @@ impl AdminSettings {
             auth_required: flag("auth.required", false),
             browser_writable: flag("browser.writable", false),
             force_https: flag("forceHttps", false),
+            port_unification: flag("portUnification", false),
             need_client_auth: flag("needClientAuth", false),
         }
     }

@@ -225,7 +225,13 @@ mod tests {
         let mut s = AdminSnapshot::default();
         m.fill(&mut s);
         assert_eq!(s.summaries["app_write_per_namespace"].total, 9);
-        assert_eq!(s.summaries.keys().filter(|k| k.ends_with("_per_namespace")).count(), 1);
+        assert_eq!(
+            s.summaries
+                .keys()
+                .filter(|k| k.ends_with("_per_namespace"))
+                .count(),
+            1
+        );
     }
 
     #[test]
