@@ -71,7 +71,12 @@ impl Server {
     }
 
     async fn get(&self, target: &str) -> Reply {
-        http_get(self.admin, target).await
+        http_get(self.admin, target, None).await
+    }
+
+    /// `GET target` with `Authorization: authorization`.
+    async fn get_as(&self, target: &str, authorization: &str) -> Reply {
+        http_get(self.admin, target, Some(authorization)).await
     }
 
     fn url(&self, target: &str) -> String {
@@ -106,10 +111,14 @@ impl Reply {
 }
 
 /// `GET target` on a fresh connection, the target sent exactly as given, read to EOF.
-async fn http_get(addr: SocketAddr, target: &str) -> Reply {
+async fn http_get(addr: SocketAddr, target: &str, authorization: Option<&str>) -> Reply {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let authorization = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\n{authorization}Connection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.unwrap();
@@ -333,6 +342,58 @@ async fn children_are_paged_sorted_and_clamped() {
         .unwrap();
     let counts = server.get("/browse/many?limit=1").await.ok();
     assert!(counts.contains("1 child · 2 below"), "{counts}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_100k_children_pages_in_the_servers_order() {
+    let server = Server::start("").await;
+    let zk = server.client().await;
+    zk.create("/huge", b"", &persistent()).await.unwrap();
+    const COUNT: usize = 100_000;
+    create_children(&zk, "/huge", COUNT, |i| format!("n-{i:06}")).await;
+    // The order getChildren answers in, which the pages follow past 10,000 children.
+    // (1.2 MB of names: more than a client accepts by default.)
+    let lister = Client::builder(server.handle.local_addr().to_string())
+        .max_frame_len(8 << 20)
+        .connect()
+        .await
+        .unwrap();
+    let server_order = lister.get_children("/huge").await.unwrap();
+    assert_eq!(server_order.len(), COUNT);
+
+    let first = server.get("/browse/huge").await.ok();
+    assert!(first.contains("In the server&#39;s order"));
+    assert!(first.contains("Showing 1–100 of 100,000."));
+    assert_eq!(listed_names(&first), server_order[..100]);
+    let middle = server
+        .get("/browse/huge?offset=54321&limit=1000")
+        .await
+        .ok();
+    assert_eq!(listed_names(&middle), server_order[54321..55321]);
+    let last = server
+        .get("/browse/huge?offset=99990&part=children")
+        .await
+        .ok();
+    assert_eq!(listed_names(&last), server_order[99990..]);
+    assert!(!last.contains("class=\"more\""));
+    let root = server.get("/browse").await.ok();
+    assert!(root.contains("100,000 children"));
+
+    let Some(bin) = chromium() else {
+        return;
+    };
+    let url = server.url("/browse#expand=/huge");
+    let dom = tokio::task::spawn_blocking(move || run_chromium(&bin, &["--dump-dom"], &url))
+        .await
+        .unwrap();
+    // The first page of /huge, inserted in place under the root's list.
+    for name in &server_order[..100] {
+        assert!(
+            dom.contains(&format!("data-path=\"/huge/{name}\"")),
+            "{name}"
+        );
+    }
+    assert!(dom.contains("Load 100 more (100 of 100,000 shown)"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -577,6 +638,87 @@ async fn an_ephemeral_owner_links_to_its_session_and_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acl_decides_who_sees_data_and_children() {
+    let server = Server::start("").await;
+    let bob = Client::builder(server.handle.local_addr().to_string())
+        .auth("digest", b"bob:secret".to_vec())
+        .connect()
+        .await
+        .unwrap();
+    let bob_only = vec![Acl {
+        perms: zk_proto::perms::ALL,
+        id: Id {
+            scheme: "auth".into(),
+            id: String::new(),
+        },
+    }];
+    bob.create(
+        "/vault",
+        b"top-secret-data",
+        &persistent().with_acl(bob_only),
+    )
+    .await
+    .unwrap();
+    bob.create("/vault/hidden-child", b"", &persistent())
+        .await
+        .unwrap();
+
+    let anonymous = server.get("/browse/vault").await.ok();
+    assert!(!anonymous.contains("top-secret-data"));
+    assert!(!anonymous.contains("hidden-child"));
+    assert!(anonymous.contains(
+        "Its data is not shown: this node&#39;s ACL does not grant READ to ip:127.0.0.1"
+    ));
+    assert!(
+        !anonymous.contains("<td>digest</td>"),
+        "the ACL is hidden too"
+    );
+    // The Stat is not guarded (exists needs no permission).
+    assert!(anonymous.contains("numChildren</th><td>1</td>"));
+    assert_eq!(server.get("/browse/vault?raw=1").await.status, 403);
+    assert_eq!(server.get("/browse/vault?part=children").await.status, 403);
+    let search = server.get("/browse?search=hidden").await.ok();
+    assert!(search.contains("0 paths matching"));
+    assert!(search.contains("Not searched below 1 node"));
+
+    let as_bob = server
+        .get_as("/browse/vault", "digest bob:secret")
+        .await
+        .ok();
+    assert!(as_bob.contains("top-secret-data"));
+    assert!(as_bob.contains("hidden-child"));
+    assert!(as_bob.contains("<td>digest</td>"));
+    let raw = server
+        .get_as("/browse/vault?raw=1", "digest bob:secret")
+        .await;
+    assert_eq!(raw.body, b"top-secret-data");
+    let search = server
+        .get_as("/browse?search=hidden", "digest bob:secret")
+        .await
+        .ok();
+    assert!(search.contains("1 path matching"));
+    let wrong = server
+        .get_as("/browse/vault", "digest bob:wrong")
+        .await
+        .ok();
+    assert!(!wrong.contains("top-secret-data"));
+    assert_eq!(server.get_as("/browse", "basic Ym9iOnB3").await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_required_asks_every_page_for_an_identity() {
+    let server = Server::start("admin.auth.required=true\n").await;
+    let missing = server.get("/browse").await;
+    assert_eq!(missing.status, 401);
+    assert!(missing.text().contains("admin.auth.required is set"));
+    assert_eq!(server.get("/browse?search=x").await.status, 401);
+    // / is open to anyone, so any digest identity may read it.
+    let html = server.get_as("/browse", "digest alice:pw").await.ok();
+    assert!(html.contains("/browse/zookeeper"));
+    assert_eq!(server.get_as("/browse/zookeeper", "ip").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writable_shows_only_a_note() {
     let server = Server::start("admin.browser.writable=true\n").await;
     let html = server.get("/browse").await.ok();
@@ -756,6 +898,17 @@ async fn chromium_renders_pages_and_the_script_expands_in_place() {
     assert!(expanded.contains("class=\"node target\" data-path=\"/app/deep/inner\""));
     assert_eq!(expanded.matches("aria-expanded=\"true\"").count(), 3);
 
+    // #expand= to a child beyond the first page: the script loads more children (one page
+    // of 100) until it shows, without leaving the page.
+    let revealed = dump(
+        vec!["--dump-dom".into()],
+        "/browse/app/locks#expand=/app/locks/lock-0000000120",
+    )
+    .await;
+    assert!(revealed.contains("class=\"node target\" data-path=\"/app/locks/lock-0000000120\""));
+    assert_eq!(revealed.matches("<li class=\"node").count(), 150);
+    assert!(!revealed.contains("<li class=\"more\">"));
+
     // Screenshots at a desktop and a phone width, kept as artifacts.
     let dir = artifacts_dir();
     for (name, size) in [("wide", "1280,800"), ("narrow", "420,900")] {
@@ -856,7 +1009,7 @@ async fn time_to_first_byte_with_a_million_children() {
     }
     let page = server.get("/browse/big").await.ok();
     assert_eq!(listed_names(&page).len(), 100);
-    assert!(page.contains("In the server's order"));
+    assert!(page.contains("In the server&#39;s order"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,7 +125,7 @@ pub fn page(frame: &Frame, content: &Html) -> String {
 /// A short page for an error (`heading`, then `message`, then extra markup).
 pub fn error_page(heading: &str, message: &str, extra: &Html) -> String {
     let mut body = Html::new();
-    body.raw("<section class=\"error\"><h1>")
+    body.raw("<section class=\"card problem\"><h1>")
         .text(heading)
         .raw("</h1><p>")
         .text(message)

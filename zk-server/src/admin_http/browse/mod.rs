@@ -18,6 +18,10 @@
 //! - `/browse?session=0x...`: a session, its connection and its ephemerals ([`session`]).
 //! - `/browse/_assets/browse.js`, `/browse/_assets/browse.css`: the script and style sheet.
 //!
+//! What a page shows follows the node's ACL as a client session would meet it ([`access`]):
+//! data, children and ACL need READ for the request's identities (its address, and
+//! `Authorization: digest user:password` if sent).
+//!
 //! Bad paths (`..`, `//`, NUL, bad percent-encoding) get 400, a missing node 404 with a link
 //! to its nearest ancestor, a server not serving (an ensemble member in election) 503. Every
 //! answer carries a Content-Security-Policy that allows only this server's own script and
@@ -26,6 +30,7 @@
 //! `admin.browser.writable=true` only shows a note for now: the server has no way yet to
 //! apply a write that does not come from a client session.
 
+mod access;
 mod data_view;
 mod html;
 mod page;
@@ -36,14 +41,18 @@ mod url;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{extract::State, Router};
 
+use super::auth::Refusal;
+use super::listener::Peer;
 use super::AdminState;
 use crate::tree::DataTree;
+use access::Viewer;
 use data_view::View;
 use html::{error_page, Html};
 use page::{NodeExtras, NodeQuery, DEFAULT_LIMIT, MAX_LIMIT};
@@ -129,12 +138,44 @@ fn not_serving() -> Response {
     )
 }
 
-/// The committed tree and its zxid, or the 503 page.
-async fn read_tree(state: &AdminState) -> Result<(i64, DataTree), Response> {
-    match state.link.tree().await {
-        Some((zxid, tree)) => Ok((zxid, tree)),
-        None => Err(not_serving()),
+/// The page for a request without the identities it needs.
+fn refused(refusal: Refusal) -> Response {
+    let message = match refusal {
+        Refusal::Missing => {
+            "admin.auth.required is set: send an Authorization header (digest user:password)              whose identity may read /."
+        }
+        Refusal::NotAuthenticated => {
+            "The Authorization header names no identity this server can check (use digest              user:password)."
+        }
+        Refusal::NotAuthorized => "That identity may not read /.",
+    };
+    html_response(
+        refusal.status(),
+        error_page(refusal.message(), message, &Html::new()),
+    )
+}
+
+/// The request's identities, or why it has none.
+fn viewer(state: &AdminState, request: &Parts) -> Result<Viewer, Refusal> {
+    let peer = request.extensions.get::<Peer>().map(|p| p.0);
+    Viewer::of_request(
+        &request.headers,
+        peer,
+        state.super_digest.as_deref(),
+        state.settings.auth_required,
+    )
+}
+
+/// The committed tree and its zxid, or the 503 page; with `admin.auth.required`, the 403
+/// page unless the viewer may read `/`.
+async fn read_tree(state: &AdminState, viewer: &Viewer) -> Result<(i64, DataTree), Response> {
+    let Some((zxid, tree)) = state.link.tree().await else {
+        return Err(not_serving());
+    };
+    if state.settings.auth_required {
+        viewer.check_root(&tree).map_err(refused)?;
     }
+    Ok((zxid, tree))
 }
 
 /// Runs page rendering on a blocking thread (a large page takes milliseconds).
@@ -157,17 +198,18 @@ fn settle(answer: Answer) -> Response {
 }
 
 /// `/browse`: the root's page, or a search, a session, or a path typed whole.
-async fn index(State(state): State<Shared>, uri: Uri) -> Response {
-    settle(index_answer(&state, &uri).await)
+async fn index(State(state): State<Shared>, request: Parts) -> Response {
+    settle(index_answer(&state, &request).await)
 }
 
-async fn index_answer(state: &AdminState, uri: &Uri) -> Answer {
-    let params = QueryParams::parse(uri.query()).map_err(|e| bad_request(&e))?;
+async fn index_answer(state: &AdminState, request: &Parts) -> Answer {
+    let params = QueryParams::parse(request.uri.query()).map_err(|e| bad_request(&e))?;
+    let viewer = viewer(state, request).map_err(refused)?;
     if let Some(text) = params.get("search") {
-        return search_answer(state, text, &params).await;
+        return search_answer(state, &viewer, text, &params).await;
     }
     if let Some(id) = params.get("session") {
-        return session_answer(state, id).await;
+        return session_answer(state, &viewer, id).await;
     }
     if let Some(typed) = params.get("path") {
         let path = typed_path(typed);
@@ -178,9 +220,9 @@ async fn index_answer(state: &AdminState, uri: &Uri) -> Answer {
         if params.only("path") && !canonical.starts_with("/browse?") {
             return Ok(Redirect::to(&canonical).into_response());
         }
-        return node_answer(state, path, &params).await;
+        return node_answer(state, &viewer, path, &params).await;
     }
-    node_answer(state, "/".to_owned(), &params).await
+    node_answer(state, &viewer, "/".to_owned(), &params).await
 }
 
 /// A path as typed in the "go to" box: blanks trimmed, `/` added in front and a trailing one
@@ -199,14 +241,16 @@ fn typed_path(typed: &str) -> String {
 }
 
 /// `/browse/{*path}`: an asset, or a node's page.
-async fn by_url(State(state): State<Shared>, uri: Uri) -> Response {
+async fn by_url(State(state): State<Shared>, request: Parts) -> Response {
+    let uri: &Uri = &request.uri;
     if let Some(asset) = asset(uri.path()) {
         return asset;
     }
     let answer = async {
         let path = url::znode_path(uri.path()).map_err(|e| bad_request(&e))?;
         let params = QueryParams::parse(uri.query()).map_err(|e| bad_request(&e))?;
-        node_answer(&state, path, &params).await
+        let viewer = viewer(&state, &request).map_err(refused)?;
+        node_answer(&state, &viewer, path, &params).await
     };
     settle(answer.await)
 }
@@ -231,7 +275,12 @@ fn asset(url_path: &str) -> Option<Response> {
 }
 
 /// A node's page, its data (`raw=1`) or its children fragment (`part=children`).
-async fn node_answer(state: &AdminState, path: String, params: &QueryParams) -> Answer {
+async fn node_answer(
+    state: &AdminState,
+    viewer: &Viewer,
+    path: String,
+    params: &QueryParams,
+) -> Answer {
     let offset = params
         .count("offset")
         .map_err(|e| bad_request(&e))?
@@ -253,7 +302,7 @@ async fn node_answer(state: &AdminState, path: String, params: &QueryParams) -> 
         Some("children") => true,
         Some(other) => return Err(bad_request(&format!("unknown part {other:?}"))),
     };
-    let (zxid, tree) = read_tree(state).await?;
+    let (zxid, tree) = read_tree(state, viewer).await?;
     let Some(node) = tree.node(&path) else {
         if fragment {
             return Err(html_response(
@@ -266,6 +315,16 @@ async fn node_answer(state: &AdminState, path: String, params: &QueryParams) -> 
         })
         .await);
     };
+    if (raw || fragment) && !viewer.may_read(&tree, node) {
+        let message = format!(
+            "The ACL of {path} does not let {} read it.",
+            viewer.describe()
+        );
+        return Err(html_response(
+            StatusCode::FORBIDDEN,
+            error_page("Not allowed", &message, &Html::new()),
+        ));
+    }
     if raw {
         return Ok(download(&path, node.data.clone().unwrap_or_default()));
     }
@@ -282,6 +341,7 @@ async fn node_answer(state: &AdminState, path: String, params: &QueryParams) -> 
         zxid,
         watchers,
         writable: state.settings.browser_writable,
+        viewer: viewer.clone(),
     };
     let query = NodeQuery {
         offset,
@@ -325,7 +385,12 @@ fn download(path: &str, data: bytes::Bytes) -> Response {
     response
 }
 
-async fn search_answer(state: &AdminState, text: &str, params: &QueryParams) -> Answer {
+async fn search_answer(
+    state: &AdminState,
+    viewer: &Viewer,
+    text: &str,
+    params: &QueryParams,
+) -> Answer {
     if text.len() > search::MAX_PATTERN {
         return Err(bad_request(&format!(
             "the search pattern is longer than {} bytes",
@@ -334,15 +399,16 @@ async fn search_answer(state: &AdminState, text: &str, params: &QueryParams) -> 
     }
     let under = typed_path(params.get("under").unwrap_or("/"));
     url::check_znode_path(&under).map_err(|e| bad_request(&e))?;
-    let (zxid, tree) = read_tree(state).await?;
+    let (zxid, tree) = read_tree(state, viewer).await?;
     let text = text.to_owned();
+    let viewer = viewer.clone();
     Ok(render(move || {
         if tree.node(&under).is_none() {
             return html_response(StatusCode::NOT_FOUND, page::missing_page(&tree, &under));
         }
         let found = (!text.is_empty()).then(|| {
             let pattern = search::Pattern::new(&text);
-            search::walk(&tree, &under, &pattern)
+            search::walk(&tree, &under, &pattern, &viewer)
         });
         let body = search::search_page(&tree, zxid, &text, &under, found.as_ref());
         html_response(StatusCode::OK, body)
@@ -350,10 +416,10 @@ async fn search_answer(state: &AdminState, text: &str, params: &QueryParams) -> 
     .await)
 }
 
-async fn session_answer(state: &AdminState, id: &str) -> Answer {
+async fn session_answer(state: &AdminState, viewer: &Viewer, id: &str) -> Answer {
     let session = session::parse_session_id(id)
         .ok_or_else(|| bad_request(&format!("{id:?} is not a session id")))?;
-    let (zxid, tree) = read_tree(state).await?;
+    let (zxid, tree) = read_tree(state, viewer).await?;
     let connections = state.link.snapshot().await.map(|snap| {
         snap.connections
             .into_iter()
@@ -370,6 +436,60 @@ async fn session_answer(state: &AdminState, id: &str) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The browser, mounted as the AdminServer mounts it, on a core that answers every
+    /// question with "not serving" (an ensemble member in leader election).
+    fn browser_of_a_member_not_serving() -> Router {
+        let (link, mut calls) = super::super::CoreLink::new(4);
+        tokio::spawn(async move {
+            while let Some(call) = calls.recv().await {
+                let _ = call.reply.send(super::super::AdminReply::NotServing);
+            }
+        });
+        let cfg = crate::config::Config::parse("dataDir=/tmp/zk-browse-unit\n", "").unwrap();
+        let state = Arc::new(AdminState::new(&cfg, link, None));
+        Router::new().nest("/browse", router()).with_state(state)
+    }
+
+    #[tokio::test]
+    async fn a_server_not_serving_answers_503() {
+        use tower::ServiceExt as _;
+        for target in [
+            "/browse",
+            "/browse/app",
+            "/browse?search=x",
+            "/browse?session=0x1",
+        ] {
+            let request = axum::http::Request::get(target)
+                .body(Body::empty())
+                .unwrap();
+            let response = browser_of_a_member_not_serving()
+                .oneshot(request)
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{target}"
+            );
+            assert!(response
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY));
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            assert!(String::from_utf8_lossy(&body).contains("Not serving"));
+        }
+        // Bad input is refused before the core is asked.
+        let request = axum::http::Request::get("/browse/a/../b")
+            .body(Body::empty())
+            .unwrap();
+        let response = browser_of_a_member_not_serving()
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
 
     #[test]
     fn typed_paths_are_made_absolute() {

@@ -14,6 +14,7 @@
 use zk_proto::data::Acl;
 use zk_proto::WatcherType;
 
+use super::access::Viewer;
 use super::data_view::{self, View};
 use super::html::{counted, error_page, group, page, utc, zxid_hex, Frame, Html};
 use super::url::{browse_url, node_url};
@@ -47,6 +48,8 @@ pub struct NodeExtras {
     pub watchers: Vec<(i64, WatcherType, WatchMode)>,
     /// `admin.browser.writable`.
     pub writable: bool,
+    /// Who asks: what the node's ACL lets them see.
+    pub viewer: Viewer,
 }
 
 /// One page of a node's children.
@@ -112,9 +115,12 @@ pub fn node_page(
         h.raw("<p class=\"note\">admin.browser.writable is set, but writes are not available ")
             .raw("in this version: the browser is read-only.</p>");
     }
+    let readable = extras.viewer.may_read(tree, node);
     h.raw("<div class=\"columns\"><section class=\"card children\" id=\"children\">")
         .raw("<h2>Children</h2>");
-    if node.child_count() > 0 {
+    if !readable {
+        hidden_note(&mut h, &extras.viewer, "Its children are");
+    } else if node.child_count() > 0 {
         let children = child_page(node, query.offset, query.limit);
         h.raw("<p class=\"hint\">")
             .text(if children.sorted {
@@ -131,9 +137,21 @@ pub fn node_page(
     }
     subtree_search(&mut h, path);
     h.raw("</section><div class=\"details\">");
-    data_section(&mut h, path, node, query.view);
+    if readable {
+        data_section(&mut h, path, node, query.view);
+    } else {
+        h.raw("<section class=\"card data\" id=\"data\"><h2>Data</h2>");
+        hidden_note(&mut h, &extras.viewer, "Its data is");
+        h.raw("</section>");
+    }
     stat_section(&mut h, tree, node);
-    acl_section(&mut h, &tree.acl(node));
+    if extras.viewer.may_read_acl(tree, node) {
+        acl_section(&mut h, &tree.acl(node));
+    } else {
+        h.raw("<section class=\"card acl\" id=\"acl\"><h2>ACL</h2>");
+        hidden_note(&mut h, &extras.viewer, "Its ACL is");
+        h.raw("</section>");
+    }
     watchers_section(&mut h, &extras.watchers);
     h.raw("</div></div>");
     page(
@@ -177,6 +195,17 @@ pub fn missing_page(tree: &DataTree, path: &str) -> String {
         .text(ancestor)
         .raw("</a>.</p>");
     error_page("No such node", &format!("There is no node {path}."), &extra)
+}
+
+/// Says that `what` ("Its data is") is not shown to these identities, and how to show it.
+fn hidden_note(h: &mut Html, viewer: &Viewer, what: &str) {
+    h.raw("<p class=\"note hidden\">")
+        .fmt(format_args!(
+            "{what} not shown: this node's ACL does not grant READ to {}. Requests with \
+             an Authorization: digest user:password header read as that user.",
+            viewer.describe()
+        ))
+        .raw("</p>");
 }
 
 fn breadcrumbs(h: &mut Html, path: &str) {

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::access::Viewer;
 use super::html::{group, page, Frame, Html};
 use super::url::node_url;
 use crate::tree::{DataTree, Node};
@@ -18,12 +19,15 @@ pub const MAX_PATTERN: usize = 1024;
 /// What a walk found.
 #[derive(Debug, Default)]
 pub struct Found {
-    /// Matching paths, in walk order (depth first, children in the server's order).
+    /// Matching paths, sorted (the walk finds them depth first, children in the server's
+    /// order; a capped walk keeps the first ones found).
     pub paths: Vec<String>,
     /// Nodes looked at.
     pub visited: usize,
     /// Why the walk stopped early, if it did.
     pub stopped: Option<&'static str>,
+    /// Nodes with children not searched below: the viewer may not list them.
+    pub unlisted: usize,
 }
 
 /// A pattern: a glob (whole path, `*` any run of characters including `/`, `?` one
@@ -84,8 +88,9 @@ fn glob_matches(glob: &[char], text: &str) -> bool {
     glob[g..].iter().all(|&c| c == '*')
 }
 
-/// Walks the subtree at `under` (itself included), depth first.
-pub fn walk(tree: &DataTree, under: &str, pattern: &Pattern) -> Found {
+/// Walks the subtree at `under` (itself included), depth first, below the nodes `viewer`
+/// may list (READ, as getChildren wants).
+pub fn walk(tree: &DataTree, under: &str, pattern: &Pattern, viewer: &Viewer) -> Found {
     let mut found = Found::default();
     let Some(start) = tree.node(under) else {
         return found;
@@ -98,6 +103,10 @@ pub fn walk(tree: &DataTree, under: &str, pattern: &Pattern) -> Found {
         }
     };
     check(under, &mut found);
+    if start.child_count() > 0 && !viewer.may_read(tree, start) {
+        found.unlisted += 1;
+        return found;
+    }
     // The path being built and, per level, the node whose children are being visited, an
     // iterator over their names and the length of the path above them.
     let mut path = if under == "/" {
@@ -126,9 +135,14 @@ pub fn walk(tree: &DataTree, under: &str, pattern: &Pattern) -> Found {
         path.push_str(name);
         check(&path, &mut found);
         if let Some(child) = node.child(name).filter(|c| c.child_count() > 0) {
-            stack.push((child, Box::new(child.children()), path.len()));
+            if viewer.may_read(tree, child) {
+                stack.push((child, Box::new(child.children()), path.len()));
+            } else {
+                found.unlisted += 1;
+            }
         }
     }
+    found.paths.sort_unstable();
     found
 }
 
@@ -173,6 +187,18 @@ pub fn search_page(
                          pattern or search below a node.",
                         MAX_RESULTS,
                         MAX_WALK.as_secs()
+                    ))
+                    .raw("</p>");
+            }
+            if found.unlisted > 0 {
+                h.raw("<p class=\"note\">")
+                    .fmt(format_args!(
+                        "Not searched below {} that this request may not list (no READ in \
+                         their ACL).",
+                        match found.unlisted {
+                            1 => "1 node".to_owned(),
+                            n => format!("{} nodes", group(n as u64)),
+                        }
                     ))
                     .raw("</p>");
             }
@@ -224,21 +250,27 @@ mod tests {
         assert!(Pattern::new("/zoo*").matches("/zookeeper/quota"));
     }
 
+    fn anyone() -> Viewer {
+        let headers = axum::http::HeaderMap::new();
+        Viewer::of_request(&headers, None, None, false).unwrap()
+    }
+
     #[test]
     fn walks_a_subtree() {
         let tree = DataTree::new(false);
-        let all = walk(&tree, "/", &Pattern::new("*"));
-        let mut paths = all.paths.clone();
-        paths.sort();
+        let anyone = anyone();
+        let all = walk(&tree, "/", &Pattern::new("*"), &anyone);
         assert_eq!(
-            paths,
+            all.paths,
             ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"]
         );
         assert_eq!(all.visited, 4);
         assert!(all.stopped.is_none());
-        let below = walk(&tree, "/zookeeper", &Pattern::new("quota"));
+        let below = walk(&tree, "/zookeeper", &Pattern::new("quota"), &anyone);
         assert_eq!(below.paths, ["/zookeeper/quota"]);
         assert_eq!(below.visited, 3);
-        assert!(walk(&tree, "/nope", &Pattern::new("x")).paths.is_empty());
+        assert!(walk(&tree, "/nope", &Pattern::new("x"), &anyone)
+            .paths
+            .is_empty());
     }
 }

@@ -2,7 +2,8 @@
 // server-side paging); with it:
 // - the triangle before a child expands its children in place (and collapses them);
 // - "Load N more" appends the next page of children instead of opening it;
-// - a URL ending in #expand=/some/path expands the nodes down to that path on load.
+// - a URL ending in #expand=/some/path expands the nodes down to that path on load,
+//   loading more children where a node on the way is not on the first page.
 // Fragments come from the server as escaped HTML (?part=children) and are parsed with
 // DOMParser, which runs no script; the Content-Security-Policy forbids inline script anyway.
 "use strict";
@@ -66,6 +67,7 @@
   // Replaces a "Load more" item with the next page of children.
   function loadMore(link) {
     var item = link.closest("li.more");
+    if (link.getAttribute("aria-busy") === "true") return Promise.resolve();
     link.setAttribute("aria-busy", "true");
     return fetchList(link.dataset.fragment)
       .then(function (list) {
@@ -73,6 +75,9 @@
         var parent = item.parentNode;
         while (list.firstChild) parent.insertBefore(list.firstChild, item);
         item.remove();
+        // The page's own pager counted the first page only.
+        var pager = parent.parentNode.querySelector(":scope > nav.pager");
+        if (pager) pager.hidden = true;
       })
       .catch(function (error) {
         link.removeAttribute("aria-busy");
@@ -95,8 +100,22 @@
     }
   });
 
-  // #expand=/a/b/c: expands /a, then /a/b, then /a/b/c below this page's node, as far as
-  // they are listed, and marks the last one reached.
+  // The list item of `path`; when it is not listed yet but its parent's list has a "Load
+  // more" link, loads more (up to `loadsLeft` times) until it shows.
+  function reveal(path, loadsLeft) {
+    var item = document.querySelector('li.node[data-path="' + CSS.escape(path) + '"]');
+    if (item) return Promise.resolve(item);
+    var parent = path.slice(0, path.lastIndexOf("/")) || "/";
+    var list = document.querySelector('ul.tree[data-path="' + CSS.escape(parent) + '"]');
+    var more = list && list.querySelector(":scope > li.more > a.more[data-fragment]");
+    if (!more || loadsLeft <= 0) return Promise.resolve(null);
+    return loadMore(more).then(function () {
+      return reveal(path, loadsLeft - 1);
+    });
+  }
+
+  // #expand=/a/b/c: expands /a, then /a/b, then /a/b/c below this page's node (loading more
+  // children where one is not on the first page), and marks the last one reached.
   function expandFromHash() {
     var match = /^#expand=(.+)$/.exec(location.hash);
     var top = document.querySelector("main ul.tree");
@@ -111,24 +130,25 @@
     if (target.indexOf(base + "/") !== 0) return;
     var names = target.slice(base.length + 1).split("/");
     var path = base;
-    var step = Promise.resolve(null);
+    var step = Promise.resolve(true);
     names.forEach(function (name) {
-      step = step.then(function (reached) {
-        if (reached === false) return false;
+      step = step.then(function (going) {
+        if (!going) return false;
         path += "/" + name;
-        var item = document.querySelector('li.node[data-path="' + CSS.escape(path) + '"]');
-        if (!item) return false;
-        document.querySelectorAll("li.node.target").forEach(function (t) {
-          t.classList.remove("target");
-        });
-        item.classList.add("target");
-        var button = item.querySelector(":scope > button.toggle");
-        if (button && button.getAttribute("aria-expanded") !== "true") {
-          return toggle(button).then(function () {
-            return item;
+        return reveal(path, 20).then(function (item) {
+          if (!item) return false;
+          document.querySelectorAll("li.node.target").forEach(function (t) {
+            t.classList.remove("target");
           });
-        }
-        return item;
+          item.classList.add("target");
+          var button = item.querySelector(":scope > button.toggle");
+          if (button && button.getAttribute("aria-expanded") !== "true") {
+            return toggle(button).then(function () {
+              return true;
+            });
+          }
+          return true;
+        });
       });
     });
     step.then(function () {
