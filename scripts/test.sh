@@ -5,12 +5,14 @@
 #   scripts/test.sh -p interop-tests    # extra arguments go to `cargo test`
 #   scripts/test.sh -- --nocapture      # ... including test-binary arguments after `--`
 #
-# The interop tests run the real Apache ZooKeeper (Java) server, Java/Curator drivers and kazoo, so
-# first this makes sure these Debian packages are installed, installing the missing ones with apt:
+# The interop tests run the real Apache ZooKeeper (Java) server, Java/Curator drivers and kazoo, and
+# the tree browser's tests drive headless Chromium, so first this makes sure these Debian packages
+# are installed, installing the missing ones with apt:
 #
 #   zookeeper zookeeper-bin libcurator-recipes-java python3-kazoo python3-prometheus-client
-#   (the last parses /metrics in zk-server's tests)                  (+ default-jdk-headless if
-#                                                                    java or javac is missing)
+#   chromium          (+ default-jdk-headless if java or javac is missing)
+#
+#   python3-prometheus-client parses /metrics, chromium runs the tree browser's headless tests.
 #
 # apt runs directly as root, else through `sudo -n` (never prompts); without either the script stops
 # and prints the apt-get command to run. Set ZK_SKIP_SYSTEM_DEPS=1 to skip this step (for example
@@ -24,7 +26,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
 export NEEDRESTART_MODE=a # Ubuntu's needrestart must not ask either.
 
-PACKAGES=(zookeeper zookeeper-bin libcurator-recipes-java python3-kazoo python3-prometheus-client)
+PACKAGES=(zookeeper zookeeper-bin libcurator-recipes-java python3-kazoo python3-prometheus-client
+    chromium)
 JDK_PACKAGE=default-jdk-headless
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -63,8 +66,8 @@ install_system_deps() {
   fi
   if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     die "this is not a Debian/Ubuntu system (no dpkg-query/apt-get). Install ZooKeeper 3.8, Curator 5 \
-and a JDK yourself, set ZK_JAVA_CLASSPATH (and ZK_JAVA_HOME), install the kazoo Python module, and \
-rerun with ZK_SKIP_SYSTEM_DEPS=1."
+and a JDK yourself, set ZK_JAVA_CLASSPATH (and ZK_JAVA_HOME), install the kazoo Python module and \
+Chromium (or set ZK_SKIP_BROWSER_TESTS=1), and rerun with ZK_SKIP_SYSTEM_DEPS=1."
   fi
 
   local missing=() pkg

@@ -38,6 +38,7 @@ pub(super) fn router(state: Shared) -> Router {
         .route(&format!("{url}/{{name}}"), get(run_get).post(run_post))
         .route("/ready", get(ready))
         .route("/", get(|| async { Redirect::to("/browse") }))
+        .route("/browse/", get(|| async { Redirect::permanent("/browse") }))
         .nest("/browse", browse::router())
         .layer(middleware::from_fn(refuse_trace))
         .with_state(state)

@@ -1,12 +1,522 @@
-//! The tree browser (`/browse`).
+//! The tree browser (`/browse` on the AdminServer): server-rendered HTML with real links, so
+//! it works without JavaScript; a small script (`_assets/browse.js`) expands nodes in place
+//! and loads more children without leaving the page.
+//!
+//! It reads the committed tree the core hands over ([`super::CoreLink::tree`], a cheap copy),
+//! never through a client session, so browsing sets no watches and costs the core one clone
+//! per request. Rendering runs on a blocking thread.
+//!
+//! # URLs
+//!
+//! - `/browse`, `/browse/{*path}`: a node's page; each znode name is one percent-encoded URL
+//!   segment (`/browse/app/a` is `/app/a`). `?offset=&limit=` pages its children (default
+//!   100, at most 1000; see [`page`] for their order), `?view=text|json|hex|base64` picks the
+//!   data view, `?raw=1` downloads the data, `?part=children` answers the children list
+//!   alone (for the script).
+//! - `/browse?path=/app/a`: the same page by a path typed whole (the "go to" box).
+//! - `/browse?search=<text or glob>[&under=/app]`: paths that match ([`search`]).
+//! - `/browse?session=0x...`: a session, its connection and its ephemerals ([`session`]).
+//! - `/browse/_assets/browse.js`, `/browse/_assets/browse.css`: the script and style sheet.
+//!
+//! What a page shows follows the node's ACL as a client session would meet it ([`access`]):
+//! data, children and ACL need READ for the request's identities (its address, and
+//! `Authorization: digest user:password` if sent).
+//!
+//! Bad paths (`..`, `//`, NUL, bad percent-encoding) get 400, a missing node 404 with a link
+//! to its nearest ancestor, a server not serving (an ensemble member in election) 503. Every
+//! answer carries a Content-Security-Policy that allows only this server's own script and
+//! style sheet (no inline script), and `X-Content-Type-Options: nosniff`.
+//!
+//! `admin.browser.writable=true` only shows a note for now: the server has no way yet to
+//! apply a write that does not come from a client session.
+
+mod access;
+mod data_view;
+mod html;
+mod page;
+mod search;
+mod session;
+mod url;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{extract::State, Router};
 
+use super::auth::Refusal;
+use super::listener::Transport;
 use super::AdminState;
+use crate::tree::DataTree;
+use access::Viewer;
+use data_view::View;
+use html::{error_page, Html};
+use page::{NodeExtras, NodeQuery, DEFAULT_LIMIT, MAX_LIMIT};
+use url::QueryParams;
+
+type Shared = Arc<AdminState>;
+
+/// A response, or the error page to send instead.
+type Answer = Result<Response, Response>;
+
+const SCRIPT: &str = include_str!("assets/browse.js");
+const STYLE: &str = include_str!("assets/browse.css");
+
+/// The Content-Security-Policy of every answer: this server's script and style sheet only.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; base-uri 'none'; \
+                   frame-ancestors 'none'";
 
 /// The browser's routes, nested under `/browse`.
-pub fn router() -> Router<Arc<AdminState>> {
+pub fn router() -> Router<Shared> {
     Router::new()
+        .route("/", get(index))
+        .route("/{*rest}", get(by_url))
+        .fallback(|| async { not_found_page() })
+        .layer(middleware::map_response(protect))
+}
+
+/// Headers every browser answer carries.
+async fn protect(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // Pages show live state: never from a cache.
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+fn html_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    html_response(
+        StatusCode::BAD_REQUEST,
+        error_page("Bad request", message, &Html::new()),
+    )
+}
+
+fn not_found_page() -> Response {
+    html_response(
+        StatusCode::NOT_FOUND,
+        error_page("Not found", "There is no such page.", &Html::new()),
+    )
+}
+
+fn not_serving() -> Response {
+    html_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        error_page(
+            "Not serving",
+            "This server does not serve clients right now (an ensemble member in leader \
+             election or catching up with the leader, or a server stopping), so there is no \
+             tree to show. Try again shortly.",
+            &Html::new(),
+        ),
+    )
+}
+
+/// The page for a request without the identities it needs.
+fn refused(refusal: Refusal) -> Response {
+    let message = match refusal {
+        Refusal::Missing => {
+            "admin.auth.required is set: send an Authorization header (digest user:password)              whose identity may read /."
+        }
+        Refusal::NotAuthenticated => {
+            "The Authorization header names no identity this server can check (use digest              user:password)."
+        }
+        Refusal::NotAuthorized => "That identity may not read /.",
+    };
+    html_response(
+        refusal.status(),
+        error_page(refusal.message(), message, &Html::new()),
+    )
+}
+
+/// The request's identities, or why it has none.
+fn viewer(state: &AdminState, request: &Parts) -> Result<Viewer, Refusal> {
+    let transport = request.extensions.get::<Transport>();
+    let certificate_ids = transport.map_or(&[][..], |t| &t.certificate_ids[..]);
+    let viewer = Viewer::of_request(
+        &request.headers,
+        transport.map(|t| t.peer),
+        state.super_digest.as_deref(),
+        state.settings.auth_required && certificate_ids.is_empty(),
+    )?;
+    Ok(viewer.with_certificate_ids(certificate_ids))
+}
+
+/// The committed tree and its zxid, or the 503 page; with `admin.auth.required`, the 403
+/// page unless the viewer may read `/`.
+async fn read_tree(state: &AdminState, viewer: &Viewer) -> Result<(i64, DataTree), Response> {
+    let Some((zxid, tree)) = state.link.tree().await else {
+        return Err(not_serving());
+    };
+    if state.settings.auth_required {
+        viewer.check_root(&tree).map_err(refused)?;
+    }
+    Ok((zxid, tree))
+}
+
+/// Runs page rendering on a blocking thread (a large page takes milliseconds).
+async fn render(work: impl FnOnce() -> Response + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(response) => response,
+        Err(_) => html_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_page(
+                "Internal error",
+                "The page could not be made.",
+                &Html::new(),
+            ),
+        ),
+    }
+}
+
+fn settle(answer: Answer) -> Response {
+    answer.unwrap_or_else(|refusal| refusal)
+}
+
+/// `/browse`: the root's page, or a search, a session, or a path typed whole.
+async fn index(State(state): State<Shared>, request: Parts) -> Response {
+    settle(index_answer(&state, &request).await)
+}
+
+async fn index_answer(state: &AdminState, request: &Parts) -> Answer {
+    let params = QueryParams::parse(request.uri.query()).map_err(|e| bad_request(&e))?;
+    let viewer = viewer(state, request).map_err(refused)?;
+    if let Some(text) = params.get("search") {
+        return search_answer(state, &viewer, text, &params).await;
+    }
+    if let Some(id) = params.get("session") {
+        return session_answer(state, &viewer, id).await;
+    }
+    if let Some(typed) = params.get("path") {
+        let path = typed_path(typed);
+        url::check_znode_path(&path).map_err(|e| bad_request(&e))?;
+        let canonical = url::node_url(&path, &[]);
+        // Only the path itself: send the browser to the page's own address, unless that
+        // address is this one (a node shadowed by an asset's URL).
+        if params.only("path") && !canonical.starts_with("/browse?") {
+            return Ok(Redirect::to(&canonical).into_response());
+        }
+        return node_answer(state, &viewer, path, &params).await;
+    }
+    node_answer(state, &viewer, "/".to_owned(), &params).await
+}
+
+/// A path as typed in the "go to" box: blanks trimmed, `/` added in front and a trailing one
+/// dropped.
+fn typed_path(typed: &str) -> String {
+    let typed = typed.trim();
+    let mut path = if typed.starts_with('/') {
+        typed.to_owned()
+    } else {
+        format!("/{typed}")
+    };
+    if path.len() > 1 && path.ends_with('/') {
+        path.pop();
+    }
+    path
+}
+
+/// `/browse/{*path}`: an asset, or a node's page.
+async fn by_url(State(state): State<Shared>, request: Parts) -> Response {
+    let uri: &Uri = &request.uri;
+    if let Some(asset) = asset(uri.path()) {
+        return asset;
+    }
+    let answer = async {
+        let path = url::znode_path(uri.path()).map_err(|e| bad_request(&e))?;
+        let params = QueryParams::parse(uri.query()).map_err(|e| bad_request(&e))?;
+        let viewer = viewer(&state, &request).map_err(refused)?;
+        node_answer(&state, &viewer, path, &params).await
+    };
+    settle(answer.await)
+}
+
+fn asset(url_path: &str) -> Option<Response> {
+    let file = url_path.strip_prefix('/')?.strip_prefix(url::ASSETS_DIR)?;
+    let (body, content_type) = match file {
+        "/browse.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "/browse.css" => (STYLE, "text/css; charset=utf-8"),
+        _ => return None,
+    };
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response(),
+    )
+}
+
+/// A node's page, its data (`raw=1`) or its children fragment (`part=children`).
+async fn node_answer(
+    state: &AdminState,
+    viewer: &Viewer,
+    path: String,
+    params: &QueryParams,
+) -> Answer {
+    let offset = params
+        .count("offset")
+        .map_err(|e| bad_request(&e))?
+        .unwrap_or(0);
+    let limit = params
+        .count("limit")
+        .map_err(|e| bad_request(&e))?
+        .unwrap_or(DEFAULT_LIMIT)
+        .clamp(1, MAX_LIMIT);
+    let view = match params.get("view").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(name) => Some(View::parse(name).ok_or_else(|| {
+            bad_request(&format!("unknown view {name:?}: text, json, hex or base64"))
+        })?),
+    };
+    let raw = matches!(params.get("raw"), Some("1" | "true"));
+    let fragment = match params.get("part") {
+        None => false,
+        Some("children") => true,
+        Some(other) => return Err(bad_request(&format!("unknown part {other:?}"))),
+    };
+    let (zxid, tree) = read_tree(state, viewer).await?;
+    let Some(node) = tree.node(&path) else {
+        if fragment {
+            return Err(html_response(
+                StatusCode::NOT_FOUND,
+                "<p class=\"note\">This node no longer exists.</p>".to_owned(),
+            ));
+        }
+        return Err(render(move || {
+            html_response(StatusCode::NOT_FOUND, page::missing_page(&tree, &path))
+        })
+        .await);
+    };
+    if (raw || fragment) && !viewer.may_read(&tree, node) {
+        let message = format!(
+            "The ACL of {path} does not let {} read it.",
+            viewer.describe()
+        );
+        return Err(html_response(
+            StatusCode::FORBIDDEN,
+            error_page("Not allowed", &message, &Html::new()),
+        ));
+    }
+    if raw {
+        return Ok(download(&path, node.data.clone().unwrap_or_default()));
+    }
+    if fragment {
+        return Ok(render(move || {
+            let node = tree.node(&path).expect("checked above");
+            let body = page::children_fragment(&tree, &path, node, offset, limit);
+            html_response(StatusCode::OK, body)
+        })
+        .await);
+    }
+    let watchers = state.link.watchers(&path).await.unwrap_or_default();
+    let extras = NodeExtras {
+        zxid,
+        watchers,
+        writable: state.settings.browser_writable,
+        viewer: viewer.clone(),
+    };
+    let query = NodeQuery {
+        offset,
+        limit,
+        view,
+    };
+    Ok(render(move || {
+        let node = tree.node(&path).expect("checked above");
+        let body = page::node_page(&tree, &path, node, query, &extras);
+        html_response(StatusCode::OK, body)
+    })
+    .await)
+}
+
+/// The data as a file: `application/octet-stream`, named after the node.
+fn download(path: &str, data: bytes::Bytes) -> Response {
+    let name: String = path
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("root")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let mut response = Body::from(data).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+async fn search_answer(
+    state: &AdminState,
+    viewer: &Viewer,
+    text: &str,
+    params: &QueryParams,
+) -> Answer {
+    if text.len() > search::MAX_PATTERN {
+        return Err(bad_request(&format!(
+            "the search pattern is longer than {} bytes",
+            search::MAX_PATTERN
+        )));
+    }
+    let under = typed_path(params.get("under").unwrap_or("/"));
+    url::check_znode_path(&under).map_err(|e| bad_request(&e))?;
+    let (zxid, tree) = read_tree(state, viewer).await?;
+    let text = text.to_owned();
+    let viewer = viewer.clone();
+    Ok(render(move || {
+        if tree.node(&under).is_none() {
+            return html_response(StatusCode::NOT_FOUND, page::missing_page(&tree, &under));
+        }
+        let found = (!text.is_empty()).then(|| {
+            let pattern = search::Pattern::new(&text);
+            search::walk(&tree, &under, &pattern, &viewer)
+        });
+        let body = search::search_page(&tree, zxid, &text, &under, found.as_ref());
+        html_response(StatusCode::OK, body)
+    })
+    .await)
+}
+
+async fn session_answer(state: &AdminState, viewer: &Viewer, id: &str) -> Answer {
+    let session = session::parse_session_id(id)
+        .ok_or_else(|| bad_request(&format!("{id:?} is not a session id")))?;
+    let (zxid, tree) = read_tree(state, viewer).await?;
+    let connections = state.link.snapshot().await.map(|snap| {
+        snap.connections
+            .into_iter()
+            .filter(|c| c.session_id == session)
+            .collect::<Vec<_>>()
+    });
+    Ok(render(move || {
+        let body = session::session_page(&tree, zxid, session, connections.as_deref());
+        html_response(StatusCode::OK, body)
+    })
+    .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The browser, mounted as the AdminServer mounts it, on a core that answers every
+    /// question with "not serving" (an ensemble member in leader election).
+    fn browser_of_a_member_not_serving() -> Router {
+        let (link, mut calls) = super::super::CoreLink::new(4);
+        tokio::spawn(async move {
+            while let Some(call) = calls.recv().await {
+                let _ = call.reply.send(super::super::AdminReply::NotServing);
+            }
+        });
+        let cfg = crate::config::Config::parse("dataDir=/tmp/zk-browse-unit\n", "").unwrap();
+        let metrics = crate::metrics::Metrics::new(false);
+        let state = Arc::new(AdminState::new(&cfg, link, None, metrics).unwrap());
+        Router::new().nest("/browse", router()).with_state(state)
+    }
+
+    #[tokio::test]
+    async fn a_server_not_serving_answers_503() {
+        use tower::ServiceExt as _;
+        for target in [
+            "/browse",
+            "/browse/app",
+            "/browse?search=x",
+            "/browse?session=0x1",
+        ] {
+            let request = axum::http::Request::get(target)
+                .body(Body::empty())
+                .unwrap();
+            let response = browser_of_a_member_not_serving()
+                .oneshot(request)
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{target}"
+            );
+            assert!(response
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY));
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            assert!(String::from_utf8_lossy(&body).contains("Not serving"));
+        }
+        // Bad input is refused before the core is asked.
+        let request = axum::http::Request::get("/browse/a/../b")
+            .body(Body::empty())
+            .unwrap();
+        let response = browser_of_a_member_not_serving()
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn typed_paths_are_made_absolute() {
+        assert_eq!(typed_path(""), "/");
+        assert_eq!(typed_path(" app/a/ "), "/app/a");
+        assert_eq!(typed_path("/"), "/");
+        assert_eq!(typed_path("/x"), "/x");
+    }
+
+    #[test]
+    fn downloads_are_named_after_the_node() {
+        let r = download("/app/<x> y.bin", bytes::Bytes::from_static(b"\x00\x01"));
+        assert_eq!(
+            r.headers()[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"_x__y.bin\""
+        );
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/octet-stream"
+        );
+        let root = download("/", bytes::Bytes::new());
+        assert_eq!(
+            root.headers()[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"root\""
+        );
+    }
 }
