@@ -9,6 +9,8 @@
 //!   is built in memory and served, as creating them through the client port takes minutes);
 //! - `creating_children_through_the_client`: how long 100,000 pipelined creates take.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -84,86 +86,14 @@ impl Server {
     }
 }
 
-/// An HTTP answer.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("a UTF-8 body")
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body of a 200 answer.
-    fn ok(&self) -> String {
-        assert_eq!(self.status, 200, "{}", String::from_utf8_lossy(&self.body));
-        self.text()
-    }
-}
+type Reply = common::http::Answer;
 
 /// `GET target` on a fresh connection, the target sent exactly as given, read to EOF.
 async fn http_get(addr: SocketAddr, target: &str, authorization: Option<&str>) -> Reply {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let authorization = authorization
-            .map(|a| format!("Authorization: {a}\r\n"))
-            .unwrap_or_default();
-        let request =
-            format!("GET {target} HTTP/1.1\r\nHost: x\r\n{authorization}Connection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.unwrap();
-        raw
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(30), exchange)
-        .await
-        .expect("the AdminServer answers within 30 s");
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete head");
-    let head = String::from_utf8(raw[..head_end].to_vec()).unwrap();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[head_end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        body = dechunk(&body);
-    }
-    Reply {
-        status: status.parse().unwrap(),
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size_text = std::str::from_utf8(&raw[..line_end]).unwrap();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&raw[line_end + 2..line_end + 2 + size]);
-        raw = &raw[line_end + 2 + size + 2..];
-    }
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
+    common::http::request(addr, "GET", target, &headers, b"").await
 }
 
 /// The child names a page or fragment lists, in order.

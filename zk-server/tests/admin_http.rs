@@ -9,66 +9,14 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::http::{request, Answer};
+use common::http::{request, request_as, Answer};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use zk_client::{Client, CreateOptions};
+use zk_client::CreateOptions;
 use zk_proto::data::{Acl, Id};
-use zk_server::config::Config;
-use zk_server::server::{self, RunOptions, RunningServer};
 
-/// A server with its AdminServer on a free loopback port; stopped on drop.
-struct Server {
-    running: Option<RunningServer>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start(extra: &str) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n\
-             admin.serverAddress=127.0.0.1\nadmin.serverPort=0\n4lw.commands.whitelist=*\n{extra}",
-            dir.path().display()
-        );
-        let running = server::start(Config::parse(&text, "").unwrap(), RunOptions::default())
-            .await
-            .expect("start");
-        Server {
-            running: Some(running),
-            _dir: dir,
-        }
-    }
-
-    fn admin(&self) -> SocketAddr {
-        self.running
-            .as_ref()
-            .unwrap()
-            .admin_addr()
-            .expect("AdminServer running")
-    }
-
-    fn client_addr(&self) -> SocketAddr {
-        self.running.as_ref().unwrap().local_addr()
-    }
-
-    async fn client(&self) -> Client {
-        Client::builder(self.client_addr().to_string())
-            .session_timeout(Duration::from_secs(10))
-            .connect()
-            .await
-            .expect("connect")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.stopper().stop();
-        }
-    }
-}
+type Server = common::server::HttpServer;
 
 async fn get(addr: SocketAddr, path: &str) -> Answer {
     request(addr, "GET", path, &[], b"").await
@@ -444,14 +392,7 @@ async fn snapshot_needs_all_on_root_and_is_rate_limited() {
         missing.json()["error"],
         "Auth info is missing for the command"
     );
-    let bad_scheme = request(
-        admin,
-        "GET",
-        "/commands/snap",
-        &[("Authorization", "kerberos x")],
-        b"",
-    )
-    .await;
+    let bad_scheme = request_as(admin, "GET", "/commands/snap", "kerberos x").await;
     assert_eq!(bad_scheme.status, 401);
     assert_eq!(bad_scheme.json()["error"], "Not authenticated");
     assert_eq!(
@@ -459,34 +400,13 @@ async fn snapshot_needs_all_on_root_and_is_rate_limited() {
         "snap",
         "Java reports the name as asked"
     );
-    let wrong = request(
-        admin,
-        "GET",
-        "/commands/snapshot",
-        &[("Authorization", "digest root:nope")],
-        b"",
-    )
-    .await;
+    let wrong = request_as(admin, "GET", "/commands/snapshot", "digest root:nope").await;
     assert_eq!(wrong.status, 403);
     assert_eq!(wrong.json()["error"], "Not authorized");
-    let ip = request(
-        admin,
-        "GET",
-        "/commands/snapshot",
-        &[("Authorization", "ip")],
-        b"",
-    )
-    .await;
+    let ip = request_as(admin, "GET", "/commands/snapshot", "ip").await;
     assert_eq!(ip.status, 403, "127.0.0.1 is not in the ACL");
 
-    let ok = request(
-        admin,
-        "GET",
-        "/commands/snapshot",
-        &[("Authorization", "digest root:pw")],
-        b"",
-    )
-    .await;
+    let ok = request_as(admin, "GET", "/commands/snapshot", "digest root:pw").await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.header("content-type"), Some("application/octet-stream"));
     let size: usize = ok.header("snapshot_size").unwrap().parse().unwrap();
@@ -496,8 +416,7 @@ async fn snapshot_needs_all_on_root_and_is_rate_limited() {
     // The bytes are the snapshot file written in the data directory, which recovery reads.
     let zxid = i64::from_str_radix(&last_zxid[2..], 16).unwrap();
     let listed =
-        zk_server::storage::snapshot::list_snapshots(&server._dir.path().join("version-2"))
-            .unwrap();
+        zk_server::storage::snapshot::list_snapshots(&server.data_dir().join("version-2")).unwrap();
     let (path, _, _) = listed
         .iter()
         .find(|(_, z, _)| *z == zxid)
@@ -505,22 +424,14 @@ async fn snapshot_needs_all_on_root_and_is_rate_limited() {
     assert_eq!(std::fs::read(path).unwrap(), ok.body);
 
     // A second run within the interval is refused, then allowed again.
-    let limited = request(
-        admin,
-        "GET",
-        "/commands/snapshot",
-        &[("Authorization", "digest root:pw")],
-        b"",
-    )
-    .await;
+    let limited = request_as(admin, "GET", "/commands/snapshot", "digest root:pw").await;
     assert_eq!(limited.status, 429);
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let headers_only = request(
+    let headers_only = request_as(
         admin,
         "GET",
         "/commands/snapshot?streaming=false",
-        &[("Authorization", "digest root:pw")],
-        b"",
+        "digest root:pw",
     )
     .await;
     assert_eq!(headers_only.status, 200);
@@ -534,14 +445,7 @@ async fn snapshot_needs_all_on_root_and_is_rate_limited() {
             .status,
         401
     );
-    let rest = request(
-        admin,
-        "POST",
-        "/commands/restore",
-        &[("Authorization", "digest root:pw")],
-        b"x",
-    )
-    .await;
+    let rest = request_as(admin, "POST", "/commands/restore", "digest root:pw").await;
     assert_eq!(rest.status, 501);
 }
 
@@ -657,13 +561,13 @@ async fn bad_http_leaves_both_ports_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_and_port_taken() {
     let off = Server::start("admin.enableServer=false\n").await;
-    assert!(off.running.as_ref().unwrap().admin_addr().is_none());
+    assert!(off.running().admin_addr().is_none());
     // A port already taken: the server serves clients without its AdminServer.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     // (The later zoo.cfg line wins, as in Java's Properties.)
     let server = Server::start(&format!("admin.serverPort={port}\n")).await;
-    assert!(server.running.as_ref().unwrap().admin_addr().is_none());
+    assert!(server.running().admin_addr().is_none());
     let zk = server.client().await;
     zk.create("/served", b"", &CreateOptions::persistent())
         .await

@@ -13,8 +13,6 @@ use std::time::Duration;
 use common::http::request;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zk_client::{Client, CreateOptions};
-use zk_server::config::Config;
-use zk_server::server::{self, RunOptions, RunningServer};
 
 /// The metrics dashboard 10465 ("ZooKeeper by Prometheus") and the alert rules of Java's
 /// `zookeeperMonitor.md` query, JVM panels left out, with the type Java exports.
@@ -101,42 +99,13 @@ const DASHBOARD: &[(&str, &str)] = &[
     ("ensemble_auth_skip", "counter"),
 ];
 
-/// A server exporting `/metrics` on a free loopback port; stopped on drop.
-struct Server {
-    running: Option<RunningServer>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n\
-             admin.serverAddress=127.0.0.1\nadmin.serverPort=0\n4lw.commands.whitelist=*\n\
-             metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
-             metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=0\n",
-            dir.path().display()
-        );
-        let running = server::start(Config::parse(&text, "").unwrap(), RunOptions::default())
-            .await
-            .expect("start");
-        Server {
-            running: Some(running),
-            _dir: dir,
-        }
-    }
-
-    fn running(&self) -> &RunningServer {
-        self.running.as_ref().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.stopper().stop();
-        }
-    }
+/// A server exporting `/metrics` on a free loopback port.
+async fn start() -> common::server::HttpServer {
+    common::server::HttpServer::start(
+        "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+         metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=0\n",
+    )
+    .await
 }
 
 async fn scrape(addr: SocketAddr) -> String {
@@ -217,7 +186,7 @@ async fn mntr(addr: SocketAddr) -> HashMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_cover_the_dashboard_and_move_under_load() {
-    let server = Server::start().await;
+    let server = start().await;
     let metrics = server.running().metrics_addr().expect("/metrics served");
     let before = scrape(metrics).await;
     let (types, values) = parse(&before);
@@ -317,7 +286,7 @@ async fn metrics_parse_cover_the_dashboard_and_move_under_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latencies_are_measured() {
-    let server = Server::start().await;
+    let server = start().await;
     let zk = Client::builder(server.running().local_addr().to_string())
         .session_timeout(Duration::from_secs(10))
         .connect()

@@ -29,12 +29,30 @@ impl Answer {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
+    /// The body of a 200 answer.
+    pub fn ok(&self) -> String {
+        assert_eq!(self.status, 200, "{}", String::from_utf8_lossy(&self.body));
+        self.text()
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// Sends one request (`Connection: close`) and reads the whole answer, de-chunked.
+/// `method path` with `Authorization: authorization`.
+pub async fn request_as(addr: SocketAddr, method: &str, path: &str, authorization: &str) -> Answer {
+    request(
+        addr,
+        method,
+        path,
+        &[("Authorization", authorization)],
+        b"x",
+    )
+    .await
+}
+
 pub async fn request(
     addr: SocketAddr,
     method: &str,

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test uses some of them
 
 pub mod http;
+pub mod server;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
