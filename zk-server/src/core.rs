@@ -177,6 +177,12 @@ impl Default for CoreConfig {
     }
 }
 
+/// Java's `DataTree.DIGEST_LOG_INTERVAL`: a digest is kept for each zxid divisible by this.
+pub const DIGEST_LOG_INTERVAL: i64 = 128;
+
+/// Java's `DataTree.DIGEST_LOG_LIMIT`: how many digests `hash` keeps.
+pub const DIGEST_LOG_LIMIT: usize = 1024;
+
 /// Unanswered requests remembered per connection, at most (for latencies only).
 const MAX_IN_FLIGHT: usize = 4096;
 
@@ -212,6 +218,22 @@ impl Conn {
     /// the session's createSession; only writes (and auth) overtake pending writes.
     fn must_wait(&self, request: &ClientRequest) -> bool {
         self.establishing || (self.pending_writes > 0 && !overtakes(request))
+    }
+
+    /// Accounts for a reply to its request `xid` sent at `now` (ms): its last cxid, zxid,
+    /// response time and latency. Returns the latency and whether the request was a write;
+    /// `None` for a reply to no request of its (a notification).
+    fn answered(&mut self, xid: i32, zxid: i64, now: u64) -> Option<(i64, bool)> {
+        let at = self.in_flight.iter().position(|f| f.xid == xid)?;
+        let request = self.in_flight[at];
+        self.in_flight.drain(..=at);
+        let latency = now.saturating_sub(request.arrived_ms) as i64;
+        self.stats.last_cxid = i64::from(xid);
+        self.stats.last_zxid = zxid;
+        self.stats.last_response_ms = now;
+        self.stats.last_latency_ms = latency;
+        self.stats.latency.add(latency);
+        Some((latency, request.write))
     }
 
     /// A copy for one request's checks (the held queue stays behind).
@@ -288,6 +310,11 @@ pub struct ServerCore {
     /// The last zxid proposed (`last_zxid` when nothing is pending).
     last_proposed_zxid: i64,
     counters: Counters,
+    /// The tree's digest every [`DIGEST_LOG_INTERVAL`] zxids, the last [`DIGEST_LOG_LIMIT`]
+    /// (Java's `DataTree.digestLog`, what `hash` lists).
+    digest_log: std::collections::VecDeque<(i64, i64)>,
+    /// Latencies and bytes per namespace since the last [`ServerCore::flush_metrics`].
+    local_metrics: crate::metrics::LocalMetrics,
     /// The runtime's clock (monotonic ms) as of the inputs being handled: reply latencies
     /// are measured against it.
     clock_ms: u64,
@@ -347,6 +374,8 @@ impl ServerCore {
             last_zxid,
             last_proposed_zxid: last_zxid,
             counters: Counters::default(),
+            digest_log: std::collections::VecDeque::new(),
+            local_metrics: crate::metrics::LocalMetrics::default(),
             clock_ms: now_ms,
             next_reap_ms,
             scratch: Vec::new(),
@@ -431,9 +460,20 @@ impl ServerCore {
         self.clock_ms = self.clock_ms.max(now_ms);
     }
 
+    /// Hands what requests measured since the last call to the metrics registry. The
+    /// runtime calls it once per batch of inputs, and before the registry is read.
+    pub fn flush_metrics(&mut self) {
+        self.local_metrics.flush(&self.config.metrics);
+    }
+
     /// The server's metrics registry.
     pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
         &self.config.metrics
+    }
+
+    /// The kept (zxid, tree digest) pairs, oldest first (`hash`).
+    pub fn digest_log(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.digest_log.iter().copied()
     }
 
     /// Open client connections.

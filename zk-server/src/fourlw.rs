@@ -164,6 +164,7 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
         connections,
         data_watches,
         ephemerals,
+        digest_log: core.digest_log().collect(),
         session_buckets: core
             .session_buckets()
             .into_iter()
@@ -218,6 +219,7 @@ pub fn answer(
     now_ms: u64,
     wall_ms: i64,
 ) -> Answer {
+    core.flush_metrics();
     let resets = matches!(word, FourLetterWord::Srst | FourLetterWord::Crst);
     if admin::needs_snapshot(word, &ctx.whitelist) && !resets {
         let snap = snapshot(core, ctx, now_ms, wall_ms);
@@ -253,6 +255,7 @@ pub fn admin_call(
     wall_ms: i64,
 ) {
     use crate::admin_http::{AdminAsk, AdminReply};
+    core.flush_metrics();
     let reply = match call.ask {
         AdminAsk::Serving => AdminReply::Serving(true, ctx.mode),
         AdminAsk::Snapshot => AdminReply::Snapshot(Box::new(snapshot(core, ctx, now_ms, wall_ms))),

@@ -592,6 +592,7 @@ async fn run_core(
                 next = inputs.try_recv().ok();
             }
         }
+        core.flush_metrics();
         // Nothing of this batch's txns leaves the server before they are durable: the core
         // returns their replies and events only once the log reports them flushed (group
         // commit: one flush per batch, and one more for what the commits released).

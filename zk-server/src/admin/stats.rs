@@ -32,6 +32,23 @@ impl Summary {
         self.total = self.total.saturating_add(value);
     }
 
+    /// Adds one value `n` times.
+    pub fn add_n(&mut self, value: i64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.min = value;
+            self.max = value;
+        } else {
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+        self.count += n;
+        let times = i64::try_from(n).unwrap_or(i64::MAX);
+        self.total = self.total.saturating_add(value.saturating_mul(times));
+    }
+
     /// The minimum, 0 when empty (as Java prints it).
     pub fn min_or_zero(&self) -> i64 {
         if self.count == 0 {

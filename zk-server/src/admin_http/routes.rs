@@ -313,8 +313,9 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
     response
 }
 
-/// `restore`: not offered yet (it must replace the database durably, through the quorum in an
-/// ensemble, without sending zxids backwards); answered 501 after the checks Java makes.
+/// `restore`: not offered yet. Unlike Java's in-memory swap, ours must be durable, go through
+/// the quorum in an ensemble as a txn of its own and never send zxids backwards (the online
+/// restore of the backup work); until then it answers 501 after the checks Java makes.
 async fn restore(state: &AdminState, _body: Body) -> Response {
     const COMMAND: &str = "restore";
     if !state.settings.restore_enabled {

@@ -220,7 +220,13 @@ impl ServerCore {
         let session_id = entry.header.client_id;
         let result = self.tree.apply(&entry.header, &entry.txn);
         if result.err.is_ok() {
-            record_writes(&self.config.metrics, &entry.txn);
+            record_writes(&mut self.local_metrics, &entry.txn);
+        }
+        if self.config.digest_enabled && zxid % DIGEST_LOG_INTERVAL == 0 {
+            self.digest_log.push_back((zxid, self.tree.digest()));
+            if self.digest_log.len() > DIGEST_LOG_LIMIT {
+                self.digest_log.pop_front();
+            }
         }
         if let Some(d) = &entry.digest {
             if d.tree_digest != self.tree.digest() {
@@ -673,10 +679,10 @@ pub(super) const TXN_RECORD_EXTRA: usize = 8 + 4 + 8 + 8 + 4 + 4 + 8;
 
 /// `write_per_namespace` of an applied txn: each create, setData and delete, as Java's
 /// DataTree counts them (a multi's ops one by one).
-fn record_writes(metrics: &crate::metrics::Metrics, txn: &Txn) {
+fn record_writes(metrics: &mut crate::metrics::LocalMetrics, txn: &Txn) {
     match txn {
-        Txn::Delete(t) => metrics.record_write(&t.path, 0),
-        Txn::SetData(t) => metrics.record_write(&t.path, t.data.as_ref().map_or(0, |d| d.len())),
+        Txn::Delete(t) => metrics.write(&t.path, 0),
+        Txn::SetData(t) => metrics.write(&t.path, t.data.as_ref().map_or(0, |d| d.len())),
         Txn::Multi(m) => {
             for (_, sub) in m.decode_all().unwrap_or_default() {
                 record_writes(metrics, &sub);
@@ -684,7 +690,7 @@ fn record_writes(metrics: &crate::metrics::Metrics, txn: &Txn) {
         }
         other => {
             if let Some(create) = crate::tree::CreateParts::of(0, other) {
-                metrics.record_write(create.path, create.data.as_ref().map_or(0, |d| d.len()));
+                metrics.write(create.path, create.data.as_ref().map_or(0, |d| d.len()));
             }
         }
     }

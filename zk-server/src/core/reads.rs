@@ -29,7 +29,7 @@ impl ServerCore {
                 }
                 match self.tree.node(&r.path) {
                     Some(n) => {
-                        self.config.metrics.record_read(&r.path, 0);
+                        self.local_metrics.read(&r.path, 0);
                         Ok(Some(ResponseBody::Exists(
                             zk_proto::proto::ExistsResponse {
                                 stat: self.tree.client_stat(n),
@@ -206,19 +206,19 @@ impl ServerCore {
     }
 
     pub(super) fn get_data(
-        &self,
+        &mut self,
         c: &Conn,
         path: &str,
     ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
         let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         let bytes = n.data.as_ref().map_or(0, |d| d.len());
-        self.config.metrics.record_read(path, bytes);
+        self.local_metrics.read(path, bytes);
         Ok((n.data.clone(), self.tree.client_stat(n)))
     }
 
     pub(super) fn get_children(
-        &self,
+        &mut self,
         c: &Conn,
         path: &str,
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
@@ -226,7 +226,7 @@ impl ServerCore {
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         let children: Vec<String> = n.children().map(str::to_owned).collect();
         let bytes = children.iter().map(String::len).sum();
-        self.config.metrics.record_read(path, bytes);
+        self.local_metrics.read(path, bytes);
         Ok((children, self.tree.client_stat(n)))
     }
 }

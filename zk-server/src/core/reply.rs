@@ -48,33 +48,30 @@ impl From<Bytes> for Payload {
 pub(super) const SHARED_DATA_MIN: usize = 4096;
 
 impl ServerCore {
-    /// Accounts for a reply to request `xid`: the latencies (server, connection and
-    /// `readlatency`/`updatelatency`), the reply size, the connection's last cxid and zxid.
-    /// Requests older than `xid` that got no reply are forgotten with it.
-    pub(super) fn answered(&mut self, conn: ConnId, xid: i32, zxid: i64, size: usize) {
-        self.counters.response_sizes.add(size as i32);
+    /// Sends the reply to request `xid` and accounts for it: the latencies (server,
+    /// connection and `readlatency`/`updatelatency`), the reply size, the connection's last
+    /// cxid and zxid. Requests older than `xid` that got no reply are forgotten with it.
+    pub(super) fn send_answer(
+        &mut self,
+        out: &mut Vec<Action>,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        payload: impl Into<Payload>,
+    ) {
+        let payload = payload.into();
+        self.counters.packets_sent += 1;
+        self.counters.response_sizes.add(payload.len() as i32);
         let now = self.clock_ms;
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let Some(at) = c.in_flight.iter().position(|f| f.xid == xid) else {
-            return;
-        };
-        let request = c.in_flight[at];
-        c.in_flight.drain(..=at);
-        let latency = now.saturating_sub(request.arrived_ms) as i64;
-        c.stats.last_cxid = i64::from(xid);
-        c.stats.last_zxid = zxid;
-        c.stats.last_response_ms = now;
-        c.stats.last_latency_ms = latency;
-        c.stats.latency.add(latency);
-        self.counters.request_latency.add(latency);
-        let kind = if request.write {
-            crate::metrics::SummaryKind::UpdateLatency
-        } else {
-            crate::metrics::SummaryKind::ReadLatency
-        };
-        self.config.metrics.record(kind, latency);
+        let latency = self.conns.get_mut(&conn).and_then(|c| {
+            c.stats.packets_sent += 1;
+            c.answered(xid, zxid, now)
+        });
+        out.push(Action::Send { conn, payload });
+        if let Some((latency, write)) = latency {
+            self.counters.request_latency.add(latency);
+            self.local_metrics.latency(write, latency);
+        }
     }
 
     pub(super) fn send(
@@ -122,15 +119,13 @@ impl ServerCore {
                 let payload = Payload {
                     parts: [head.freeze(), data.clone(), tail.freeze()],
                 };
-                self.answered(conn, xid, zxid, payload.len());
-                self.send(out, conn, payload);
+                self.send_answer(out, conn, xid, zxid, payload);
                 return;
             }
         }
         let mut payload = BytesMut::with_capacity(64);
         Reply::new(xid, zxid, err, body).write(&mut payload);
-        self.answered(conn, xid, zxid, payload.len());
-        self.send(out, conn, payload.freeze());
+        self.send_answer(out, conn, xid, zxid, payload.freeze());
     }
 }
 

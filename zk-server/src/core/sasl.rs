@@ -148,8 +148,7 @@ impl ServerCore {
             token: token.map(Bytes::from),
         }
         .write(&mut payload);
-        self.answered(conn, xid, 0, payload.len());
-        self.send(out, conn, payload.freeze());
+        self.send_answer(out, conn, xid, 0, payload.freeze());
     }
 }
 

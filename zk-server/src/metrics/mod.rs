@@ -20,6 +20,7 @@
 //! ```
 
 mod exposition;
+mod local;
 mod names;
 mod process;
 mod series;
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use exposition::{prometheus_text, PrometheusSettings, PROMETHEUS_PROVIDER};
+pub use local::{LocalMetrics, LocalSeries};
 pub use names::{namespace, Counter, Detail, SummaryKind, SummarySet};
 pub use process::ProcessStats;
 pub use series::{Series, WINDOW_HALF};
@@ -83,7 +85,25 @@ impl Metrics {
 
     /// Adds a value to a summary (milliseconds for times).
     pub fn record(&self, kind: SummaryKind, value: i64) {
-        self.series(kind).record(value, Instant::now());
+        self.series(kind).record(value);
+    }
+
+    /// Adds a value `n` times to a summary.
+    pub fn record_n(&self, kind: SummaryKind, value: i64, n: u64) {
+        self.series(kind).record_n(value, n);
+    }
+
+    /// Adds a value `n` times to `key`'s summary of `set`.
+    pub fn record_in_n(&self, set: SummarySet, key: &str, value: i64, n: u64) {
+        let mut series = self.set(set);
+        match series.get_mut(key) {
+            Some(s) => s.record_n(value, n),
+            None => {
+                let mut s = Series::new(Instant::now());
+                s.record_n(value, n);
+                series.insert(key.to_owned(), s);
+            }
+        }
     }
 
     /// Adds the milliseconds since `since` to a summary.
@@ -102,32 +122,14 @@ impl Metrics {
 
     /// Adds a value to `key`'s summary of `set`.
     pub fn record_in(&self, set: SummarySet, key: &str, value: i64) {
-        let now = Instant::now();
         let mut series = self.set(set);
         match series.get_mut(key) {
-            Some(s) => s.record(value, now),
+            Some(s) => s.record(value),
             None => {
-                let mut s = Series::new(now);
-                s.record(value, now);
+                let mut s = Series::new(Instant::now());
+                s.record(value);
                 series.insert(key.to_owned(), s);
             }
-        }
-    }
-
-    /// Adds `bytes` of a read of `path` to `read_per_namespace` (Java adds the path and a
-    /// Stat's 68 bytes).
-    pub fn record_read(&self, path: &str, bytes: usize) {
-        if let Some(ns) = namespace(path) {
-            let total = path.len() + bytes + STAT_OVERHEAD_BYTES;
-            self.record_in(SummarySet::ReadPerNamespace, ns, total as i64);
-        }
-    }
-
-    /// Adds `bytes` of a write of `path` to `write_per_namespace` (with the path).
-    pub fn record_write(&self, path: &str, bytes: usize) {
-        if let Some(ns) = namespace(path) {
-            let total = path.len() + bytes;
-            self.record_in(SummarySet::WritePerNamespace, ns, total as i64);
         }
     }
 
@@ -220,8 +222,10 @@ mod tests {
         assert_eq!(namespace("/"), None);
         assert_eq!(namespace("relative"), None);
         let m = Metrics::new(false);
-        m.record_write("/app/a", 3);
-        m.record_write("/", 3);
+        let mut local = LocalMetrics::default();
+        local.write("/app/a", 3);
+        local.write("/", 3);
+        local.flush(&m);
         let mut s = AdminSnapshot::default();
         m.fill(&mut s);
         assert_eq!(s.summaries["app_write_per_namespace"].total, 9);

@@ -39,7 +39,11 @@ impl SummarySet {
 /// Java's `PathUtils.getTopNamespace`: the first component of `path` (`app` of `/app/a`);
 /// `None` for `/`.
 pub fn namespace(path: &str) -> Option<&str> {
-    let first = path.strip_prefix('/')?.split('/').next()?;
+    let rest = path.strip_prefix('/')?;
+    let first = match rest.find('/') {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
     (!first.is_empty()).then_some(first)
 }
 

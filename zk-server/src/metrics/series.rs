@@ -1,6 +1,11 @@
 //! [`Series`]: one summary's values: count, sum, min and max since the start (or the last
-//! `srst`), and the quantiles of the last five to ten minutes, from two HdrHistograms that
-//! take turns (as Java's Prometheus summaries look back ten minutes).
+//! `srst`), and recent quantiles from two HdrHistograms that take turns (as Java's Prometheus
+//! summaries look back ten minutes).
+//!
+//! Adding a value reads no clock (it is on every request's path): the halves turn over when
+//! the series is read, once the current one is [`WINDOW_HALF`] old. Read every few seconds (a
+//! Prometheus scrape), the quantiles cover the last five to ten minutes; read seldom, they
+//! cover what came since the read before.
 
 use std::time::{Duration, Instant};
 
@@ -39,22 +44,22 @@ impl Series {
     }
 
     fn rotate(&mut self, now: Instant) {
-        let age = now.saturating_duration_since(self.current_since);
-        if age < WINDOW_HALF {
+        if now.saturating_duration_since(self.current_since) < WINDOW_HALF {
             return;
-        }
-        if age >= 2 * WINDOW_HALF {
-            // Nothing recorded for a whole window: both halves are stale.
-            self.halves[1 - self.current].reset();
         }
         self.current = 1 - self.current;
         self.halves[self.current].reset();
         self.current_since = now;
     }
 
-    /// Adds a value (negative values count as 0).
-    pub fn record(&mut self, value: i64, now: Instant) {
-        self.rotate(now);
+    /// Adds a value `n` times (negative values count as 0 in the quantiles).
+    pub fn record_n(&mut self, value: i64, n: u64) {
+        self.all.add_n(value, n);
+        let _ = self.halves[self.current].record_n(value.max(0) as u64, n);
+    }
+
+    /// Adds a value (negative values count as 0 in the quantiles).
+    pub fn record(&mut self, value: i64) {
         self.all.add(value);
         // Auto-resizing: any u64 fits.
         let _ = self.halves[self.current].record(value.max(0) as u64);
@@ -107,7 +112,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Series::new(t0);
         for v in 1..=100 {
-            s.record(v, t0);
+            s.record(v);
         }
         assert_eq!(s.quantiles(&[0.5, 0.99], t0), vec![50, 99]);
         let sum = s.summary();
@@ -115,14 +120,16 @@ mod tests {
             (sum.count, sum.total, sum.min, sum.max),
             (100, 5050, 1, 100)
         );
-        // Half a window later the old values still count; a whole window later they do not.
+        // Read half a window later, the halves turn: the old values still count.
         let later = t0 + WINDOW_HALF;
-        s.record(200, later);
+        assert_eq!(s.quantiles(&[0.5], later), vec![50]);
+        s.record(200);
         assert_eq!(s.quantiles(&[1.0], later), vec![200]);
         assert_eq!(s.quantiles(&[0.5], later), vec![51]);
+        // Another half later they do not; one more, and nothing is left.
         let much_later = later + WINDOW_HALF;
         assert_eq!(s.quantiles(&[0.5], much_later), vec![200]);
-        assert_eq!(s.quantiles(&[0.5], much_later + 2 * WINDOW_HALF), vec![0]);
+        assert_eq!(s.quantiles(&[0.5], much_later + WINDOW_HALF), vec![0]);
         // The totals are not windowed.
         assert_eq!(s.summary().count, 101);
         s.reset(much_later);

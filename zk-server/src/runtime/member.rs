@@ -204,6 +204,9 @@ pub(super) async fn run_member_core(
                 }
             }
         }
+        if let Some(s) = serving.as_mut() {
+            s.core.flush_metrics();
+        }
         let sends = route(&mut serving, actions);
         deliver(&mut outs, sends);
     }
