@@ -86,7 +86,7 @@ impl LocalSet {
             .last
             .iter_mut()
             .map(|(k, s)| (&*k, s))
-            .chain(self.others.iter_mut().map(|(k, s)| (k, s)))
+            .chain(self.others.iter_mut())
         {
             series.drain(|v, n| add(key, v, n));
         }
