@@ -425,7 +425,7 @@ async fn start_kind(
             ))
         })
         .collect();
-    let admin = start_admin(&cfg, &input_tx, &shutdown_rx, ensemble, &metrics).await;
+    let admin = start_admin(&cfg, &input_tx, &shutdown_rx, ensemble, &metrics, plain_addr).await;
     let admin_addr = admin
         .as_ref()
         .map(crate::admin_http::AdminServer::local_addr);
@@ -489,6 +489,7 @@ async fn start_admin(
     shutdown: &watch::Receiver<bool>,
     ensemble: Option<crate::admin_http::EnsembleView>,
     metrics: &std::sync::Arc<crate::metrics::Metrics>,
+    client_addr: Option<SocketAddr>,
 ) -> Option<crate::admin_http::AdminServer> {
     let settings = crate::admin_http::AdminSettings::from_config(cfg);
     if !settings.enabled {
@@ -497,7 +498,10 @@ async fn start_admin(
     }
     let link = core_link(input_tx, shutdown);
     let started = match crate::admin_http::AdminState::new(cfg, link, ensemble, metrics.clone()) {
-        Ok(state) => crate::admin_http::AdminServer::start(state, shutdown.clone()).await,
+        Ok(mut state) => {
+            state.client_addr = client_addr;
+            crate::admin_http::AdminServer::start(state, shutdown.clone()).await
+        }
         Err(e) => Err(e),
     };
     match started {

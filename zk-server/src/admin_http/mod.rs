@@ -73,6 +73,9 @@ pub struct AdminState {
     /// What `system_properties` lists: the `zookeeper.*` properties (zoo.cfg keys and JVM
     /// flags) and the host facts Java keeps as properties, sorted.
     pub system_properties: Vec<(String, String)>,
+    /// The plain client port, when there is one (the browser's writes go through it, as a
+    /// client's would).
+    pub client_addr: Option<SocketAddr>,
     /// The server's metrics registry (`/metrics`; the `snapshot` command's counters).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `snapshot` and `restore` runs, for their rate limit.
@@ -192,6 +195,7 @@ impl AdminState {
             .unwrap_or_default(),
             system_properties: system_properties(cfg),
             metrics,
+            client_addr: None,
         })
     }
 }
