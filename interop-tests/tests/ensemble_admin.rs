@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use interop_tests::ensemble::clients::{connect_member, create_retrying};
 use interop_tests::{Ensemble, MemberKind};
 use serde_json::Value;
 
@@ -55,13 +56,15 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn ensemble_commands_match_javas() {
     use MemberKind::{Java, ZkRs};
-    let mut ensemble = Ensemble::builder(&[ZkRs, ZkRs, Java])
+    let mut ensemble = Ensemble::builder(&[Java, ZkRs, ZkRs])
         .admin_servers()
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
     let leader = ensemble.wait_for_leader(WAIT).unwrap();
     let admin: Vec<SocketAddr> = (0..3).map(|i| ensemble.admin_addr(i).unwrap()).collect();
-    let java = 2;
+    // Java is sid 1: with equal zxids the highest sid of a quorum leads, so one of ours does.
+    let java = 0;
+    assert_ne!(leader, java);
     // Java's AdminServer starts a moment after its client port.
     eventually("Java's AdminServer", || {
         std::net::TcpStream::connect(admin[java]).is_ok()
@@ -130,10 +133,35 @@ fn ensemble_commands_match_javas() {
         assert!(z["last_zxid"].as_str().unwrap().starts_with("0x"));
     }
 
+    // Writes through the leader: each follower's ACKs give the leader `ack_latency` by sid
+    // (when the leader is ours; Java's default provider prints the same keys).
+    let leader_addr = ensemble.addr(leader).to_string();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = connect_member(&leader_addr, WAIT).await;
+        for i in 0..10 {
+            create_retrying(&client, &format!("/w{i}"), b"v", WAIT).await;
+        }
+        client.close().await.unwrap();
+    });
+    {
+        // Java's follower (sid 1) acknowledges too.
+        let follower_sid = (0..3).find(|&i| i != leader).unwrap() + 1;
+        eventually("ack latencies on the leader", || {
+            let m = json(admin[leader], "monitor");
+            m[format!("cnt_{follower_sid}_ack_latency")].as_i64() >= Some(1)
+        });
+        let metrics = json(admin[leader], "monitor");
+        assert!(
+            metrics["commit_count"].as_i64().unwrap() >= 10,
+            "{metrics:#}"
+        );
+        assert!(metrics["cnt_quorum_ack_latency"].as_i64().unwrap() >= 10);
+    }
+
     // observers, monitor, srvr: Java's keys; /ready on ours.
     let java_obsr = json(admin[java], "observers");
     let java_srvr = json(admin[java], "srvr");
-    for i in [0, 1] {
+    for i in [1, 2] {
         assert_eq!(keys(&json(admin[i], "observers")), keys(&java_obsr));
         let m = json(admin[i], "monitor");
         let state = if i == leader {
@@ -168,7 +196,7 @@ fn ensemble_commands_match_javas() {
     }
 
     // Two members gone: the last one cannot serve.
-    let survivor = if leader == 0 { 1 } else { 0 };
+    let survivor = if leader == 1 { 2 } else { 1 };
     for i in (0..3).filter(|&i| i != survivor) {
         ensemble.kill(i).unwrap();
     }

@@ -425,7 +425,15 @@ async fn start_kind(
             ))
         })
         .collect();
-    let admin = start_admin(&cfg, &input_tx, &shutdown_rx, ensemble, &metrics, plain_addr).await;
+    let admin = start_admin(
+        &cfg,
+        &input_tx,
+        &shutdown_rx,
+        ensemble,
+        &metrics,
+        plain_addr,
+    )
+    .await;
     let admin_addr = admin
         .as_ref()
         .map(crate::admin_http::AdminServer::local_addr);

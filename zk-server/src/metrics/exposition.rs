@@ -119,7 +119,7 @@ pub fn prometheus_text(
     for set in SummarySet::ALL {
         let name = set.name();
         family(&mut out, name, name, "summary");
-        let qs = quantiles(Detail::Basic);
+        let qs = quantiles(set.detail());
         for (key, summary, values) in metrics.set_summaries(*set, qs) {
             let key = escape_label(&key);
             for (q, v) in qs.iter().zip(values) {

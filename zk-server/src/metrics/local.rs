@@ -98,7 +98,7 @@ impl LocalSet {
 pub struct LocalMetrics {
     read_latency: LocalSeries,
     update_latency: LocalSeries,
-    per_namespace: [LocalSet; 2],
+    per_namespace: [LocalSet; 3],
 }
 
 impl LocalMetrics {

@@ -12,26 +12,41 @@ pub enum Detail {
     Advanced,
 }
 
-/// A summary per key, label `key` (Java's `SummarySet`, BASIC): per top-level namespace
-/// (the first component of a path), the bytes read or written there.
+/// A summary per key, label `key` (Java's `SummarySet`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SummarySet {
-    /// `read_per_namespace`: path + data (or child names) + 68 bytes of Stat per read.
+    /// `read_per_namespace` (BASIC), by top-level namespace (the first component of a path):
+    /// path + data (or child names) + 68 bytes of Stat per read.
     ReadPerNamespace,
-    /// `write_per_namespace`: path + data per create, setData and delete applied.
+    /// `write_per_namespace` (BASIC): path + data per create, setData and delete applied.
     WritePerNamespace,
+    /// `ack_latency` (ADVANCED), on the leader, by learner sid: ms from a proposal to that
+    /// learner's ACK.
+    AckLatency,
 }
 
 impl SummarySet {
     /// Every set, in Java's order.
-    pub const ALL: &'static [SummarySet] =
-        &[SummarySet::ReadPerNamespace, SummarySet::WritePerNamespace];
+    pub const ALL: &'static [SummarySet] = &[
+        SummarySet::ReadPerNamespace,
+        SummarySet::WritePerNamespace,
+        SummarySet::AckLatency,
+    ];
 
     /// Java's name.
     pub const fn name(self) -> &'static str {
         match self {
             SummarySet::ReadPerNamespace => "read_per_namespace",
             SummarySet::WritePerNamespace => "write_per_namespace",
+            SummarySet::AckLatency => "ack_latency",
+        }
+    }
+
+    /// Java's detail level.
+    pub const fn detail(self) -> Detail {
+        match self {
+            SummarySet::AckLatency => Detail::Advanced,
+            _ => Detail::Basic,
         }
     }
 }

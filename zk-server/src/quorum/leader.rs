@@ -421,6 +421,14 @@ impl Leader {
         out.push(Action::Send(learner, QuorumPacket::new(r#type, zxid, data)));
     }
 
+    /// The server id a learner connection announced (`None` before its LEARNERINFO).
+    pub fn learner_sid(&self, learner: LearnerId) -> Option<i64> {
+        self.learners
+            .get(&learner)
+            .map(|l| l.sid)
+            .filter(|&sid| sid != 0)
+    }
+
     /// What `mntr` shows of the learners (Java's `getLearners`, `getForwardingFollowers`,
     /// `getObservingLearners`, `getNumPendingSyncs`).
     pub fn counts(&self) -> LeaderCounts {

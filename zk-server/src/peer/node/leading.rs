@@ -168,6 +168,9 @@ impl Node {
                 Ok(())
             }
             LearnerEvent::Packet(packet) => {
+                if packet.r#type == zk_proto::quorum::PacketType::Ack {
+                    self.note_ack(role, id, packet.zxid);
+                }
                 let actions = role.core.on_packet(id, packet, now);
                 self.leader_actions(role, actions).await
             }
@@ -293,6 +296,20 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// `ack_latency` of a learner's ACK of a proposal still waiting for its quorum.
+    fn note_ack(&self, role: &Leading, id: LearnerId, zxid: i64) {
+        let Some(sid) = role.core.learner_sid(id) else {
+            return;
+        };
+        let proposed = &role.proposed_at;
+        if let Ok(at) = proposed.binary_search_by_key(&zxid, |&(z, _)| z) {
+            let ms = proposed[at].1.elapsed().as_millis() as i64;
+            let key = sid.to_string();
+            self.metrics
+                .record_in_n(crate::metrics::SummarySet::AckLatency, &key, ms, 1);
+        }
     }
 
     /// SNAP's body: the tree as of `zxid` in Java's format, then the signature.
