@@ -16,6 +16,7 @@ use zk_proto::WatcherType;
 
 use super::access::Viewer;
 use super::data_view::{self, View};
+use super::forms::{write_section, Writes};
 use super::html::{counted, error_page, group, page, utc, zxid_hex, Frame, Html};
 use super::url::{browse_url, node_url};
 use crate::tree::{DataTree, Node, OwnerKind};
@@ -46,8 +47,8 @@ pub struct NodeExtras {
     pub zxid: i64,
     /// Who watches the node (session, table, mode).
     pub watchers: Vec<(i64, WatcherType, WatchMode)>,
-    /// `admin.browser.writable`.
-    pub writable: bool,
+    /// Whether the page offers write forms (`admin.browser.writable` and a client port).
+    pub writes: Writes,
     /// Who asks: what the node's ACL lets them see.
     pub viewer: Viewer,
 }
@@ -111,9 +112,10 @@ pub fn node_page(
         .text(" of data · ")
         .text(owner_kind_name(tree, node))
         .raw("</p>");
-    if extras.writable {
-        h.raw("<p class=\"note\">admin.browser.writable is set, but writes are not available ")
-            .raw("in this version: the browser is read-only.</p>");
+    if extras.writes == Writes::Unavailable {
+        h.raw("<p class=\"note\">admin.browser.writable is set, but writes are not available: ")
+            .raw("this server has no plain client port to write through (it serves clients ")
+            .raw("over TLS only). The browser is read-only.</p>");
     }
     let readable = extras.viewer.may_read(tree, node);
     h.raw("<div class=\"columns\"><section class=\"card children\" id=\"children\">")
@@ -143,6 +145,9 @@ pub fn node_page(
         h.raw("<section class=\"card data\" id=\"data\"><h2>Data</h2>");
         hidden_note(&mut h, &extras.viewer, "Its data is");
         h.raw("</section>");
+    }
+    if let Writes::On(user) = &extras.writes {
+        write_section(&mut h, tree, path, node, readable, user.as_deref());
     }
     stat_section(&mut h, tree, node);
     if extras.viewer.may_read_acl(tree, node) {
