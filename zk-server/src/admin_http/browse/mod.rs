@@ -713,6 +713,47 @@ mod tests {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
 
+    fn browser_with(cfg: &str, client_addr: Option<std::net::SocketAddr>) -> Router {
+        let (link, _calls) = super::super::CoreLink::new(4);
+        let cfg = crate::config::Config::parse(cfg, "").unwrap();
+        let metrics = crate::metrics::Metrics::new(false);
+        let mut state = AdminState::new(&cfg, link, None, metrics).unwrap();
+        state.client_addr = client_addr;
+        Router::new()
+            .nest("/browse", router())
+            .with_state(Arc::new(state))
+    }
+
+    #[tokio::test]
+    async fn writes_are_refused_when_off_or_without_a_client_port() {
+        use tower::ServiceExt as _;
+        let post = || {
+            axum::http::Request::post("/browse/_write/set")
+                .header(header::HOST, "zk")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::AUTHORIZATION, "digest al:pw")
+                .body(Body::from("path=/a&version=0&data=x"))
+                .unwrap()
+        };
+        let base = "dataDir=/tmp/zk-browse-unit\n";
+        let addr = Some("127.0.0.1:1".parse().unwrap());
+        let off = browser_with(base, addr).oneshot(post()).await.unwrap();
+        assert_eq!(off.status(), StatusCode::FORBIDDEN);
+        let writable = format!("{base}admin.browser.writable=true\n");
+        let tls_only = browser_with(&writable, None).oneshot(post()).await.unwrap();
+        assert_eq!(tls_only.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(tls_only.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("no plain client port"));
+        // Other methods and unknown writes.
+        let get = axum::http::Request::put("/browse/_write/set")
+            .body(Body::empty())
+            .unwrap();
+        let put = browser_with(&writable, addr).oneshot(get).await.unwrap();
+        assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
     #[test]
     fn typed_paths_are_made_absolute() {
         assert_eq!(typed_path(""), "/");

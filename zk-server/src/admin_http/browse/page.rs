@@ -541,4 +541,44 @@ mod tests {
         let page = missing_page(&tree, "/nope");
         assert!(page.contains("href=\"/browse\">/</a>"), "{page}");
     }
+
+    #[test]
+    fn write_forms_follow_the_setting_and_the_client_port() {
+        let tree = DataTree::new(false);
+        let viewer = Viewer::of_request(
+            &axum::http::HeaderMap::new(),
+            Some("127.0.0.1:1".parse().unwrap()),
+            None,
+            false,
+        )
+        .unwrap();
+        let render = |path: &str, writes: Writes| {
+            let extras = NodeExtras {
+                zxid: 0,
+                watchers: Vec::new(),
+                writes,
+                viewer: viewer.clone(),
+            };
+            let query = NodeQuery {
+                offset: 0,
+                limit: DEFAULT_LIMIT,
+                view: None,
+            };
+            node_page(&tree, path, tree.node(path).unwrap(), query, &extras)
+        };
+        let off = render("/", Writes::Off);
+        assert!(!off.contains("method=\"post\"") && !off.contains("writes are not available"));
+        let unavailable = render("/", Writes::Unavailable);
+        assert!(unavailable.contains("writes are not available: this server has no plain"));
+        assert!(!unavailable.contains("method=\"post\""));
+        let on = render("/", Writes::On(Some("al".into())));
+        assert!(on.contains("<code>digest:al</code>"));
+        assert!(on.contains("action=\"/browse/_write/set\""));
+        assert!(on.contains("action=\"/browse/_write/create\""));
+        // The root cannot be deleted; /zookeeper has children.
+        assert!(!on.contains("action=\"/browse/_write/delete\""));
+        let quota = render("/zookeeper/quota", Writes::On(None));
+        assert!(quota.contains("action=\"/browse/_write/delete\""));
+        assert!(quota.contains("Writes need an <code>Authorization: digest"));
+    }
 }
