@@ -394,7 +394,25 @@ async fn write_form(State(state): State<Shared>, request: axum::extract::Request
     settle(write_answer(&state, parts, body).await)
 }
 
-fn write_refused(status: StatusCode, heading: &str, message: &str) -> Response {
+/// A write refused before the browser opens a session; logged like the others, with the
+/// user name of the request's digest identity when it has one.
+fn write_refused(
+    parts: &Parts,
+    op: &str,
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+) -> Response {
+    let user = access::digest_credentials(&parts.headers).map(access::user_of);
+    let peer = parts.extensions.get::<Transport>().map(|t| t.peer);
+    tracing::info!(
+        user = user.unwrap_or("-"),
+        op,
+        status = status.as_u16(),
+        reason = heading,
+        peer = ?peer,
+        "browser write refused"
+    );
     html_response(status, error_page(heading, message, &Html::new()))
 }
 
@@ -407,6 +425,8 @@ async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
         .to_owned();
     if !state.settings.browser_writable {
         return Err(write_refused(
+            &parts,
+            &op_name,
             StatusCode::FORBIDDEN,
             "Writes are off",
             "This server's tree browser is read-only (admin.browser.writable is not set).",
@@ -414,6 +434,8 @@ async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
     }
     let Some(client_addr) = state.client_addr else {
         return Err(write_refused(
+            &parts,
+            &op_name,
             StatusCode::SERVICE_UNAVAILABLE,
             "Writes are not available",
             "This server has no plain client port for the browser to write through (it \
@@ -422,6 +444,8 @@ async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
     };
     forms::same_origin(&parts.headers).map_err(|why| {
         write_refused(
+            &parts,
+            &op_name,
             StatusCode::FORBIDDEN,
             "Cross-site write refused",
             &format!("This write does not come from a page of this server: {why}."),
@@ -435,6 +459,8 @@ async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
         .map(|v| v.trim().to_ascii_lowercase());
     if form_type.as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(write_refused(
+            &parts,
+            &op_name,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Not a form",
             "A write is a form post (Content-Type: application/x-www-form-urlencoded).",
@@ -442,6 +468,8 @@ async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
     }
     let Some(user_password) = access::digest_credentials(&parts.headers) else {
         return Err(write_refused(
+            &parts,
+            &op_name,
             StatusCode::UNAUTHORIZED,
             "Who is writing?",
             "A write runs as the digest identity of an Authorization: digest user:password \
@@ -454,6 +482,8 @@ async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
         .await
         .map_err(|_| {
             write_refused(
+                &parts,
+                &op_name,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Too large",
                 &format!("The form is over {} bytes.", forms::MAX_BODY),
@@ -465,7 +495,7 @@ async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
         } else {
             StatusCode::BAD_REQUEST
         };
-        write_refused(status, "Bad request", &e)
+        write_refused(&parts, &op_name, status, "Bad request", &e)
     })?;
     let (_, tree) = read_tree(state, &viewer).await?;
     let digest_id = crate::acl::digest_id(user_password);
