@@ -648,12 +648,314 @@ async fn auth_required_asks_every_page_for_an_identity() {
     assert_eq!(server.get_as("/browse/zookeeper", "ip").await.status, 200);
 }
 
+// ---- Writes (admin.browser.writable) ----------------------------------------------------
+
+const ALICE: &str = "digest alice:pw";
+/// The `Host` the test client sends, as an `Origin`.
+const SAME_ORIGIN: &str = "http://test";
+
+/// `POST /browse/_write/{op}` of the form `fields` (already encoded), with `Authorization:
+/// authorization` if given and `Origin: origin`.
+async fn post_form(
+    server: &Server,
+    op: &str,
+    fields: &str,
+    authorization: Option<&str>,
+    origin: &str,
+) -> Reply {
+    let mut headers = vec![
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Origin", origin),
+    ];
+    if let Some(a) = authorization {
+        headers.push(("Authorization", a));
+    }
+    common::http::request(
+        server.admin,
+        "POST",
+        &format!("/browse/_write/{op}"),
+        &headers,
+        fields.as_bytes(),
+    )
+    .await
+}
+
+fn digest_acl(user_password: &str) -> Vec<Acl> {
+    vec![Acl {
+        perms: zk_proto::perms::ALL,
+        id: Id {
+            scheme: "digest".into(),
+            id: zk_server::acl::digest_id(user_password),
+        },
+    }]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writable_shows_only_a_note() {
+async fn writes_run_as_the_users_digest_identity_through_the_client_port() {
     let server = Server::start("admin.browser.writable=true\n").await;
-    let html = server.get("/browse").await.ok();
-    assert!(html.contains("writes are not available in this version"));
+    let zk = Client::builder(server.handle.local_addr().to_string())
+        .auth("digest", b"alice:pw".to_vec())
+        .connect()
+        .await
+        .unwrap();
+    zk.create(
+        "/alice",
+        b"v0",
+        &persistent().with_acl(digest_acl("alice:pw")),
+    )
+    .await
+    .unwrap();
+    zk.create("/open", b"o", &persistent()).await.unwrap();
+
+    // The page offers the forms, with the version it shows.
+    let page = server.get_as("/browse/alice", ALICE).await.ok();
+    assert!(page.contains("action=\"/browse/_write/set\""), "{page}");
+    assert!(page.contains("<input type=\"hidden\" name=\"version\" value=\"0\">"));
+    assert!(page.contains("aria-label=\"New data\">\nv0</textarea>"));
+    assert!(page.contains("<code>digest:alice</code>"));
+    assert!(page.contains("action=\"/browse/_write/create\""));
+    assert!(page.contains("action=\"/browse/_write/delete\""));
+    let anonymous = server.get("/browse/open").await.ok();
+    assert!(anonymous.contains("Writes need an <code>Authorization: digest"));
+
+    // Set, through the pipeline: a watch fires.
+    let (_, _, watch) = zk.get_data_watch("/alice").await.unwrap();
+    let set = post_form(
+        &server,
+        "set",
+        "path=%2Falice&version=0&data=v1%0D%0Aline",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(set.status, 303, "{}", set.text());
+    assert_eq!(set.header("location"), Some("/browse/alice"));
+    let (data, stat) = zk.get_data("/alice").await.unwrap();
+    assert_eq!((&data[..], stat.version), (&b"v1\nline"[..], 1));
+    let fired = tokio::time::timeout(Duration::from_secs(5), watch)
+        .await
+        .unwrap();
+    assert_eq!(fired.event_type, zk_proto::EventType::NodeDataChanged);
+
+    // A stale version, another user, no identity, another site: nothing changes.
+    let stale = post_form(
+        &server,
+        "set",
+        "path=/alice&version=0&data=v2",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(stale.status, 409);
+    assert!(stale.text().contains("BadVersion"), "{}", stale.text());
+    let bob = post_form(
+        &server,
+        "set",
+        "path=/alice&version=1&data=bob",
+        Some("digest bob:pw"),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(bob.status, 403);
+    assert!(bob.text().contains("NoAuth"), "{}", bob.text());
+    let nobody = post_form(
+        &server,
+        "set",
+        "path=/alice&version=1&data=x",
+        None,
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(nobody.status, 401);
+    assert!(nobody
+        .text()
+        .contains("Authorization: digest user:password"));
+    let cross = post_form(
+        &server,
+        "set",
+        "path=/alice&version=1&data=x",
+        Some(ALICE),
+        "http://evil.example",
+    )
+    .await;
+    assert_eq!(cross.status, 403);
+    assert!(cross.text().contains("another site"));
+    assert_eq!(&zk.get_data("/alice").await.unwrap().0[..], b"v1\nline");
+
+    // Create under an open node: the child is open too; under alice's: alice's only.
+    let created = post_form(
+        &server,
+        "create",
+        "parent=/open&name=c&data=hi&mode=persistent",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(created.status, 303, "{}", created.text());
+    assert_eq!(created.header("location"), Some("/browse/open/c"));
+    assert_eq!(&zk.get_data("/open/c").await.unwrap().0[..], b"hi");
+    assert_eq!(
+        zk.get_acl("/open/c").await.unwrap().0,
+        vec![Acl {
+            perms: zk_proto::perms::ALL,
+            id: Id {
+                scheme: "world".into(),
+                id: "anyone".into()
+            }
+        }]
+    );
+    let private = post_form(
+        &server,
+        "create",
+        "parent=/alice&name=p&data=AAEC&encoding=base64",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(private.status, 303, "{}", private.text());
+    assert_eq!(
+        &zk.get_data("/alice/p").await.unwrap().0[..],
+        b"\x00\x01\x02"
+    );
+    assert_eq!(
+        zk.get_acl("/alice/p").await.unwrap().0,
+        digest_acl("alice:pw")
+    );
+    let again = post_form(
+        &server,
+        "create",
+        "parent=/open&name=c",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(again.status, 409);
+    assert!(again.text().contains("NodeExists"));
+    let sequential = post_form(
+        &server,
+        "create",
+        "parent=/open&name=s-&mode=persistent_sequential",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(
+        sequential.header("location"),
+        Some("/browse/open/s-0000000001")
+    );
+
+    // Delete: the version is checked, a node with children is refused.
+    let busy = post_form(
+        &server,
+        "delete",
+        "path=/alice&version=1",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(busy.status, 409);
+    assert!(busy.text().contains("NotEmpty"));
+    let stale = post_form(
+        &server,
+        "delete",
+        "path=/open/c&version=3",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert!(stale.text().contains("BadVersion"));
+    let deleted = post_form(
+        &server,
+        "delete",
+        "path=/open/c&version=0",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.text());
+    assert_eq!(deleted.header("location"), Some("/browse/open"));
+    assert!(zk.exists("/open/c").await.unwrap().is_none());
+    let page = server.get_as("/browse/alice", ALICE).await.ok();
+    assert!(page.contains("only a node without children can be deleted"));
+    assert!(!page.contains("action=\"/browse/_write/delete\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ip_acl_for_the_servers_own_host_does_not_open_writes() {
+    // The browser's session comes from 127.0.0.1: the browser checks the ACL for the
+    // digest identity alone, so ip:127.0.0.1 does not let any user write.
+    let server = Server::start("admin.browser.writable=true\n").await;
+    let zk = server.client().await;
+    let local = vec![Acl {
+        perms: zk_proto::perms::ALL,
+        id: Id {
+            scheme: "ip".into(),
+            id: "127.0.0.1".into(),
+        },
+    }];
+    zk.create("/local", b"keep", &persistent().with_acl(local))
+        .await
+        .unwrap();
+    let refused = post_form(
+        &server,
+        "set",
+        "path=/local&version=0&data=x",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.text().contains("NoAuth"));
+    assert_eq!(&zk.get_data("/local").await.unwrap().0[..], b"keep");
+    // Bad forms are refused before anything is written.
+    let bad = post_form(
+        &server,
+        "set",
+        "path=/local&path=/x&version=0",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    let not_a_form = common::http::request(
+        server.admin,
+        "POST",
+        "/browse/_write/set",
+        &[("Authorization", ALICE), ("Content-Type", "text/plain")],
+        b"path=/local&version=0",
+    )
+    .await;
+    assert_eq!(not_a_form.status, 415);
+    let huge = format!("path=/local&version=0&data={}", "a".repeat((1 << 20) + 1));
+    assert_eq!(
+        post_form(&server, "set", &huge, Some(ALICE), SAME_ORIGIN)
+            .await
+            .status,
+        413
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_writable_there_are_no_forms_and_writes_are_refused() {
+    let server = Server::start("").await;
+    let zk = server.client().await;
+    zk.create("/open", b"o", &persistent()).await.unwrap();
+    let html = server.get_as("/browse/open", ALICE).await.ok();
     assert!(!html.to_ascii_lowercase().contains("method=\"post\""));
+    assert!(!html.contains("writes are not available"));
+    let refused = post_form(
+        &server,
+        "set",
+        "path=/open&version=0&data=x",
+        Some(ALICE),
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.text().contains("Writes are off"));
+    assert_eq!(&zk.get_data("/open").await.unwrap().0[..], b"o");
+    // GET on a write URL is a node's page (here: no such node).
+    assert_eq!(server.get("/browse/_write/set").await.status, 404);
 }
 
 // ---- Headless Chromium -------------------------------------------------------------------

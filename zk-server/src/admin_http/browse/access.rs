@@ -21,6 +21,23 @@ use crate::tree::{DataTree, Node};
 #[derive(Debug, Clone)]
 pub struct Viewer {
     ids: Vec<Id>,
+    /// The user of an `Authorization: digest user:password` header (the forms name it).
+    digest_user: Option<String>,
+}
+
+/// The `user:password` of an `Authorization: digest user:password` header (the syntax
+/// [`auth::identify`] takes): the identity a write runs as.
+pub fn digest_credentials(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    match value.split(' ').collect::<Vec<_>>().as_slice() {
+        ["digest", user_password] if user_password.contains(':') => Some(user_password),
+        _ => None,
+    }
+}
+
+/// The user name of `user:password`.
+pub fn user_of(user_password: &str) -> &str {
+    user_password.split(':').next().unwrap_or("")
 }
 
 impl Viewer {
@@ -53,7 +70,13 @@ impl Viewer {
             (None, _) if auth_required => return Err(Refusal::Missing),
             (None, _) => {}
         }
-        Ok(Viewer { ids })
+        let digest_user = digest_credentials(headers).map(|c| user_of(c).to_owned());
+        Ok(Viewer { ids, digest_user })
+    }
+
+    /// The user of the request's digest identity, if it sent one.
+    pub fn digest_user(&self) -> Option<&str> {
+        self.digest_user.as_deref()
     }
 
     /// Adds the identities a verified TLS client certificate gives the connection (`x509`,
@@ -116,11 +139,23 @@ mod tests {
         let peer = Some("127.0.0.1:5000".parse().unwrap());
         let anonymous = Viewer::of_request(&headers(None), peer, None, false).unwrap();
         assert_eq!(anonymous.describe(), "ip:127.0.0.1");
+        assert_eq!(anonymous.digest_user(), None);
         let bob = Viewer::of_request(&headers(Some("digest bob:pw")), peer, None, false).unwrap();
         assert_eq!(
             bob.describe(),
             format!("ip:127.0.0.1, digest:{}", crate::acl::digest_id("bob:pw"))
         );
+        assert_eq!(bob.digest_user(), Some("bob"));
+        assert_eq!(
+            digest_credentials(&headers(Some("digest bob:p w"))),
+            None,
+            "one space only, as identify wants"
+        );
+        assert_eq!(
+            digest_credentials(&headers(Some("digest bob:a:b"))),
+            Some("bob:a:b")
+        );
+        assert_eq!(user_of("bob:a:b"), "bob");
         assert_eq!(
             Viewer::of_request(&headers(Some("basic xyz")), peer, None, false).unwrap_err(),
             Refusal::NotAuthenticated

@@ -27,16 +27,36 @@
 //! answer carries a Content-Security-Policy that allows only this server's own script and
 //! style sheet (no inline script), and `X-Content-Type-Options: nosniff`.
 //!
-//! `admin.browser.writable=true` only shows a note for now: the server has no way yet to
-//! apply a write that does not come from a client session.
+//! # Writes
+//!
+//! With `admin.browser.writable=true` a node's page also has forms to set its data (checking
+//! the version the page showed), create a child (persistent, persistent sequential or
+//! container) and delete it (childless, version checked). They post to
+//! `/browse/_write/{set,create,delete}` ([`forms`]), and the browser makes the write as a
+//! client would ([`write`]): a short session on the server's own plain client port,
+//! authenticated with the `user:password` of the request's `Authorization: digest
+//! user:password` header, so the write takes the server's whole pipeline (ACL checks, quotas,
+//! the log, the ensemble, watches). Before connecting, the browser checks the node's ACL for
+//! that digest identity alone: the internal session comes from this host, and an `ip` ACL
+//! entry for it must not let everyone who reaches the AdminServer write.
+//!
+//! A write is refused with 403 when writes are off or the request comes from another site
+//! (its `Origin`, or `Referer`, names another host than its `Host`), 401 without a digest
+//! identity, 503 when the server has no plain client port (TLS only; the page says so), 413
+//! for a form over [`forms::MAX_BODY`] or data over [`forms::MAX_DATA`]. Every attempt is
+//! logged (`browser write`, at info) with the user name, the op, the path, the version and
+//! the result. A done write answers 303 to the node's page (the parent's after a delete);
+//! a refused one a page that says why (BadVersion, NoAuth, NodeExists, NotEmpty, ...).
 
 mod access;
 mod data_view;
+mod forms;
 mod html;
 mod page;
 mod search;
 mod session;
 mod url;
+mod write;
 
 use std::sync::Arc;
 
@@ -54,9 +74,11 @@ use super::AdminState;
 use crate::tree::DataTree;
 use access::Viewer;
 use data_view::View;
+use forms::{Form, Writes};
 use html::{error_page, Html};
 use page::{NodeExtras, NodeQuery, DEFAULT_LIMIT, MAX_LIMIT};
 use url::QueryParams;
+use write::{Outcome, WriteOp};
 
 type Shared = Arc<AdminState>;
 
@@ -76,6 +98,8 @@ pub fn router() -> Router<Shared> {
     Router::new()
         .route("/", get(index))
         .route("/{*rest}", get(by_url))
+        // GET shows a node that happens to have such a path.
+        .route("/_write/{op}", get(by_url).post(write_form))
         .fallback(|| async { not_found_page() })
         .layer(middleware::map_response(protect))
 }
@@ -94,7 +118,9 @@ async fn protect(mut response: Response) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // `same-origin`, not `no-referrer`: a form posted under `no-referrer` sends
+        // `Origin: null`, and the writes check the Origin.
+        HeaderValue::from_static("same-origin"),
     );
     // Pages show live state: never from a cache.
     h.entry(header::CACHE_CONTROL)
@@ -342,7 +368,11 @@ async fn node_answer(
     let extras = NodeExtras {
         zxid,
         watchers,
-        writable: state.settings.browser_writable,
+        writes: match (state.settings.browser_writable, state.client_addr) {
+            (false, _) => Writes::Off,
+            (true, None) => Writes::Unavailable,
+            (true, Some(_)) => Writes::On(viewer.digest_user().map(str::to_owned)),
+        },
         viewer: viewer.clone(),
     };
     let query = NodeQuery {
@@ -356,6 +386,225 @@ async fn node_answer(
         html_response(StatusCode::OK, body)
     })
     .await)
+}
+
+/// `POST /browse/_write/{op}`: a write from a node page's form.
+async fn write_form(State(state): State<Shared>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    settle(write_answer(&state, parts, body).await)
+}
+
+/// A write refused before the browser opens a session; logged like the others, with the
+/// user name of the request's digest identity when it has one.
+fn write_refused(
+    parts: &Parts,
+    op: &str,
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+) -> Response {
+    let user = access::digest_credentials(&parts.headers).map(access::user_of);
+    let peer = parts.extensions.get::<Transport>().map(|t| t.peer);
+    tracing::info!(
+        user = user.unwrap_or("-"),
+        op,
+        status = status.as_u16(),
+        reason = heading,
+        peer = ?peer,
+        "browser write refused"
+    );
+    html_response(status, error_page(heading, message, &Html::new()))
+}
+
+async fn write_answer(state: &AdminState, parts: Parts, body: Body) -> Answer {
+    let op_name = parts
+        .uri
+        .path()
+        .strip_prefix(&format!("/{}/", forms::WRITE_DIR))
+        .unwrap_or("")
+        .to_owned();
+    if !state.settings.browser_writable {
+        return Err(write_refused(
+            &parts,
+            &op_name,
+            StatusCode::FORBIDDEN,
+            "Writes are off",
+            "This server's tree browser is read-only (admin.browser.writable is not set).",
+        ));
+    }
+    let Some(client_addr) = state.client_addr else {
+        return Err(write_refused(
+            &parts,
+            &op_name,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Writes are not available",
+            "This server has no plain client port for the browser to write through (it \
+             serves clients over TLS only).",
+        ));
+    };
+    forms::same_origin(&parts.headers).map_err(|why| {
+        write_refused(
+            &parts,
+            &op_name,
+            StatusCode::FORBIDDEN,
+            "Cross-site write refused",
+            &format!("This write does not come from a page of this server: {why}."),
+        )
+    })?;
+    let form_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if form_type.as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(write_refused(
+            &parts,
+            &op_name,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Not a form",
+            "A write is a form post (Content-Type: application/x-www-form-urlencoded).",
+        ));
+    }
+    let Some(user_password) = access::digest_credentials(&parts.headers) else {
+        return Err(write_refused(
+            &parts,
+            &op_name,
+            StatusCode::UNAUTHORIZED,
+            "Who is writing?",
+            "A write runs as the digest identity of an Authorization: digest user:password \
+             header, and the node's ACL decides whether that identity may make it. This \
+             request has no such header.",
+        ));
+    };
+    let viewer = viewer(state, &parts).map_err(refused)?;
+    let body = axum::body::to_bytes(body, forms::MAX_BODY)
+        .await
+        .map_err(|_| {
+            write_refused(
+                &parts,
+                &op_name,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                &format!("The form is over {} bytes.", forms::MAX_BODY),
+            )
+        })?;
+    let form = Form::parse(&op_name, &body).map_err(|e| {
+        let status = if e.contains("over") {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        write_refused(&parts, &op_name, status, "Bad request", &e)
+    })?;
+    let (_, tree) = read_tree(state, &viewer).await?;
+    let digest_id = crate::acl::digest_id(user_password);
+    let mut ids = vec![zk_proto::data::Id::new("digest", digest_id.clone())];
+    if state.super_digest.as_deref() == Some(digest_id.as_str()) {
+        ids.push(zk_proto::data::Id::new("super", ""));
+    }
+    // The ACL of the node the server checks, for these identities alone (a missing node is
+    // left to the server, which answers NoNode).
+    let acl = tree.node(form.acl_node()).map(|node| tree.acl(node));
+    let allowed = acl
+        .as_deref()
+        .is_none_or(|acl| crate::acl::check(acl, form.perm(), &ids).is_ok());
+    let user = access::user_of(user_password).to_owned();
+    let back = match &form {
+        Form::Create { parent, .. } => parent.clone(),
+        Form::Set { path, .. } | Form::Delete { path, .. } => path.clone(),
+    };
+    let op = form.into_op(acl.as_deref().unwrap_or_default(), &digest_id);
+    let outcome = if allowed {
+        write::run(client_addr, user_password, &op).await
+    } else {
+        Outcome::Refused(zk_proto::ErrorCode::NoAuth)
+    };
+    let peer = parts.extensions.get::<Transport>().map(|t| t.peer);
+    log_write(&user, &op, peer, &outcome);
+    match outcome {
+        Outcome::Done { path, .. } => {
+            let target = match op {
+                WriteOp::Delete { .. } => forms::parent_of(&path).to_owned(),
+                _ => path,
+            };
+            Ok(Redirect::to(&url::node_url(&target, &[])).into_response())
+        }
+        Outcome::Refused(code) => {
+            use zk_proto::ErrorCode as E;
+            let status = match code {
+                E::NoAuth | E::AuthFailed => StatusCode::FORBIDDEN,
+                E::NoNode => StatusCode::NOT_FOUND,
+                E::NodeExists
+                | E::BadVersion
+                | E::NotEmpty
+                | E::QuotaExceeded
+                | E::NoChildrenForEphemerals => StatusCode::CONFLICT,
+                E::BadArguments | E::InvalidAcl | E::Unimplemented => StatusCode::BAD_REQUEST,
+                E::ThrottledOp | E::NotReadOnly => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            let message = format!(
+                "{} The write was a {} of {} as digest:{user}.",
+                write::explain(code, op.name()),
+                op.name(),
+                op.path()
+            );
+            Err(html_response(
+                status,
+                error_page(
+                    &format!("Not written: {code:?}"),
+                    &message,
+                    &back_link(&back),
+                ),
+            ))
+        }
+        Outcome::Failed(why) => Err(html_response(
+            StatusCode::BAD_GATEWAY,
+            error_page(
+                "Write failed",
+                &format!("The browser's session on the client port failed: {why}."),
+                &back_link(&back),
+            ),
+        )),
+    }
+}
+
+/// "Back to the node" after a refused write.
+fn back_link(path: &str) -> Html {
+    let mut extra = Html::new();
+    extra
+        .raw("<p>Back to <a class=\"back\"")
+        .attr("href", &url::node_url(path, &[]))
+        .raw(">")
+        .text(path)
+        .raw("</a> (reloaded: its current data and version).</p>");
+    extra
+}
+
+/// Logs a write attempt: who (the user name, never the password), what and how it ended
+/// (for a done write, the node written and the browser's session; for a failed one, why).
+fn log_write(user: &str, op: &WriteOp, peer: Option<std::net::SocketAddr>, outcome: &Outcome) {
+    let version = op
+        .version()
+        .map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let detail = match outcome {
+        Outcome::Done { path, session } => {
+            format!("{path}, session {}", html::zxid_hex(*session))
+        }
+        Outcome::Refused(code) => code.code().to_string(),
+        Outcome::Failed(why) => why.clone(),
+    };
+    tracing::info!(
+        user,
+        op = op.name(),
+        path = op.path(),
+        version,
+        result = outcome.code_name(),
+        detail,
+        peer = ?peer,
+        "browser write"
+    );
 }
 
 /// The data as a file: `application/octet-stream`, named after the node.
@@ -492,6 +741,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+
+    fn browser_with(cfg: &str, client_addr: Option<std::net::SocketAddr>) -> Router {
+        let (link, _calls) = super::super::CoreLink::new(4);
+        let cfg = crate::config::Config::parse(cfg, "").unwrap();
+        let metrics = crate::metrics::Metrics::new(false);
+        let mut state = AdminState::new(&cfg, link, None, metrics).unwrap();
+        state.client_addr = client_addr;
+        Router::new()
+            .nest("/browse", router())
+            .with_state(Arc::new(state))
+    }
+
+    #[tokio::test]
+    async fn writes_are_refused_when_off_or_without_a_client_port() {
+        use tower::ServiceExt as _;
+        let post = || {
+            axum::http::Request::post("/browse/_write/set")
+                .header(header::HOST, "zk")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::AUTHORIZATION, "digest al:pw")
+                .body(Body::from("path=/a&version=0&data=x"))
+                .unwrap()
+        };
+        let base = "dataDir=/tmp/zk-browse-unit\n";
+        let addr = Some("127.0.0.1:1".parse().unwrap());
+        let off = browser_with(base, addr).oneshot(post()).await.unwrap();
+        assert_eq!(off.status(), StatusCode::FORBIDDEN);
+        let writable = format!("{base}admin.browser.writable=true\n");
+        let tls_only = browser_with(&writable, None).oneshot(post()).await.unwrap();
+        assert_eq!(tls_only.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(tls_only.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("no plain client port"));
+        // Other methods and unknown writes.
+        let get = axum::http::Request::put("/browse/_write/set")
+            .body(Body::empty())
+            .unwrap();
+        let put = browser_with(&writable, addr).oneshot(get).await.unwrap();
+        assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]

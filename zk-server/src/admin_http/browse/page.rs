@@ -16,6 +16,7 @@ use zk_proto::WatcherType;
 
 use super::access::Viewer;
 use super::data_view::{self, View};
+use super::forms::{write_section, Writes};
 use super::html::{counted, error_page, group, page, utc, zxid_hex, Frame, Html};
 use super::url::{browse_url, node_url};
 use crate::tree::{DataTree, Node, OwnerKind};
@@ -46,8 +47,8 @@ pub struct NodeExtras {
     pub zxid: i64,
     /// Who watches the node (session, table, mode).
     pub watchers: Vec<(i64, WatcherType, WatchMode)>,
-    /// `admin.browser.writable`.
-    pub writable: bool,
+    /// Whether the page offers write forms (`admin.browser.writable` and a client port).
+    pub writes: Writes,
     /// Who asks: what the node's ACL lets them see.
     pub viewer: Viewer,
 }
@@ -111,9 +112,10 @@ pub fn node_page(
         .text(" of data · ")
         .text(owner_kind_name(tree, node))
         .raw("</p>");
-    if extras.writable {
-        h.raw("<p class=\"note\">admin.browser.writable is set, but writes are not available ")
-            .raw("in this version: the browser is read-only.</p>");
+    if extras.writes == Writes::Unavailable {
+        h.raw("<p class=\"note\">admin.browser.writable is set, but writes are not available: ")
+            .raw("this server has no plain client port to write through (it serves clients ")
+            .raw("over TLS only). The browser is read-only.</p>");
     }
     let readable = extras.viewer.may_read(tree, node);
     h.raw("<div class=\"columns\"><section class=\"card children\" id=\"children\">")
@@ -143,6 +145,9 @@ pub fn node_page(
         h.raw("<section class=\"card data\" id=\"data\"><h2>Data</h2>");
         hidden_note(&mut h, &extras.viewer, "Its data is");
         h.raw("</section>");
+    }
+    if let Writes::On(user) = &extras.writes {
+        write_section(&mut h, tree, path, node, readable, user.as_deref());
     }
     stat_section(&mut h, tree, node);
     if extras.viewer.may_read_acl(tree, node) {
@@ -535,5 +540,45 @@ mod tests {
         );
         let page = missing_page(&tree, "/nope");
         assert!(page.contains("href=\"/browse\">/</a>"), "{page}");
+    }
+
+    #[test]
+    fn write_forms_follow_the_setting_and_the_client_port() {
+        let tree = DataTree::new(false);
+        let viewer = Viewer::of_request(
+            &axum::http::HeaderMap::new(),
+            Some("127.0.0.1:1".parse().unwrap()),
+            None,
+            false,
+        )
+        .unwrap();
+        let render = |path: &str, writes: Writes| {
+            let extras = NodeExtras {
+                zxid: 0,
+                watchers: Vec::new(),
+                writes,
+                viewer: viewer.clone(),
+            };
+            let query = NodeQuery {
+                offset: 0,
+                limit: DEFAULT_LIMIT,
+                view: None,
+            };
+            node_page(&tree, path, tree.node(path).unwrap(), query, &extras)
+        };
+        let off = render("/", Writes::Off);
+        assert!(!off.contains("method=\"post\"") && !off.contains("writes are not available"));
+        let unavailable = render("/", Writes::Unavailable);
+        assert!(unavailable.contains("writes are not available: this server has no plain"));
+        assert!(!unavailable.contains("method=\"post\""));
+        let on = render("/", Writes::On(Some("al".into())));
+        assert!(on.contains("<code>digest:al</code>"));
+        assert!(on.contains("action=\"/browse/_write/set\""));
+        assert!(on.contains("action=\"/browse/_write/create\""));
+        // The root cannot be deleted; /zookeeper has children.
+        assert!(!on.contains("action=\"/browse/_write/delete\""));
+        let quota = render("/zookeeper/quota", Writes::On(None));
+        assert!(quota.contains("action=\"/browse/_write/delete\""));
+        assert!(quota.contains("Writes need an <code>Authorization: digest"));
     }
 }

@@ -165,6 +165,15 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first key given more than once, if any (forms take each field once).
+    pub fn repeated(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(i, (k, _))| self.0[..*i].iter().any(|(earlier, _)| earlier == k))
+            .map(|(_, (k, _))| k.as_str())
+    }
+
     /// Whether `key` is the only parameter given.
     pub fn only(&self, key: &str) -> bool {
         self.0.iter().all(|(k, _)| k == key)
@@ -262,6 +271,14 @@ mod tests {
             .count("limit")
             .is_err());
         assert!(QueryParams::parse(Some("a=%G0")).is_err());
+        assert_eq!(
+            QueryParams::parse(Some("a=1&b=2&a=3")).unwrap().repeated(),
+            Some("a")
+        );
+        assert_eq!(
+            QueryParams::parse(Some("a=1&b=2")).unwrap().repeated(),
+            None
+        );
         assert!(check_znode_path("/a/b").is_ok());
         assert!(check_znode_path("/a/../b").is_err());
         assert!(check_znode_path("a").is_err());

@@ -3,7 +3,8 @@
 // - the triangle before a child expands its children in place (and collapses them);
 // - "Load N more" appends the next page of children instead of opening it;
 // - a URL ending in #expand=/some/path expands the nodes down to that path on load,
-//   loading more children where a node on the way is not on the first page.
+//   loading more children where a node on the way is not on the first page;
+// - the delete form asks for a confirmation.
 // Fragments come from the server as escaped HTML (?part=children) and are parsed with
 // DOMParser, which runs no script; the Content-Security-Policy forbids inline script anyway.
 "use strict";
@@ -156,6 +157,14 @@
       if (reached) reached.scrollIntoView({ block: "nearest" });
     });
   }
+
+  // Deleting asks first (without the script the button deletes at once).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form.write.delete");
+    if (!form) return;
+    var path = form.querySelector("input[name=path]").value;
+    if (!window.confirm("Delete " + path + "?")) event.preventDefault();
+  });
 
   showToggles(document);
   document.documentElement.classList.add("js");
