@@ -36,7 +36,8 @@ pub struct AdminSettings {
     /// `restore`, needs an `Authorization` identity with READ on `/`.
     pub auth_required: bool,
     /// `admin.browser.writable` (ours, default false): the tree browser may create, set and
-    /// delete, for identities the node's ACL allows.
+    /// delete, for identities the node's ACL allows; each write is a short client session on
+    /// the plain client port, so it goes through the pipeline as a client's would.
     pub browser_writable: bool,
     /// `admin.forceHttps` (default false): TLS only, with the client port's key and trust
     /// stores (`ssl.keyStore.*`, `ssl.trustStore.*`).
