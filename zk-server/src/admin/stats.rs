@@ -21,15 +21,7 @@ pub struct Summary {
 impl Summary {
     /// Adds one value.
     pub fn add(&mut self, value: i64) {
-        if self.count == 0 {
-            self.min = value;
-            self.max = value;
-        } else {
-            self.min = self.min.min(value);
-            self.max = self.max.max(value);
-        }
-        self.count += 1;
-        self.total = self.total.saturating_add(value);
+        self.add_n(value, 1);
     }
 
     /// Adds one value `n` times.
