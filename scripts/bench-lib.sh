@@ -18,3 +18,19 @@ stop_server() {
         SERVER_PID=
     fi
 }
+
+# wait_ready PORT: until the server on PORT answers ruok (WAIT_READY_TRIES x 0.1 s, default 200).
+wait_ready() {
+    local port=$1
+    for _ in $(seq 1 "${WAIT_READY_TRIES:-200}"); do
+        if python3 - "$port" <<'PY' 2>/dev/null; then return 0; fi
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.sendall(b"ruok")
+sys.exit(0 if s.recv(4) == b"imok" else 1)
+PY
+        sleep 0.1
+    done
+    echo "server on port $port did not answer ruok" >&2
+    return 1
+}

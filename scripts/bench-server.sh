@@ -79,21 +79,6 @@ if [[ " $TRANSPORTS " == *" tls "* ]]; then
         "-Dzookeeper.ssl.keyStore.location=$PKI/client.pem")
 fi
 
-wait_ready() {
-    local port=$1
-    for _ in $(seq 1 200); do
-        if python3 - "$port" <<'PY' 2>/dev/null; then return 0; fi
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-s.sendall(b"ruok")
-sys.exit(0 if s.recv(4) == b"imok" else 1)
-PY
-        sleep 0.1
-    done
-    echo "server on port $port did not answer ruok" >&2
-    return 1
-}
-
 # start_server java|zk-rs plain|tls -> sets SERVER_PID, PORT and BENCH_PORT (the secure port
 # with tls)
 start_server() {
