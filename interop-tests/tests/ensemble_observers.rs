@@ -20,6 +20,67 @@ const WAIT: Duration = Duration::from_secs(60);
 const VOTERS: [usize; 3] = [0, 1, 2];
 const OBSERVERS: [usize; 2] = [3, 4];
 
+/// The leader at `admin` lists both observers (sids 4 and 5) in `observers`, each with the
+/// keys of Java's `LearnerHandler.getLearnerHandlerInfo`.
+fn check_observers(admin: std::net::SocketAddr) {
+    let deadline = std::time::Instant::now() + WAIT;
+    let listed = loop {
+        let obsr = observers_command(admin);
+        if obsr["synced_observers"] == 2 || std::time::Instant::now() > deadline {
+            break obsr;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(listed["synced_observers"], 2, "{listed:#}");
+    let mut sids: Vec<i64> = listed["observers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["sid"].as_i64().unwrap())
+        .collect();
+    sids.sort_unstable();
+    assert_eq!(sids, [4, 5], "{listed:#}");
+    for o in listed["observers"].as_array().unwrap() {
+        let keys: Vec<&str> = o.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "remote_socket_address",
+                "sid",
+                "established",
+                "queued_packets",
+                "queued_packets_size",
+                "packets_received",
+                "packets_sent",
+                "requests",
+                "last_zxid"
+            ],
+            "{listed:#}"
+        );
+        assert!(o["remote_socket_address"]
+            .as_str()
+            .unwrap()
+            .starts_with("/127.0.0.1:"));
+        assert!(o["packets_sent"].as_i64().unwrap() > 0, "{listed:#}");
+    }
+}
+
+/// `GET /commands/observers` on an AdminServer.
+fn observers_command(admin: std::net::SocketAddr) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(admin).expect("connect to the AdminServer");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /commands/observers HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let body = raw.split_once("\r\n\r\n").expect("a head").1;
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
 /// Every live member reads `path` with `data` after a `sync`.
 async fn read_everywhere(ensemble: &Ensemble, skip: Option<usize>, path: &str, data: &[u8]) {
     for i in (0..ensemble.size()).filter(|&i| Some(i) != skip) {
@@ -39,6 +100,7 @@ async fn observers_of_either_kind_follow_leaders_of_either_kind() {
             .observers(&OBSERVERS)
             .jvm_flag("-Dzookeeper.forceSync=no")
             .cfg("forceSync=no")
+            .admin_servers()
             .start()
     })
     .unwrap_or_else(|e| panic!("{e}"));
@@ -64,6 +126,10 @@ async fn observers_of_either_kind_follow_leaders_of_either_kind() {
         read_everywhere(&ensemble, None, &path, b"first leader").await;
     }
 
+    // The leader's `observers` command lists both, with Java's LearnerHandler keys (checked on
+    // both leaders: one of each kind in the runs seen).
+    tokio::task::block_in_place(|| check_observers(ensemble.admin_addr(leader).unwrap()));
+
     // 3. The leader dies: the other voters elect one, the observers follow it.
     tokio::task::block_in_place(|| ensemble.kill(leader)).expect("kill the leader");
     let new_leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT))
@@ -82,6 +148,8 @@ async fn observers_of_either_kind_follow_leaders_of_either_kind() {
         create_retrying(client, &path, b"second leader", WAIT).await;
         read_everywhere(&ensemble, Some(leader), &path, b"second leader").await;
     }
+    // The new leader's `observers` command lists both observers.
+    tokio::task::block_in_place(|| check_observers(ensemble.admin_addr(new_leader).unwrap()));
     tokio::task::block_in_place(|| -> interop_tests::Result<()> {
         ensemble.restart(leader)?;
         ensemble.wait_synced(leader, WAIT)?;

@@ -218,6 +218,7 @@ mod tests {
                 synced_observers: Some(0),
                 observer_master_id: None,
                 leader_id: Some(1),
+                observers: Vec::new(),
                 leader: Some(LeaderStats {
                     learners: 2,
                     synced_followers: 2,

@@ -59,7 +59,7 @@ pub use java_fmt::{
     java_build_date_utc, java_date_utc, java_double_to_string, java_rounded_avg, java_socket_addr,
 };
 pub use mntr::{gauge_values, monitor_values, MetricValue};
-pub use snapshot::{AdminSnapshot, LeaderStats, QuorumStats, ServerMode};
+pub use snapshot::{AdminSnapshot, LeaderStats, LearnerInfo, QuorumStats, ServerMode};
 pub use stat::ConnectionInfo;
 pub use stats::{BufferStats, Percentiles, Summary};
 pub use whitelist::{is_enabled, java_name, needs_snapshot, whitelist_from_property};

@@ -57,6 +57,28 @@ pub struct QuorumStats {
     pub leader: Option<LeaderStats>,
     /// The leader's id (`leader`), when known.
     pub leader_id: Option<i64>,
+    /// The synced observers (`observers`, leader only).
+    pub observers: Vec<LearnerInfo>,
+}
+
+/// One synced observer as the leader's `observers` command lists it (Java's
+/// `LearnerHandler.getLearnerHandlerInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LearnerInfo {
+    /// The observer's address, as Java prints a socket address (`/127.0.0.1:52814`).
+    pub remote_socket_address: String,
+    /// Its server id.
+    pub sid: i64,
+    /// When its connection was accepted, ms since the epoch.
+    pub established_wall_ms: i64,
+    /// Packets sent to it.
+    pub packets_sent: u64,
+    /// Packets received from it.
+    pub packets_received: u64,
+    /// REQUEST packets received from it (its clients' writes).
+    pub requests: u64,
+    /// The zxid of the last packet with one sent to it, -1 before any.
+    pub last_zxid: i64,
 }
 
 /// The leader's `mntr` gauges and the `Proposal sizes` line of `srvr`.

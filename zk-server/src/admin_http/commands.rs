@@ -352,8 +352,26 @@ pub fn data(
                 .as_ref()
                 .and_then(|q| q.synced_observers)
                 .unwrap_or(0);
-            // Per-observer details (Java's LearnerHandler info) are not kept yet.
-            object(json!({ "synced_observers": count, "observers": [] }))
+            let observers: Vec<Value> = s
+                .quorum
+                .iter()
+                .flat_map(|q| &q.observers)
+                .map(|o| {
+                    json!({
+                        "remote_socket_address": o.remote_socket_address,
+                        "sid": o.sid,
+                        "established": o.established_wall_ms,
+                        // The send queue's length is not kept.
+                        "queued_packets": 0,
+                        "queued_packets_size": 0,
+                        "packets_received": o.packets_received,
+                        "packets_sent": o.packets_sent,
+                        "requests": o.requests,
+                        "last_zxid": o.last_zxid,
+                    })
+                })
+                .collect();
+            object(json!({ "synced_observers": count, "observers": observers }))
         }
         "server_stats" => server_stats(s),
         "stats" => {

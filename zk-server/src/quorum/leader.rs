@@ -205,8 +205,8 @@ struct Outstanding {
     acks: BTreeSet<i64>,
 }
 
-/// The leader's learner counts, for `mntr`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The leader's learner counts, for `mntr`, and the synced observers for `observers`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LeaderCounts {
     /// Connected learners (followers and observers).
     pub learners: i64,
@@ -216,6 +216,8 @@ pub struct LeaderCounts {
     pub synced_observers: i64,
     /// Forwarded syncs waiting for a commit.
     pub pending_syncs: i64,
+    /// The synced observers' details (filled by the node, which sees their connections).
+    pub observers: Vec<crate::admin::LearnerInfo>,
 }
 
 /// The leader.
@@ -421,6 +423,18 @@ impl Leader {
         out.push(Action::Send(learner, QuorumPacket::new(r#type, zxid, data)));
     }
 
+    /// The observers that receive INFORMs, by connection.
+    pub fn synced_observers(&self) -> Vec<LearnerId> {
+        let mut ids: Vec<LearnerId> = self
+            .learners
+            .iter()
+            .filter(|(_, l)| l.forwarding && l.observer)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The server id a learner connection announced (`None` before its LEARNERINFO).
     pub fn learner_sid(&self, learner: LearnerId) -> Option<i64> {
         self.learners
@@ -443,6 +457,7 @@ impl Leader {
             synced_followers: synced(false),
             synced_observers: synced(true),
             pending_syncs: self.pending_syncs.values().map(|v| v.len() as i64).sum(),
+            observers: Vec::new(),
         }
     }
 

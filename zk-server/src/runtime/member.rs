@@ -269,6 +269,7 @@ fn node_input(
                 synced_observers: (start.role != ServingRole::Observer).then_some(0),
                 observer_master_id: None,
                 leader_id: start.leader_id,
+                observers: Vec::new(),
                 leader: (start.role == ServingRole::Leader).then(LeaderStats::default),
             });
             let mut core = ServerCore::new(core_config.clone(), start.tree, now_ms, wall as u64);
@@ -352,6 +353,7 @@ fn node_input(
                         leader.learners = counts.learners;
                         leader.synced_followers = counts.synced_followers;
                         leader.pending_syncs = counts.pending_syncs;
+                        q.observers = counts.observers;
                         leader.leader_uptime_ms = now_ms.saturating_sub(s.since_ms) as i64;
                     }
                     Vec::new()

@@ -27,6 +27,8 @@ struct Leading {
     learners: HashMap<LearnerId, PacketSender>,
     /// Proposals not committed yet (the committed log gets them at their commit).
     proposed: BTreeMap<i64, Arc<TxnEntry>>,
+    /// What the `observers` command shows of each connection.
+    stats: HashMap<LearnerId, crate::admin::LearnerInfo>,
     /// When each of them was proposed (`quorum_ack_latency`).
     proposed_at: std::collections::VecDeque<(i64, std::time::Instant)>,
     /// The serving side's requests, once established.
@@ -85,6 +87,7 @@ impl Node {
             learners: HashMap::new(),
             proposed: BTreeMap::new(),
             proposed_at: std::collections::VecDeque::new(),
+            stats: HashMap::new(),
             requests: None,
             flush: LogFlush::default(),
             ended: None,
@@ -136,7 +139,18 @@ impl Node {
                     let actions = role.core.on_tick(self.now_ms());
                     self.leader_actions(role, actions).await?;
                     if role.requests.is_some() {
-                        self.pipeline.leader_counts(role.core.counts());
+                        let mut counts = role.core.counts();
+                        counts.observers = role
+                            .core
+                            .synced_observers()
+                            .into_iter()
+                            .filter_map(|id| {
+                                let sid = role.core.learner_sid(id)?;
+                                let info = role.stats.get(&id)?;
+                                Some(crate::admin::LearnerInfo { sid, ..info.clone() })
+                            })
+                            .collect();
+                        self.pipeline.leader_counts(counts);
                     }
                 }
                 durable = role.flush.done() => {
@@ -162,12 +176,30 @@ impl Node {
     ) -> Result<(), NodeError> {
         let now = self.now_ms();
         match event {
-            LearnerEvent::Connected { sender, .. } => {
+            LearnerEvent::Connected { sender, peer } => {
+                let established_wall_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                role.stats.insert(
+                    id,
+                    crate::admin::LearnerInfo {
+                        remote_socket_address: crate::admin::java_socket_addr(&peer),
+                        established_wall_ms,
+                        last_zxid: -1,
+                        ..Default::default()
+                    },
+                );
                 role.learners.insert(id, sender);
                 role.core.learner_connected(id, now);
                 Ok(())
             }
             LearnerEvent::Packet(packet) => {
+                if let Some(s) = role.stats.get_mut(&id) {
+                    s.packets_received += 1;
+                    if packet.r#type == zk_proto::quorum::PacketType::Request {
+                        s.requests += 1;
+                    }
+                }
                 if packet.r#type == zk_proto::quorum::PacketType::Ack {
                     self.note_ack(role, id, packet.zxid);
                 }
@@ -175,6 +207,7 @@ impl Node {
                 self.leader_actions(role, actions).await
             }
             LearnerEvent::Closed(_) => {
+                role.stats.remove(&id);
                 role.learners.remove(&id);
                 role.core.learner_disconnected(id);
                 Ok(())
@@ -243,6 +276,12 @@ impl Node {
                 Action::Send(id, packet) => {
                     if packet.r#type == zk_proto::quorum::PacketType::Diff {
                         self.metrics.add(crate::metrics::Counter::DiffCount, 1);
+                    }
+                    if let Some(s) = role.stats.get_mut(&id) {
+                        s.packets_sent += 1;
+                        if packet.zxid > 0 {
+                            s.last_zxid = packet.zxid;
+                        }
                     }
                     if let Some(sender) = role.learners.get(&id) {
                         sender.send(packet);
