@@ -635,13 +635,13 @@ async fn run_core(
                 let metrics = core.metrics().clone();
                 snapshot_running = Some(tokio::task::spawn_blocking(move || {
                     let started = std::time::Instant::now();
-                    let written = crate::storage::snapshot::write_tree_snapshot(
+                    let written = crate::storage::snapshot::write_timed_snapshot(
                         &policy.dir,
                         zxid,
                         &tree,
                         policy.compression,
+                        &metrics,
                     );
-                    metrics.record_since(crate::metrics::SummaryKind::SnapshotTime, started);
                     info!(
                         nodes = tree.node_count(),
                         ms = started.elapsed().as_millis() as u64,

@@ -25,7 +25,7 @@ use super::commands::{self, Extras, Spec};
 use super::listener::Transport;
 use super::{browse, to_java_json, AdminState};
 use crate::admin::{Action, NOT_SERVING};
-use crate::metrics::{Counter, SummaryKind};
+use crate::metrics::Counter;
 
 type Shared = Arc<AdminState>;
 
@@ -264,8 +264,9 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
     let dir = state.snap_dir.clone();
     let compression = state.snapshot_compression;
     let started = Instant::now();
+    let metrics = state.metrics.clone();
     let written = tokio::task::spawn_blocking(move || {
-        crate::storage::snapshot::write_tree_snapshot(&dir, zxid, &tree, compression)
+        crate::storage::snapshot::write_timed_snapshot(&dir, zxid, &tree, compression, &metrics)
     })
     .await;
     let path = match written {
@@ -278,9 +279,6 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
             return bare(StatusCode::INTERNAL_SERVER_ERROR, COMMAND, None);
         }
     };
-    state
-        .metrics
-        .record_since(SummaryKind::SnapshotTime, started);
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
         Err(e) => {

@@ -224,6 +224,21 @@ pub fn write_tree_snapshot(
     write_snapshot(dir, zxid, tree, Some(digest), compression)
 }
 
+/// [`write_tree_snapshot`], its time recorded in `metrics` (`snapshottime`, as Java's
+/// `takeSnapshot`): the periodic snapshots, a member's, and the `snapshot` command's.
+pub fn write_timed_snapshot(
+    dir: &Path,
+    zxid: i64,
+    tree: &DataTree,
+    compression: Compression,
+    metrics: &crate::metrics::Metrics,
+) -> io::Result<PathBuf> {
+    let started = std::time::Instant::now();
+    let written = write_tree_snapshot(dir, zxid, tree, compression);
+    metrics.record_since(crate::metrics::SummaryKind::SnapshotTime, started);
+    written
+}
+
 /// All snapshot files in `dir` as `(path, zxid, compression)`, newest (highest name zxid) first.
 /// Ties (the same zxid in several containers) are ordered by file name. Names that are not
 /// `snapshot.<hex>[...]`, and `*.tmp` leftovers, are left out; an unknown suffix counts as the
@@ -428,6 +443,34 @@ pub fn convert_dir(dir: &Path, to: Compression) -> io::Result<usize> {
 // Writing
 // ---------------------------------------------------------------------------------------------
 
+/// The snapshot files being written in this process: two writers of one zxid (a periodic
+/// snapshot and the `snapshot` command of an idle server) would share a temporary file, so the
+/// second waits for the first, then writes the same bytes again.
+static WRITING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+static WRITTEN: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Holds `path` in [`WRITING`] until dropped.
+struct WritingGuard(PathBuf);
+
+impl WritingGuard {
+    fn acquire(path: PathBuf) -> WritingGuard {
+        let mut writing = WRITING.lock().unwrap_or_else(|p| p.into_inner());
+        while writing.contains(&path) {
+            writing = WRITTEN.wait(writing).unwrap_or_else(|p| p.into_inner());
+        }
+        writing.push(path.clone());
+        WritingGuard(path)
+    }
+}
+
+impl Drop for WritingGuard {
+    fn drop(&mut self) {
+        let mut writing = WRITING.lock().unwrap_or_else(|p| p.into_inner());
+        writing.retain(|p| *p != self.0);
+        WRITTEN.notify_all();
+    }
+}
+
 fn write_stream(
     dir: &Path,
     zxid: i64,
@@ -441,6 +484,7 @@ fn write_stream(
     let name = snapshot_file_name(zxid, compression.container());
     let final_path = dir.join(&name);
     let tmp_path = dir.join(format!(".{name}.tmp"));
+    let _writing = WritingGuard::acquire(tmp_path.clone());
     let result = (|| {
         let file = OpenOptions::new()
             .write(true)
@@ -1066,6 +1110,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn writers_of_one_zxid_take_turns() {
+        // A periodic snapshot and the `snapshot` command of an idle server write the same
+        // file: each must complete, and the file must be whole.
+        let dir = tempfile::tempdir().unwrap();
+        let mut tree = DataTree::new(false);
+        for i in 0..2000 {
+            create(&mut tree, i + 1, &format!("/n{i}"), &[b'x'; 100]);
+        }
+        let tree = Arc::new(tree);
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let (dir, tree) = (dir.path().to_owned(), tree.clone());
+                std::thread::spawn(move || write_tree_snapshot(&dir, 2000, &tree, Compression::Lz4))
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap().expect("every writer completes");
+        }
+        let loaded = load_newest(dir.path()).unwrap().expect("a snapshot");
+        let reloaded = DataTree::from_snapshot(&loaded.snapshot.data, false).unwrap();
+        assert_eq!(reloaded.node_count(), tree.node_count());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]

@@ -290,11 +290,14 @@ impl Database {
     pub(super) fn take_snapshot(&mut self) -> Result<PathBuf, NodeError> {
         let tree = self.tree();
         let zxid = tree.last_processed_zxid();
-        let started = std::time::Instant::now();
-        let path = snapshot::write_tree_snapshot(&self.snap_dir, zxid, tree, self.compression)
-            .map_err(|e| fatal("writing a snapshot", e))?;
-        self.metrics
-            .record_since(crate::metrics::SummaryKind::SnapshotTime, started);
+        let path = snapshot::write_timed_snapshot(
+            &self.snap_dir,
+            zxid,
+            tree,
+            self.compression,
+            &self.metrics,
+        )
+        .map_err(|e| fatal("writing a snapshot", e))?;
         info!(path = %path.display(), "snapshot written");
         Ok(path)
     }
@@ -351,11 +354,8 @@ impl Database {
         let (dir, compression) = (self.snap_dir.clone(), self.compression);
         let metrics = self.metrics.clone();
         self.snapshot_running = Some(std::thread::spawn(move || {
-            let started = std::time::Instant::now();
-            let written =
-                snapshot::write_tree_snapshot(&dir, tree.last_processed_zxid(), &tree, compression);
-            metrics.record_since(crate::metrics::SummaryKind::SnapshotTime, started);
-            written
+            let zxid = tree.last_processed_zxid();
+            snapshot::write_timed_snapshot(&dir, zxid, &tree, compression, &metrics)
         }));
         Ok(())
     }
