@@ -237,13 +237,19 @@ pub fn answer(
         }
     };
     let answer = admin::answer(word, stmk_mask, &ctx.whitelist, &snap);
-    match answer.action {
-        Some(admin::Action::ResetServerStats) => core.reset_counters(),
-        Some(admin::Action::ResetConnectionStats) => core.reset_connection_stats(),
-        Some(admin::Action::SetTraceMask(mask)) => ctx.trace_mask = mask,
-        None => {}
+    if let Some(action) = answer.action {
+        perform(core, ctx, action);
     }
     Answer::Now(answer.bytes)
+}
+
+/// A word's or command's side effect: a stats reset or a new trace mask.
+fn perform(core: &mut ServerCore, ctx: &mut AdminContext, action: admin::Action) {
+    match action {
+        admin::Action::ResetServerStats => core.reset_counters(),
+        admin::Action::ResetConnectionStats => core.reset_connection_stats(),
+        admin::Action::SetTraceMask(mask) => ctx.trace_mask = mask,
+    }
 }
 
 /// Answers a question of the AdminServer ([`crate::admin_http::CoreLink`]) while serving.
@@ -261,11 +267,7 @@ pub fn admin_call(
         AdminAsk::Snapshot => AdminReply::Snapshot(Box::new(snapshot(core, ctx, now_ms, wall_ms))),
         AdminAsk::Gauges => AdminReply::Snapshot(Box::new(gauges_snapshot(core, ctx))),
         AdminAsk::Perform(action) => {
-            match action {
-                admin::Action::ResetServerStats => core.reset_counters(),
-                admin::Action::ResetConnectionStats => core.reset_connection_stats(),
-                admin::Action::SetTraceMask(mask) => ctx.trace_mask = mask,
-            }
+            perform(core, ctx, action);
             AdminReply::Done
         }
         AdminAsk::Tree => {

@@ -182,9 +182,7 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
         max_txn_bytes: cfg.max_txn_bytes(),
         providers: crate::acl::Providers::from_config(cfg),
         sasl: crate::sasl::SaslConfig::default(),
-        metrics: crate::metrics::Metrics::new(
-            crate::metrics::PrometheusSettings::from_config(cfg).is_some(),
-        ),
+        metrics: crate::metrics::Metrics::for_config(cfg),
     }
 }
 
@@ -198,7 +196,7 @@ pub async fn start(
 ) -> std::io::Result<ServerHandle> {
     let sasl = crate::sasl::SaslConfig::load(&cfg)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let metrics = core_config(&cfg).metrics;
+    let metrics = crate::metrics::Metrics::for_config(&cfg);
     start_with_snapshots(cfg, tree, log, None, sasl, metrics).await
 }
 

@@ -134,7 +134,7 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
             }
         }
     }
-    let metrics = new_metrics(&cfg);
+    let metrics = Metrics::for_config(&cfg);
     let init_started = std::time::Instant::now();
     let recovered = recovery::recover(&cfg, options.truncate_corrupt_log)?;
     metrics.record_since(SummaryKind::DbInitTime, init_started);
@@ -175,11 +175,6 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
     })
 }
 
-/// The server's metrics registry; `srst` leaves it alone when Prometheus exports it.
-fn new_metrics(cfg: &Config) -> std::sync::Arc<Metrics> {
-    Metrics::new(crate::metrics::PrometheusSettings::from_config(cfg).is_some())
-}
-
 /// Starts an ensemble member: the client ports and core task, then the node, which recovers
 /// the data directory, elects and syncs, and has the core serve while it may.
 async fn start_member(
@@ -196,7 +191,7 @@ async fn start_member(
         cfg.client_port_address = Some(client.host.clone());
     }
     let my_id = me.id;
-    let metrics = new_metrics(&cfg);
+    let metrics = Metrics::for_config(&cfg);
     info!(
         myid = my_id,
         members = quorum.verifier.voting_members().count(),

@@ -120,19 +120,6 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a value to `key`'s summary of `set`.
-    pub fn record_in(&self, set: SummarySet, key: &str, value: i64) {
-        let mut series = self.set(set);
-        match series.get_mut(key) {
-            Some(s) => s.record(value),
-            None => {
-                let mut s = Series::new(Instant::now());
-                s.record(value);
-                series.insert(key.to_owned(), s);
-            }
-        }
-    }
-
     /// Every key of `set` with its summary and quantiles `qs`, by key.
     pub fn set_summaries(&self, set: SummarySet, qs: &[f64]) -> Vec<(String, Summary, Vec<i64>)> {
         let now = Instant::now();
@@ -150,6 +137,12 @@ impl Metrics {
     /// Quantiles `qs` of a summary's recent values.
     pub fn quantiles(&self, kind: SummaryKind, qs: &[f64]) -> Vec<i64> {
         self.series(kind).quantiles(qs, Instant::now())
+    }
+
+    /// The registry of a server configured by `cfg`: `srst` leaves it alone when `cfg` has
+    /// Prometheus export it.
+    pub fn for_config(cfg: &crate::config::Config) -> Arc<Metrics> {
+        Metrics::new(PrometheusSettings::from_config(cfg).is_some())
     }
 
     /// `srst`: clears everything, unless Prometheus exports the registry.

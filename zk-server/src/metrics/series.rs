@@ -60,9 +60,7 @@ impl Series {
 
     /// Adds a value (negative values count as 0 in the quantiles).
     pub fn record(&mut self, value: i64) {
-        self.all.add(value);
-        // Auto-resizing: any u64 fits.
-        let _ = self.halves[self.current].record(value.max(0) as u64);
+        self.record_n(value, 1);
     }
 
     /// Count, sum, min and max.
