@@ -82,11 +82,11 @@ impl AdminContext {
 }
 
 /// The state the gauges read, without the per-connection, per-watch and per-session lists:
-/// what a Prometheus scrape every few seconds asks for, cheap on any tree.
+/// what a Prometheus scrape every few seconds asks for, cheap on any tree. The process'
+/// descriptor counts are left for the reader to fill ([`crate::metrics::ProcessStats::fill`]),
+/// off the core's task.
 fn gauges_snapshot(core: &ServerCore, ctx: &AdminContext) -> AdminSnapshot {
     let tree = core.tree();
-    let process = crate::metrics::ProcessStats::read();
-    let fd = |v: Option<u64>| v.map_or(-1, |v| v as i64);
     AdminSnapshot {
         serving: true,
         version: admin::full_version(admin::build_date()),
@@ -98,8 +98,6 @@ fn gauges_snapshot(core: &ServerCore, ctx: &AdminContext) -> AdminSnapshot {
         client_response_sizes: core.counters().response_sizes,
         outstanding_requests: core.outstanding_requests(),
         approximate_data_size: tree.approximate_data_size().max(0) as u64,
-        open_file_descriptors: fd(process.open_fds),
-        max_file_descriptors: fd(process.max_fds),
         alive_connections: core.connection_count() as u64,
         last_zxid: core.last_zxid(),
         // Java's node map holds the root twice ("" and "/").
@@ -222,9 +220,10 @@ pub fn answer(
     core.flush_metrics();
     let resets = matches!(word, FourLetterWord::Srst | FourLetterWord::Crst);
     if admin::needs_snapshot(word, &ctx.whitelist) && !resets {
-        let snap = snapshot(core, ctx, now_ms, wall_ms);
+        let mut snap = snapshot(core, ctx, now_ms, wall_ms);
         let whitelist = ctx.whitelist.clone();
         return Answer::Later(Box::new(move || {
+            crate::metrics::ProcessStats::read().fill(&mut snap);
             admin::answer(word, stmk_mask, &whitelist, &snap).bytes
         }));
     }

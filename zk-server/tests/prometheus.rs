@@ -236,6 +236,8 @@ async fn metrics_parse_cover_the_dashboard_and_move_under_load() {
     assert_eq!(values["commit_count"], 51.0);
     assert_eq!(values["num_alive_connections"], 1.0);
     assert!(values["approximate_data_size"] > 0.0);
+    assert!(values["open_file_descriptor_count"] > 0.0);
+    assert!(values["max_file_descriptor_count"] >= values["open_file_descriptor_count"]);
     assert!(values["connection_request_count"] >= 1.0);
     let count = |name: &str| -> f64 {
         after
@@ -259,6 +261,7 @@ async fn metrics_parse_cover_the_dashboard_and_move_under_load() {
     // mntr and monitor read the same registry.
     let words = mntr(server.running().local_addr()).await;
     assert_eq!(words["zk_commit_count"], "51");
+    assert_ne!(words["zk_open_file_descriptor_count"], "-1");
     let admin = server.running().admin_addr().unwrap();
     let monitor = request(admin, "GET", "/commands/monitor", &[], b"")
         .await

@@ -75,16 +75,18 @@ impl MetricsServer {
 }
 
 async fn scrape(State(s): State<Arc<Scrape>>) -> Response {
-    let Some(snapshot) = s.link.gauges().await else {
+    let Some(mut snapshot) = s.link.gauges().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the server is stopping\n").into_response();
     };
+    // Read once: the descriptor gauges and the process_* metrics.
+    let process = ProcessStats::read();
+    process.fill(&mut snapshot);
     // While an ensemble member does not serve, there is no tree: no gauges, only the registry.
     let gauges = if snapshot.serving {
         gauge_values(&snapshot)
     } else {
         Vec::new()
     };
-    let process = s.export_process.then(ProcessStats::read);
-    let text = prometheus_text(&s.metrics, &gauges, process.as_ref());
+    let text = prometheus_text(&s.metrics, &gauges, s.export_process.then_some(&process));
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
 }

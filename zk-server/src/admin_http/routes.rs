@@ -206,6 +206,7 @@ async fn run_get(
     };
     // Formatting `dump` or `watches` of a large server takes a while: off the async workers.
     let body = tokio::task::spawn_blocking(move || {
+        crate::metrics::ProcessStats::read().fill(&mut snap);
         let data = commands::data(primary, &snap, &extras, &query);
         commands::response(primary, None, data)
     })

@@ -19,6 +19,13 @@ pub struct ProcessStats {
 }
 
 impl ProcessStats {
+    /// Puts the descriptor counts where `mntr` and the gauges read them (-1 when unknown).
+    pub fn fill(&self, snapshot: &mut crate::admin::AdminSnapshot) {
+        let count = |v: Option<u64>| v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        snapshot.open_file_descriptors = count(self.open_fds);
+        snapshot.max_file_descriptors = count(self.max_fds);
+    }
+
     /// This process' figures now.
     pub fn read() -> ProcessStats {
         let Ok(me) = procfs::process::Process::myself() else {
