@@ -242,18 +242,40 @@ async fn run_post(
     restore(&state, body).await
 }
 
+/// Java's checks before `snapshot` or `restore` runs: its switch (`admin.snapshot.enabled`,
+/// `admin.restore.enabled`; 503) and its rate limit (429, counted). The refusal to send, if
+/// any.
+fn switch_and_rate_limit(state: &AdminState, which: Limited) -> Option<Response> {
+    let (command, enabled, rate_limited) = match which {
+        Limited::Snapshot => (
+            "snapshot",
+            state.settings.snapshot_enabled,
+            Counter::SnapshotRateLimitedCount,
+        ),
+        Limited::Restore => (
+            "restore",
+            state.settings.restore_enabled,
+            Counter::RestoreRateLimitedCount,
+        ),
+    };
+    if !enabled {
+        tracing::warn!("{command} command is disabled (admin.{command}.enabled=false)");
+        return Some(bare(StatusCode::SERVICE_UNAVAILABLE, command, None));
+    }
+    if !state.limits.allow(which, Instant::now()) {
+        state.metrics.add(rate_limited, 1);
+        tracing::warn!("{command} request was rate limited");
+        return Some(bare(StatusCode::TOO_MANY_REQUESTS, command, None));
+    }
+    None
+}
+
 /// `snapshot`: writes a snapshot of the committed tree to the data directory, as the periodic
 /// ones are, and streams the file (`?streaming=false`: headers only).
 async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Response {
     const COMMAND: &str = "snapshot";
-    if !state.settings.snapshot_enabled {
-        tracing::warn!("snapshot command is disabled (admin.snapshot.enabled=false)");
-        return bare(StatusCode::SERVICE_UNAVAILABLE, COMMAND, None);
-    }
-    if !state.limits.allow(Limited::Snapshot, Instant::now()) {
-        state.metrics.add(Counter::SnapshotRateLimitedCount, 1);
-        tracing::warn!("snapshot request was rate limited");
-        return bare(StatusCode::TOO_MANY_REQUESTS, COMMAND, None);
+    if let Some(refused) = switch_and_rate_limit(state, Limited::Snapshot) {
+        return refused;
     }
     // Java's Boolean.parseBoolean: "true" in any case is true, anything else false.
     let streaming = query
@@ -317,14 +339,8 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
 /// restore of the backup work); until then it answers 501 after the checks Java makes.
 async fn restore(state: &AdminState, _body: Body) -> Response {
     const COMMAND: &str = "restore";
-    if !state.settings.restore_enabled {
-        tracing::warn!("restore command is disabled (admin.restore.enabled=false)");
-        return bare(StatusCode::SERVICE_UNAVAILABLE, COMMAND, None);
-    }
-    if !state.limits.allow(Limited::Restore, Instant::now()) {
-        state.metrics.add(Counter::RestoreRateLimitedCount, 1);
-        tracing::warn!("restore request was rate limited");
-        return bare(StatusCode::TOO_MANY_REQUESTS, COMMAND, None);
+    if let Some(refused) = switch_and_rate_limit(state, Limited::Restore) {
+        return refused;
     }
     bare(
         StatusCode::NOT_IMPLEMENTED,
