@@ -227,7 +227,13 @@ fn sessions_to_paths(m: &BTreeMap<i64, BTreeSet<String>>) -> Value {
 
 /// Java's `MultipleAddresses` as Jackson writes the bean (`zabstate` prints it so): every
 /// getter, the addresses taken as reachable.
-fn multiple_addresses(addresses: &[String], hosts: &[String], ports: &[u16]) -> Value {
+fn multiple_addresses(
+    member: &super::MemberView,
+    port: fn(&crate::quorum::verifier::ServerAddress) -> u16,
+) -> Value {
+    let addresses = member.host_ports(port);
+    let ports: Vec<u16> = member.addresses.iter().map(port).collect();
+    let hosts = member.hosts();
     let first = addresses.first().cloned().unwrap_or_default();
     let wildcard: Vec<String> = ports.iter().map(|p| format!("0.0.0.0:{p}")).collect();
     json!({
@@ -327,7 +333,7 @@ pub fn data(
                     .members
                     .iter()
                     .find(|m| Some(m.id) == q.leader_id)
-                    .map(|m| m.hosts.join("|"))
+                    .map(|m| m.hosts().join("|"))
                     .unwrap_or_default();
                 object(json!({
                     "is_leader": s.mode == ServerMode::Leader,
@@ -391,8 +397,8 @@ pub fn data(
                             (
                                 m.id.to_string(),
                                 json!({
-                                    "server_addresses": m.quorum_addresses,
-                                    "election_addresses": m.election_addresses,
+                                    "server_addresses": m.host_ports(|a| a.quorum_port),
+                                    "election_addresses": m.host_ports(|a| a.election_port),
                                     "client_address": m.client_address,
                                     "learner_type": "participant",
                                 }),
@@ -430,8 +436,8 @@ pub fn data(
                 object(json!({
                     "myid": e.my_id,
                     "is_leader": s.mode == ServerMode::Leader,
-                    "quorum_address": me.map(|m| multiple_addresses(&m.quorum_addresses, &m.hosts, &m.quorum_ports)),
-                    "election_address": me.map(|m| multiple_addresses(&m.election_addresses, &m.hosts, &m.election_ports)),
+                    "quorum_address": me.map(|m| multiple_addresses(m, |a| a.quorum_port)),
+                    "election_address": me.map(|m| multiple_addresses(m, |a| a.election_port)),
                     "client_address": me.map(|m| m.client_address.clone()).unwrap_or_default(),
                     "voting": me.is_some_and(|m| m.voting),
                     "last_zxid": format!("0x{}", zxid_hex(s.last_zxid)),

@@ -49,6 +49,7 @@ pub use prometheus::MetricsServer;
 pub use settings::{AdminSettings, DEFAULT_PORT};
 
 use crate::config::Config;
+use crate::quorum::verifier::{delimited, ServerAddress};
 
 /// What the HTTP handlers share: the link to the core and the facts that do not change while
 /// the server runs.
@@ -93,57 +94,45 @@ pub struct EnsembleView {
     pub members: Vec<MemberView>,
 }
 
-/// One configured ensemble member, its addresses as Java prints them (`host:port`, IPv6 in
-/// brackets).
+/// One configured ensemble member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberView {
     /// Its id.
     pub id: i64,
-    /// Its quorum addresses' hosts (several with `multiAddress.enabled`).
-    pub hosts: Vec<String>,
-    /// Its quorum addresses, `host:port`.
-    pub quorum_addresses: Vec<String>,
-    /// Its quorum ports, one per host.
-    pub quorum_ports: Vec<u16>,
-    /// Its election addresses, `host:port`.
-    pub election_addresses: Vec<String>,
-    /// Its election ports, one per host.
-    pub election_ports: Vec<u16>,
+    /// Its quorum and election addresses (several with `multiAddress.enabled`).
+    pub addresses: Vec<ServerAddress>,
     /// Its client address, `host:port`, or empty when its server line has none.
     pub client_address: String,
     /// A voter (participant) rather than an observer.
     pub voting: bool,
 }
 
+impl MemberView {
+    /// Each address as Java prints it, `host:port` (IPv6 in brackets), with the port `port`
+    /// picks (the quorum or the election port).
+    pub fn host_ports(&self, port: fn(&ServerAddress) -> u16) -> Vec<String> {
+        self.addresses
+            .iter()
+            .map(|a| format!("{}:{}", delimited(&a.host), port(a)))
+            .collect()
+    }
+
+    /// The addresses' hosts.
+    pub fn hosts(&self) -> Vec<String> {
+        self.addresses.iter().map(|a| a.host.clone()).collect()
+    }
+}
+
 impl EnsembleView {
     /// The view of a member `my_id` of `members`.
     pub fn new(my_id: i64, members: &[crate::quorum::verifier::QuorumServer]) -> EnsembleView {
-        let delimited = |host: &str| {
-            if host.contains(':') {
-                format!("[{host}]")
-            } else {
-                host.to_owned()
-            }
-        };
         EnsembleView {
             my_id,
             members: members
                 .iter()
                 .map(|m| MemberView {
                     id: m.id,
-                    hosts: m.addresses.iter().map(|a| a.host.clone()).collect(),
-                    quorum_addresses: m
-                        .addresses
-                        .iter()
-                        .map(|a| format!("{}:{}", delimited(&a.host), a.quorum_port))
-                        .collect(),
-                    quorum_ports: m.addresses.iter().map(|a| a.quorum_port).collect(),
-                    election_ports: m.addresses.iter().map(|a| a.election_port).collect(),
-                    election_addresses: m
-                        .addresses
-                        .iter()
-                        .map(|a| format!("{}:{}", delimited(&a.host), a.election_port))
-                        .collect(),
+                    addresses: m.addresses.clone(),
                     client_address: m
                         .client_address
                         .as_ref()

@@ -123,7 +123,7 @@ pub(crate) fn java_host_string(host: &str) -> String {
 }
 
 /// `delimitedHostString`: IPv6 hosts in brackets.
-fn delimited(host: &str) -> String {
+pub(crate) fn delimited(host: &str) -> String {
     if host.contains(':') {
         format!("[{host}]")
     } else {
