@@ -341,8 +341,12 @@ impl Config {
                     cfg.metrics_provider.insert(name.to_owned(), value.clone());
                 }
                 k if ACCEPTED_KEYS.contains(&k) => {}
-                // The AdminServer's keys are system properties in Java too; ours reads them.
-                k if k.starts_with("admin.") => {
+                // The AdminServer's keys are system properties in Java too; ours reads them,
+                // as it reads its own backup and snapshot keys (a Java server ignores them).
+                k if k.starts_with("admin.")
+                    || k.starts_with("backup.")
+                    || k == "snapshot.intervalMs" =>
+                {
                     cfg.properties
                         .insert(format!("zookeeper.{key}"), value.clone());
                 }
@@ -424,6 +428,12 @@ impl Config {
             Some(v) if v == "false" || v == "no" => false,
             _ => default,
         }
+    }
+
+    /// `snapshot.intervalMs` (ours): a snapshot at least this often while txns come in;
+    /// default one hour, 0 turns it off (`snapCount` alone then).
+    pub fn snapshot_interval_ms(&self) -> u64 {
+        self.property_parsed("zookeeper.snapshot.intervalMs", 3_600_000)
     }
 
     /// `zookeeper.snapCount`: txns between snapshots. Default 100000.

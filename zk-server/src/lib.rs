@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod admin;
 pub mod admin_http;
+pub mod backup;
 pub mod config;
 pub mod core;
 pub mod fourlw;

@@ -376,6 +376,7 @@ async fn start_kind(
     if let Some(policy) = &snapshots {
         if let Some((every, retain)) = policy.purge {
             let (snap_dir, log_dir) = (policy.dir.clone(), policy.log_dir.clone());
+            let archived = policy.archiver.as_ref().map(|a| a.status().clone());
             let mut shutdown = shutdown_rx.clone();
             tokio::spawn(async move {
                 let mut interval = tokio::time::interval(every);
@@ -386,8 +387,15 @@ async fn start_kind(
                         _ = interval.tick() => {}
                     }
                     let (s, l) = (snap_dir.clone(), log_dir.clone());
-                    match tokio::task::spawn_blocking(move || crate::storage::purge(&s, &l, retain))
-                        .await
+                    // Nothing the archive lacks is purged (nothing at all before it was read).
+                    let keep = archived.as_ref().map(|a| crate::storage::ArchivedThrough {
+                        log_zxid: a.archived_zxid().unwrap_or(-1),
+                        snapshot_zxid: a.archived_snapshot_zxid().unwrap_or(-1),
+                    });
+                    match tokio::task::spawn_blocking(move || {
+                        crate::storage::purge(&s, &l, retain, keep)
+                    })
+                    .await
                     {
                         Ok(Ok(deleted)) if !deleted.is_empty() => {
                             info!(files = deleted.len(), "purged old snapshots and logs")
@@ -569,6 +577,11 @@ pub struct SnapshotPolicy {
     /// autopurge: how often, and how many snapshots to keep (`autopurge.purgeInterval` in
     /// hours, `autopurge.snapRetainCount`); `None` when purging is off (interval 0).
     pub purge: Option<(Duration, usize)>,
+    /// `snapshot.intervalMs`: a snapshot at least this often while txns come in (0: only by
+    /// `snapCount`).
+    pub interval_ms: u64,
+    /// Continuous archiving (`backup.target`), if on.
+    pub archiver: Option<crate::backup::archiver::ArchiverHandle>,
 }
 
 async fn run_core(
@@ -585,6 +598,11 @@ async fn run_core(
     let mut txns_since_snapshot = 0u64;
     let mut snapshot_running: Option<tokio::task::JoinHandle<std::io::Result<std::path::PathBuf>>> =
         None;
+    let archiver = snapshots.as_ref().and_then(|p| p.archiver.clone());
+    // What this batch logged, for the archiver once it is durable (standalone: committed).
+    let mut logged: Option<Vec<Arc<zk_proto::txn::TxnEntry>>> =
+        archiver.as_ref().map(|_| Vec::new());
+    let mut last_snapshot = Instant::now();
     while let Some(first) = inputs.recv().await {
         let mut actions = Vec::new();
         let mut next = Some(first);
@@ -607,7 +625,7 @@ async fn run_core(
         // returns their replies and events only once the log reports them flushed (group
         // commit: one flush per batch, and one more for what the commits released).
         let mut sends = Vec::with_capacity(actions.len());
-        txns_since_snapshot += append_logged(&mut *log, actions, &mut sends)?;
+        txns_since_snapshot += append_logged(&mut *log, actions, &mut sends, logged.as_mut())?;
         while !core.is_idle() {
             let durable = log.flush().inspect_err(|e| {
                 tracing::error!(error = %e, "cannot sync the transaction log; stopping");
@@ -615,16 +633,27 @@ async fn run_core(
             // Replies released now count their wait for the fsync.
             core.set_clock(now_ms());
             let committed = core.commit_through(durable, wall_ms());
-            txns_since_snapshot += append_logged(&mut *log, committed, &mut sends)?;
+            txns_since_snapshot +=
+                append_logged(&mut *log, committed, &mut sends, logged.as_mut())?;
+        }
+        if let (Some(archiver), Some(logged)) = (&archiver, logged.as_mut()) {
+            archiver.committed(std::mem::take(logged));
         }
         if snapshot_running.as_ref().is_some_and(|h| h.is_finished()) {
             let done = snapshot_running.take().expect("checked");
             // Java exits when a snapshot cannot be written; so do we (a supervisor restarts
             // the server, which recovers from the log).
-            report_snapshot(done.await)?;
+            let path = report_snapshot(done.await)?;
+            if let Some(archiver) = &archiver {
+                archiver.snapshot_written(path);
+            }
         }
         if let (Some(policy), Some(at)) = (&snapshots, snapshot_at) {
-            if txns_since_snapshot >= at && snapshot_running.is_none() {
+            let by_time = policy.interval_ms > 0
+                && txns_since_snapshot > 0
+                && last_snapshot.elapsed() >= Duration::from_millis(policy.interval_ms);
+            if (txns_since_snapshot >= at || by_time) && snapshot_running.is_none() {
+                last_snapshot = Instant::now();
                 // The next txn opens a new log file, as Java's rollLog when a snapshot starts.
                 log.roll()?;
                 txns_since_snapshot = 0;
@@ -653,7 +682,13 @@ async fn run_core(
         deliver(&mut outs, sends);
     }
     if let Some(h) = snapshot_running.take() {
-        report_snapshot(h.await)?;
+        let path = report_snapshot(h.await)?;
+        if let Some(archiver) = &archiver {
+            archiver.snapshot_written(path);
+        }
+    }
+    if let Some(archiver) = &archiver {
+        archiver.close(Duration::from_secs(10)).await;
     }
     debug!("core task done");
     Ok(())
@@ -751,8 +786,10 @@ fn append_logged(
     log: &mut dyn TxnLog,
     actions: Vec<Action>,
     sends: &mut Vec<Action>,
+    logged: Option<&mut Vec<Arc<zk_proto::txn::TxnEntry>>>,
 ) -> std::io::Result<u64> {
     let mut appended = 0;
+    let mut logged = logged;
     for action in actions {
         match action {
             Action::Log(entry) => {
@@ -760,6 +797,9 @@ fn append_logged(
                     tracing::error!(error = %e, "cannot write the transaction log; stopping");
                 })?;
                 appended += 1;
+                if let Some(logged) = logged.as_mut() {
+                    logged.push(entry);
+                }
             }
             other => sends.push(other),
         }
@@ -788,11 +828,11 @@ fn close(outs: &mut Outs, conn: ConnId) {
 /// Logs a finished snapshot; a failed one is an error that stops the server.
 fn report_snapshot(
     done: Result<std::io::Result<std::path::PathBuf>, tokio::task::JoinError>,
-) -> std::io::Result<()> {
+) -> std::io::Result<std::path::PathBuf> {
     match done {
         Ok(Ok(path)) => {
             info!(path = %path.display(), "snapshot written");
-            Ok(())
+            Ok(path)
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot write a snapshot; stopping (the log holds every txn)");

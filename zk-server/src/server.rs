@@ -150,6 +150,22 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
         SummaryKind::StartupTxnsLoaded,
         recovered.replayed.len() as i64,
     );
+    let mut snapshots = recovered.snapshots;
+    let backup = crate::backup::BackupSettings::from_config(&cfg)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    if let Some(settings) = backup {
+        let archiver = crate::backup::archiver::ArchiverHandle::start(
+            crate::backup::archiver::ArchiverConfig {
+                settings,
+                server_id: 0,
+                snap_dir: snapshots.dir.clone(),
+                log_dir: snapshots.log_dir.clone(),
+                committed_through: recovered.tree.last_processed_zxid(),
+            },
+        )
+        .map_err(|e| RunError::Config(format!("backup.target: {e}")))?;
+        snapshots.archiver = Some(archiver);
+    }
     let mut log = TxnLogWriter::open(
         &cfg.data_log_dir.join("version-2"),
         cfg.pre_alloc_size_kb(),
@@ -161,7 +177,7 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
         cfg,
         recovered.tree,
         Box::new(log),
-        Some(recovered.snapshots),
+        Some(snapshots),
         sasl,
         metrics,
     )
@@ -197,6 +213,9 @@ async fn start_member(
         members = quorum.verifier.voting_members().count(),
         "starting as an ensemble member"
     );
+    if cfg.property("zookeeper.backup.target").is_some() {
+        tracing::warn!("backup.target: ensemble members do not archive yet (standalone servers do); not archiving");
+    }
     let purge = Some(recovery::snapshot_policy(&cfg)?).filter(|p| p.purge.is_some());
     let my_id_byte = u8::try_from(my_id)
         .map_err(|_| RunError::Config(format!("myid {my_id} is not in 1..=255")))?;

@@ -51,6 +51,8 @@ pub fn snapshot_policy(cfg: &Config) -> Result<SnapshotPolicy, RecoveryError> {
         compression,
         log_dir: cfg.data_log_dir.join("version-2"),
         purge,
+        interval_ms: cfg.snapshot_interval_ms(),
+        archiver: None,
     })
 }
 

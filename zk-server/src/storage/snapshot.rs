@@ -395,6 +395,23 @@ pub fn load_newest_into<V: SnapshotVisitor>(
     }
 }
 
+/// The uncompressed stream of the snapshot file at `path` (its container told by its name),
+/// after Java's quick validity test; the seals are for the parser to check.
+pub fn read_snapshot_stream(path: &Path) -> io::Result<Vec<u8>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let compression = Compression::from_container(SnapshotContainer::from_file_name(&name));
+    let file = open_valid(path, compression)?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: not a valid {}", path.display(), describe(compression)),
+        )
+    })?;
+    read_stream(file, compression)
+}
+
 /// Rewrites every snapshot in `dir` that is not already in `to` (for example with
 /// [`Compression::None`] before moving back to a Java server). Each file is read with its seals
 /// verified and written again with the same contents (header, digest section and any 3.9

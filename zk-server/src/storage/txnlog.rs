@@ -17,7 +17,7 @@
 
 mod history;
 
-pub use history::TxnLogIterator;
+pub use history::{read_dir_from, TxnLogIterator};
 
 use super::sync_dir;
 use std::fs::{self, File, OpenOptions};

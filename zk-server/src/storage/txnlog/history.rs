@@ -107,27 +107,33 @@ impl TxnLogWriter {
     /// from another thread while the log goes on; it must not outlive a
     /// [`Self::truncate_after`].
     pub fn read_from(&self, zxid: i64) -> TxnLogIterator {
-        let until = self.flushed_zxid;
-        let files = if zxid > until || until == 0 {
-            VecDeque::new()
-        } else {
-            match list_logs(&self.dir) {
-                Ok(logs) => {
-                    let first = first_needed(&logs, zxid);
-                    logs.into_iter().skip(first).map(|(_, path)| path).collect()
-                }
-                Err(error) => return TxnLogIterator::failed(error),
+        read_dir_from(&self.dir, zxid, self.flushed_zxid)
+    }
+}
+
+/// The txns with zxid >= `zxid` in the log files of `dir`, up to `until` (a zxid known to be
+/// durable there), read as [`TxnLogWriter::read_from`] reads them; the archiver's catch-up
+/// reads the files of a log another task writes.
+pub fn read_dir_from(dir: &Path, zxid: i64, until: i64) -> TxnLogIterator {
+    let files = if zxid > until || until == 0 {
+        VecDeque::new()
+    } else {
+        match list_logs(dir) {
+            Ok(logs) => {
+                let first = first_needed(&logs, zxid);
+                logs.into_iter().skip(first).map(|(_, path)| path).collect()
             }
-        };
-        TxnLogIterator {
-            done: files.is_empty(),
-            files,
-            from: zxid,
-            until,
-            prev: None,
-            pending: VecDeque::new(),
-            error: None,
+            Err(error) => return TxnLogIterator::failed(error),
         }
+    };
+    TxnLogIterator {
+        done: files.is_empty(),
+        files,
+        from: zxid,
+        until,
+        prev: None,
+        pending: VecDeque::new(),
+        error: None,
     }
 }
 

@@ -1,0 +1,555 @@
+//! The server side of continuous archiving: committed txns are shipped in segments, each
+//! within `backup.maxLagMs` of its commit, and every snapshot the server writes is shipped as
+//! it is written.
+//!
+//! The runtime hands over what it commits (after the log has made it durable) and the paths
+//! of the snapshots it writes; it never waits for the archive. Whatever the archiver misses
+//! (a full queue, a store that was down, a restart) it reads back from the local log files, so
+//! the archive continues from its last zxid without a gap; when the local logs no longer
+//! reach back that far, it ships the newest local snapshot as a new base and says so.
+//! Autopurge keeps every file the archive does not hold yet ([`ArchiveStatus`]).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{info, warn};
+use zk_proto::storage::{parse_data_file_name, DataFileKind};
+use zk_proto::txn::TxnEntry;
+
+use super::archive::{Archive, SnapshotInfo};
+use super::manifest::follows;
+use super::settings::BackupSettings;
+use super::target::Target;
+use super::{now_ms, segment, BackupError};
+use crate::storage::{snapshot, txnlog};
+
+/// Txns per segment at most (a catch-up after a long outage is shipped in pieces).
+const SEGMENT_MAX_TXNS: usize = 50_000;
+/// Batches the runtime may queue before the archiver falls back to reading the log files.
+const QUEUE_BATCHES: usize = 4096;
+/// Txns held in memory while the store fails; beyond, they are read back from the log later.
+const BUFFER_MAX_TXNS: usize = 1_000_000;
+/// The longest wait between attempts while the store fails.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Where the archiver reads and what it starts from.
+#[derive(Debug, Clone)]
+pub struct ArchiverConfig {
+    /// `backup.*`.
+    pub settings: BackupSettings,
+    /// `myid` (0 standalone), recorded in manifests.
+    pub server_id: i64,
+    /// `<dataDir>/version-2`.
+    pub snap_dir: PathBuf,
+    /// `<dataLogDir>/version-2`.
+    pub log_dir: PathBuf,
+    /// Every txn up to this zxid is committed and durable in the local log at start.
+    pub committed_through: i64,
+}
+
+/// What the archive holds, as far as this server knows; autopurge reads it.
+#[derive(Debug)]
+pub struct ArchiveStatus {
+    archived_zxid: AtomicI64,
+    archived_snapshot_zxid: AtomicI64,
+    segments: AtomicU64,
+    failures: AtomicU64,
+    last_success_ms: AtomicI64,
+}
+
+impl Default for ArchiveStatus {
+    fn default() -> Self {
+        ArchiveStatus {
+            archived_zxid: AtomicI64::new(-1),
+            archived_snapshot_zxid: AtomicI64::new(-1),
+            segments: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_success_ms: AtomicI64::new(0),
+        }
+    }
+}
+
+impl ArchiveStatus {
+    /// The last txn known to be in the archive (`None` before the archive was read).
+    pub fn archived_zxid(&self) -> Option<i64> {
+        Some(self.archived_zxid.load(Ordering::Acquire)).filter(|z| *z >= 0)
+    }
+
+    /// The newest snapshot known to be in the archive.
+    pub fn archived_snapshot_zxid(&self) -> Option<i64> {
+        Some(self.archived_snapshot_zxid.load(Ordering::Acquire)).filter(|z| *z >= 0)
+    }
+
+    /// Segments this server stored.
+    pub fn segments(&self) -> u64 {
+        self.segments.load(Ordering::Relaxed)
+    }
+
+    /// Failed attempts to store.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// When something was last stored, ms since the epoch (0: never).
+    pub fn last_success_ms(&self) -> i64 {
+        self.last_success_ms.load(Ordering::Relaxed)
+    }
+}
+
+enum Input {
+    Committed(Vec<Arc<TxnEntry>>),
+    Snapshot(PathBuf),
+    /// Ship what is buffered, then end.
+    Stop,
+}
+
+/// The runtime's side of the archiver task.
+#[derive(Debug, Clone)]
+pub struct ArchiverHandle {
+    tx: mpsc::Sender<Input>,
+    status: Arc<ArchiveStatus>,
+    task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Committed(e) => write!(f, "Committed({} txns)", e.len()),
+            Input::Snapshot(p) => write!(f, "Snapshot({})", p.display()),
+            Input::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+impl ArchiverHandle {
+    /// Opens the target and starts the archiver task (on the current tokio runtime).
+    pub fn start(cfg: ArchiverConfig) -> Result<ArchiverHandle, BackupError> {
+        let target = Target::open(&cfg.settings.target, &cfg.settings.s3)?;
+        info!(target = %target, max_lag_ms = cfg.settings.max_lag_ms, "archiving committed txns and snapshots");
+        let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
+        let status = Arc::new(ArchiveStatus::default());
+        let archiver = Archiver {
+            archive: Archive::new(target, cfg.server_id),
+            max_lag: Duration::from_millis(cfg.settings.max_lag_ms),
+            committed: cfg.committed_through,
+            cfg,
+            status: status.clone(),
+            archived: None,
+            buffer: Vec::new(),
+            oldest: None,
+            retry_at: None,
+            retry_wait: Duration::from_millis(500),
+            snapshots: Vec::new(),
+            last_txn: None,
+        };
+        let task = tokio::spawn(archiver.run(rx));
+        Ok(ArchiverHandle {
+            tx,
+            status,
+            task: Arc::new(Mutex::new(Some(task))),
+        })
+    }
+
+    /// Txns now committed and durable, in zxid order. Never waits: when the queue is full the
+    /// archiver reads them back from the log files later.
+    pub fn committed(&self, entries: Vec<Arc<TxnEntry>>) {
+        if !entries.is_empty() {
+            let _ = self.tx.try_send(Input::Committed(entries));
+        }
+    }
+
+    /// A snapshot file the server has written (complete and durable).
+    pub fn snapshot_written(&self, path: PathBuf) {
+        if let Err(e) = self.tx.try_send(Input::Snapshot(path)) {
+            warn!(error = %e, "the archiver's queue is full; a snapshot is not shipped");
+        }
+    }
+
+    /// What the archive holds.
+    pub fn status(&self) -> &Arc<ArchiveStatus> {
+        &self.status
+    }
+
+    /// Ships what is buffered and stops, waiting at most `within`.
+    pub async fn close(&self, within: Duration) {
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(task) = task else { return };
+        let _ = tokio::time::timeout(within, self.tx.send(Input::Stop)).await;
+        let abort = task.abort_handle();
+        if tokio::time::timeout(within, task).await.is_err() {
+            warn!("the archiver did not finish shipping in time; the local log still holds everything");
+            abort.abort();
+        }
+    }
+}
+
+struct Archiver {
+    archive: Archive,
+    cfg: ArchiverConfig,
+    max_lag: Duration,
+    status: Arc<ArchiveStatus>,
+    /// The last zxid the archive holds; `None` until a base snapshot is there.
+    archived: Option<i64>,
+    /// Committed txns not archived yet, in zxid order (they may not follow `archived`: what
+    /// is missing in between is read from the log files).
+    buffer: Vec<Arc<TxnEntry>>,
+    /// When the oldest buffered txn arrived.
+    oldest: Option<Instant>,
+    /// The last committed zxid heard of.
+    committed: i64,
+    /// After a failure: not before then.
+    retry_at: Option<Instant>,
+    retry_wait: Duration,
+    /// Snapshots written and not shipped yet.
+    snapshots: Vec<PathBuf>,
+    /// The last committed txn's zxid and time (a snapshot at that zxid gets its time).
+    last_txn: Option<(i64, i64)>,
+}
+
+impl Archiver {
+    async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
+        loop {
+            let due = self.due();
+            let input = tokio::select! {
+                biased;
+                input = rx.recv() => input,
+                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    self.ship().await;
+                    continue;
+                }
+            };
+            match input {
+                Some(Input::Committed(entries)) => self.take(entries),
+                Some(Input::Snapshot(path)) => self.snapshots.push(path),
+                Some(Input::Stop) | None => {
+                    self.ship().await;
+                    break;
+                }
+            }
+            let full = self.buffer.len() >= SEGMENT_MAX_TXNS;
+            if full && self.retry_at.is_none_or(|at| at <= Instant::now()) {
+                self.ship().await;
+            }
+        }
+        if !self.buffer.is_empty() || self.catch_up_needed() {
+            warn!(
+                "stopping with committed txns not archived; the next start ships them from the log"
+            );
+        }
+    }
+
+    /// When shipping is due next: now when there is a base, a snapshot or a catch-up to ship,
+    /// else the oldest buffered txn's deadline; never before the retry time.
+    fn due(&self) -> Option<Instant> {
+        let now_due =
+            self.archived.is_none() || !self.snapshots.is_empty() || self.catch_up_needed();
+        let at = if now_due {
+            Some(Instant::now())
+        } else {
+            self.oldest.map(|t| t + self.max_lag)
+        };
+        match (at, self.retry_at) {
+            (Some(at), Some(retry)) => Some(at.max(retry)),
+            (at, _) => at,
+        }
+    }
+
+    /// Whether committed txns are missing from the buffer (read from the log files).
+    fn catch_up_needed(&self) -> bool {
+        let Some(archived) = self.archived else {
+            return false;
+        };
+        match self.buffer.first() {
+            Some(first) => !follows(archived, first.header.zxid),
+            None => self.committed > archived,
+        }
+    }
+
+    fn take(&mut self, entries: Vec<Arc<TxnEntry>>) {
+        for entry in entries {
+            let zxid = entry.header.zxid;
+            self.committed = self.committed.max(zxid);
+            self.last_txn = Some((zxid, entry.header.time));
+            let end = self.buffer.last().map(|e| e.header.zxid).or(self.archived);
+            if end.is_some_and(|end| zxid <= end) {
+                continue;
+            }
+            if self.buffer.len() >= BUFFER_MAX_TXNS {
+                // The log files hold them; they are read back once the store answers again.
+                self.buffer.clear();
+                self.oldest = None;
+                continue;
+            }
+            self.oldest.get_or_insert_with(Instant::now);
+            self.buffer.push(entry);
+        }
+    }
+
+    fn failed(&mut self, what: &str, e: &BackupError) {
+        self.status.failures.fetch_add(1, Ordering::Relaxed);
+        warn!(error = %e, retry_in_ms = self.retry_wait.as_millis() as u64, "archiving {what} failed");
+        self.retry_at = Some(Instant::now() + self.retry_wait);
+        self.retry_wait = (self.retry_wait * 2).min(RETRY_MAX);
+    }
+
+    fn succeeded(&mut self) {
+        self.retry_at = None;
+        self.retry_wait = Duration::from_millis(500);
+        self.status
+            .last_success_ms
+            .store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Ships what is due; on a failure, leaves the rest for the retry.
+    async fn ship(&mut self) {
+        if self.archived.is_none() {
+            if let Err(e) = self.resume().await {
+                return self.failed("(reading the archive)", &e);
+            }
+            if self.archived.is_none() {
+                // No local snapshot yet (the startup snapshot is being written).
+                self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+                return;
+            }
+        }
+        if let Err(e) = self.ship_snapshots().await {
+            return self.failed("a snapshot", &e);
+        }
+        if let Err(e) = self.ship_txns().await {
+            return self.failed("txns", &e);
+        }
+        self.succeeded();
+    }
+
+    /// Reads where the archive ends; an archive without a snapshot gets the oldest local
+    /// one first, so a restore has a base.
+    async fn resume(&mut self) -> Result<(), BackupError> {
+        let catalog = self.archive.catalog().await?;
+        if let Some(z) = catalog.last_snapshot_zxid() {
+            self.status
+                .archived_snapshot_zxid
+                .store(z, Ordering::Release);
+        }
+        match (catalog.last_log_zxid(), catalog.last_snapshot_zxid()) {
+            (Some(log), _) => self.set_archived(log),
+            (None, Some(snap)) => self.set_archived(snap),
+            (None, None) => {
+                if let Some(zxid) = self.ship_base(None).await? {
+                    self.set_archived(zxid);
+                }
+            }
+        }
+        if let Some(archived) = self.archived {
+            info!(archived_zxid = %format_args!("{archived:#x}"), "archive resumed");
+        }
+        Ok(())
+    }
+
+    fn set_archived(&mut self, zxid: i64) {
+        self.archived = Some(zxid);
+        self.status.archived_zxid.store(zxid, Ordering::Release);
+        let keep = self.buffer.iter().position(|e| e.header.zxid > zxid);
+        self.buffer.drain(..keep.unwrap_or(self.buffer.len()));
+        if self.buffer.is_empty() {
+            self.oldest = None;
+        }
+    }
+
+    /// Ships the oldest local snapshot above `above` as a base (the oldest, so the archive
+    /// reaches back as far as the local files do); its zxid, or `None` if there is none.
+    async fn ship_base(&mut self, above: Option<i64>) -> Result<Option<i64>, BackupError> {
+        let oldest = snapshot::list_snapshots(&self.cfg.snap_dir)?
+            .into_iter()
+            .rev()
+            .find(|(_, zxid, _)| above.is_none_or(|a| *zxid > a));
+        let Some((path, zxid, _)) = oldest else {
+            return Ok(None);
+        };
+        self.ship_snapshot(path).await?;
+        Ok(Some(zxid))
+    }
+
+    async fn ship_snapshots(&mut self) -> Result<(), BackupError> {
+        while let Some(path) = self.snapshots.first().cloned() {
+            self.ship_snapshot(path).await?;
+            self.snapshots.remove(0);
+        }
+        Ok(())
+    }
+
+    async fn ship_snapshot(&mut self, path: PathBuf) -> Result<(), BackupError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(parsed) = parse_data_file_name(&name).filter(|p| p.kind == DataFileKind::Snapshot)
+        else {
+            return Ok(());
+        };
+        let zxid = parsed.zxid;
+        if self
+            .status
+            .archived_snapshot_zxid()
+            .is_some_and(|z| z >= zxid)
+        {
+            return Ok(());
+        }
+        let time_ms = match self.last_txn {
+            Some((z, time)) if z == zxid => time,
+            _ => modified_ms(&path),
+        };
+        let read = tokio::task::spawn_blocking(move || read_snapshot(&path, zxid, time_ms))
+            .await
+            .map_err(|e| BackupError::Io(std::io::Error::other(e)))??;
+        let (stored, raw_len, info) = read;
+        let stored_bytes = stored.len();
+        if self
+            .archive
+            .put_snapshot(stored, raw_len, info)
+            .await?
+            .is_some()
+        {
+            info!(zxid = %format_args!("{zxid:#x}"), nodes = info.nodes, bytes = stored_bytes, "snapshot archived");
+        }
+        self.status
+            .archived_snapshot_zxid
+            .fetch_max(zxid, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Ships the buffer, after reading from the log files what it lacks.
+    async fn ship_txns(&mut self) -> Result<(), BackupError> {
+        while self.catch_up_needed() {
+            let archived = self.archived.expect("catch-up needs a start");
+            let before = self.buffer.first().map(|e| e.header.zxid);
+            let until = before.map_or(self.committed, |b| b - 1).min(self.committed);
+            let read = self.read_local(archived, until, before).await?;
+            match read.first() {
+                Some(first) if follows(archived, first.header.zxid) => {
+                    let refs: Vec<&TxnEntry> = read.iter().collect();
+                    for chunk in refs.chunks(SEGMENT_MAX_TXNS) {
+                        self.store(chunk).await?;
+                    }
+                }
+                _ => {
+                    // The local logs do not reach back to the archive's end.
+                    let local = read.first().map(|e| e.header.zxid).or(before);
+                    warn!(
+                        archived = %format_args!("{archived:#x}"),
+                        local_first = ?local.map(|z| format!("{z:#x}")),
+                        "the local log does not hold the txns after the archive's end; shipping a later snapshot as a new base (the archive has a gap)"
+                    );
+                    match self.ship_base(Some(archived)).await? {
+                        Some(base) => self.set_archived(base),
+                        _ => {
+                            // No snapshot past the gap: archive from here on regardless.
+                            let restart = local.map_or(self.committed, |z| z - 1);
+                            self.set_archived(restart.max(archived));
+                        }
+                    }
+                }
+            }
+        }
+        while !self.buffer.is_empty() {
+            let take = self.buffer.len().min(SEGMENT_MAX_TXNS);
+            let chunk: Vec<Arc<TxnEntry>> = self.buffer[..take].to_vec();
+            let refs: Vec<&TxnEntry> = chunk.iter().map(|e| e.as_ref()).collect();
+            self.store(&refs).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores one segment and moves `archived` past it (or to where another archiver got).
+    async fn store(&mut self, entries: &[&TxnEntry]) -> Result<(), BackupError> {
+        match self.archive.put_segment(entries).await? {
+            Some(manifest) => {
+                self.status.segments.fetch_add(1, Ordering::Relaxed);
+                self.set_archived(manifest.last_zxid);
+            }
+            None => {
+                let catalog = self.archive.catalog().await?;
+                let theirs = catalog.last_log_zxid().unwrap_or(-1);
+                info!(zxid = %format_args!("{theirs:#x}"), "another archiver stored these txns; going on after them");
+                self.set_archived(theirs.max(self.archived.unwrap_or(-1)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The committed txns after `after` up to `until` from the local log files (ending before
+    /// `before` when given).
+    async fn read_local(
+        &self,
+        after: i64,
+        until: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<TxnEntry>, BackupError> {
+        if until <= after {
+            return Ok(Vec::new());
+        }
+        let dir = self.cfg.log_dir.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for entry in txnlog::read_dir_from(&dir, after + 1, until) {
+                let entry = entry?;
+                if entry.header.zxid <= after || before.is_some_and(|b| entry.header.zxid >= b) {
+                    continue;
+                }
+                out.push(entry);
+            }
+            Ok::<_, std::io::Error>(out)
+        })
+        .await
+        .map_err(|e| BackupError::Io(std::io::Error::other(e)))??;
+        Ok(read)
+    }
+}
+
+/// The snapshot at `path` as an LZ4 frame, its stream's length, and what its manifest says;
+/// the stream is parsed whole, so a damaged file is never shipped.
+fn read_snapshot(
+    path: &std::path::Path,
+    zxid: i64,
+    time_ms: i64,
+) -> Result<(Vec<u8>, usize, SnapshotInfo), BackupError> {
+    let raw = snapshot::read_snapshot_stream(path)?;
+    let mut counter = NodeCounter(0);
+    let trailer = zk_proto::storage::Snapshot::parse_from_reader(&raw[..], &mut counter)
+        .map_err(|e| BackupError::corrupt(&path.display().to_string(), e.to_string()))?;
+    let digest = trailer.digest.and_then(|d| d.digest_value()).unwrap_or(0);
+    let info = SnapshotInfo {
+        zxid,
+        time_ms,
+        nodes: counter.0,
+        digest,
+    };
+    Ok((segment::compress(&raw), raw.len(), info))
+}
+
+/// Counts nodes while a snapshot is parsed.
+struct NodeCounter(u64);
+
+impl zk_proto::storage::SnapshotVisitor for NodeCounter {
+    fn sessions(&mut self, _: Vec<zk_proto::storage::SessionEntry>) -> Result<(), String> {
+        Ok(())
+    }
+    fn acl_cache(&mut self, _: Vec<zk_proto::storage::AclCacheEntry>) -> Result<(), String> {
+        Ok(())
+    }
+    fn node(&mut self, _: String, _: zk_proto::storage::DataNode) -> Result<(), String> {
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+fn modified_ms(path: &std::path::Path) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or_else(now_ms, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,354 @@
+//! `zk-backup`: what a backup archive holds, whether it is sound, and restoring from it.
+//!
+//! Exit codes: 0 success, 1 failure (including a verification that found problems), 2 usage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use zk_server::backup::catalog::{describe_windows, Catalog};
+use zk_server::backup::restore::{self, format_time, RestoreOptions, RestorePoint};
+use zk_server::backup::{verify, Archive, BackupError, Manifest, S3Settings, Target};
+use zk_server::storage::snapshot::Compression;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zk-backup",
+    version,
+    about = "Lists, verifies and restores zk-server backup archives"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The archive's snapshots and segments, restorable windows, gaps and sizes.
+    List {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks every object (checksums, records, continuity) and replays the logs onto the
+    /// snapshots, comparing digests.
+    Verify {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes a data directory holding the committed state at a point.
+    Restore {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The data directory to write (its version-2 must be empty, unless --force).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The last archived txn.
+        #[arg(long, group = "point")]
+        latest: bool,
+        /// The state right after this zxid (0x hex or decimal).
+        #[arg(long, group = "point")]
+        zxid: Option<String>,
+        /// The state at this time (RFC 3339, e.g. 2026-12-02T10:00:00Z).
+        #[arg(long, group = "point")]
+        time: Option<String>,
+        /// Keep sessions and their ephemeral nodes (they expire unless their clients return).
+        #[arg(long)]
+        keep_sessions: bool,
+        /// Print the plan and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace what the data directory holds.
+        #[arg(long)]
+        force: bool,
+        /// Snapshot format: zk-rs (LZ4) or java (uncompressed, for the Java server).
+        #[arg(long, value_enum, default_value_t = Format::ZkRs)]
+        format: Format,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct TargetArgs {
+    /// A directory, file:///dir or s3://bucket/prefix.
+    target: String,
+    /// An S3-compatible endpoint (MinIO, Ceph, ...); credentials come from AWS_ACCESS_KEY_ID
+    /// and AWS_SECRET_ACCESS_KEY.
+    #[arg(long)]
+    s3_endpoint: Option<String>,
+    /// The S3 region.
+    #[arg(long)]
+    s3_region: Option<String>,
+    /// Path-style S3 requests.
+    #[arg(long)]
+    s3_path_style: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    ZkRs,
+    Java,
+}
+
+impl TargetArgs {
+    fn open(&self) -> Result<Archive, BackupError> {
+        let s3 = S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            path_style: self.s3_path_style,
+        };
+        Ok(Archive::new(Target::open(&self.target, &s3)?, 0))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("zk-backup: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode, BackupError> {
+    match command {
+        Command::List { target, json } => {
+            let archive = target.open()?;
+            let catalog = archive.catalog().await?;
+            print_list(&archive, &catalog, json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { target, json } => {
+            let archive = target.open()?;
+            let catalog = archive.catalog().await?;
+            let bar = bar(catalog.stored_bytes(), json);
+            let report = verify::verify(&archive, &catalog, &mut |m: &Manifest| {
+                bar.inc(m.stored_bytes)
+            })
+            .await;
+            bar.finish_and_clear();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializes")
+                );
+            } else {
+                println!(
+                    "{} objects checked, {} txns replayed, {} snapshots matched their replayed trees",
+                    report.objects, report.txns_replayed, report.snapshots_matched
+                );
+                for w in &report.warnings {
+                    println!("warning: {w}");
+                }
+                for p in &report.problems {
+                    println!("PROBLEM: {p}");
+                }
+                println!(
+                    "{}",
+                    if report.ok() {
+                        "archive OK"
+                    } else {
+                        "archive DAMAGED"
+                    }
+                );
+            }
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Restore {
+            target,
+            data_dir,
+            latest,
+            zxid,
+            time,
+            keep_sessions,
+            dry_run,
+            force,
+            format,
+            json,
+        } => {
+            let point = match (latest, zxid, time) {
+                (true, None, None) => RestorePoint::Latest,
+                (false, Some(z), None) => RestorePoint::Zxid(
+                    zk_server::backup::manifest::parse_zxid(&z)
+                        .ok_or_else(|| BackupError::Config(format!("--zxid {z}: not a zxid")))?,
+                ),
+                (false, None, Some(t)) => RestorePoint::Time(parse_time(&t)?),
+                _ => {
+                    eprintln!("zk-backup restore: give one of --latest, --zxid or --time");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let archive = target.open()?;
+            let catalog = archive.catalog().await?;
+            let plan = restore::plan(&archive, &catalog, point).await?;
+            let describe = format!(
+                "restore to {:#x}{} from snapshot {} plus {} segments ({} txns, {} bytes to read); the restored state gets zxid {:#x}",
+                plan.plan.zxid,
+                plan.time_ms.map(|t| format!(" ({})", format_time(t))).unwrap_or_default(),
+                plan.plan.snapshot.object,
+                plan.plan.segments.len(),
+                plan.txns(),
+                plan.stored_bytes(),
+                plan.new_zxid
+            );
+            if dry_run {
+                println!("{describe}");
+                if !json {
+                    println!("dry run: nothing written");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !json {
+                eprintln!("{describe}");
+            }
+            let options = RestoreOptions {
+                data_dir,
+                keep_sessions,
+                force,
+                compression: match format {
+                    Format::ZkRs => Compression::Lz4,
+                    Format::Java => Compression::None,
+                },
+            };
+            let bar = bar(plan.stored_bytes(), json);
+            let report = restore::restore(&archive, &plan, &options, &mut |m: &Manifest| {
+                bar.inc(m.stored_bytes)
+            })
+            .await?;
+            bar.finish_and_clear();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializes")
+                );
+            } else {
+                println!(
+                    "restored {} nodes at {} ({} txns replayed onto the snapshot; {} sessions closed, {} ephemerals deleted) into {}",
+                    report.nodes,
+                    report.zxid,
+                    report.txns_replayed,
+                    report.sessions_closed,
+                    report.ephemerals_deleted,
+                    report.snapshot
+                );
+                if report.digest_mismatches > 0 {
+                    println!(
+                        "WARNING: {} txns did not give the digest they recorded",
+                        report.digest_mismatches
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("a valid template"),
+    );
+    bar
+}
+
+fn parse_time(text: &str) -> Result<i64, BackupError> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| {
+            BackupError::Config(format!(
+                "--time {text}: {e} (RFC 3339, e.g. 2026-12-02T10:00:00Z)"
+            ))
+        })
+}
+
+fn print_list(archive: &Archive, catalog: &Catalog, json: bool) {
+    let windows = catalog.windows();
+    if json {
+        let value = serde_json::json!({
+            "target": archive.target().to_string(),
+            "windows": windows.iter().map(|w| serde_json::json!({
+                "from_zxid": format!("{:#x}", w.from_zxid),
+                "from_time": format_time(w.from_time_ms),
+                "to_zxid": format!("{:#x}", w.to_zxid),
+                "to_time": format_time(w.to_time_ms),
+            })).collect::<Vec<_>>(),
+            "gaps": catalog.gaps().iter().map(|(a, b)| serde_json::json!({
+                "after_zxid": format!("{a:#x}"), "before_zxid": format!("{b:#x}"),
+            })).collect::<Vec<_>>(),
+            "snapshots": catalog.snapshots(),
+            "segments": catalog.segments(),
+            "stored_bytes": catalog.stored_bytes(),
+            "orphans": catalog.orphans().collect::<Vec<_>>(),
+            "problems": catalog.problems(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("serializes")
+        );
+        return;
+    }
+    println!("archive {}", archive.target());
+    println!(
+        "{} snapshots, {} log segments ({} txns), {} bytes stored",
+        catalog.snapshots().len(),
+        catalog.segments().len(),
+        catalog.segments().iter().map(|m| m.txns).sum::<u64>(),
+        catalog.stored_bytes()
+    );
+    if windows.is_empty() {
+        println!("restorable: {}", describe_windows(&windows));
+    }
+    for w in &windows {
+        println!(
+            "restorable: {:#x} ({}) .. {:#x} ({})",
+            w.from_zxid,
+            format_time(w.from_time_ms),
+            w.to_zxid,
+            format_time(w.to_time_ms)
+        );
+    }
+    for (after, before) in catalog.gaps() {
+        println!("gap: txns after {after:#x} and before {before:#x} are missing");
+    }
+    for s in catalog.snapshots() {
+        println!(
+            "snapshot {:#x}  {}  {} nodes  {} bytes",
+            s.first_zxid,
+            format_time(s.first_time_ms),
+            s.nodes.unwrap_or(0),
+            s.stored_bytes
+        );
+    }
+    for p in catalog.problems() {
+        println!("problem: {p}");
+    }
+    for o in catalog.orphans() {
+        println!("orphan (no manifest): {o}");
+    }
+}
