@@ -166,7 +166,11 @@ impl Catalog {
                 to_time_ms: self.time_at(end, snapshot.first_time_ms),
             };
             match windows.last_mut() {
-                Some(last) if window.from_zxid <= last.to_zxid => {
+                // A snapshot right after a window's end continues it: nothing is missing.
+                Some(last)
+                    if window.from_zxid <= last.to_zxid
+                        || follows(last.to_zxid, window.from_zxid) =>
+                {
                     if window.to_zxid > last.to_zxid {
                         last.to_zxid = window.to_zxid;
                         last.to_time_ms = window.to_time_ms;
@@ -178,19 +182,14 @@ impl Catalog {
         windows
     }
 
-    /// Missing txns between segments: `(last zxid before, first zxid after)`.
+    /// The stretches no restore can reach, between windows: `(last restorable zxid, next
+    /// restorable zxid)`; the states in between are lost (a missing segment, or one no
+    /// snapshot precedes).
     pub fn gaps(&self) -> Vec<(i64, i64)> {
-        let mut gaps = Vec::new();
-        let mut end: Option<i64> = None;
-        for m in &self.segments {
-            if let Some(prev) = end {
-                if m.first_zxid > prev + 1 && !follows(prev, m.first_zxid) {
-                    gaps.push((prev, m.first_zxid));
-                }
-            }
-            end = Some(end.map_or(m.last_zxid, |e| e.max(m.last_zxid)));
-        }
-        gaps
+        self.windows()
+            .windows(2)
+            .map(|pair| (pair[0].to_zxid, pair[1].from_zxid))
+            .collect()
     }
 
     /// Segments that repeat txns of an earlier one: `(earlier, later)` object names.
@@ -299,7 +298,7 @@ mod tests {
             vec![("logs/orphan".into(), 7), ("Log-b".into(), 1)],
             Vec::new(),
         );
-        assert_eq!(catalog.gaps(), vec![(e2 + 5, e2 + 10)]);
+        assert_eq!(catalog.gaps(), vec![(e2 + 5, e2 + 11)]);
         assert_eq!(catalog.overlaps().len(), 1);
         assert_eq!(catalog.orphans().collect::<Vec<_>>(), ["logs/orphan"]);
         let windows = catalog.windows();

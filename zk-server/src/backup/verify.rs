@@ -44,9 +44,9 @@ pub async fn verify(
     let mut report = VerifyReport::default();
     report.problems.extend(catalog.problems().iter().cloned());
     for (after, next) in catalog.gaps() {
-        report
-            .problems
-            .push(format!("gap: no txns between {after:#x} and {next:#x}"));
+        report.problems.push(format!(
+            "gap: the states between {after:#x} and {next:#x} cannot be restored (txns are missing)"
+        ));
     }
     for (a, b) in catalog.overlaps() {
         report.problems.push(format!("{b}: repeats txns of {a}"));

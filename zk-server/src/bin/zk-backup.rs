@@ -334,7 +334,7 @@ fn print_list(archive: &Archive, catalog: &Catalog, json: bool) {
         );
     }
     for (after, before) in catalog.gaps() {
-        println!("gap: txns after {after:#x} and before {before:#x} are missing");
+        println!("gap: the states between {after:#x} and {before:#x} cannot be restored");
     }
     for s in catalog.snapshots() {
         println!(

@@ -1,0 +1,272 @@
+//! `zk-backup` on an archive a running zk-server wrote: list, verify, restore (and starting a
+//! server on the result), its exit codes, and what it says of damaged archives.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::server::HttpServer;
+use zk_client::CreateOptions;
+use zk_server::backup::{Archive, Target};
+use zk_server::config::Config;
+use zk_server::server::{self, RunOptions};
+
+fn zk_backup(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zk-backup"))
+        .args(args)
+        .output()
+        .expect("running zk-backup")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn wait_archived(archive_dir: &Path, zxid: i64) {
+    let archive = Archive::new(Target::directory(archive_dir).unwrap(), 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while archive.catalog().await.unwrap().last_log_zxid() < Some(zxid) {
+        assert!(
+            Instant::now() < deadline,
+            "the archive never reached {zxid:#x}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The data of `path` on a durable server started on `data_dir`.
+async fn read_on(data_dir: &Path, path: &str) -> Vec<u8> {
+    let cfg = format!(
+        "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
+        data_dir.display()
+    );
+    let running = server::start(Config::parse(&cfg, "").unwrap(), RunOptions::default())
+        .await
+        .expect("a server starts on the restored directory");
+    let client = zk_client::Client::builder(running.local_addr().to_string())
+        .connect()
+        .await
+        .unwrap();
+    let (data, _) = client.get_data(path).await.unwrap();
+    let _ = client.close().await;
+    running.stopper().stop();
+    data.to_vec()
+}
+
+fn objects(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_verify_restore_and_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive_dir = dir.path().join("archive");
+    let server = HttpServer::start(&format!(
+        "backup.target={}\nbackup.maxLagMs=50\nsnapCount=20\n",
+        archive_dir.display()
+    ))
+    .await;
+    let client = server.client().await;
+    client
+        .create("/k", b"v0", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let mut middle = 0;
+    let mut last = 0;
+    for i in 1..=60 {
+        let stat = client
+            .set_data("/k", format!("v{i}").as_bytes(), None)
+            .await
+            .unwrap();
+        if i == 30 {
+            middle = stat.mzxid;
+            // Archived before the rest: the archive then has two segments at least.
+            wait_archived(&archive_dir, middle).await;
+        }
+        last = stat.mzxid;
+    }
+    wait_archived(&archive_dir, last).await;
+    drop(client);
+    drop(server);
+    let target = archive_dir.to_str().unwrap();
+
+    let list = zk_backup(&["list", target, "--json"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let windows = json["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1, "{json}");
+    assert_eq!(windows[0]["from_zxid"], "0x0");
+    let to = zk_server::backup::manifest::parse_zxid(windows[0]["to_zxid"].as_str().unwrap());
+    assert!(to >= Some(last), "{json}");
+    assert!(
+        json["snapshots"].as_array().unwrap().len() >= 2,
+        "snapCount=20 took snapshots"
+    );
+
+    let verify = zk_backup(&["verify", target]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(text(&verify).contains("archive OK"), "{}", text(&verify));
+
+    let restored = dir.path().join("restored");
+    let middle_hex = format!("{middle:#x}");
+    let dry = zk_backup(&[
+        "restore",
+        target,
+        "--data-dir",
+        restored.to_str().unwrap(),
+        "--zxid",
+        &middle_hex,
+        "--dry-run",
+    ]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains(&format!("restore to {middle_hex}")),
+        "{}",
+        text(&dry)
+    );
+    assert!(!restored.exists(), "a dry run writes nothing");
+
+    let run = zk_backup(&[
+        "restore",
+        target,
+        "--data-dir",
+        restored.to_str().unwrap(),
+        "--zxid",
+        &middle_hex,
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(
+        read_on(&restored, "/k").await,
+        b"v30",
+        "the state right after the zxid"
+    );
+    let again = zk_backup(&[
+        "restore",
+        target,
+        "--data-dir",
+        restored.to_str().unwrap(),
+        "--latest",
+    ]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(text(&again).contains("not empty"), "{}", text(&again));
+    let forced = zk_backup(&[
+        "restore",
+        target,
+        "--data-dir",
+        restored.to_str().unwrap(),
+        "--latest",
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert_eq!(read_on(&restored, "/k").await, b"v60");
+
+    // Usage errors exit with 2.
+    assert_eq!(
+        zk_backup(&["restore", target, "--data-dir", "/nowhere"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(zk_backup(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        zk_backup(&[
+            "restore",
+            target,
+            "--data-dir",
+            "/x",
+            "--latest",
+            "--zxid",
+            "1"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+
+    // A flipped byte in the last segment: verify names it; a restore that needs it refuses;
+    // one before it still works.
+    let logs = archive_dir.join("logs");
+    let segments = objects(&logs, ".log.lz4");
+    assert!(segments.len() >= 2, "{segments:?}");
+    let damaged = segments.last().unwrap();
+    let mut bytes = std::fs::read(damaged).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(damaged, bytes).unwrap();
+    let name = damaged.file_name().unwrap().to_string_lossy().into_owned();
+    let verify = zk_backup(&["verify", target]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(
+        text(&verify).contains(&name) && text(&verify).contains("SHA-256"),
+        "{}",
+        text(&verify)
+    );
+    let latest = zk_backup(&[
+        "restore",
+        target,
+        "--data-dir",
+        dir.path().join("r2").to_str().unwrap(),
+        "--latest",
+    ]);
+    assert_eq!(latest.status.code(), Some(1), "{}", text(&latest));
+    assert!(text(&latest).contains(&name), "{}", text(&latest));
+    let early = zk_backup(&[
+        "restore",
+        target,
+        "--data-dir",
+        dir.path().join("r3").to_str().unwrap(),
+        "--zxid",
+        &middle_hex,
+    ]);
+    assert!(early.status.success(), "{}", text(&early));
+
+    // A segment gone (object and manifest): a gap, named by its zxids.
+    let gone = &segments[0];
+    let stem = gone.file_name().unwrap().to_string_lossy().into_owned();
+    let first = stem.split('-').next().unwrap().to_owned();
+    std::fs::remove_file(gone).unwrap();
+    std::fs::remove_file(logs.join(format!("{first}.json"))).unwrap();
+    let verify = zk_backup(&["verify", target]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        text(&verify).contains("gap: the states between 0x0 and"),
+        "{}",
+        text(&verify)
+    );
+    let list = zk_backup(&["list", target]);
+    assert!(list.status.success());
+    assert!(
+        text(&list).contains("gap: the states between 0x0 and"),
+        "{}",
+        text(&list)
+    );
+
+    // A truncated snapshot: named.
+    let snapshots = objects(&archive_dir.join("snapshots"), ".snap.lz4");
+    let snap = snapshots.last().unwrap();
+    let len = std::fs::metadata(snap).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(snap)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let verify = zk_backup(&["verify", target]);
+    assert!(
+        text(&verify).contains(&snap.file_name().unwrap().to_string_lossy().into_owned()),
+        "{}",
+        text(&verify)
+    );
+}
