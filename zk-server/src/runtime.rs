@@ -599,13 +599,33 @@ async fn run_core(
     let mut snapshot_running: Option<tokio::task::JoinHandle<std::io::Result<std::path::PathBuf>>> =
         None;
     let archiver = snapshots.as_ref().and_then(|p| p.archiver.clone());
-    // What this batch logged, for the archiver once it is durable (standalone: committed).
+    // What was logged, for the archiver once it is durable (standalone: committed).
     let mut logged: Option<Vec<Arc<zk_proto::txn::TxnEntry>>> =
         archiver.as_ref().map(|_| Vec::new());
+    // backup.maxLagMs=0: replies also wait until the archive holds their txns.
+    let mut archived = archiver
+        .as_ref()
+        .filter(|a| a.is_synchronous())
+        .map(|a| a.archived_watch());
     let mut last_snapshot = Instant::now();
-    while let Some(first) = inputs.recv().await {
+    loop {
+        let waiting_for_archive = archived.is_some() && !core.is_idle();
+        let first = tokio::select! {
+            biased;
+            input = inputs.recv() => match input {
+                Some(input) => Some(input),
+                None => break,
+            },
+            gone = archive_moved(&mut archived), if waiting_for_archive => {
+                if gone {
+                    tracing::error!("the archiver stopped; replies no longer wait for the archive");
+                    archived = None;
+                }
+                None
+            }
+        };
         let mut actions = Vec::new();
-        let mut next = Some(first);
+        let mut next = first;
         let mut handled = 0;
         while let Some(input) = next.take() {
             actions.extend(client_input(
@@ -630,14 +650,22 @@ async fn run_core(
             let durable = log.flush().inspect_err(|e| {
                 tracing::error!(error = %e, "cannot sync the transaction log; stopping");
             })?;
-            // Replies released now count their wait for the fsync.
+            if let (Some(archiver), Some(logged)) = (&archiver, logged.as_mut()) {
+                archiver.committed(std::mem::take(logged));
+            }
+            let through = match &archived {
+                Some(archived) => durable.min(*archived.borrow()),
+                None => durable,
+            };
+            // Replies released now count their wait for the fsync (and the archive).
             core.set_clock(now_ms());
-            let committed = core.commit_through(durable, wall_ms());
-            txns_since_snapshot +=
-                append_logged(&mut *log, committed, &mut sends, logged.as_mut())?;
-        }
-        if let (Some(archiver), Some(logged)) = (&archiver, logged.as_mut()) {
-            archiver.committed(std::mem::take(logged));
+            let committed = core.commit_through(through, wall_ms());
+            let appended = append_logged(&mut *log, committed, &mut sends, logged.as_mut())?;
+            txns_since_snapshot += appended;
+            if through < durable && appended == 0 {
+                // The rest waits for the archive (the select above wakes when it moves).
+                break;
+            }
         }
         if snapshot_running.as_ref().is_some_and(|h| h.is_finished()) {
             let done = snapshot_running.take().expect("checked");
@@ -692,6 +720,15 @@ async fn run_core(
     }
     debug!("core task done");
     Ok(())
+}
+
+/// Waits until the archived zxid moves; true when the archiver is gone (never with `None`,
+/// which never resolves).
+async fn archive_moved(archived: &mut Option<watch::Receiver<i64>>) -> bool {
+    match archived {
+        Some(rx) => rx.changed().await.is_err(),
+        None => std::future::pending().await,
+    }
 }
 
 /// What a connection task, a timer or a four-letter word asks of the core.

@@ -270,3 +270,107 @@ async fn list_verify_restore_and_damage() {
         text(&verify)
     );
 }
+
+/// zk-backup with the S3 server's credentials in its environment.
+fn zk_backup_s3(s3: &common::s3::S3Server, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zk-backup"));
+    command
+        .args(args)
+        .args(["--s3-endpoint", &s3.endpoint(), "--s3-path-style"]);
+    for (key, value) in s3.env() {
+        command.env(key, value);
+    }
+    command.output().expect("running zk-backup")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archives_to_s3_and_restores_from_it() {
+    let s3 = common::s3::S3Server::start(&["zk-backups"]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = dir.path().join("zoo.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\nsnapCount=20\nbackup.target=s3://zk-backups/cluster-a\nbackup.s3.endpoint={}\nbackup.s3.pathStyle=true\nbackup.maxLagMs=50\n",
+            dir.path().join("data").display(),
+            s3.endpoint()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("zk-server.log");
+    let server = common::process::ServerProcess::start(&config, port, &log, &s3.env());
+    let client = zk_client::Client::builder(format!("127.0.0.1:{port}"))
+        .connect()
+        .await
+        .unwrap();
+    client
+        .create("/s3", b"0", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let mut last = 0;
+    for i in 1..=40 {
+        last = client
+            .set_data("/s3", format!("{i}").as_bytes(), None)
+            .await
+            .unwrap()
+            .mzxid;
+    }
+    let target = "s3://zk-backups/cluster-a";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = zk_backup_s3(&s3, &["list", target, "--json"]);
+        assert!(
+            list.status.success(),
+            "{}\n{}",
+            text(&list),
+            std::fs::read_to_string(&log).unwrap()
+        );
+        let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+        let to = json["windows"][0]["to_zxid"]
+            .as_str()
+            .and_then(zk_server::backup::manifest::parse_zxid);
+        if to >= Some(last) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the S3 archive never reached {last:#x}: {json}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(client);
+    drop(server);
+    // The objects really are in the bucket, under the prefix.
+    assert!(s3.bucket_dir("zk-backups").join("cluster-a/logs").is_dir());
+    let verify = zk_backup_s3(&s3, &["verify", target]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    let restored = dir.path().join("restored");
+    let run = zk_backup_s3(
+        &s3,
+        &[
+            "restore",
+            target,
+            "--data-dir",
+            restored.to_str().unwrap(),
+            "--latest",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(read_on(&restored, "/s3").await, b"40");
+    // Wrong credentials: a clear failure, exit code 1.
+    let denied = Command::new(env!("CARGO_BIN_EXE_zk-backup"))
+        .args([
+            "list",
+            target,
+            "--s3-endpoint",
+            &s3.endpoint(),
+            "--s3-path-style",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "nobody")
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied));
+}

@@ -112,6 +112,10 @@ enum Input {
 pub struct ArchiverHandle {
     tx: mpsc::Sender<Input>,
     status: Arc<ArchiveStatus>,
+    /// The last archived zxid, as it moves (-1 before the archive was read).
+    archived: tokio::sync::watch::Receiver<i64>,
+    /// `backup.maxLagMs=0`: replies wait for the archive.
+    synchronous: bool,
     task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -132,12 +136,15 @@ impl ArchiverHandle {
         info!(target = %target, max_lag_ms = cfg.settings.max_lag_ms, "archiving committed txns and snapshots");
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         let status = Arc::new(ArchiveStatus::default());
+        let (archived_tx, archived) = tokio::sync::watch::channel(-1);
+        let synchronous = cfg.settings.max_lag_ms == 0;
         let archiver = Archiver {
             archive: Archive::new(target, cfg.server_id),
             max_lag: Duration::from_millis(cfg.settings.max_lag_ms),
             committed: cfg.committed_through,
             cfg,
             status: status.clone(),
+            archived_tx,
             archived: None,
             buffer: Vec::new(),
             oldest: None,
@@ -150,8 +157,20 @@ impl ArchiverHandle {
         Ok(ArchiverHandle {
             tx,
             status,
+            archived,
+            synchronous,
             task: Arc::new(Mutex::new(Some(task))),
         })
+    }
+
+    /// Whether replies must wait until the archive holds their txns (`backup.maxLagMs=0`).
+    pub fn is_synchronous(&self) -> bool {
+        self.synchronous
+    }
+
+    /// The last archived zxid as it moves (-1 until the archive has been read).
+    pub fn archived_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.archived.clone()
     }
 
     /// Txns now committed and durable, in zxid order. Never waits: when the queue is full the
@@ -192,6 +211,7 @@ struct Archiver {
     cfg: ArchiverConfig,
     max_lag: Duration,
     status: Arc<ArchiveStatus>,
+    archived_tx: tokio::sync::watch::Sender<i64>,
     /// The last zxid the archive holds; `None` until a base snapshot is there.
     archived: Option<i64>,
     /// Committed txns not archived yet, in zxid order (they may not follow `archived`: what
@@ -352,6 +372,7 @@ impl Archiver {
     fn set_archived(&mut self, zxid: i64) {
         self.archived = Some(zxid);
         self.status.archived_zxid.store(zxid, Ordering::Release);
+        self.archived_tx.send_replace(zxid);
         let keep = self.buffer.iter().position(|e| e.header.zxid > zxid);
         self.buffer.drain(..keep.unwrap_or(self.buffer.len()));
         if self.buffer.is_empty() {

@@ -2,6 +2,8 @@
 #![allow(dead_code)] // each test uses some of them
 
 pub mod http;
+pub mod process;
+pub mod s3;
 pub mod server;
 
 use std::io::{Read, Write};
