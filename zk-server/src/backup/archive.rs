@@ -4,7 +4,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use zk_proto::txn::TxnEntry;
 
 use super::catalog::Catalog;
-use super::manifest::{self, Manifest, ObjectKind, FORMAT};
+use super::crypt::{ArchiveKey, CIPHER};
+use super::manifest::{self, Encryption, Manifest, ObjectKind, FORMAT};
 use super::segment::{self, SegmentSummary};
 use super::target::Target;
 use super::{now_ms, BackupError};
@@ -30,12 +31,32 @@ pub struct SnapshotInfo {
 pub struct Archive {
     target: Target,
     server_id: i64,
+    /// Encrypts what is written, decrypts what is read.
+    key: Option<ArchiveKey>,
 }
 
 impl Archive {
     /// The archive at `target`; objects written are marked with `server_id`.
     pub fn new(target: Target, server_id: i64) -> Archive {
-        Archive { target, server_id }
+        Archive {
+            target,
+            server_id,
+            key: None,
+        }
+    }
+
+    /// Objects written from now on are encrypted with `key`, and encrypted ones read with it.
+    pub fn with_key(mut self, key: Option<ArchiveKey>) -> Archive {
+        self.key = key;
+        self
+    }
+
+    /// Encrypts `stored` (an LZ4 frame) for the object `name` when there is a key.
+    fn seal(&self, name: &str, stored: Vec<u8>) -> Vec<u8> {
+        match &self.key {
+            Some(key) => key.seal(name, &stored),
+            None => stored,
+        }
     }
 
     /// Where it is.
@@ -53,7 +74,8 @@ impl Archive {
         let Some(summary) = summary else {
             return Err(BackupError::Config("an empty segment".into()));
         };
-        let stored = segment::compress(&raw);
+        let name = manifest::segment_name(summary.first_zxid, summary.last_zxid);
+        let stored = self.seal(&name, segment::compress(&raw));
         let manifest = self.manifest(ObjectKind::Log, summary, raw.len(), &stored, None, None);
         self.store(manifest, stored).await
     }
@@ -74,6 +96,7 @@ impl Archive {
             last_time_ms: info.time_ms,
             max_time_ms: info.time_ms,
         };
+        let stored = self.seal(&manifest::snapshot_name(info.zxid), stored);
         let manifest = self.manifest(
             ObjectKind::Snapshot,
             summary,
@@ -113,7 +136,10 @@ impl Archive {
             stored_bytes: stored.len() as u64,
             sha256: segment::sha256_hex(stored),
             compression: "lz4".to_owned(),
-            encryption: None,
+            encryption: self.key.as_ref().map(|k| Encryption {
+                cipher: CIPHER.to_owned(),
+                key_id: k.id().to_owned(),
+            }),
             server_id: self.server_id,
             created_ms: now_ms(),
         }
@@ -195,12 +221,32 @@ impl Archive {
                 format!("SHA-256 {sha}, the manifest says {}", manifest.sha256),
             ));
         }
-        if manifest.encryption.is_some() {
-            return Err(BackupError::Unavailable(format!(
-                "{name} is encrypted; this build cannot decrypt it"
-            )));
-        }
-        let raw = segment::decompress(&stored).map_err(|e| BackupError::corrupt(name, e))?;
+        let frame = match (&manifest.encryption, &self.key) {
+            (None, _) => stored.to_vec(),
+            (Some(e), _) if e.cipher != CIPHER => {
+                return Err(BackupError::Unavailable(format!(
+                    "{name} is encrypted with {}, which this build does not know",
+                    e.cipher
+                )))
+            }
+            (Some(e), None) => {
+                return Err(BackupError::Unavailable(format!(
+                    "{name} is encrypted (key id {}); give the key (zk-backup --key-file, backup.encryption.keyFile)",
+                    e.key_id
+                )))
+            }
+            (Some(e), Some(key)) if e.key_id != key.id() => {
+                return Err(BackupError::Unavailable(format!(
+                    "{name} is encrypted with key id {}, but the key given has id {}: the wrong key",
+                    e.key_id,
+                    key.id()
+                )))
+            }
+            (Some(_), Some(key)) => key
+                .open(name, &stored)
+                .map_err(|e| BackupError::corrupt(name, e))?,
+        };
+        let raw = segment::decompress(&frame).map_err(|e| BackupError::corrupt(name, e))?;
         if raw.len() as u64 != manifest.raw_bytes {
             return Err(BackupError::corrupt(
                 name,

@@ -133,13 +133,17 @@ impl ArchiverHandle {
     /// Opens the target and starts the archiver task (on the current tokio runtime).
     pub fn start(cfg: ArchiverConfig) -> Result<ArchiverHandle, BackupError> {
         let target = Target::open(&cfg.settings.target, &cfg.settings.s3)?;
+        let key = match &cfg.settings.key_file {
+            Some(path) => Some(super::ArchiveKey::from_file(path)?),
+            None => None,
+        };
         info!(target = %target, max_lag_ms = cfg.settings.max_lag_ms, "archiving committed txns and snapshots");
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         let status = Arc::new(ArchiveStatus::default());
         let (archived_tx, archived) = tokio::sync::watch::channel(-1);
         let synchronous = cfg.settings.max_lag_ms == 0;
         let archiver = Archiver {
-            archive: Archive::new(target, cfg.server_id),
+            archive: Archive::new(target, cfg.server_id).with_key(key),
             max_lag: Duration::from_millis(cfg.settings.max_lag_ms),
             committed: cfg.committed_through,
             cfg,

@@ -4,6 +4,7 @@
 //! - [`target`]: where the archive lives (`object_store`: a directory or an S3 bucket).
 //! - [`manifest`]: the layout, object names and the manifest beside each object.
 //! - [`segment`]: the bytes: Java txn log files and snapshot streams in LZ4 frames, SHA-256.
+//! - [`crypt`]: optional client-side encryption of the objects.
 //! - [`archive`]: writing objects and reading them back checked; the catalogue.
 //! - [`catalog`]: what the archive holds: chains of segments, gaps, restorable windows, plans.
 //! - [`archiver`]: the server side, shipping committed txns and new snapshots.
@@ -13,6 +14,7 @@
 pub mod archive;
 pub mod archiver;
 pub mod catalog;
+pub mod crypt;
 pub mod manifest;
 pub mod restore;
 pub mod segment;
@@ -22,6 +24,7 @@ pub mod verify;
 
 pub use archive::Archive;
 pub use catalog::Catalog;
+pub use crypt::ArchiveKey;
 pub use manifest::Manifest;
 pub use settings::BackupSettings;
 pub use target::{S3Settings, Target};

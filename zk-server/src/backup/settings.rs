@@ -18,6 +18,8 @@ pub struct BackupSettings {
     pub s3: S3Settings,
     /// `backup.maxLagMs`.
     pub max_lag_ms: u64,
+    /// `backup.encryption.keyFile`: objects are encrypted with the key it holds.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl BackupSettings {
@@ -50,6 +52,9 @@ impl BackupSettings {
             target: target.to_owned(),
             s3,
             max_lag_ms,
+            key_file: cfg
+                .property("zookeeper.backup.encryption.keyFile")
+                .map(|p| std::path::PathBuf::from(p.trim())),
         }))
     }
 }
@@ -61,7 +66,7 @@ mod tests {
     #[test]
     fn keys_are_read_from_zoo_cfg_and_not_reported_unknown() {
         let cfg = Config::parse(
-            "tickTime=2000\ndataDir=/d\nbackup.target=s3://b/p\nbackup.maxLagMs=250\nbackup.s3.endpoint=http://127.0.0.1:9000\nbackup.s3.pathStyle=true\n",
+            "tickTime=2000\ndataDir=/d\nbackup.target=s3://b/p\nbackup.maxLagMs=250\nbackup.s3.endpoint=http://127.0.0.1:9000\nbackup.s3.pathStyle=true\nbackup.encryption.keyFile=/k\n",
             "",
         )
         .unwrap();
@@ -71,6 +76,7 @@ mod tests {
         assert_eq!(s.max_lag_ms, 250);
         assert_eq!(s.s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert!(s.s3.path_style);
+        assert_eq!(s.key_file.as_deref(), Some(std::path::Path::new("/k")));
         let off = Config::parse("tickTime=2000\ndataDir=/d\n", "").unwrap();
         assert_eq!(BackupSettings::from_config(&off).unwrap(), None);
         let bad = Config::parse(

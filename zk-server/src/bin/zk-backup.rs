@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use zk_server::backup::catalog::{describe_windows, Catalog};
 use zk_server::backup::restore::{self, format_time, RestoreOptions, RestorePoint};
-use zk_server::backup::{verify, Archive, BackupError, Manifest, S3Settings, Target};
+use zk_server::backup::{verify, Archive, ArchiveKey, BackupError, Manifest, S3Settings, Target};
 use zk_server::storage::snapshot::Compression;
 
 #[derive(Parser, Debug)]
@@ -89,6 +89,9 @@ struct TargetArgs {
     /// Path-style S3 requests.
     #[arg(long)]
     s3_path_style: bool,
+    /// The key of an encrypted archive (32 raw bytes, 64 hex digits or base64).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -104,7 +107,11 @@ impl TargetArgs {
             region: self.s3_region.clone(),
             path_style: self.s3_path_style,
         };
-        Ok(Archive::new(Target::open(&self.target, &s3)?, 0))
+        let key = match &self.key_file {
+            Some(path) => Some(ArchiveKey::from_file(path)?),
+            None => None,
+        };
+        Ok(Archive::new(Target::open(&self.target, &s3)?, 0).with_key(key))
     }
 }
 
