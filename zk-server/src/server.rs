@@ -161,6 +161,7 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
                 snap_dir: snapshots.dir.clone(),
                 log_dir: snapshots.log_dir.clone(),
                 committed_through: recovered.tree.last_processed_zxid(),
+                start_active: true,
             },
         )
         .map_err(|e| RunError::Config(format!("backup.target: {e}")))?;
@@ -213,10 +214,32 @@ async fn start_member(
         members = quorum.verifier.voting_members().count(),
         "starting as an ensemble member"
     );
-    if cfg.property("zookeeper.backup.target").is_some() {
-        tracing::warn!("backup.target: ensemble members do not archive yet (standalone servers do); not archiving");
-    }
-    let purge = Some(recovery::snapshot_policy(&cfg)?).filter(|p| p.purge.is_some());
+    let mut policy = recovery::snapshot_policy(&cfg)?;
+    // Every member runs an archiver; it archives while its member leads.
+    let archiver = match crate::backup::BackupSettings::from_config(&cfg)
+        .map_err(|e| RunError::Config(e.to_string()))?
+    {
+        Some(settings) => {
+            if settings.max_lag_ms == 0 {
+                tracing::warn!("backup.maxLagMs=0: an ensemble member's replies do not wait for the archive yet (a standalone server's do); archiving within 1 ms of each commit");
+            }
+            let archiver = crate::backup::archiver::ArchiverHandle::start(
+                crate::backup::archiver::ArchiverConfig {
+                    settings,
+                    server_id: my_id,
+                    snap_dir: policy.dir.clone(),
+                    log_dir: policy.log_dir.clone(),
+                    committed_through: 0,
+                    start_active: false,
+                },
+            )
+            .map_err(|e| RunError::Config(format!("backup.target: {e}")))?;
+            policy.archiver = Some(archiver.clone());
+            Some(archiver)
+        }
+        None => None,
+    };
+    let purge = Some(policy).filter(|p| p.purge.is_some());
     let my_id_byte = u8::try_from(my_id)
         .map_err(|_| RunError::Config(format!("myid {my_id} is not in 1..=255")))?;
     let quorum_size = quorum.verifier.voting_members().count() as i64;
@@ -234,9 +257,14 @@ async fn start_member(
     )
     .await
     .map_err(RunError::Listen)?;
-    let node =
-        crate::peer::node::QuorumNode::start_with_metrics(cfg, quorum, Box::new(pipeline), metrics)
-            .await?;
+    let node = crate::peer::node::QuorumNode::start_with_archiver(
+        cfg,
+        quorum,
+        Box::new(pipeline),
+        metrics,
+        archiver,
+    )
+    .await?;
     let stop = node.stop_token();
     let stopper = handle.stopper();
     let node_task = tokio::spawn(async move {

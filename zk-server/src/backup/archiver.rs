@@ -49,6 +49,9 @@ pub struct ArchiverConfig {
     pub log_dir: PathBuf,
     /// Every txn up to this zxid is committed and durable in the local log at start.
     pub committed_through: i64,
+    /// Archive from the start (a standalone server); an ensemble member's archiver waits for
+    /// [`ArchiverHandle::activate`] (it archives only while it leads).
+    pub start_active: bool,
 }
 
 /// What the archive holds, as far as this server knows; autopurge reads it.
@@ -103,6 +106,10 @@ impl ArchiveStatus {
 enum Input {
     Committed(Vec<Arc<TxnEntry>>),
     Snapshot(PathBuf),
+    /// Archive from now on; everything up to the zxid is committed.
+    Activate(i64),
+    /// Ship what is buffered (it is committed), then archive nothing until activated again.
+    Deactivate,
     /// Ship what is buffered, then end.
     Stop,
 }
@@ -124,6 +131,8 @@ impl std::fmt::Debug for Input {
         match self {
             Input::Committed(e) => write!(f, "Committed({} txns)", e.len()),
             Input::Snapshot(p) => write!(f, "Snapshot({})", p.display()),
+            Input::Activate(z) => write!(f, "Activate({z:#x})"),
+            Input::Deactivate => f.write_str("Deactivate"),
             Input::Stop => f.write_str("Stop"),
         }
     }
@@ -146,6 +155,7 @@ impl ArchiverHandle {
             archive: Archive::new(target, cfg.server_id).with_key(key),
             max_lag: Duration::from_millis(cfg.settings.max_lag_ms),
             committed: cfg.committed_through,
+            active: cfg.start_active,
             cfg,
             status: status.clone(),
             archived_tx,
@@ -185,6 +195,21 @@ impl ArchiverHandle {
         }
     }
 
+    /// This server leads now: archive, starting after what the archive holds, knowing that
+    /// everything up to `committed_through` is committed and in the local log.
+    pub fn activate(&self, committed_through: i64) {
+        if let Err(e) = self.tx.try_send(Input::Activate(committed_through)) {
+            warn!(error = %e, "the archiver's queue is full; it is not activated");
+        }
+    }
+
+    /// This server no longer leads: what it buffered is shipped, then nothing more.
+    pub fn deactivate(&self) {
+        if let Err(e) = self.tx.try_send(Input::Deactivate) {
+            warn!(error = %e, "the archiver's queue is full; it is not deactivated");
+        }
+    }
+
     /// A snapshot file the server has written (complete and durable).
     pub fn snapshot_written(&self, path: PathBuf) {
         if let Err(e) = self.tx.try_send(Input::Snapshot(path)) {
@@ -216,6 +241,8 @@ struct Archiver {
     max_lag: Duration,
     status: Arc<ArchiveStatus>,
     archived_tx: tokio::sync::watch::Sender<i64>,
+    /// Archiving (a member only while it leads).
+    active: bool,
     /// The last zxid the archive holds; `None` until a base snapshot is there.
     archived: Option<i64>,
     /// Committed txns not archived yet, in zxid order (they may not follow `archived`: what
@@ -247,10 +274,32 @@ impl Archiver {
                 }
             };
             match input {
-                Some(Input::Committed(entries)) => self.take(entries),
-                Some(Input::Snapshot(path)) => self.snapshots.push(path),
+                Some(Input::Committed(entries)) if self.active => self.take(entries),
+                Some(Input::Snapshot(path)) if self.active => self.snapshots.push(path),
+                Some(Input::Committed(_) | Input::Snapshot(_)) => {}
+                Some(Input::Activate(committed_through)) => {
+                    info!(committed_through = %format_args!("{committed_through:#x}"), "archiving as the leader");
+                    self.active = true;
+                    self.committed = self.committed.max(committed_through);
+                    // Another server may have archived meanwhile: read where the archive is.
+                    self.archived = None;
+                }
+                Some(Input::Deactivate) => {
+                    if self.active {
+                        self.ship().await;
+                        info!("not leading: archiving stops");
+                    }
+                    self.active = false;
+                    self.archived = None;
+                    self.buffer.clear();
+                    self.oldest = None;
+                    self.snapshots.clear();
+                    self.retry_at = None;
+                }
                 Some(Input::Stop) | None => {
-                    self.ship().await;
+                    if self.active {
+                        self.ship().await;
+                    }
                     break;
                 }
             }
@@ -259,7 +308,7 @@ impl Archiver {
                 self.ship().await;
             }
         }
-        if !self.buffer.is_empty() || self.catch_up_needed() {
+        if self.active && (!self.buffer.is_empty() || self.catch_up_needed()) {
             warn!(
                 "stopping with committed txns not archived; the next start ships them from the log"
             );
@@ -269,6 +318,9 @@ impl Archiver {
     /// When shipping is due next: now when there is a base, a snapshot or a catch-up to ship,
     /// else the oldest buffered txn's deadline; never before the retry time.
     fn due(&self) -> Option<Instant> {
+        if !self.active {
+            return None;
+        }
         let now_due =
             self.archived.is_none() || !self.snapshots.is_empty() || self.catch_up_needed();
         let at = if now_due {

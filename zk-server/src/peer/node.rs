@@ -119,6 +119,18 @@ impl QuorumNode {
         pipeline: Box<dyn Pipeline>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
     ) -> Result<QuorumNode, NodeError> {
+        Self::start_with_archiver(cfg, quorum, pipeline, metrics, None).await
+    }
+
+    /// [`Self::start_with_metrics`] with a backup archiver, which archives while this member
+    /// leads.
+    pub async fn start_with_archiver(
+        cfg: Config,
+        quorum: QuorumConfig,
+        pipeline: Box<dyn Pipeline>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        archiver: Option<crate::backup::archiver::ArchiverHandle>,
+    ) -> Result<QuorumNode, NodeError> {
         let my_id = quorum
             .my_id
             .ok_or_else(|| NodeError::Config("myid file is missing".into()))?;
@@ -131,6 +143,7 @@ impl QuorumNode {
         let mut db = Database::open(&cfg)?;
         metrics.record_since(crate::metrics::SummaryKind::DbInitTime, init_started);
         db.set_metrics(metrics.clone());
+        db.archiver = archiver;
         db.set_config_node(quorum.verifier.to_config_text(), quorum.verifier.version);
         let election_cfg = ElectionNetConfig::from_quorum_config(&quorum)
             .ok_or_else(|| NodeError::Config("myid file is missing".into()))?;
@@ -278,6 +291,9 @@ impl Node {
             warn!(sid = self.my_id, "final log flush failed: {e}");
         }
         self.db.finish_snapshot();
+        if let Some(archiver) = &self.db.archiver {
+            archiver.close(Duration::from_secs(10)).await;
+        }
         if let Some(election) = self.election.take() {
             election.stop().await;
         }

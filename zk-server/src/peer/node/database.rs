@@ -70,6 +70,10 @@ pub(super) struct Database {
     snapshot_running: Option<std::thread::JoinHandle<io::Result<PathBuf>>>,
     /// Where snapshot times go (`snapshottime`).
     metrics: Arc<crate::metrics::Metrics>,
+    /// `backup.target`: it hears of commits while this member leads, and of every snapshot.
+    pub archiver: Option<crate::backup::archiver::ArchiverHandle>,
+    /// When the last snapshot started (`snapshot.intervalMs`).
+    last_snapshot: std::time::Instant,
 }
 
 impl Database {
@@ -99,6 +103,8 @@ impl Database {
             snapshot_at: snapshot_threshold(cfg.snap_count()),
             snapshot_running: None,
             metrics: crate::metrics::Metrics::new(false),
+            archiver: None,
+            last_snapshot: std::time::Instant::now(),
         };
         db.fill_committed_log(replayed);
         let lpz = db.tree().last_processed_zxid();
@@ -299,6 +305,7 @@ impl Database {
         )
         .map_err(|e| fatal("writing a snapshot", e))?;
         info!(path = %path.display(), "snapshot written");
+        self.snapshot_written(&path);
         Ok(path)
     }
 
@@ -312,12 +319,19 @@ impl Database {
         {
             let done = self.snapshot_running.take().expect("checked").join();
             match done {
-                Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
+                Ok(Ok(path)) => {
+                    info!(path = %path.display(), "snapshot written");
+                    self.snapshot_written(&path);
+                }
                 Ok(Err(e)) => return Err(fatal("writing a snapshot", e)),
                 Err(_) => return Err(NodeError::Storage("the snapshot thread panicked".into())),
             }
         }
-        if self.logged_since_snapshot < self.snapshot_at {
+        let interval_ms = self.cfg.snapshot_interval_ms();
+        let by_time = interval_ms > 0
+            && self.logged_since_snapshot > 0
+            && self.last_snapshot.elapsed() >= std::time::Duration::from_millis(interval_ms);
+        if self.logged_since_snapshot < self.snapshot_at && !by_time {
             return Ok(false);
         }
         if self.snapshot_running.is_some() {
@@ -332,11 +346,20 @@ impl Database {
         Ok(true)
     }
 
+    fn snapshot_written(&self, path: &Path) {
+        if let Some(archiver) = &self.archiver {
+            archiver.snapshot_written(path.to_owned());
+        }
+    }
+
     /// Waits for the snapshot being written, if any (a clean stop leaves it complete).
     pub(super) fn finish_snapshot(&mut self) {
         if let Some(task) = self.snapshot_running.take() {
             match task.join() {
-                Ok(Ok(path)) => info!(path = %path.display(), "snapshot written"),
+                Ok(Ok(path)) => {
+                    info!(path = %path.display(), "snapshot written");
+                    self.snapshot_written(&path);
+                }
                 Ok(Err(e)) => warn!("the last snapshot failed: {e}"),
                 Err(_) => warn!("the snapshot thread panicked"),
             }
@@ -350,6 +373,7 @@ impl Database {
             .roll()
             .map_err(|e| fatal("rolling the txn log", e))?;
         self.logged_since_snapshot = 0;
+        self.last_snapshot = std::time::Instant::now();
         self.snapshot_at = snapshot_threshold(self.cfg.snap_count());
         let (dir, compression) = (self.snap_dir.clone(), self.compression);
         let metrics = self.metrics.clone();

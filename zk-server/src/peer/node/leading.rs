@@ -93,6 +93,9 @@ impl Node {
             ended: None,
         };
         let mut result = self.run_leading(&mut role, &mut events, actions).await;
+        if let Some(archiver) = &self.db.archiver {
+            archiver.deactivate();
+        }
         if let Err(e) = role.flush.finish(&mut self.db).await {
             result = result.and(Err(e));
         }
@@ -302,6 +305,10 @@ impl Node {
                     let epoch = zxid >> 32;
                     self.election().handle().update_election_vote(epoch);
                     info!(sid = self.my_id, epoch, "LEADING: a quorum is synced");
+                    // Everything in this leader's history is committed now.
+                    if let Some(archiver) = &self.db.archiver {
+                        archiver.activate(self.db.tree().last_processed_zxid());
+                    }
                     role.requests = Some(self.serve(ServingRole::Leader, epoch, zxid));
                 }
                 Action::Commit(zxid) => {
@@ -314,8 +321,15 @@ impl Node {
                             .record_since(crate::metrics::SummaryKind::QuorumAckLatency, at);
                     }
                     let later = role.proposed.split_off(&(zxid + 1));
+                    let mut committed = Vec::new();
                     for (_, entry) in std::mem::replace(&mut role.proposed, later) {
+                        if self.db.archiver.is_some() {
+                            committed.push(entry.clone());
+                        }
                         self.db.note_committed(entry);
+                    }
+                    if let Some(archiver) = &self.db.archiver {
+                        archiver.committed(committed);
                     }
                     self.pipeline.commit_through(zxid);
                 }
