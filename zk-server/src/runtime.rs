@@ -431,13 +431,14 @@ async fn start_kind(
             ))
         })
         .collect();
+    let archiver = snapshots.as_ref().and_then(|p| p.archiver.clone());
     let admin = start_admin(
         &cfg,
         &input_tx,
         &shutdown_rx,
         ensemble,
         &metrics,
-        plain_addr,
+        (plain_addr, archiver),
     )
     .await;
     let admin_addr = admin
@@ -503,7 +504,10 @@ async fn start_admin(
     shutdown: &watch::Receiver<bool>,
     ensemble: Option<crate::admin_http::EnsembleView>,
     metrics: &std::sync::Arc<crate::metrics::Metrics>,
-    client_addr: Option<SocketAddr>,
+    (client_addr, archiver): (
+        Option<SocketAddr>,
+        Option<crate::backup::archiver::ArchiverHandle>,
+    ),
 ) -> Option<crate::admin_http::AdminServer> {
     let settings = crate::admin_http::AdminSettings::from_config(cfg);
     if !settings.enabled {
@@ -514,6 +518,7 @@ async fn start_admin(
     let started = match crate::admin_http::AdminState::new(cfg, link, ensemble, metrics.clone()) {
         Ok(mut state) => {
             state.client_addr = client_addr;
+            state.archiver = archiver;
             crate::admin_http::AdminServer::start(state, shutdown.clone()).await
         }
         Err(e) => Err(e),

@@ -478,3 +478,111 @@ async fn encrypted_archives_need_their_key() {
     wait_archived(&plain_dir, stat.czxid).await;
     assert!(found_in_files(&plain_dir, b"plaintext-marker"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_snapshots_and_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive_dir = dir.path().join("archive");
+    let server = HttpServer::start(&format!(
+        "backup.target={}\nbackup.maxLagMs=20\nsnapCount=10\nadmin.rateLimiterIntervalInMS=0\n",
+        archive_dir.display()
+    ))
+    .await;
+    let client = server.client().await;
+    client
+        .create("/r", b"0", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let mut last = 0;
+    for i in 1..=60 {
+        last = client
+            .set_data("/r", format!("{i}").as_bytes(), None)
+            .await
+            .unwrap()
+            .mzxid;
+        if i % 15 == 0 {
+            // Let the archiver ship between bursts, so there are several snapshots.
+            wait_archived(&archive_dir, last).await;
+        }
+    }
+    wait_archived(&archive_dir, last).await;
+
+    // An on-demand snapshot, to a file and into another archive.
+    let admin = server.admin().to_string();
+    let file = dir.path().join("on-demand.snap");
+    let to_file = zk_backup(&[
+        "snapshot",
+        "--server",
+        &admin,
+        "--auth",
+        "any:one",
+        "--out",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(to_file.status.success(), "{}", text(&to_file));
+    let json: serde_json::Value = serde_json::from_slice(&to_file.stdout).unwrap();
+    assert_eq!(json["zxid"], format!("{last:#x}"));
+    assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    let other = dir.path().join("other-archive");
+    let to_archive = zk_backup(&[
+        "snapshot",
+        "--server",
+        &admin,
+        "--auth",
+        "any:one",
+        "--to",
+        other.to_str().unwrap(),
+    ]);
+    assert!(to_archive.status.success(), "{}", text(&to_archive));
+    let restored = dir.path().join("from-on-demand");
+    let run = zk_backup(&[
+        "restore",
+        other.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+        "--latest",
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(read_on(&restored, "/r").await, b"60");
+    assert_eq!(
+        zk_backup(&["snapshot", "--server", &admin]).status.code(),
+        Some(2)
+    );
+    drop(client);
+    drop(server);
+
+    // Retention by count: a dry run deletes nothing; the real one leaves a sound archive
+    // whose window starts at the newest snapshot.
+    let target = archive_dir.to_str().unwrap();
+    let before = objects(&archive_dir.join("snapshots"), ".json").len();
+    assert!(before >= 3, "{before} snapshots");
+    let dry = zk_backup(&["retain", target, "--keep-count", "1", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(text(&dry).contains("would delete"), "{}", text(&dry));
+    assert_eq!(
+        objects(&archive_dir.join("snapshots"), ".json").len(),
+        before
+    );
+    let real = zk_backup(&["retain", target, "--keep-count", "1"]);
+    assert!(real.status.success(), "{}", text(&real));
+    assert_eq!(objects(&archive_dir.join("snapshots"), ".json").len(), 1);
+    let verify = zk_backup(&["verify", target]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    let latest = dir.path().join("after-retain");
+    let run = zk_backup(&[
+        "restore",
+        target,
+        "--data-dir",
+        latest.to_str().unwrap(),
+        "--latest",
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(read_on(&latest, "/r").await, b"60");
+    // A window that reaches back past every snapshot keeps everything.
+    let keep_all = zk_backup(&["retain", target, "--keep-window", "7d", "--json"]);
+    assert!(keep_all.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&keep_all.stdout).unwrap();
+    assert_eq!(json["deleted"].as_array().unwrap().len(), 0, "{json}");
+    assert_eq!(zk_backup(&["retain", target]).status.code(), Some(2));
+}

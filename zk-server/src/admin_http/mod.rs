@@ -83,6 +83,8 @@ pub struct AdminState {
     pub(crate) limits: auth::RateLimits,
     /// TLS (`admin.forceHttps`, `admin.portUnification`).
     tls: Option<listener::Tls>,
+    /// The backup archiver, which ships the `snapshot` command's snapshots too.
+    pub archiver: Option<crate::backup::archiver::ArchiverHandle>,
 }
 
 /// What the ensemble commands print from the configuration.
@@ -185,6 +187,7 @@ impl AdminState {
             system_properties: system_properties(cfg),
             metrics,
             client_addr: None,
+            archiver: None,
         })
     }
 }

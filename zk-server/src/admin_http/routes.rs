@@ -302,6 +302,9 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
             return bare(StatusCode::INTERNAL_SERVER_ERROR, COMMAND, None);
         }
     };
+    if let Some(archiver) = &state.archiver {
+        archiver.snapshot_written(path.clone());
+    }
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
         Err(e) => {

@@ -594,9 +594,20 @@ fn read_snapshot(
     time_ms: i64,
 ) -> Result<(Vec<u8>, usize, SnapshotInfo), BackupError> {
     let raw = snapshot::read_snapshot_stream(path)?;
+    snapshot_object(raw, zxid, time_ms, &path.display().to_string())
+}
+
+/// A snapshot stream as an archive object: the LZ4 frame, the stream's length and what its
+/// manifest says. The stream is parsed whole (seals checked), so a damaged one is refused.
+pub fn snapshot_object(
+    raw: Vec<u8>,
+    zxid: i64,
+    time_ms: i64,
+    name: &str,
+) -> Result<(Vec<u8>, usize, SnapshotInfo), BackupError> {
     let mut counter = NodeCounter(0);
     let trailer = zk_proto::storage::Snapshot::parse_from_reader(&raw[..], &mut counter)
-        .map_err(|e| BackupError::corrupt(&path.display().to_string(), e.to_string()))?;
+        .map_err(|e| BackupError::corrupt(name, e.to_string()))?;
     let digest = trailer.digest.and_then(|d| d.digest_value()).unwrap_or(0);
     let info = SnapshotInfo {
         zxid,

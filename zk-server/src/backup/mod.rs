@@ -10,6 +10,7 @@
 //! - [`archiver`]: the server side, shipping committed txns and new snapshots.
 //! - [`restore`]: a data directory at a zxid or a time, for zk-server and the Java server.
 //! - [`verify`]: checksums, continuity, seals and digests by replay.
+//! - [`retain`]: deleting what no restore point in a kept window needs.
 
 pub mod archive;
 pub mod archiver;
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod crypt;
 pub mod manifest;
 pub mod restore;
+pub mod retain;
 pub mod segment;
 pub mod settings;
 pub mod target;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use zk_server::backup::catalog::{describe_windows, Catalog};
 use zk_server::backup::restore::{self, format_time, RestoreOptions, RestorePoint};
+use zk_server::backup::retain;
 use zk_server::backup::{verify, Archive, ArchiveKey, BackupError, Manifest, S3Settings, Target};
 use zk_server::storage::snapshot::Compression;
 
@@ -73,12 +74,56 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Deletes what no restore point inside the kept window (or count of snapshots) needs.
+    Retain {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Keep every restore point this far back: 7d, 12h, 30m, 90s.
+        #[arg(long)]
+        keep_window: Option<String>,
+        /// Keep this many of the newest snapshots (and the logs after the oldest of them).
+        #[arg(long)]
+        keep_count: Option<usize>,
+        /// Print what would be deleted and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Takes a snapshot on a running server (its AdminServer's `snapshot` command) and saves
+    /// it to a file or into an archive.
+    Snapshot {
+        /// The AdminServer: host:port, or a URL (https://host:port).
+        #[arg(long)]
+        server: String,
+        /// `user:password` for the command's digest authentication (ALL on / is needed).
+        #[arg(long)]
+        auth: Option<String>,
+        /// Save the file as the server wrote it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Or store it in this archive (a directory, file:///dir or s3://bucket/prefix).
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
 struct TargetArgs {
     /// A directory, file:///dir or s3://bucket/prefix.
     target: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Args, Debug)]
+struct StoreArgs {
     /// An S3-compatible endpoint (MinIO, Ceph, ...); credentials come from AWS_ACCESS_KEY_ID
     /// and AWS_SECRET_ACCESS_KEY.
     #[arg(long)]
@@ -102,6 +147,12 @@ enum Format {
 
 impl TargetArgs {
     fn open(&self) -> Result<Archive, BackupError> {
+        self.store.open(&self.target)
+    }
+}
+
+impl StoreArgs {
+    fn open(&self, target: &str) -> Result<Archive, BackupError> {
         let s3 = S3Settings {
             endpoint: self.s3_endpoint.clone(),
             region: self.s3_region.clone(),
@@ -111,7 +162,7 @@ impl TargetArgs {
             Some(path) => Some(ArchiveKey::from_file(path)?),
             None => None,
         };
-        Ok(Archive::new(Target::open(&self.target, &s3)?, 0).with_key(key))
+        Ok(Archive::new(Target::open(target, &s3)?, 0).with_key(key))
     }
 }
 
@@ -132,6 +183,123 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode, BackupError> {
     match command {
+        Command::Retain {
+            target,
+            keep_window,
+            keep_count,
+            dry_run,
+            json,
+        } => {
+            let keep_window_ms = match &keep_window {
+                Some(text) => Some(retain::parse_duration_ms(text).ok_or_else(|| {
+                    BackupError::Config(format!("--keep-window {text}: expected e.g. 7d, 12h, 30m"))
+                })?),
+                None => None,
+            };
+            if keep_window_ms.is_none() && keep_count.is_none() {
+                eprintln!("zk-backup retain: give --keep-window, --keep-count or both");
+                return Ok(ExitCode::from(2));
+            }
+            let archive = target.open()?;
+            let catalog = archive.catalog().await?;
+            let policy = retain::RetainPolicy {
+                keep_window_ms,
+                keep_count,
+            };
+            let doomed = retain::plan(&catalog, policy, chrono::Utc::now().timestamp_millis());
+            let bytes: u64 = doomed.iter().map(|m| m.stored_bytes).sum();
+            if !dry_run {
+                retain::apply(&archive, &doomed).await?;
+            }
+            if json {
+                let value = serde_json::json!({
+                    "dry_run": dry_run,
+                    "deleted": doomed.iter().map(|m| &m.object).collect::<Vec<_>>(),
+                    "bytes": bytes,
+                });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).expect("serializes")
+                );
+            } else {
+                for m in &doomed {
+                    println!(
+                        "{} {}",
+                        if dry_run { "would delete" } else { "deleted" },
+                        m.object
+                    );
+                }
+                println!(
+                    "{} objects, {bytes} bytes {}",
+                    doomed.len(),
+                    if dry_run {
+                        "would be deleted (dry run)"
+                    } else {
+                        "deleted"
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Snapshot {
+            server,
+            auth,
+            out,
+            to,
+            store,
+            json,
+        } => {
+            if out.is_some() == to.is_some() {
+                eprintln!("zk-backup snapshot: give one of --out FILE or --to TARGET");
+                return Ok(ExitCode::from(2));
+            }
+            let (zxid, bytes) = download_snapshot(&server, auth.as_deref()).await?;
+            let saved = match (&out, &to) {
+                (Some(path), _) => {
+                    std::fs::write(path, &bytes)?;
+                    path.display().to_string()
+                }
+                (_, Some(target)) => {
+                    let archive = store.open(target)?;
+                    let raw =
+                        zk_server::storage::snapshot::stream_of_bytes(&bytes).map_err(|e| {
+                            BackupError::Corrupt {
+                                name: server.clone(),
+                                detail: e.to_string(),
+                            }
+                        })?;
+                    let (stored, raw_len, info) = zk_server::backup::archiver::snapshot_object(
+                        raw,
+                        zxid,
+                        chrono::Utc::now().timestamp_millis(),
+                        &server,
+                    )?;
+                    archive.put_snapshot(stored, raw_len, info).await?;
+                    format!(
+                        "{target} ({})",
+                        zk_server::backup::manifest::snapshot_name(zxid)
+                    )
+                }
+                _ => unreachable!("checked above"),
+            };
+            if json {
+                let value = serde_json::json!({
+                    "zxid": format!("{zxid:#x}"),
+                    "bytes": bytes.len(),
+                    "saved": saved,
+                });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).expect("serializes")
+                );
+            } else {
+                println!(
+                    "snapshot at {zxid:#x}, {} bytes, saved to {saved}",
+                    bytes.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::List { target, json } => {
             let archive = target.open()?;
             let catalog = archive.catalog().await?;
@@ -265,6 +433,41 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs the AdminServer's `snapshot` command; the zxid (header `last_zxid`) and the file.
+async fn download_snapshot(
+    server: &str,
+    auth: Option<&str>,
+) -> Result<(i64, Vec<u8>), BackupError> {
+    let base = if server.contains("://") {
+        server.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{server}")
+    };
+    let url = format!("{base}/commands/snapshot?streaming=true");
+    let failed = |e: String| BackupError::Unavailable(format!("{url}: {e}"));
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(auth) = auth {
+        request = request.header("Authorization", format!("digest {auth}"));
+    }
+    let response = request.send().await.map_err(|e| failed(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(failed(format!("HTTP {status}: {}", body.trim())));
+    }
+    let zxid = response
+        .headers()
+        .get("last_zxid")
+        .and_then(|v| v.to_str().ok())
+        .and_then(zk_server::backup::manifest::parse_zxid)
+        .ok_or_else(|| failed("no last_zxid header (is the snapshot command enabled?)".into()))?;
+    let bytes = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+    if bytes.is_empty() {
+        return Err(failed("an empty body (the server is not serving?)".into()));
+    }
+    Ok((zxid, bytes.to_vec()))
 }
 
 fn bar(total: u64, quiet: bool) -> indicatif::ProgressBar {

@@ -412,6 +412,25 @@ pub fn read_snapshot_stream(path: &Path) -> io::Result<Vec<u8>> {
     read_stream(file, compression)
 }
 
+/// The uncompressed stream of a whole snapshot file held in memory (the `snapshot` command's
+/// download), its container told by its first bytes.
+pub fn stream_of_bytes(bytes: &[u8]) -> io::Result<Vec<u8>> {
+    let compression = SnapshotContainer::from_magic(&bytes[..bytes.len().min(8)])
+        .map_or(Compression::None, Compression::from_container);
+    let mut out = Vec::new();
+    match compression {
+        Compression::None => out.extend_from_slice(bytes),
+        Compression::Lz4 => {
+            lz4_flex::frame::FrameDecoder::new(bytes).read_to_end(&mut out)?;
+        }
+        Compression::Gzip => {
+            flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
+        }
+        Compression::Snappy => read_snappy_java(bytes, &mut out)?,
+    }
+    Ok(out)
+}
+
 /// Rewrites every snapshot in `dir` that is not already in `to` (for example with
 /// [`Compression::None`] before moving back to a Java server). Each file is read with its seals
 /// verified and written again with the same contents (header, digest section and any 3.9
