@@ -68,6 +68,7 @@ mod sasl;
 mod sessions;
 #[cfg(test)]
 mod tests;
+pub mod virtual_tree;
 use nulls::Nulls;
 use outstanding::{NodeRef, Outstanding};
 use pipeline::*;
@@ -78,6 +79,20 @@ use reply::*;
 use roles::Forwarded;
 pub use roles::Role;
 pub use sasl::NonceSource;
+
+/// A copy of the tree in an [`Action`]; two are equal when their zxid, node count and digest
+/// are (what tests of actions compare).
+#[derive(Debug, Clone)]
+pub struct TreeImage(pub DataTree);
+
+impl PartialEq for TreeImage {
+    fn eq(&self, other: &Self) -> bool {
+        let key = |t: &DataTree| (t.last_processed_zxid(), t.node_count(), t.digest());
+        key(&self.0) == key(&other.0)
+    }
+}
+
+impl Eq for TreeImage {}
 
 /// What the runtime must do, in the order returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +111,13 @@ pub enum Action {
     Close {
         /// The connection.
         conn: ConnId,
+    },
+    /// Write a snapshot of `tree`, as of `zxid` (`create /zookeeper/snapshots/now`).
+    Snapshot {
+        /// The zxid it is named by.
+        zxid: i64,
+        /// The tree as of that zxid (an O(1) copy).
+        tree: TreeImage,
     },
     /// A learner's client request for the leader (`quorum::learner::Learner::forward`): a
     /// write, createSession, closeSession or sync, with the client's ids.
@@ -153,6 +175,8 @@ pub struct CoreConfig {
     pub sasl: crate::sasl::SaslConfig,
     /// The server's metrics registry (request latencies, commits, sessions expired).
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Backups are configured (`backup.target`): `/zookeeper` lists its virtual folders.
+    pub backups_listed: bool,
 }
 
 impl Default for CoreConfig {
@@ -173,6 +197,7 @@ impl Default for CoreConfig {
             providers: acl::Providers::default(),
             sasl: crate::sasl::SaslConfig::default(),
             metrics: crate::metrics::Metrics::new(false),
+            backups_listed: false,
         }
     }
 }
@@ -339,6 +364,8 @@ pub struct ServerCore {
     /// On a learner, while a client request is served: its opcode and body as sent, which
     /// go to the leader if serving it proposes a txn.
     forwarding: Option<(OpCode, Bytes)>,
+    /// `/zookeeper/snapshots` and `/zookeeper/backups`.
+    virtual_tree: virtual_tree::VirtualTree,
 }
 
 impl std::fmt::Debug for ServerCore {
@@ -356,6 +383,7 @@ impl ServerCore {
     /// from `now_ms` (monotonic). New session ids start from `id_clock_ms`, a clock reading that
     /// differs between runs (Java uses nanoTime) so ids of a restarted server do not repeat.
     pub fn new(config: CoreConfig, tree: DataTree, now_ms: u64, id_clock_ms: u64) -> Self {
+        let backups_listed = config.backups_listed;
         let mut sessions = SessionTracker::new(config.server_id, config.tick_ms, id_clock_ms);
         for (&id, &timeout) in tree.sessions() {
             sessions.add(id, timeout.max(0) as u32, now_ms);
@@ -387,6 +415,10 @@ impl ServerCore {
             touched: HashMap::new(),
             revalidating: HashMap::new(),
             forwarding: None,
+            virtual_tree: virtual_tree::VirtualTree {
+                listed: backups_listed,
+                ..virtual_tree::VirtualTree::default()
+            },
         }
     }
 

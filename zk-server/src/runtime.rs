@@ -27,6 +27,7 @@ use crate::tree::DataTree;
 use crate::watch::ConnId;
 
 mod member;
+mod virtual_view;
 pub use member::CorePipeline;
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -70,6 +71,8 @@ enum Input {
     },
     /// A question of the AdminServer.
     Admin(crate::admin_http::AdminCall),
+    /// What `/zookeeper/snapshots` and `/zookeeper/backups` hold now.
+    VirtualTree(crate::core::virtual_tree::VirtualTree),
 }
 
 /// What a connection's writer receives.
@@ -183,6 +186,9 @@ pub fn core_config(cfg: &Config) -> CoreConfig {
         providers: crate::acl::Providers::from_config(cfg),
         sasl: crate::sasl::SaslConfig::default(),
         metrics: crate::metrics::Metrics::for_config(cfg),
+        backups_listed: cfg
+            .property("zookeeper.backup.target")
+            .is_some_and(|t| !t.trim().is_empty()),
     }
 }
 
@@ -322,6 +328,24 @@ async fn start_kind(
     admin.conf.client_port = plain_addr.map_or(-1, |a| i32::from(a.port()));
     admin.conf.secure_client_port = secure_addr.map_or(-1, |a| i32::from(a.port()));
     admin.metrics = metrics.clone();
+    let policy_archiver = |p: &Option<SnapshotPolicy>| p.as_ref().and_then(|p| p.archiver.clone());
+    let archiver = match &kind {
+        Kind::Standalone { snapshots, .. } => policy_archiver(snapshots),
+        Kind::Member { purge, .. } => policy_archiver(purge),
+    };
+    let sink = virtual_view::SnapshotSink {
+        dir: cfg.data_dir.join("version-2"),
+        compression: crate::storage::snapshot::Compression::from_config(cfg.snapshot_compression())
+            .unwrap_or_default(),
+        metrics: metrics.clone(),
+        archiver: archiver.clone(),
+    };
+    virtual_view::spawn_refresh(
+        sink.dir.clone(),
+        archiver,
+        input_tx.clone(),
+        shutdown_rx.clone(),
+    );
     let (snapshots, run): (Option<SnapshotPolicy>, BoxFuture<std::io::Result<()>>) = match kind {
         Kind::Standalone {
             tree,
@@ -330,7 +354,14 @@ async fn start_kind(
         } => {
             let mut core = ServerCore::new(core_cfg, tree, 0, wall_ms() as u64);
             core.set_sasl_nonce_source(Box::new(sasl_nonce));
-            let run = run_core(core, log, input_rx, started, admin, snapshots.clone());
+            let run = run_core(
+                core,
+                log,
+                input_rx,
+                started,
+                admin,
+                (snapshots.clone(), sink),
+            );
             (snapshots, Box::pin(run))
         }
         Kind::Member {
@@ -340,8 +371,15 @@ async fn start_kind(
             info,
         } => {
             core_cfg.server_id = my_id;
-            let run =
-                member::run_member_core(core_cfg, input_rx, node, started, admin, sasl_nonce, info);
+            let run = member::run_member_core(
+                core_cfg,
+                input_rx,
+                node,
+                started,
+                admin,
+                sasl_nonce,
+                (info, sink),
+            );
             (purge, Box::pin(run))
         }
     };
@@ -595,7 +633,7 @@ async fn run_core(
     mut inputs: mpsc::Receiver<Input>,
     started: Instant,
     mut admin: crate::fourlw::AdminContext,
-    snapshots: Option<SnapshotPolicy>,
+    (snapshots, sink): (Option<SnapshotPolicy>, virtual_view::SnapshotSink),
 ) -> std::io::Result<()> {
     let mut outs: Outs = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
@@ -712,6 +750,7 @@ async fn run_core(
                 snapshot_at = Some(snapshot_threshold(policy.snap_count));
             }
         }
+        sink.take_requested(&mut sends);
         deliver(&mut outs, sends);
     }
     if let Some(h) = snapshot_running.take() {
@@ -791,6 +830,10 @@ fn client_input(
             crate::fourlw::admin_call(core, admin, call, now_ms, wall_ms());
             Vec::new()
         }
+        Input::VirtualTree(tree) => {
+            core.set_virtual_tree(tree);
+            Vec::new()
+        }
     }
 }
 
@@ -799,7 +842,10 @@ fn deliver(outs: &mut Outs, sends: Vec<Action>) {
     for action in sends {
         match action {
             // Routed before delivery: to the local log, or to the node.
-            Action::Log(_) | Action::Forward { .. } | Action::Revalidate { .. } => {
+            Action::Log(_)
+            | Action::Forward { .. }
+            | Action::Revalidate { .. }
+            | Action::Snapshot { .. } => {
                 debug_assert!(false, "{action:?} reached delivery");
             }
             Action::Send { conn, payload } => {

@@ -239,7 +239,8 @@ async fn start_member(
         }
         None => None,
     };
-    let purge = Some(policy).filter(|p| p.purge.is_some());
+    // Autopurge runs when the policy says so; the runtime also finds the archiver in it.
+    let purge = Some(policy);
     let my_id_byte = u8::try_from(my_id)
         .map_err(|_| RunError::Config(format!("myid {my_id} is not in 1..=255")))?;
     let quorum_size = quorum.verifier.voting_members().count() as i64;

@@ -118,6 +118,8 @@ enum Input {
 #[derive(Debug, Clone)]
 pub struct ArchiverHandle {
     tx: mpsc::Sender<Input>,
+    /// The archive (for reading its catalogue).
+    archive: Archive,
     status: Arc<ArchiveStatus>,
     /// The last archived zxid, as it moves (-1 before the archive was read).
     archived: tokio::sync::watch::Receiver<i64>,
@@ -167,14 +169,21 @@ impl ArchiverHandle {
             snapshots: Vec::new(),
             last_txn: None,
         };
+        let archive = archiver.archive.clone();
         let task = tokio::spawn(archiver.run(rx));
         Ok(ArchiverHandle {
             tx,
+            archive,
             status,
             archived,
             synchronous,
             task: Arc::new(Mutex::new(Some(task))),
         })
+    }
+
+    /// The archive it writes.
+    pub fn archive(&self) -> &Archive {
+        &self.archive
     }
 
     /// Whether replies must wait until the archive holds their txns (`backup.maxLagMs=0`).

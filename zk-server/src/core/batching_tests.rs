@@ -126,7 +126,10 @@ fn run(ops: &[(ConnId, i32, Op, bool)]) -> (Run, Vec<(ConnId, i32)>) {
     let mut note = |actions: Vec<Action>, logged: &mut Vec<TxnEntry>| {
         for s in seen(&actions, &[]) {
             let conn = match &s {
-                Seen::Log { .. } | Seen::Forward { .. } | Seen::Revalidate { .. } => continue,
+                Seen::Log { .. }
+                | Seen::Forward { .. }
+                | Seen::Revalidate { .. }
+                | Seen::Snapshot { .. } => continue,
                 Seen::Reply { xid, .. } if reads.contains(xid) => continue,
                 Seen::Reply { conn, .. }
                 | Seen::Event { conn, .. }

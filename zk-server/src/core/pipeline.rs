@@ -582,6 +582,9 @@ impl ServerCore {
                 drop(c);
                 self.sasl(conn, xid, r.token.as_deref().unwrap_or_default(), out)
             }
+            body if virtual_tree::is_snapshot_now(&body) => {
+                self.snapshot_now(conn, &c, xid, body, out, wall_ms)
+            }
             body if body.op().is_write() => {
                 self.write(conn, &c, xid, body, Nulls::NONE, out, wall_ms)
             }
@@ -615,6 +618,9 @@ impl ServerCore {
             // Only the container sweep deletes containers; a client asking for it would bypass
             // every ACL. Java fails it in prep, so it still takes a zxid.
             RequestBody::DeleteContainer(_) => (op, Err(ErrorCode::BadArguments)),
+            other if virtual_tree::write_error(other).is_some() => {
+                (op, Err(virtual_tree::write_error(other).expect("checked")))
+            }
             other => (op, prep.prep(c, other)),
         };
         let txn = txn.and_then(|txn| self.check_txn_size(c.session_id, xid, txn));
@@ -662,6 +668,10 @@ impl ServerCore {
 /// Java answers outside the pipeline. Anything else waits, so replies keep request order.
 pub(super) fn overtakes(request: &ClientRequest) -> bool {
     match request {
+        // The snapshot create is answered without a txn: it waits like a read.
+        ClientRequest::Decoded {
+            body, nulls: None, ..
+        } if virtual_tree::is_snapshot_now(body) => false,
         ClientRequest::Decoded {
             body, nulls: None, ..
         } => body.op().is_write() || matches!(body.op(), OpCode::Auth | OpCode::Sasl),

@@ -22,6 +22,13 @@ impl ServerCore {
         out: &mut Vec<Action>,
     ) {
         let last = self.last_zxid;
+        if let Some(result) = self.virtual_read(conn, &body) {
+            match result {
+                Ok(body) => self.reply(out, conn, xid, last, ErrorCode::Ok, body),
+                Err(code) => self.reply(out, conn, xid, last, code, None),
+            }
+            return;
+        }
         let result: Result<Option<ResponseBody>, ErrorCode> = match body {
             RequestBody::Exists(r) => {
                 if r.watch {
@@ -32,7 +39,7 @@ impl ServerCore {
                         self.local_metrics.read(&r.path, 0);
                         Ok(Some(ResponseBody::Exists(
                             zk_proto::proto::ExistsResponse {
-                                stat: self.tree.client_stat(n),
+                                stat: self.listed_stat(&r.path, self.tree.client_stat(n)),
                             },
                         )))
                     }
@@ -214,7 +221,10 @@ impl ServerCore {
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
         let bytes = n.data.as_ref().map_or(0, |d| d.len());
         self.local_metrics.read(path, bytes);
-        Ok((n.data.clone(), self.tree.client_stat(n)))
+        Ok((
+            n.data.clone(),
+            self.listed_stat(path, self.tree.client_stat(n)),
+        ))
     }
 
     pub(super) fn get_children(
@@ -224,10 +234,21 @@ impl ServerCore {
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
         let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_acl(c, &self.tree.acl(n), perms::READ)?;
-        let children: Vec<String> = n.children().map(str::to_owned).collect();
+        let mut children: Vec<String> = n.children().map(str::to_owned).collect();
+        if path == "/zookeeper" && self.virtual_tree.listed {
+            children.extend(["snapshots".to_owned(), "backups".to_owned()]);
+        }
         let bytes = children.iter().map(String::len).sum();
         self.local_metrics.read(path, bytes);
-        Ok((children, self.tree.client_stat(n)))
+        Ok((children, self.listed_stat(path, self.tree.client_stat(n))))
+    }
+
+    /// `/zookeeper`'s Stat counts the virtual folders it lists.
+    pub(super) fn listed_stat(&self, path: &str, mut stat: Stat) -> Stat {
+        if path == "/zookeeper" && self.virtual_tree.listed {
+            stat.num_children += 2;
+        }
+        stat
     }
 }
 

@@ -48,6 +48,10 @@ pub(super) enum Seen {
     Revalidate {
         session: i64,
     },
+    /// A snapshot to write.
+    Snapshot {
+        zxid: i64,
+    },
 }
 
 /// Decodes the actions; connections in `connecting` get their next frame read as a
@@ -71,6 +75,7 @@ pub(super) fn seen(actions: &[Action], connecting: &[ConnId]) -> Vec<Seen> {
             Action::Revalidate { session_id, .. } => Seen::Revalidate {
                 session: *session_id,
             },
+            Action::Snapshot { zxid, .. } => Seen::Snapshot { zxid: *zxid },
             Action::Send { conn, payload } => {
                 let bytes = payload.to_bytes();
                 if connecting.contains(conn) && !answered.contains(conn) {

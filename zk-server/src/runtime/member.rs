@@ -163,7 +163,7 @@ pub(super) async fn run_member_core(
     started: std::time::Instant,
     mut admin: AdminContext,
     sasl_nonce: fn() -> String,
-    info: MemberInfo,
+    (info, sink): (MemberInfo, super::virtual_view::SnapshotSink),
 ) -> std::io::Result<()> {
     let mut outs: Outs = Outs::new();
     let now_ms = || started.elapsed().as_millis() as u64;
@@ -207,7 +207,8 @@ pub(super) async fn run_member_core(
         if let Some(s) = serving.as_mut() {
             s.core.flush_metrics();
         }
-        let sends = route(&mut serving, actions);
+        let mut sends = route(&mut serving, actions);
+        sink.take_requested(&mut sends);
         deliver(&mut outs, sends);
     }
     Ok(())
@@ -229,7 +230,10 @@ fn not_serving(input: Input, admin: &mut AdminContext) {
         }
         Input::Admin(call) => crate::fourlw::admin_call_not_serving(admin, call),
         // A request of a connection that was closed when serving stopped, or a tick.
-        Input::Request { .. } | Input::Closed { .. } | Input::Tick { .. } => {}
+        Input::Request { .. }
+        | Input::Closed { .. }
+        | Input::Tick { .. }
+        | Input::VirtualTree(_) => {}
     }
 }
 
