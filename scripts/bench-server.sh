@@ -14,7 +14,9 @@
 # here by openssl, Java with its NettyServerCnxnFactory), BASE_SERVER (a zk-server binary of
 # an earlier commit, measured too on the plain port as "zk-rs-base", to show a regression in
 # the same run), KINDS ("java zk-rs"; also "zk-rs-prom": this zk-server with Prometheus'
-# /metrics on and scraped every second during the run, to measure what metrics cost),
+# /metrics on and scraped every second during the run, to measure what metrics cost;
+# "zk-rs-archive": archiving to a directory with the default backup.maxLagMs=1000;
+# "zk-rs-archive-sync": the same with backup.maxLagMs=0, replies waiting for the archive),
 # ZK_JARS_DIR (/usr/share/java), OUT (target/bench-server).
 set -euo pipefail
 
@@ -116,6 +118,11 @@ metricsProvider.httpHost=127.0.0.1
 metricsProvider.httpPort=$metrics_port
 CFG
     fi
+    if [[ $kind == zk-rs-archive ]]; then
+        echo "backup.target=$dir/archive" >>"$dir/zoo.cfg"
+    elif [[ $kind == zk-rs-archive-sync ]]; then
+        printf 'backup.target=%s\nbackup.maxLagMs=0\n' "$dir/archive" >>"$dir/zoo.cfg"
+    fi
     if [[ $kind == java ]]; then
         java -Xms512m -Xmx1g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
             -cp "$ZK_JAVA_CP" \
@@ -173,8 +180,8 @@ rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     f = dict(re.findall(r"(\w+)=(\S+)", line))
     rows[(f["op"], int(f["in_flight"]), f["server"], f.get("transport", "plain"))].append(f)
-print(f"{'op':8}{'inflight':>9}{'server':>11}{'transport':>10}{'ops/s':>11}{'p50':>8}{'p99':>8}{'p999':>8}")
+print(f"{'op':8}{'inflight':>9}{'server':>20}{'transport':>10}{'ops/s':>11}{'p50':>8}{'p99':>8}{'p999':>8}")
 for (op, inflight, server, transport), fs in sorted(rows.items()):
     med = lambda k: statistics.median(float(x[k]) for x in fs)
-    print(f"{op:8}{inflight:>9}{server:>11}{transport:>10}{med('ops_per_s'):>11.0f}{med('p50_us'):>8.0f}{med('p99_us'):>8.0f}{med('p999_us'):>8.0f}")
+    print(f"{op:8}{inflight:>9}{server:>20}{transport:>10}{med('ops_per_s'):>11.0f}{med('p50_us'):>8.0f}{med('p99_us'):>8.0f}{med('p999_us'):>8.0f}")
 PY

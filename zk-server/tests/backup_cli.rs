@@ -172,6 +172,28 @@ async fn list_verify_restore_and_damage() {
     assert!(forced.status.success(), "{}", text(&forced));
     assert_eq!(read_on(&restored, "/k").await, b"v60");
 
+    // A subtree as it was at a zxid, with each node's Stat.
+    let export = zk_backup(&[
+        "export",
+        target,
+        "--zxid",
+        &middle_hex,
+        "--path",
+        "/k",
+        "--out",
+        "-",
+    ]);
+    assert!(export.status.success(), "{}", text(&export));
+    let json: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(json["format"], "zk-rs-export/1");
+    assert_eq!(json["nodes"][0]["path"], "/k");
+    assert_eq!(json["nodes"][0]["data"], "djMw", "base64 of v30");
+    assert_eq!(json["nodes"][0]["stat"]["version"], 30);
+    let missing = zk_backup(&[
+        "export", target, "--latest", "--path", "/nope", "--out", "-",
+    ]);
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+
     // Usage errors exit with 2.
     assert_eq!(
         zk_backup(&["restore", target, "--data-dir", "/nowhere"])

@@ -29,8 +29,8 @@ use crate::storage::{snapshot, txnlog};
 
 /// Txns per segment at most (a catch-up after a long outage is shipped in pieces).
 const SEGMENT_MAX_TXNS: usize = 50_000;
-/// Batches the runtime may queue before the archiver falls back to reading the log files.
-const QUEUE_BATCHES: usize = 4096;
+/// Messages (snapshots, leadership) the runtime may queue.
+const QUEUE_MESSAGES: usize = 1024;
 /// Txns held in memory while the store fails; beyond, they are read back from the log later.
 const BUFFER_MAX_TXNS: usize = 1_000_000;
 /// The longest wait between attempts while the store fails.
@@ -104,7 +104,6 @@ impl ArchiveStatus {
 }
 
 enum Input {
-    Committed(Vec<Arc<TxnEntry>>),
     Snapshot(PathBuf),
     /// Archive from now on; everything up to the zxid is committed.
     Activate(i64),
@@ -118,6 +117,11 @@ enum Input {
 #[derive(Debug, Clone)]
 pub struct ArchiverHandle {
     tx: mpsc::Sender<Input>,
+    /// Committed txns handed over and not taken by the archiver yet: appending is a lock and
+    /// a copy of pointers, and the archiver is woken only when this was empty (or, with
+    /// `maxLagMs=0`, every time), not for every commit.
+    pending: Arc<Mutex<Vec<Arc<TxnEntry>>>>,
+    wake: Arc<tokio::sync::Notify>,
     /// The archive (for reading its catalogue).
     archive: Archive,
     status: Arc<ArchiveStatus>,
@@ -131,7 +135,6 @@ pub struct ArchiverHandle {
 impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Input::Committed(e) => write!(f, "Committed({} txns)", e.len()),
             Input::Snapshot(p) => write!(f, "Snapshot({})", p.display()),
             Input::Activate(z) => write!(f, "Activate({z:#x})"),
             Input::Deactivate => f.write_str("Deactivate"),
@@ -149,7 +152,9 @@ impl ArchiverHandle {
             None => None,
         };
         info!(target = %target, max_lag_ms = cfg.settings.max_lag_ms, "archiving committed txns and snapshots");
-        let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
+        let (tx, rx) = mpsc::channel(QUEUE_MESSAGES);
+        let pending: Arc<Mutex<Vec<Arc<TxnEntry>>>> = Arc::default();
+        let wake = Arc::new(tokio::sync::Notify::new());
         let status = Arc::new(ArchiveStatus::default());
         let (archived_tx, archived) = tokio::sync::watch::channel(-1);
         let synchronous = cfg.settings.max_lag_ms == 0;
@@ -161,6 +166,8 @@ impl ArchiverHandle {
             cfg,
             status: status.clone(),
             archived_tx,
+            pending: pending.clone(),
+            wake: wake.clone(),
             archived: None,
             buffer: Vec::new(),
             oldest: None,
@@ -173,6 +180,8 @@ impl ArchiverHandle {
         let task = tokio::spawn(archiver.run(rx));
         Ok(ArchiverHandle {
             tx,
+            pending,
+            wake,
             archive,
             status,
             archived,
@@ -199,8 +208,21 @@ impl ArchiverHandle {
     /// Txns now committed and durable, in zxid order. Never waits: when the queue is full the
     /// archiver reads them back from the log files later.
     pub fn committed(&self, entries: Vec<Arc<TxnEntry>>) {
-        if !entries.is_empty() {
-            let _ = self.tx.try_send(Input::Committed(entries));
+        if entries.is_empty() {
+            return;
+        }
+        let was_empty = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let was_empty = pending.is_empty();
+            if pending.len() + entries.len() > BUFFER_MAX_TXNS {
+                // The archiver is stuck on the store; the log files hold these.
+                pending.clear();
+            }
+            pending.extend(entries);
+            was_empty
+        };
+        if was_empty || self.synchronous {
+            self.wake.notify_one();
         }
     }
 
@@ -250,6 +272,9 @@ struct Archiver {
     max_lag: Duration,
     status: Arc<ArchiveStatus>,
     archived_tx: tokio::sync::watch::Sender<i64>,
+    /// Committed txns handed over ([`ArchiverHandle::committed`]).
+    pending: Arc<Mutex<Vec<Arc<TxnEntry>>>>,
+    wake: Arc<tokio::sync::Notify>,
     /// Archiving (a member only while it leads).
     active: bool,
     /// The last zxid the archive holds; `None` until a base snapshot is there.
@@ -272,20 +297,28 @@ struct Archiver {
 
 impl Archiver {
     async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
+        let wake = self.wake.clone();
         loop {
             let due = self.due();
             let input = tokio::select! {
                 biased;
                 input = rx.recv() => input,
+                () = wake.notified() => {
+                    // The lag clock starts at the first txn handed over; the txns stay where
+                    // they are until shipped, so the runtime does not wake this task again.
+                    if self.active {
+                        self.oldest.get_or_insert_with(Instant::now);
+                    }
+                    continue;
+                }
                 _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     self.ship().await;
                     continue;
                 }
             };
             match input {
-                Some(Input::Committed(entries)) if self.active => self.take(entries),
                 Some(Input::Snapshot(path)) if self.active => self.snapshots.push(path),
-                Some(Input::Committed(_) | Input::Snapshot(_)) => {}
+                Some(Input::Snapshot(_)) => {}
                 Some(Input::Activate(committed_through)) => {
                     info!(committed_through = %format_args!("{committed_through:#x}"), "archiving as the leader");
                     self.active = true;
@@ -354,6 +387,14 @@ impl Archiver {
         }
     }
 
+    /// Moves the handed-over txns into the buffer (dropped while not archiving).
+    fn take_pending(&mut self) {
+        let entries = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if self.active {
+            self.take(entries);
+        }
+    }
+
     fn take(&mut self, entries: Vec<Arc<TxnEntry>>) {
         for entry in entries {
             let zxid = entry.header.zxid;
@@ -391,6 +432,7 @@ impl Archiver {
 
     /// Ships what is due; on a failure, leaves the rest for the retry.
     async fn ship(&mut self) {
+        self.take_pending();
         if self.archived.is_none() {
             if let Err(e) = self.resume().await {
                 return self.failed("(reading the archive)", &e);

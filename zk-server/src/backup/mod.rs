@@ -11,11 +11,13 @@
 //! - [`restore`]: a data directory at a zxid or a time, for zk-server and the Java server.
 //! - [`verify`]: checksums, continuity, seals and digests by replay.
 //! - [`retain`]: deleting what no restore point in a kept window needs.
+//! - [`export`]: a subtree at a restore point, as JSON.
 
 pub mod archive;
 pub mod archiver;
 pub mod catalog;
 pub mod crypt;
+pub mod export;
 pub mod manifest;
 pub mod restore;
 pub mod retain;

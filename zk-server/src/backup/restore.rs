@@ -224,35 +224,8 @@ pub async fn restore(
 ) -> Result<RestoreReport, BackupError> {
     let dir = options.data_dir.join("version-2");
     prepare_dir(&dir, options.force)?;
-    let snapshot = &plan.plan.snapshot;
-    let raw = archive.fetch(snapshot).await?;
-    progress(snapshot);
-    let mut tree = tree_from_stream(&raw, &snapshot.object)?;
-    tree.set_last_processed_zxid(snapshot.first_zxid);
-    drop(raw);
     let mut report = RestoreReport::default();
-    for segment in &plan.plan.segments {
-        for entry in archive.fetch_segment(segment).await? {
-            let zxid = entry.header.zxid;
-            if zxid <= tree.last_processed_zxid() || zxid > plan.plan.zxid {
-                continue;
-            }
-            tree.apply(&entry.header, &entry.txn);
-            report.txns_replayed += 1;
-            if entry.digest.is_some_and(|d| d.tree_digest != tree.digest()) {
-                report.digest_mismatches += 1;
-                tracing::warn!(zxid = %format_args!("{zxid:#x}"), "the tree's digest after this txn differs from the one recorded");
-            }
-        }
-        progress(segment);
-    }
-    if tree.last_processed_zxid() != plan.plan.zxid {
-        return Err(BackupError::Unavailable(format!(
-            "the archive ends at {:#x}, before {:#x}",
-            tree.last_processed_zxid(),
-            plan.plan.zxid
-        )));
-    }
+    let mut tree = build_tree(archive, &plan.plan, &mut report, progress).await?;
     if !options.keep_sessions {
         let sessions: Vec<i64> = tree.sessions().keys().copied().collect();
         let nodes_before = tree.node_count();
@@ -280,6 +253,45 @@ pub async fn restore(
     report.nodes = tree.node_count() as u64;
     report.snapshot = written.display().to_string();
     Ok(report)
+}
+
+/// The tree exactly at `plan.zxid`: the plan's snapshot with its segments' txns applied up to
+/// it, each txn's recorded digest compared (mismatches counted in `report`).
+pub async fn build_tree(
+    archive: &Archive,
+    plan: &Plan,
+    report: &mut RestoreReport,
+    progress: &mut dyn FnMut(&Manifest),
+) -> Result<DataTree, BackupError> {
+    let snapshot = &plan.snapshot;
+    let raw = archive.fetch(snapshot).await?;
+    progress(snapshot);
+    let mut tree = tree_from_stream(&raw, &snapshot.object)?;
+    tree.set_last_processed_zxid(snapshot.first_zxid);
+    drop(raw);
+    for segment in &plan.segments {
+        for entry in archive.fetch_segment(segment).await? {
+            let zxid = entry.header.zxid;
+            if zxid <= tree.last_processed_zxid() || zxid > plan.zxid {
+                continue;
+            }
+            tree.apply(&entry.header, &entry.txn);
+            report.txns_replayed += 1;
+            if entry.digest.is_some_and(|d| d.tree_digest != tree.digest()) {
+                report.digest_mismatches += 1;
+                tracing::warn!(zxid = %format_args!("{zxid:#x}"), "the tree's digest after this txn differs from the one recorded");
+            }
+        }
+        progress(segment);
+    }
+    if tree.last_processed_zxid() != plan.zxid {
+        return Err(BackupError::Unavailable(format!(
+            "the archive ends at {:#x}, before {:#x}",
+            tree.last_processed_zxid(),
+            plan.zxid
+        )));
+    }
+    Ok(tree)
 }
 
 /// The tree of a snapshot stream, every seal checked.

@@ -74,6 +74,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes a subtree as it was at a point (data, ACL, Stat of every node) as JSON.
+    Export {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The last archived txn.
+        #[arg(long, group = "point")]
+        latest: bool,
+        /// The state right after this zxid (0x hex or decimal).
+        #[arg(long, group = "point")]
+        zxid: Option<String>,
+        /// The state at this time (RFC 3339).
+        #[arg(long, group = "point")]
+        time: Option<String>,
+        /// The subtree's root.
+        #[arg(long)]
+        path: String,
+        /// Where to write it (`-`: standard output).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Deletes what no restore point inside the kept window (or count of snapshots) needs.
     Retain {
         #[command(flatten)]
@@ -183,6 +203,45 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode, BackupError> {
     match command {
+        Command::Export {
+            target,
+            latest,
+            zxid,
+            time,
+            path,
+            out,
+        } => {
+            let Some(point) = restore_point(latest, zxid, time)? else {
+                eprintln!("zk-backup export: give one of --latest, --zxid or --time");
+                return Ok(ExitCode::from(2));
+            };
+            let archive = target.open()?;
+            let catalog = archive.catalog().await?;
+            let plan = restore::plan(&archive, &catalog, point).await?;
+            let mut report = restore::RestoreReport::default();
+            let bar = bar(plan.stored_bytes(), out.as_os_str() == "-");
+            let tree =
+                restore::build_tree(&archive, &plan.plan, &mut report, &mut |m: &Manifest| {
+                    bar.inc(m.stored_bytes)
+                })
+                .await?;
+            bar.finish_and_clear();
+            let export = zk_server::backup::export::export(&tree, &path)?;
+            let json = serde_json::to_vec_pretty(&export).expect("serializes");
+            if out.as_os_str() == "-" {
+                use std::io::Write;
+                std::io::stdout().write_all(&json)?;
+            } else {
+                std::fs::write(&out, &json)?;
+                println!(
+                    "exported {} nodes under {path} at {:#x} to {}",
+                    export.nodes.len(),
+                    plan.plan.zxid,
+                    out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Retain {
             target,
             keep_window,
@@ -358,17 +417,9 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
             format,
             json,
         } => {
-            let point = match (latest, zxid, time) {
-                (true, None, None) => RestorePoint::Latest,
-                (false, Some(z), None) => RestorePoint::Zxid(
-                    zk_server::backup::manifest::parse_zxid(&z)
-                        .ok_or_else(|| BackupError::Config(format!("--zxid {z}: not a zxid")))?,
-                ),
-                (false, None, Some(t)) => RestorePoint::Time(parse_time(&t)?),
-                _ => {
-                    eprintln!("zk-backup restore: give one of --latest, --zxid or --time");
-                    return Ok(ExitCode::from(2));
-                }
+            let Some(point) = restore_point(latest, zxid, time)? else {
+                eprintln!("zk-backup restore: give one of --latest, --zxid or --time");
+                return Ok(ExitCode::from(2));
             };
             let archive = target.open()?;
             let catalog = archive.catalog().await?;
@@ -482,6 +533,23 @@ fn bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
         .expect("a valid template"),
     );
     bar
+}
+
+/// The point `--latest`, `--zxid` or `--time` names; `None` unless exactly one is given.
+fn restore_point(
+    latest: bool,
+    zxid: Option<String>,
+    time: Option<String>,
+) -> Result<Option<RestorePoint>, BackupError> {
+    Ok(match (latest, zxid, time) {
+        (true, None, None) => Some(RestorePoint::Latest),
+        (false, Some(z), None) => Some(RestorePoint::Zxid(
+            zk_server::backup::manifest::parse_zxid(&z)
+                .ok_or_else(|| BackupError::Config(format!("--zxid {z}: not a zxid")))?,
+        )),
+        (false, None, Some(t)) => Some(RestorePoint::Time(parse_time(&t)?)),
+        _ => None,
+    })
 }
 
 fn parse_time(text: &str) -> Result<i64, BackupError> {
