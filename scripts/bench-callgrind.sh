@@ -13,7 +13,8 @@
 #   RESULT label=<label> op=get ir_per_op=11138
 #
 # Environment: OPS ("get set"), IN_FLIGHT (64), SHORT (4), LONG (16), EXTRA_CFG (zoo.cfg lines
-# added, e.g. the metricsProvider.* lines), SCRAPE (a URL curl fetches every second meanwhile).
+# added, e.g. the metricsProvider.* lines; `{dir}` stands for the run's own directory, e.g.
+# `backup.target={dir}/archive`), SCRAPE (a URL curl fetches every second meanwhile).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,7 +46,7 @@ clientPortAddress=127.0.0.1
 forceSync=no
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr
-$EXTRA_CFG
+${EXTRA_CFG//\{dir\}/$dir}
 CFG
     RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
         "$BIN" "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
