@@ -59,6 +59,18 @@ async fn read_on(data_dir: &Path, path: &str) -> Vec<u8> {
     data.to_vec()
 }
 
+/// A server archiving to `archive_dir` every 50 ms at most, with `extra` zoo.cfg lines, and a
+/// session on it.
+async fn archiving(archive_dir: &Path, extra: &str) -> (HttpServer, zk_client::Client) {
+    let server = HttpServer::start(&format!(
+        "backup.target={}\nbackup.maxLagMs=50\n{extra}",
+        archive_dir.display()
+    ))
+    .await;
+    let client = server.client().await;
+    (server, client)
+}
+
 fn objects(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
     let mut out: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -73,12 +85,7 @@ fn objects(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
 async fn list_verify_restore_and_damage() {
     let dir = tempfile::tempdir().unwrap();
     let archive_dir = dir.path().join("archive");
-    let server = HttpServer::start(&format!(
-        "backup.target={}\nbackup.maxLagMs=50\nsnapCount=20\n",
-        archive_dir.display()
-    ))
-    .await;
-    let client = server.client().await;
+    let (server, client) = archiving(&archive_dir, "snapCount=20\n").await;
     client
         .create("/k", b"v0", &CreateOptions::persistent())
         .await
@@ -422,13 +429,8 @@ async fn encrypted_archives_need_their_key() {
     let wrong_key = dir.path().join("wrong.key");
     std::fs::write(&wrong_key, [9u8; 32]).unwrap();
     let archive_dir = dir.path().join("archive");
-    let server = HttpServer::start(&format!(
-        "backup.target={}\nbackup.maxLagMs=50\nbackup.encryption.keyFile={}\n",
-        archive_dir.display(),
-        key_file.display()
-    ))
-    .await;
-    let client = server.client().await;
+    let key_line = format!("backup.encryption.keyFile={}\n", key_file.display());
+    let (server, client) = archiving(&archive_dir, &key_line).await;
     let stat = client
         .create(
             "/secret",
@@ -482,12 +484,7 @@ async fn encrypted_archives_need_their_key() {
     );
     // The same data unencrypted is found in the files (so the check above means something).
     let plain_dir = dir.path().join("plain");
-    let server = HttpServer::start(&format!(
-        "backup.target={}\nbackup.maxLagMs=50\n",
-        plain_dir.display()
-    ))
-    .await;
-    let client = server.client().await;
+    let (_server, client) = archiving(&plain_dir, "").await;
     let stat = client
         .create(
             "/secret",
@@ -505,12 +502,11 @@ async fn encrypted_archives_need_their_key() {
 async fn on_demand_snapshots_and_retention() {
     let dir = tempfile::tempdir().unwrap();
     let archive_dir = dir.path().join("archive");
-    let server = HttpServer::start(&format!(
-        "backup.target={}\nbackup.maxLagMs=20\nsnapCount=10\nadmin.rateLimiterIntervalInMS=0\n",
-        archive_dir.display()
-    ))
+    let (server, client) = archiving(
+        &archive_dir,
+        "snapCount=10\nadmin.rateLimiterIntervalInMS=0\n",
+    )
     .await;
-    let client = server.client().await;
     client
         .create("/r", b"0", &CreateOptions::persistent())
         .await

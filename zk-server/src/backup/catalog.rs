@@ -253,29 +253,9 @@ pub fn describe_windows(windows: &[Window]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::manifest::FORMAT;
 
     fn m(kind: ObjectKind, first: i64, last: i64, time: i64) -> Manifest {
-        Manifest {
-            format: FORMAT.into(),
-            kind,
-            object: format!("{kind:?}-{first:x}"),
-            first_zxid: first,
-            last_zxid: last,
-            txns: (last - first + 1) as u64,
-            first_time_ms: time,
-            last_time_ms: time + (last - first),
-            max_time_ms: time + (last - first),
-            nodes: None,
-            digest: None,
-            raw_bytes: 1,
-            stored_bytes: 1,
-            sha256: String::new(),
-            compression: "lz4".into(),
-            encryption: None,
-            server_id: 0,
-            created_ms: 0,
-        }
+        crate::backup::manifest::test_manifest(kind, first, last, time)
     }
 
     #[test]

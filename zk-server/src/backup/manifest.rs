@@ -149,6 +149,32 @@ pub fn parse_zxid(text: &str) -> Option<i64> {
     }
 }
 
+/// A manifest for tests of the catalogue and retention: `object` is `<kind>-<first>`, the
+/// times run from `time` by one ms per txn.
+#[cfg(test)]
+pub(crate) fn test_manifest(kind: ObjectKind, first: i64, last: i64, time: i64) -> Manifest {
+    Manifest {
+        format: FORMAT.into(),
+        kind,
+        object: format!("{kind:?}-{first:x}"),
+        first_zxid: first,
+        last_zxid: last,
+        txns: (last - first + 1) as u64,
+        first_time_ms: time,
+        last_time_ms: time + (last - first),
+        max_time_ms: time + (last - first),
+        nodes: None,
+        digest: None,
+        raw_bytes: 1,
+        stored_bytes: 10,
+        sha256: String::new(),
+        compression: "lz4".into(),
+        encryption: None,
+        server_id: 0,
+        created_ms: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,29 +92,10 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::manifest::{ObjectKind, FORMAT};
+    use crate::backup::manifest::ObjectKind;
 
     fn m(kind: ObjectKind, first: i64, last: i64, time: i64) -> Manifest {
-        Manifest {
-            format: FORMAT.into(),
-            kind,
-            object: format!("{kind:?}-{first}"),
-            first_zxid: first,
-            last_zxid: last,
-            txns: 1,
-            first_time_ms: time,
-            last_time_ms: time,
-            max_time_ms: time,
-            nodes: None,
-            digest: None,
-            raw_bytes: 1,
-            stored_bytes: 10,
-            sha256: String::new(),
-            compression: "lz4".into(),
-            encryption: None,
-            server_id: 0,
-            created_ms: 0,
-        }
+        crate::backup::manifest::test_manifest(kind, first, last, time)
     }
 
     fn names(doomed: &[Manifest]) -> Vec<String> {
@@ -124,7 +105,8 @@ mod tests {
     #[test]
     fn keeps_what_the_window_and_the_count_need() {
         use ObjectKind::{Log, Snapshot};
-        // Snapshots at 10 (t=100), 20 (t=200), 30 (t=300); segments 11-15, 16-22, 23-35.
+        // Snapshots at 10 (t=100), 20 (t=200), 30 (t=300); segments 11-15, 16-22, 23-35
+        // (objects are named by hex zxid).
         let catalog = Catalog::new(
             vec![
                 m(Snapshot, 10, 10, 100),
@@ -144,14 +126,14 @@ mod tests {
         // Now 400, window 150: points from t=250 on need snapshot 20 and the segments after it.
         assert_eq!(
             names(&plan(&catalog, window(150), 400)),
-            ["Snapshot-10", "Log-11"]
+            ["Snapshot-a", "Log-b"]
         );
         // A window reaching before every snapshot keeps everything.
         assert!(plan(&catalog, window(1000), 400).is_empty());
         // A window after the newest snapshot keeps it and what follows.
         assert_eq!(
             names(&plan(&catalog, window(10), 400)),
-            ["Snapshot-10", "Log-11", "Log-16", "Snapshot-20"]
+            ["Snapshot-a", "Log-b", "Log-10", "Snapshot-14"]
         );
         let count = |n| RetainPolicy {
             keep_window_ms: None,
@@ -160,14 +142,14 @@ mod tests {
         assert_eq!(names(&plan(&catalog, count(1), 400)).len(), 4);
         assert_eq!(
             names(&plan(&catalog, count(2), 400)),
-            ["Snapshot-10", "Log-11"]
+            ["Snapshot-a", "Log-b"]
         );
         // Both: whatever either keeps.
         let both = RetainPolicy {
             keep_window_ms: Some(10),
             keep_count: Some(2),
         };
-        assert_eq!(names(&plan(&catalog, both, 400)), ["Snapshot-10", "Log-11"]);
+        assert_eq!(names(&plan(&catalog, both, 400)), ["Snapshot-a", "Log-b"]);
         assert!(plan(&catalog, RetainPolicy::default(), 400).is_empty());
         assert_eq!(parse_duration_ms("7d"), Some(7 * 86_400_000));
         assert_eq!(parse_duration_ms("90"), Some(90_000));

@@ -49,15 +49,8 @@ enum Command {
         /// The data directory to write (its version-2 must be empty, unless --force).
         #[arg(long)]
         data_dir: PathBuf,
-        /// The last archived txn.
-        #[arg(long, group = "point")]
-        latest: bool,
-        /// The state right after this zxid (0x hex or decimal).
-        #[arg(long, group = "point")]
-        zxid: Option<String>,
-        /// The state at this time (RFC 3339, e.g. 2026-12-02T10:00:00Z).
-        #[arg(long, group = "point")]
-        time: Option<String>,
+        #[command(flatten)]
+        point: PointArgs,
         /// Keep sessions and their ephemeral nodes (they expire unless their clients return).
         #[arg(long)]
         keep_sessions: bool,
@@ -78,15 +71,8 @@ enum Command {
     Export {
         #[command(flatten)]
         target: TargetArgs,
-        /// The last archived txn.
-        #[arg(long, group = "point")]
-        latest: bool,
-        /// The state right after this zxid (0x hex or decimal).
-        #[arg(long, group = "point")]
-        zxid: Option<String>,
-        /// The state at this time (RFC 3339).
-        #[arg(long, group = "point")]
-        time: Option<String>,
+        #[command(flatten)]
+        point: PointArgs,
         /// The subtree's root.
         #[arg(long)]
         path: String,
@@ -132,6 +118,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Which state: one of these.
+#[derive(Args, Debug)]
+struct PointArgs {
+    /// The last archived txn.
+    #[arg(long, group = "point")]
+    latest: bool,
+    /// The state right after this zxid (0x hex or decimal).
+    #[arg(long, group = "point")]
+    zxid: Option<String>,
+    /// The state at this time (RFC 3339, e.g. 2026-12-02T10:00:00Z).
+    #[arg(long, group = "point")]
+    time: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -205,19 +205,13 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
     match command {
         Command::Export {
             target,
-            latest,
-            zxid,
-            time,
+            point,
             path,
             out,
         } => {
-            let Some(point) = restore_point(latest, zxid, time)? else {
-                eprintln!("zk-backup export: give one of --latest, --zxid or --time");
+            let Some((archive, plan)) = planned(&target, &point, "export").await? else {
                 return Ok(ExitCode::from(2));
             };
-            let archive = target.open()?;
-            let catalog = archive.catalog().await?;
-            let plan = restore::plan(&archive, &catalog, point).await?;
             let mut report = restore::RestoreReport::default();
             let bar = bar(plan.stored_bytes(), out.as_os_str() == "-");
             let tree =
@@ -408,22 +402,16 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
         Command::Restore {
             target,
             data_dir,
-            latest,
-            zxid,
-            time,
+            point,
             keep_sessions,
             dry_run,
             force,
             format,
             json,
         } => {
-            let Some(point) = restore_point(latest, zxid, time)? else {
-                eprintln!("zk-backup restore: give one of --latest, --zxid or --time");
+            let Some((archive, plan)) = planned(&target, &point, "restore").await? else {
                 return Ok(ExitCode::from(2));
             };
-            let archive = target.open()?;
-            let catalog = archive.catalog().await?;
-            let plan = restore::plan(&archive, &catalog, point).await?;
             let describe = format!(
                 "restore to {:#x}{} from snapshot {} plus {} segments ({} txns, {} bytes to read); the restored state gets zxid {:#x}",
                 plan.plan.zxid,
@@ -535,21 +523,36 @@ fn bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// The point `--latest`, `--zxid` or `--time` names; `None` unless exactly one is given.
-fn restore_point(
-    latest: bool,
-    zxid: Option<String>,
-    time: Option<String>,
-) -> Result<Option<RestorePoint>, BackupError> {
-    Ok(match (latest, zxid, time) {
-        (true, None, None) => Some(RestorePoint::Latest),
-        (false, Some(z), None) => Some(RestorePoint::Zxid(
-            zk_server::backup::manifest::parse_zxid(&z)
-                .ok_or_else(|| BackupError::Config(format!("--zxid {z}: not a zxid")))?,
-        )),
-        (false, None, Some(t)) => Some(RestorePoint::Time(parse_time(&t)?)),
-        _ => None,
-    })
+/// The archive and the plan of a restore (or export) to `point`; `None` (after saying so)
+/// when the point is not given exactly once.
+async fn planned(
+    target: &TargetArgs,
+    point: &PointArgs,
+    command: &str,
+) -> Result<Option<(Archive, restore::RestorePlan)>, BackupError> {
+    let Some(point) = point.resolve()? else {
+        eprintln!("zk-backup {command}: give one of --latest, --zxid or --time");
+        return Ok(None);
+    };
+    let archive = target.open()?;
+    let catalog = archive.catalog().await?;
+    let plan = restore::plan(&archive, &catalog, point).await?;
+    Ok(Some((archive, plan)))
+}
+
+impl PointArgs {
+    /// The point `--latest`, `--zxid` or `--time` names; `None` unless exactly one is given.
+    fn resolve(&self) -> Result<Option<RestorePoint>, BackupError> {
+        Ok(match (self.latest, &self.zxid, &self.time) {
+            (true, None, None) => Some(RestorePoint::Latest),
+            (false, Some(z), None) => Some(RestorePoint::Zxid(
+                zk_server::backup::manifest::parse_zxid(z)
+                    .ok_or_else(|| BackupError::Config(format!("--zxid {z}: not a zxid")))?,
+            )),
+            (false, None, Some(t)) => Some(RestorePoint::Time(parse_time(t)?)),
+            _ => None,
+        })
+    }
 }
 
 fn parse_time(text: &str) -> Result<i64, BackupError> {
