@@ -604,3 +604,106 @@ async fn on_demand_snapshots_and_retention() {
     assert_eq!(json["deleted"].as_array().unwrap().len(), 0, "{json}");
     assert_eq!(zk_backup(&["retain", target]).status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_subtree_is_imported_with_its_conflicts_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive_dir = dir.path().join("archive");
+    let (source, client) = archiving(&archive_dir, "").await;
+    let open = CreateOptions::persistent();
+    client.create("/app", b"", &open).await.unwrap();
+    client.create("/app/x", b"1", &open).await.unwrap();
+    client.create("/app/y", b"2", &open).await.unwrap();
+    let container = CreateOptions::new(zk_proto::CreateMode::Container);
+    client.create("/app/c", b"", &container).await.unwrap();
+    client.create("/app/c/kid", b"k", &open).await.unwrap();
+    let ephemeral = CreateOptions::new(zk_proto::CreateMode::Ephemeral);
+    let last = client
+        .create("/app/e", b"e", &ephemeral)
+        .await
+        .unwrap()
+        .1
+        .czxid;
+    wait_archived(&archive_dir, last).await;
+    let file = dir.path().join("app.json");
+    let export = zk_backup(&[
+        "export",
+        archive_dir.to_str().unwrap(),
+        "--latest",
+        "--path",
+        "/app",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(export.status.success(), "{}", text(&export));
+    drop(client);
+    drop(source);
+
+    // Another server holds /app/x with other data.
+    let target = HttpServer::start("").await;
+    let other = target.client().await;
+    other.create("/app", b"", &open).await.unwrap();
+    other.create("/app/x", b"changed", &open).await.unwrap();
+    let admin = target.admin().to_string();
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            file.to_str().unwrap(),
+            "--server",
+            &admin,
+            "--auth",
+            "any:one",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = zk_backup(&args);
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+        (out.status.code(), report)
+    };
+    let (code, dry) = import(&["--dry-run"]);
+    assert_eq!(code, Some(1), "a conflict remains: {dry}");
+    assert_eq!(dry["conflicts"][0]["path"], "/app/x");
+    assert_eq!(dry["conflicts"][0]["data_differs"], true);
+    assert_eq!(
+        dry["created"],
+        serde_json::json!(["/app/c", "/app/y", "/app/c/kid"])
+    );
+    assert_eq!(dry["same"], serde_json::json!(["/app"]));
+    assert_eq!(dry["skipped"][0]["path"], "/app/e");
+    assert!(
+        other.exists("/app/y").await.unwrap().is_none(),
+        "a dry run writes nothing"
+    );
+
+    let (code, first) = import(&[]);
+    assert_eq!(code, Some(1), "{first}");
+    assert_eq!(other.get_data("/app/y").await.unwrap().0, &b"2"[..]);
+    assert_eq!(
+        other.get_data("/app/x").await.unwrap().0,
+        &b"changed"[..],
+        "not overwritten"
+    );
+    // Clients see 0 as a container's owner; the export keeps the kind.
+    let exported: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let kinds: Vec<(&str, &str)> = exported["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["path"].as_str().unwrap(), n["kind"].as_str().unwrap()))
+        .collect();
+    assert!(
+        kinds.contains(&("/app/c", "container")) && kinds.contains(&("/app/e", "ephemeral")),
+        "{kinds:?}"
+    );
+    assert!(other.exists("/app/c/kid").await.unwrap().is_some());
+
+    let (code, forced) = import(&["--force"]);
+    assert_eq!(code, Some(0), "{forced}");
+    assert_eq!(forced["overwritten"][0]["path"], "/app/x");
+    assert_eq!(other.get_data("/app/x").await.unwrap().0, &b"1"[..]);
+    let (code, again) = import(&[]);
+    assert_eq!(code, Some(0), "{again}");
+    assert_eq!(again["created"].as_array().unwrap().len(), 0);
+}

@@ -31,6 +31,7 @@
 mod auth;
 pub mod browse;
 mod commands;
+mod import;
 mod json;
 mod link;
 mod listener;

@@ -37,6 +37,13 @@ pub(super) fn router(state: Shared) -> Router {
         .route(&format!("{url}/"), get(index))
         .route(&format!("{url}/{{name}}"), get(run_get).post(run_post))
         .route("/ready", get(ready))
+        .route(
+            "/backup/import",
+            // An export of a large subtree is far larger than axum's default 2 MB body.
+            axum::routing::post(super::import::import).layer(axum::extract::DefaultBodyLimit::max(
+                super::import::MAX_EXPORT_BYTES,
+            )),
+        )
         .route("/", get(|| async { Redirect::to("/browse") }))
         .route("/browse/", get(|| async { Redirect::permanent("/browse") }))
         .nest("/browse", browse::router())

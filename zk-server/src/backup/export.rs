@@ -1,19 +1,19 @@
 //! `zk-backup export`: a subtree as it was at a restore point, as JSON: every node's path,
 //! data (base64; absent for Java's null), ACL and Stat, parents before children. The file
-//! is what an import into a live server reads (not built yet: it will go through the server's
-//! own pipeline, so versions can be compared and conflicts reported).
+//! is what an import into a live server reads (`zk-backup import`, the AdminServer's
+//! `/backup/import`).
 
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::BackupError;
-use crate::tree::DataTree;
+use crate::tree::{DataTree, OwnerKind};
 
 /// The `format` of an export file.
 pub const FORMAT: &str = "zk-rs-export/1";
 
 /// One node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedNode {
     /// Its path.
     pub path: String,
@@ -21,13 +21,19 @@ pub struct ExportedNode {
     pub data: Option<String>,
     /// Its ACL as `perms`, `scheme`, `id`.
     pub acl: Vec<(i32, String, String)>,
+    /// `persistent`, `ephemeral`, `container` or `ttl` (clients see 0 as the ephemeral owner
+    /// of containers and TTL nodes, so the kind is kept here).
+    pub kind: String,
+    /// A TTL node's TTL, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<i64>,
     /// Its Stat as clients see it.
     pub stat: ExportedStat,
 }
 
 /// A Stat, field by field.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedStat {
     pub czxid: String,
     pub mzxid: String,
@@ -42,7 +48,7 @@ pub struct ExportedStat {
 }
 
 /// The export file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Export {
     /// [`FORMAT`].
     pub format: String,
@@ -76,7 +82,15 @@ pub fn export(tree: &DataTree, root: &str) -> Result<Export, BackupError> {
                 format!("{path}/{child}")
             });
         }
+        let (kind, ttl_ms) = match OwnerKind::of(node.stat.ephemeral_owner, true) {
+            OwnerKind::Persistent => ("persistent", None),
+            OwnerKind::Ephemeral(_) => ("ephemeral", None),
+            OwnerKind::Container => ("container", None),
+            OwnerKind::Ttl(ttl) => ("ttl", Some(ttl)),
+        };
         nodes.push(ExportedNode {
+            kind: kind.to_owned(),
+            ttl_ms,
             data: node
                 .data
                 .as_ref()

@@ -80,6 +80,27 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Writes an exported subtree into a running server (its AdminServer): creates what is
+    /// missing, reports what exists with other data or ACL, overwrites only with --force.
+    Import {
+        /// The export file (`-`: standard input).
+        file: PathBuf,
+        /// The AdminServer: host:port, or a URL.
+        #[arg(long)]
+        server: String,
+        /// `user:password`: the writes are made as this digest identity (ALL on / is needed).
+        #[arg(long)]
+        auth: String,
+        /// Overwrite the data of nodes that differ (at the version found).
+        #[arg(long)]
+        force: bool,
+        /// Report what would happen and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Deletes what no restore point inside the kept window (or count of snapshots) needs.
     Retain {
         #[command(flatten)]
@@ -203,6 +224,14 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode, BackupError> {
     match command {
+        Command::Import {
+            file,
+            server,
+            auth,
+            force,
+            dry_run,
+            json,
+        } => import(&file, &server, &auth, force, dry_run, json).await,
         Command::Export {
             target,
             point,
@@ -479,12 +508,7 @@ async fn download_snapshot(
     server: &str,
     auth: Option<&str>,
 ) -> Result<(i64, Vec<u8>), BackupError> {
-    let base = if server.contains("://") {
-        server.trim_end_matches('/').to_owned()
-    } else {
-        format!("http://{server}")
-    };
-    let url = format!("{base}/commands/snapshot?streaming=true");
+    let url = format!("{}/commands/snapshot?streaming=true", admin_base(server));
     let failed = |e: String| BackupError::Unavailable(format!("{url}: {e}"));
     let mut request = reqwest::Client::new().get(&url);
     if let Some(auth) = auth {
@@ -507,6 +531,109 @@ async fn download_snapshot(
         return Err(failed("an empty body (the server is not serving?)".into()));
     }
     Ok((zxid, bytes.to_vec()))
+}
+
+/// `http://host:port` for `host:port`; a URL as it is.
+fn admin_base(server: &str) -> String {
+    if server.contains("://") {
+        server.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{server}")
+    }
+}
+
+/// `zk-backup import`: posts the export to the AdminServer and prints its report; exit code 1
+/// when conflicts remain or writes failed.
+async fn import(
+    file: &std::path::Path,
+    server: &str,
+    auth: &str,
+    force: bool,
+    dry_run: bool,
+    json: bool,
+) -> Result<ExitCode, BackupError> {
+    let body = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(file)?
+    };
+    let url = format!(
+        "{}/backup/import?force={force}&dry_run={dry_run}",
+        admin_base(server)
+    );
+    let failed = |e: String| BackupError::Unavailable(format!("{url}: {e}"));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("Authorization", format!("digest {auth}"))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| failed(e.to_string()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|_| failed(format!("HTTP {status}: {}", text.trim())))?;
+    if !status.is_success() {
+        return Err(failed(format!("HTTP {status}: {}", report["error"])));
+    }
+    let list = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serializes")
+        );
+    } else {
+        for c in list("conflicts") {
+            println!(
+                "conflict: {} exists with version {} (exported: {}){}{}",
+                c["path"].as_str().unwrap_or(""),
+                c["current_version"],
+                c["exported_version"],
+                if c["data_differs"] == true {
+                    ", other data"
+                } else {
+                    ""
+                },
+                if c["acl_differs"] == true {
+                    ", other ACL"
+                } else {
+                    ""
+                },
+            );
+        }
+        for f in list("failed") {
+            println!(
+                "failed: {} ({})",
+                f["path"].as_str().unwrap_or(""),
+                f["error"]
+            );
+        }
+        for s in list("skipped") {
+            println!(
+                "skipped: {} ({})",
+                s["path"].as_str().unwrap_or(""),
+                s["why"].as_str().unwrap_or("")
+            );
+        }
+        println!(
+            "{}{} created, {} overwritten, {} the same, {} conflicts, {} skipped, {} failed",
+            if dry_run { "dry run: " } else { "" },
+            list("created").len(),
+            list("overwritten").len(),
+            list("same").len(),
+            list("conflicts").len(),
+            list("skipped").len(),
+            list("failed").len()
+        );
+    }
+    Ok(if list("conflicts").len() + list("failed").len() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn bar(total: u64, quiet: bool) -> indicatif::ProgressBar {

@@ -48,7 +48,7 @@
 //! the result. A done write answers 303 to the node's page (the parent's after a delete);
 //! a refused one a page that says why (BadVersion, NoAuth, NodeExists, NotEmpty, ...).
 
-mod access;
+pub(crate) mod access;
 mod data_view;
 mod forms;
 mod html;
@@ -56,7 +56,7 @@ mod page;
 mod search;
 mod session;
 mod url;
-mod write;
+pub(crate) mod write;
 
 use std::sync::Arc;
 

@@ -184,38 +184,56 @@ pub fn dial_addr(addr: SocketAddr) -> SocketAddr {
 /// Runs `op` in a new session on the client port at `addr`, authenticated as `user_password`
 /// (`user:password`, the `digest` scheme).
 pub async fn run(addr: SocketAddr, user_password: &str, op: &WriteOp) -> Outcome {
-    let started = tokio::time::timeout(WRITE_TIMEOUT, write(dial_addr(addr), user_password, op));
-    let (outcome, framed) = match started.await {
-        Ok(Ok((outcome, framed))) => (outcome, Some(framed)),
-        Ok(Err(failure)) => (failure, None),
-        Err(_) => (
-            Outcome::Failed(format!(
-                "no answer within {} s (the write may still be applied)",
-                WRITE_TIMEOUT.as_secs()
-            )),
-            None,
-        ),
+    run_many(addr, user_password, std::slice::from_ref(op))
+        .await
+        .pop()
+        .expect("one outcome per op")
+}
+
+/// Runs `ops` one after the other in one new session (each bounded by [`WRITE_TIMEOUT`]);
+/// one outcome per op. After a failure (no answer) the rest are not sent.
+pub async fn run_many(addr: SocketAddr, user_password: &str, ops: &[WriteOp]) -> Vec<Outcome> {
+    let timed_out = || {
+        Outcome::Failed(format!(
+            "no answer within {} s (the write may still be applied)",
+            WRITE_TIMEOUT.as_secs()
+        ))
     };
-    if let Some(mut framed) = framed {
-        // Politeness: a session not closed expires after its timeout anyway.
-        let close = async {
-            let payload = RequestHeader::new(WRITE_XID + 1, OpCode::CloseSession).to_jute_bytes();
-            framed.send(Bytes::from(payload)).await.ok()?;
-            reply(&mut framed, WRITE_XID + 1).await.ok()
-        };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
+    let opened = tokio::time::timeout(WRITE_TIMEOUT, open(dial_addr(addr), user_password)).await;
+    let (mut framed, session) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(failure)) => return ops.iter().map(|_| failure.clone()).collect(),
+        Err(_) => return ops.iter().map(|_| timed_out()).collect(),
+    };
+    let mut outcomes = Vec::with_capacity(ops.len());
+    let mut xid = WRITE_XID;
+    for op in ops {
+        let written = tokio::time::timeout(WRITE_TIMEOUT, write(&mut framed, session, xid, op));
+        let outcome = written.await.unwrap_or_else(|_| timed_out());
+        xid += 1;
+        let failed = matches!(outcome, Outcome::Failed(_));
+        outcomes.push(outcome);
+        if failed {
+            let rest = ops.len() - outcomes.len();
+            outcomes.extend((0..rest).map(|_| Outcome::Failed("not sent".to_owned())));
+            return outcomes;
+        }
     }
-    outcome
+    // Politeness: a session not closed expires after its timeout anyway.
+    let close = async {
+        let payload = RequestHeader::new(xid, OpCode::CloseSession).to_jute_bytes();
+        framed.send(Bytes::from(payload)).await.ok()?;
+        reply(&mut framed, xid).await.ok()
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
+    outcomes
 }
 
 type Conn = Framed<TcpStream, ClientCodec>;
 
-/// Connects, authenticates and writes; `Err` is an outcome with no connection left to close.
-async fn write(
-    addr: SocketAddr,
-    user_password: &str,
-    op: &WriteOp,
-) -> Result<(Outcome, Conn), Outcome> {
+/// Connects and authenticates; the connection and the session id, or the outcome every write
+/// gets.
+async fn open(addr: SocketAddr, user_password: &str) -> Result<(Conn, i64), Outcome> {
     let lost = |what: &str| Outcome::Failed(format!("{what} (client port {addr})"));
     let stream = TcpStream::connect(addr)
         .await
@@ -259,26 +277,31 @@ async fn write(
         // AUTHFAILED: the server closes the connection.
         return Err(Outcome::Refused(header.err));
     }
+    Ok((framed, session))
+}
 
-    framed
-        .send(op.request(WRITE_XID))
-        .await
-        .map_err(|e| lost(&format!("cannot send the write: {e}")))?;
-    let (header, body) = reply(&mut framed, WRITE_XID)
-        .await
-        .map_err(|e| lost(&format!("{e}; the write may or may not be applied")))?;
-    let outcome = if header.err.is_ok() {
-        let path = match op {
-            // CreateResponse and Create2Response (createContainer) both start with the path.
-            WriteOp::Create { .. } => String::read(&mut &body[..])
-                .map_err(|e| lost(&format!("bad create answer: {e}")))?,
-            _ => op.path().to_owned(),
-        };
-        Outcome::Done { path, session }
-    } else {
-        Outcome::Refused(header.err)
+/// Sends `op` as `xid` and reads its answer.
+async fn write(framed: &mut Conn, session: i64, xid: i32, op: &WriteOp) -> Outcome {
+    let lost = |what: &str| Outcome::Failed(what.to_owned());
+    if let Err(e) = framed.send(op.request(xid)).await {
+        return lost(&format!("cannot send the write: {e}"));
+    }
+    let (header, body) = match reply(framed, xid).await {
+        Ok(answer) => answer,
+        Err(e) => return lost(&format!("{e}; the write may or may not be applied")),
     };
-    Ok((outcome, framed))
+    if !header.err.is_ok() {
+        return Outcome::Refused(header.err);
+    }
+    let path = match op {
+        // CreateResponse and Create2Response (createContainer) both start with the path.
+        WriteOp::Create { .. } => match String::read(&mut &body[..]) {
+            Ok(path) => path,
+            Err(e) => return lost(&format!("bad create answer: {e}")),
+        },
+        _ => op.path().to_owned(),
+    };
+    Outcome::Done { path, session }
 }
 
 /// The reply to `xid`: its header and the body after it. Notifications and pings are
