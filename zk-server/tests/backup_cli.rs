@@ -707,3 +707,94 @@ async fn an_exported_subtree_is_imported_with_its_conflicts_reported() {
     assert_eq!(code, Some(0), "{again}");
     assert_eq!(again["created"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restored_from_an_archive_archives_a_history_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive_dir = dir.path().join("archive");
+    let (first, client) = archiving(&archive_dir, "").await;
+    let mut old_last = 0;
+    for i in 0..5 {
+        let (_, stat) = client
+            .create(&format!("/old{i}"), b"o", &CreateOptions::persistent())
+            .await
+            .unwrap();
+        old_last = stat.czxid;
+    }
+    wait_archived(&archive_dir, old_last).await;
+    drop(client);
+    drop(first);
+    let target = archive_dir.to_str().unwrap();
+    let restored = dir.path().join("restored");
+    let run = zk_backup(&[
+        "restore",
+        target,
+        "--zxid",
+        &format!("{:#x}", old_last - 2),
+        "--data-dir",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+
+    // A server on the restored directory archives to the same place.
+    let cfg = format!(
+        "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nbackup.target={target}\nbackup.maxLagMs=50\n",
+        restored.display()
+    );
+    let second = server::start(Config::parse(&cfg, "").unwrap(), RunOptions::default())
+        .await
+        .unwrap();
+    let client = zk_client::Client::builder(second.local_addr().to_string())
+        .connect()
+        .await
+        .unwrap();
+    let (_, stat) = client
+        .create("/new", b"n", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let new_zxid = stat.czxid;
+    assert!(
+        new_zxid >> 32 > old_last >> 32,
+        "a new epoch: {new_zxid:#x}"
+    );
+    wait_archived(&archive_dir, new_zxid).await;
+    let _ = client.close().await;
+    second.stopper().stop();
+
+    // Two histories: the old one, and the restored one from its own base.
+    let list = zk_backup(&["list", target, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let windows = json["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 2, "{json}");
+    let verify = zk_backup(&["verify", target]);
+    assert!(
+        verify.status.success(),
+        "replaying each history onto its own base: {}",
+        text(&verify)
+    );
+    let latest = dir.path().join("latest");
+    let run = zk_backup(&[
+        "restore",
+        target,
+        "--latest",
+        "--data-dir",
+        latest.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(read_on(&latest, "/new").await, b"n");
+    let old = dir.path().join("old");
+    let run = zk_backup(&[
+        "restore",
+        target,
+        "--zxid",
+        &format!("{old_last:#x}"),
+        "--data-dir",
+        old.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(
+        read_on(&old, "/old4").await,
+        b"o",
+        "the old history is still there"
+    );
+}

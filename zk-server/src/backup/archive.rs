@@ -24,6 +24,8 @@ pub struct SnapshotInfo {
     pub nodes: u64,
     /// The tree digest.
     pub digest: i64,
+    /// It starts a history of its own ([`Manifest::rebase`]).
+    pub rebase: bool,
 }
 
 /// An archive at a [`Target`], written by one server (`server_id`) or read by the tool.
@@ -97,7 +99,7 @@ impl Archive {
             max_time_ms: info.time_ms,
         };
         let stored = self.seal(&manifest::snapshot_name(info.zxid), stored);
-        let manifest = self.manifest(
+        let mut manifest = self.manifest(
             ObjectKind::Snapshot,
             summary,
             raw_bytes,
@@ -105,6 +107,7 @@ impl Archive {
             Some(info.nodes),
             Some(info.digest),
         );
+        manifest.rebase = info.rebase;
         self.store(manifest, stored).await
     }
 
@@ -132,6 +135,7 @@ impl Archive {
             max_time_ms: s.max_time_ms,
             nodes,
             digest,
+            rebase: false,
             raw_bytes: raw_bytes as u64,
             stored_bytes: stored.len() as u64,
             sha256: segment::sha256_hex(stored),

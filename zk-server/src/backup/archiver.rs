@@ -490,6 +490,16 @@ impl Archiver {
     /// Ships the oldest local snapshot above `above` as a base (the oldest, so the archive
     /// reaches back as far as the local files do); its zxid, or `None` if there is none.
     async fn ship_base(&mut self, above: Option<i64>) -> Result<Option<i64>, BackupError> {
+        self.ship_base_as(above, false).await
+    }
+
+    /// [`Self::ship_base`]; with `rebase` the snapshot is marked as the start of a history of
+    /// its own when it starts an epoch above the archive's end.
+    async fn ship_base_as(
+        &mut self,
+        above: Option<i64>,
+        rebase: bool,
+    ) -> Result<Option<i64>, BackupError> {
         let oldest = snapshot::list_snapshots(&self.cfg.snap_dir)?
             .into_iter()
             .rev()
@@ -497,7 +507,9 @@ impl Archiver {
         let Some((path, zxid, _)) = oldest else {
             return Ok(None);
         };
-        self.ship_snapshot(path).await?;
+        let rebase =
+            rebase && zxid & 0xffff_ffff == 0 && above.is_some_and(|a| (zxid >> 32) > (a >> 32));
+        self.ship_snapshot_as(path, rebase).await?;
         Ok(Some(zxid))
     }
 
@@ -510,6 +522,10 @@ impl Archiver {
     }
 
     async fn ship_snapshot(&mut self, path: PathBuf) -> Result<(), BackupError> {
+        self.ship_snapshot_as(path, false).await
+    }
+
+    async fn ship_snapshot_as(&mut self, path: PathBuf, rebase: bool) -> Result<(), BackupError> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -533,7 +549,8 @@ impl Archiver {
         let read = tokio::task::spawn_blocking(move || read_snapshot(&path, zxid, time_ms))
             .await
             .map_err(|e| BackupError::Io(std::io::Error::other(e)))??;
-        let (stored, raw_len, info) = read;
+        let (stored, raw_len, mut info) = read;
+        info.rebase = rebase;
         let stored_bytes = stored.len();
         if self
             .archive
@@ -556,8 +573,12 @@ impl Archiver {
             let before = self.buffer.first().map(|e| e.header.zxid);
             let until = before.map_or(self.committed, |b| b - 1).min(self.committed);
             let read = self.read_local(archived, until, before).await?;
+            let shared = match read.first() {
+                Some(first) => self.continues(archived, first.header.zxid).await,
+                None => false,
+            };
             match read.first() {
-                Some(first) if follows(archived, first.header.zxid) => {
+                Some(_) if shared => {
                     let refs: Vec<&TxnEntry> = read.iter().collect();
                     for chunk in refs.chunks(SEGMENT_MAX_TXNS) {
                         self.store(chunk).await?;
@@ -571,7 +592,7 @@ impl Archiver {
                         local_first = ?local.map(|z| format!("{z:#x}")),
                         "the local log does not hold the txns after the archive's end; shipping a later snapshot as a new base (the archive has a gap)"
                     );
-                    match self.ship_base(Some(archived)).await? {
+                    match self.ship_base_as(Some(archived), true).await? {
                         Some(base) => self.set_archived(base),
                         _ => {
                             // No snapshot past the gap: archive from here on regardless.
@@ -582,6 +603,19 @@ impl Archiver {
                 }
             }
         }
+        if let (Some(archived), Some(first)) = (self.archived, self.buffer.first()) {
+            let first = first.header.zxid;
+            if !self.continues(archived, first).await {
+                warn!(
+                    archived = %format_args!("{archived:#x}"),
+                    next = %format_args!("{first:#x}"),
+                    "this server's history does not lead from the archive's end (it was restored from it, or synced past it): shipping its snapshot as a new base"
+                );
+                if let Some(base) = self.ship_base_as(Some(archived), true).await? {
+                    self.set_archived(base);
+                }
+            }
+        }
         while !self.buffer.is_empty() {
             let take = self.buffer.len().min(SEGMENT_MAX_TXNS);
             let chunk: Vec<Arc<TxnEntry>> = self.buffer[..take].to_vec();
@@ -589,6 +623,32 @@ impl Archiver {
             self.store(&refs).await?;
         }
         Ok(())
+    }
+
+    /// Whether `next` continues the archive's end `archived` in this server's history: the
+    /// next txn of the same epoch, or the first of a later epoch when this server's files
+    /// hold `archived` (a new leader's do; a server restored from the archive, whose zxids
+    /// jump to a new epoch as well, holds none of the old history).
+    async fn continues(&self, archived: i64, next: i64) -> bool {
+        if !follows(archived, next) {
+            return false;
+        }
+        if next >> 32 == archived >> 32 {
+            return true;
+        }
+        let (snap_dir, log_dir) = (self.cfg.snap_dir.clone(), self.cfg.log_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let snapshot = snapshot::list_snapshots(&snap_dir)
+                .unwrap_or_default()
+                .iter()
+                .any(|(_, zxid, _)| *zxid == archived);
+            snapshot
+                || txnlog::read_dir_from(&log_dir, archived, archived)
+                    .next()
+                    .is_some_and(|e| e.is_ok_and(|e| e.header.zxid == archived))
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Stores one segment and moves `archived` past it (or to where another archiver got).
@@ -665,6 +725,7 @@ pub fn snapshot_object(
         time_ms,
         nodes: counter.0,
         digest,
+        rebase: false,
     };
     Ok((segment::compress(&raw), raw.len(), info))
 }

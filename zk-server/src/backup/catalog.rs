@@ -29,6 +29,9 @@ pub struct Window {
     pub to_zxid: i64,
     /// That txn's time.
     pub to_time_ms: i64,
+    /// It starts at a rebase snapshot: a history of its own (a restore), not the continuation
+    /// of the window before it.
+    pub rebase: bool,
 }
 
 /// The objects a restore reads: a snapshot, then the segments up to the target zxid.
@@ -124,8 +127,17 @@ impl Catalog {
         }
         self.segments[upto..]
             .iter()
-            .position(|m| follows(zxid, m.first_zxid))
+            .position(|m| follows(zxid, m.first_zxid) && !self.rebased_epoch(zxid, m.first_zxid))
             .map(|i| i + upto)
+    }
+
+    /// Whether the epoch of `next` was started by a rebase snapshot after `zxid`: a history
+    /// restored from the archive, which the txns before it do not lead to.
+    fn rebased_epoch(&self, zxid: i64, next: i64) -> bool {
+        let start = (next >> 32) << 32;
+        self.snapshots
+            .iter()
+            .any(|s| s.rebase && s.first_zxid == start && start > zxid)
     }
 
     /// The segments continuing from `zxid` up to the first gap, and the last zxid they reach
@@ -164,6 +176,7 @@ impl Catalog {
                 from_time_ms: snapshot.first_time_ms,
                 to_zxid: end,
                 to_time_ms: self.time_at(end, snapshot.first_time_ms),
+                rebase: snapshot.rebase,
             };
             match windows.last_mut() {
                 // A snapshot right after a window's end continues it: nothing is missing.
@@ -184,10 +197,11 @@ impl Catalog {
 
     /// The stretches no restore can reach, between windows: `(last restorable zxid, next
     /// restorable zxid)`; the states in between are lost (a missing segment, or one no
-    /// snapshot precedes).
+    /// snapshot precedes). A window that starts a history of its own (a rebase) leaves none.
     pub fn gaps(&self) -> Vec<(i64, i64)> {
         self.windows()
             .windows(2)
+            .filter(|pair| !pair[1].rebase)
             .map(|pair| (pair[0].to_zxid, pair[1].from_zxid))
             .collect()
     }
@@ -322,5 +336,35 @@ mod tests {
             "{err}"
         );
         assert!(catalog.plan(9).is_err());
+    }
+
+    #[test]
+    fn a_rebase_snapshot_starts_a_history_of_its_own() {
+        use ObjectKind::{Log, Snapshot};
+        let e2 = 2i64 << 32;
+        let mut rebase = m(Snapshot, e2, e2, 3000);
+        rebase.rebase = true;
+        let catalog = Catalog::new(
+            vec![
+                m(Snapshot, 10, 10, 1000),
+                m(Log, 11, 20, 1001),
+                rebase,
+                m(Log, e2 + 1, e2 + 5, 3001),
+            ],
+            Vec::new(),
+            Vec::new(),
+        );
+        // Without the marker the new epoch's segment would continue 0x14.
+        assert_eq!(
+            catalog
+                .windows()
+                .iter()
+                .map(|w| (w.from_zxid, w.to_zxid))
+                .collect::<Vec<_>>(),
+            [(10, 20), (e2, e2 + 5)]
+        );
+        assert_eq!(catalog.plan(e2 + 3).unwrap().snapshot.first_zxid, e2);
+        assert!(catalog.plan(21).is_err());
+        assert!(catalog.gaps().is_empty(), "a new history is not a gap");
     }
 }

@@ -72,6 +72,10 @@ pub struct Manifest {
     /// A snapshot's tree digest (Java's, as in its digest section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<i64>,
+    /// A snapshot that starts a history of its own (a server restored from an archive): no
+    /// chain of segments continues into its epoch from before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebase: bool,
     /// Bytes before compression and encryption.
     pub raw_bytes: u64,
     /// Bytes of the stored object.
@@ -165,6 +169,7 @@ pub(crate) fn test_manifest(kind: ObjectKind, first: i64, last: i64, time: i64) 
         max_time_ms: time + (last - first),
         nodes: None,
         digest: None,
+        rebase: false,
         raw_bytes: 1,
         stored_bytes: 10,
         sha256: String::new(),

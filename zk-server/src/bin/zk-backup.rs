@@ -705,6 +705,7 @@ fn print_list(archive: &Archive, catalog: &Catalog, json: bool) {
                 "from_time": format_time(w.from_time_ms),
                 "to_zxid": format!("{:#x}", w.to_zxid),
                 "to_time": format_time(w.to_time_ms),
+                "rebase": w.rebase,
             })).collect::<Vec<_>>(),
             "gaps": catalog.gaps().iter().map(|(a, b)| serde_json::json!({
                 "after_zxid": format!("{a:#x}"), "before_zxid": format!("{b:#x}"),
@@ -734,11 +735,16 @@ fn print_list(archive: &Archive, catalog: &Catalog, json: bool) {
     }
     for w in &windows {
         println!(
-            "restorable: {:#x} ({}) .. {:#x} ({})",
+            "restorable: {:#x} ({}) .. {:#x} ({}){}",
             w.from_zxid,
             format_time(w.from_time_ms),
             w.to_zxid,
-            format_time(w.to_time_ms)
+            format_time(w.to_time_ms),
+            if w.rebase {
+                ", a history of its own (restored from this archive)"
+            } else {
+                ""
+            }
         );
     }
     for (after, before) in catalog.gaps() {
