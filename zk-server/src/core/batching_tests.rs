@@ -181,6 +181,20 @@ fn run(ops: &[(ConnId, i32, Op, bool)]) -> (Run, Vec<(ConnId, i32)>) {
     (run, order)
 }
 
+/// `run` with each closeSession's path list sorted. Its order depends on whether the
+/// session's creates were still in flight, in Java as here: prep clones the committed set (a
+/// clone is sized for what it holds) and adds the in-flight creates to it, so a session whose
+/// ephemerals are all in flight gets the order of a default-sized table, and one whose
+/// ephemerals are committed that of a smaller one. The same paths are deleted either way.
+fn normalized(mut run: Run) -> Run {
+    for entry in &mut run.logged {
+        if let Txn::CloseSession(Some(close)) = &mut entry.txn {
+            close.paths2_delete.sort();
+        }
+    }
+    run
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
@@ -212,6 +226,6 @@ proptest! {
             })
             .collect();
         let (reference, _) = run(&one_by_one);
-        prop_assert_eq!(batched, reference);
+        prop_assert_eq!(normalized(batched), normalized(reference));
     }
 }
