@@ -175,3 +175,47 @@ async fn backups_are_listed_with_the_archive() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The zxids of the snapshot files in `dir`.
+fn snapshot_zxids(dir: &std::path::Path) -> Vec<i64> {
+    zk_server::storage::snapshot::list_snapshots(&dir.join("version-2"))
+        .unwrap()
+        .into_iter()
+        .map(|(_, zxid, _)| zxid)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_taken_by_time_as_well_as_by_count() {
+    // snapCount alone would take none here; snapshot.intervalMs takes one after a write.
+    let timed =
+        HttpServer::start("snapCount=1000000\nsnapshot.intervalMs=300\ntickTime=200\n").await;
+    let client = timed.client().await;
+    let (_, stat) = client
+        .create("/t", b"x", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !snapshot_zxids(timed.data_dir()).contains(&stat.czxid) {
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot at {:#x}: {:?}",
+            stat.czxid,
+            snapshot_zxids(timed.data_dir())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // 0 turns it off: only the startup snapshot.
+    let off = HttpServer::start("snapCount=1000000\nsnapshot.intervalMs=0\ntickTime=200\n").await;
+    let client = off.client().await;
+    let (_, stat) = client
+        .create("/t", b"x", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !snapshot_zxids(off.data_dir()).contains(&stat.czxid),
+        "{:?}",
+        snapshot_zxids(off.data_dir())
+    );
+}
