@@ -10,7 +10,7 @@
 //! Autopurge keeps every file the archive does not hold yet ([`ArchiveStatus`]).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,9 +59,6 @@ pub struct ArchiverConfig {
 pub struct ArchiveStatus {
     archived_zxid: AtomicI64,
     archived_snapshot_zxid: AtomicI64,
-    segments: AtomicU64,
-    failures: AtomicU64,
-    last_success_ms: AtomicI64,
 }
 
 impl Default for ArchiveStatus {
@@ -69,9 +66,6 @@ impl Default for ArchiveStatus {
         ArchiveStatus {
             archived_zxid: AtomicI64::new(-1),
             archived_snapshot_zxid: AtomicI64::new(-1),
-            segments: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            last_success_ms: AtomicI64::new(0),
         }
     }
 }
@@ -85,21 +79,6 @@ impl ArchiveStatus {
     /// The newest snapshot known to be in the archive.
     pub fn archived_snapshot_zxid(&self) -> Option<i64> {
         Some(self.archived_snapshot_zxid.load(Ordering::Acquire)).filter(|z| *z >= 0)
-    }
-
-    /// Segments this server stored.
-    pub fn segments(&self) -> u64 {
-        self.segments.load(Ordering::Relaxed)
-    }
-
-    /// Failed attempts to store.
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
-    }
-
-    /// When something was last stored, ms since the epoch (0: never).
-    pub fn last_success_ms(&self) -> i64 {
-        self.last_success_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -416,7 +395,6 @@ impl Archiver {
     }
 
     fn failed(&mut self, what: &str, e: &BackupError) {
-        self.status.failures.fetch_add(1, Ordering::Relaxed);
         warn!(error = %e, retry_in_ms = self.retry_wait.as_millis() as u64, "archiving {what} failed");
         self.retry_at = Some(Instant::now() + self.retry_wait);
         self.retry_wait = (self.retry_wait * 2).min(RETRY_MAX);
@@ -425,9 +403,6 @@ impl Archiver {
     fn succeeded(&mut self) {
         self.retry_at = None;
         self.retry_wait = Duration::from_millis(500);
-        self.status
-            .last_success_ms
-            .store(now_ms(), Ordering::Relaxed);
     }
 
     /// Ships what is due; on a failure, leaves the rest for the retry.
@@ -655,7 +630,6 @@ impl Archiver {
     async fn store(&mut self, entries: &[&TxnEntry]) -> Result<(), BackupError> {
         match self.archive.put_segment(entries).await? {
             Some(manifest) => {
-                self.status.segments.fetch_add(1, Ordering::Relaxed);
                 self.set_archived(manifest.last_zxid);
             }
             None => {
