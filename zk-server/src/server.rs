@@ -151,22 +151,12 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
         recovered.replayed.len() as i64,
     );
     let mut snapshots = recovered.snapshots;
-    let backup = crate::backup::BackupSettings::from_config(&cfg)
-        .map_err(|e| RunError::Config(e.to_string()))?;
-    if let Some(settings) = backup {
-        let archiver = crate::backup::archiver::ArchiverHandle::start(
-            crate::backup::archiver::ArchiverConfig {
-                settings,
-                server_id: 0,
-                snap_dir: snapshots.dir.clone(),
-                log_dir: snapshots.log_dir.clone(),
-                committed_through: recovered.tree.last_processed_zxid(),
-                start_active: true,
-            },
-        )
-        .map_err(|e| RunError::Config(format!("backup.target: {e}")))?;
-        snapshots.archiver = Some(archiver);
-    }
+    start_archiver(
+        &cfg,
+        &mut snapshots,
+        0,
+        Some(recovered.tree.last_processed_zxid()),
+    )?;
     let mut log = TxnLogWriter::open(
         &cfg.data_log_dir.join("version-2"),
         cfg.pre_alloc_size_kb(),
@@ -190,6 +180,38 @@ pub async fn start(cfg: Config, options: RunOptions) -> Result<RunningServer, Ru
         startup_snapshot: Some(recovered.startup_snapshot),
         node: None,
     })
+}
+
+/// Starts the archiver `backup.target` asks for (none without it) and puts it in `policy`,
+/// where the runtime and autopurge find it. A standalone server's archives from the start,
+/// everything up to `standalone_committed` being committed; an ensemble member's (`None`)
+/// waits until its member leads.
+fn start_archiver(
+    cfg: &Config,
+    policy: &mut runtime::SnapshotPolicy,
+    server_id: i64,
+    standalone_committed: Option<i64>,
+) -> Result<Option<crate::backup::archiver::ArchiverHandle>, RunError> {
+    let Some(settings) = crate::backup::BackupSettings::from_config(cfg)
+        .map_err(|e| RunError::Config(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    if standalone_committed.is_none() && settings.max_lag_ms == 0 {
+        tracing::warn!("backup.maxLagMs=0: an ensemble member's replies do not wait for the archive yet (a standalone server's do); archiving within 1 ms of each commit");
+    }
+    let archiver =
+        crate::backup::archiver::ArchiverHandle::start(crate::backup::archiver::ArchiverConfig {
+            settings,
+            server_id,
+            snap_dir: policy.dir.clone(),
+            log_dir: policy.log_dir.clone(),
+            committed_through: standalone_committed.unwrap_or(0),
+            start_active: standalone_committed.is_some(),
+        })
+        .map_err(|e| RunError::Config(format!("backup.target: {e}")))?;
+    policy.archiver = Some(archiver.clone());
+    Ok(Some(archiver))
 }
 
 /// Starts an ensemble member: the client ports and core task, then the node, which recovers
@@ -216,29 +238,7 @@ async fn start_member(
     );
     let mut policy = recovery::snapshot_policy(&cfg)?;
     // Every member runs an archiver; it archives while its member leads.
-    let archiver = match crate::backup::BackupSettings::from_config(&cfg)
-        .map_err(|e| RunError::Config(e.to_string()))?
-    {
-        Some(settings) => {
-            if settings.max_lag_ms == 0 {
-                tracing::warn!("backup.maxLagMs=0: an ensemble member's replies do not wait for the archive yet (a standalone server's do); archiving within 1 ms of each commit");
-            }
-            let archiver = crate::backup::archiver::ArchiverHandle::start(
-                crate::backup::archiver::ArchiverConfig {
-                    settings,
-                    server_id: my_id,
-                    snap_dir: policy.dir.clone(),
-                    log_dir: policy.log_dir.clone(),
-                    committed_through: 0,
-                    start_active: false,
-                },
-            )
-            .map_err(|e| RunError::Config(format!("backup.target: {e}")))?;
-            policy.archiver = Some(archiver.clone());
-            Some(archiver)
-        }
-        None => None,
-    };
+    let archiver = start_archiver(&cfg, &mut policy, my_id, None)?;
     // Autopurge runs when the policy says so; the runtime also finds the archiver in it.
     let purge = Some(policy);
     let my_id_byte = u8::try_from(my_id)
