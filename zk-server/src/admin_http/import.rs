@@ -40,6 +40,8 @@ enum Step {
         current_version: i32,
         data_differs: bool,
         acl_differs: bool,
+        /// The exported data, which `force` writes.
+        data: Vec<u8>,
     },
     Skip(&'static str),
 }
@@ -91,6 +93,7 @@ fn plan(tree: &DataTree, export: &Export) -> Result<Vec<(String, Step)>, String>
                             current_version: current.stat.version,
                             data_differs,
                             acl_differs,
+                            data: data.unwrap_or_default(),
                         }
                     } else {
                         Step::Same
@@ -179,19 +182,14 @@ pub async fn import(
             Step::Conflict {
                 data_differs: true,
                 current_version,
+                data,
                 ..
             } if force => {
-                let node = export
-                    .nodes
-                    .iter()
-                    .find(|n| &n.path == path)
-                    .expect("planned from it");
-                let data = decode_data(node).ok().flatten().unwrap_or_default();
                 ops.push((
                     path.clone(),
                     WriteOp::SetData {
                         path: path.clone(),
-                        data: data.into(),
+                        data: data.clone().into(),
                         version: *current_version,
                     },
                 ));
@@ -240,6 +238,7 @@ pub async fn import(
                     current_version,
                     data_differs,
                     acl_differs,
+                    ..
                 },
                 outcome,
             ) => {
