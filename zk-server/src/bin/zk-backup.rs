@@ -299,10 +299,7 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
                     "deleted": doomed.iter().map(|m| &m.object).collect::<Vec<_>>(),
                     "bytes": bytes,
                 });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).expect("serializes")
-                );
+                print_json(&value);
             } else {
                 for m in &doomed {
                     println!(
@@ -370,10 +367,7 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
                     "bytes": bytes.len(),
                     "saved": saved,
                 });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).expect("serializes")
-                );
+                print_json(&value);
             } else {
                 println!(
                     "snapshot at {zxid:#x}, {} bytes, saved to {saved}",
@@ -398,10 +392,7 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
             .await;
             bar.finish_and_clear();
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("serializes")
-                );
+                print_json(&report);
             } else {
                 println!(
                     "{} objects checked, {} txns replayed, {} snapshots matched their replayed trees",
@@ -477,10 +468,7 @@ async fn run(command: Command) -> Result<ExitCode, BackupError> {
             .await?;
             bar.finish_and_clear();
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("serializes")
-                );
+                print_json(&report);
             } else {
                 println!(
                     "restored {} nodes at {} ({} txns replayed onto the snapshot; {} sessions closed, {} ephemerals deleted) into {}",
@@ -533,6 +521,14 @@ async fn download_snapshot(
     Ok((zxid, bytes.to_vec()))
 }
 
+/// `value` as indented JSON on standard output (`--json`).
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serializes")
+    );
+}
+
 /// `http://host:port` for `host:port`; a URL as it is.
 fn admin_base(server: &str) -> String {
     if server.contains("://") {
@@ -581,10 +577,7 @@ async fn import(
     }
     let list = |key: &str| report[key].as_array().cloned().unwrap_or_default();
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serializes")
-        );
+        print_json(&report);
     } else {
         for c in list("conflicts") {
             println!(
@@ -716,10 +709,7 @@ fn print_list(archive: &Archive, catalog: &Catalog, json: bool) {
             "orphans": catalog.orphans().collect::<Vec<_>>(),
             "problems": catalog.problems(),
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("serializes")
-        );
+        print_json(&value);
         return;
     }
     println!("archive {}", archive.target());
