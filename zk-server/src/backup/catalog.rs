@@ -267,10 +267,7 @@ pub fn describe_windows(windows: &[Window]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn m(kind: ObjectKind, first: i64, last: i64, time: i64) -> Manifest {
-        crate::backup::manifest::test_manifest(kind, first, last, time)
-    }
+    use crate::backup::manifest::test_manifest as m;
 
     #[test]
     fn windows_gaps_and_plans_follow_the_chains() {

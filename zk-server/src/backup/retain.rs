@@ -92,11 +92,8 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::manifest::test_manifest as m;
     use crate::backup::manifest::ObjectKind;
-
-    fn m(kind: ObjectKind, first: i64, last: i64, time: i64) -> Manifest {
-        crate::backup::manifest::test_manifest(kind, first, last, time)
-    }
 
     fn names(doomed: &[Manifest]) -> Vec<String> {
         doomed.iter().map(|m| m.object.clone()).collect()
