@@ -342,7 +342,7 @@ async fn start_kind(
     };
     virtual_view::spawn_refresh(
         sink.dir.clone(),
-        archiver,
+        archiver.clone(),
         input_tx.clone(),
         shutdown_rx.clone(),
     );
@@ -469,7 +469,6 @@ async fn start_kind(
             ))
         })
         .collect();
-    let archiver = snapshots.as_ref().and_then(|p| p.archiver.clone());
     let admin = start_admin(
         &cfg,
         &input_tx,
@@ -637,8 +636,9 @@ async fn run_core(
 ) -> std::io::Result<()> {
     let mut outs: Outs = HashMap::new();
     let now_ms = || started.elapsed().as_millis() as u64;
-    let mut snapshot_at = snapshots.as_ref().map(|p| snapshot_threshold(p.snap_count));
-    let mut txns_since_snapshot = 0u64;
+    let mut schedule = snapshots
+        .as_ref()
+        .map(|p| crate::storage::schedule::SnapshotSchedule::new(p.snap_count, p.interval_ms));
     let mut snapshot_running: Option<tokio::task::JoinHandle<std::io::Result<std::path::PathBuf>>> =
         None;
     let archiver = snapshots.as_ref().and_then(|p| p.archiver.clone());
@@ -650,7 +650,6 @@ async fn run_core(
         .as_ref()
         .filter(|a| a.is_synchronous())
         .map(|a| a.archived_watch());
-    let mut last_snapshot = Instant::now();
     loop {
         let waiting_for_archive = archived.is_some() && !core.is_idle();
         let first = tokio::select! {
@@ -688,7 +687,7 @@ async fn run_core(
         // returns their replies and events only once the log reports them flushed (group
         // commit: one flush per batch, and one more for what the commits released).
         let mut sends = Vec::with_capacity(actions.len());
-        txns_since_snapshot += append_logged(&mut *log, actions, &mut sends, logged.as_mut())?;
+        let mut appended = append_logged(&mut *log, actions, &mut sends, logged.as_mut())?;
         while !core.is_idle() {
             let durable = log.flush().inspect_err(|e| {
                 tracing::error!(error = %e, "cannot sync the transaction log; stopping");
@@ -703,9 +702,9 @@ async fn run_core(
             // Replies released now count their wait for the fsync (and the archive).
             core.set_clock(now_ms());
             let committed = core.commit_through(through, wall_ms());
-            let appended = append_logged(&mut *log, committed, &mut sends, logged.as_mut())?;
-            txns_since_snapshot += appended;
-            if through < durable && appended == 0 {
+            let released = append_logged(&mut *log, committed, &mut sends, logged.as_mut())?;
+            appended += released;
+            if through < durable && released == 0 {
                 // The rest waits for the archive (the select above wakes when it moves).
                 break;
             }
@@ -719,15 +718,12 @@ async fn run_core(
                 archiver.snapshot_written(path);
             }
         }
-        if let (Some(policy), Some(at)) = (&snapshots, snapshot_at) {
-            let by_time = policy.interval_ms > 0
-                && txns_since_snapshot > 0
-                && last_snapshot.elapsed() >= Duration::from_millis(policy.interval_ms);
-            if (txns_since_snapshot >= at || by_time) && snapshot_running.is_none() {
-                last_snapshot = Instant::now();
+        if let (Some(policy), Some(schedule)) = (&snapshots, schedule.as_mut()) {
+            schedule.logged(appended);
+            if schedule.due() && snapshot_running.is_none() {
+                schedule.started();
                 // The next txn opens a new log file, as Java's rollLog when a snapshot starts.
                 log.roll()?;
-                txns_since_snapshot = 0;
                 let (zxid, tree) = core.snapshot_view();
                 let policy = policy.clone();
                 let metrics = core.metrics().clone();
@@ -747,7 +743,6 @@ async fn run_core(
                     );
                     written
                 }));
-                snapshot_at = Some(snapshot_threshold(policy.snap_count));
             }
         }
         sink.take_requested(&mut sends);
@@ -931,14 +926,6 @@ fn report_snapshot(
             Err(std::io::Error::other(e))
         }
     }
-}
-
-/// Java's point for the next snapshot: snapCount/2 plus a random part below snapCount/2.
-fn snapshot_threshold(snap_count: u64) -> u64 {
-    let half = (snap_count / 2).max(1);
-    let random = std::collections::hash_map::RandomState::new();
-    let r = std::hash::BuildHasher::hash_one(&random, 0u8) % half;
-    half + r
 }
 
 /// What every connection task needs from the server.

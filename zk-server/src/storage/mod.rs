@@ -2,6 +2,7 @@
 
 pub mod log;
 pub mod recovery;
+pub mod schedule;
 pub mod snapshot;
 pub mod txnlog;
 

@@ -63,17 +63,14 @@ pub(super) struct Database {
     pub accepted_epoch: i64,
     /// `currentEpoch`.
     pub current_epoch: i64,
-    /// Txns logged since the last snapshot began, and when the next one is due.
-    logged_since_snapshot: u64,
-    snapshot_at: u64,
+    /// When the next snapshot is due (txns logged since the last one began, the clock).
+    schedule: crate::storage::schedule::SnapshotSchedule,
     /// The snapshot being written while serving, if one is.
     snapshot_running: Option<std::thread::JoinHandle<io::Result<PathBuf>>>,
     /// Where snapshot times go (`snapshottime`).
     metrics: Arc<crate::metrics::Metrics>,
     /// `backup.target`: it hears of commits while this member leads, and of every snapshot.
     pub archiver: Option<crate::backup::archiver::ArchiverHandle>,
-    /// When the last snapshot started (`snapshot.intervalMs`).
-    last_snapshot: std::time::Instant,
 }
 
 impl Database {
@@ -99,12 +96,13 @@ impl Database {
             logged_uncommitted: VecDeque::new(),
             accepted_epoch: 0,
             current_epoch: 0,
-            logged_since_snapshot: 0,
-            snapshot_at: snapshot_threshold(cfg.snap_count()),
+            schedule: crate::storage::schedule::SnapshotSchedule::new(
+                cfg.snap_count(),
+                cfg.snapshot_interval_ms(),
+            ),
             snapshot_running: None,
             metrics: crate::metrics::Metrics::new(false),
             archiver: None,
-            last_snapshot: std::time::Instant::now(),
         };
         db.fill_committed_log(replayed);
         let lpz = db.tree().last_processed_zxid();
@@ -218,7 +216,7 @@ impl Database {
 
     /// Appends a txn to the log (buffered until [`Database::flush`]).
     pub(super) fn append(&mut self, entry: &Arc<TxnEntry>) -> Result<(), NodeError> {
-        self.logged_since_snapshot += 1;
+        self.schedule.logged(1);
         lock(&self.log)
             .append(entry)
             .map_err(|e| fatal("appending to the txn log", e))?;
@@ -327,17 +325,13 @@ impl Database {
                 Err(_) => return Err(NodeError::Storage("the snapshot thread panicked".into())),
             }
         }
-        let interval_ms = self.cfg.snapshot_interval_ms();
-        let by_time = interval_ms > 0
-            && self.logged_since_snapshot > 0
-            && self.last_snapshot.elapsed() >= std::time::Duration::from_millis(interval_ms);
-        if self.logged_since_snapshot < self.snapshot_at && !by_time {
+        if !self.schedule.due() {
             return Ok(false);
         }
         if self.snapshot_running.is_some() {
             // Java starts the count and a log file afresh all the same.
             warn!("Too busy to snap, skipping");
-            self.logged_since_snapshot = 0;
+            self.schedule.skipped();
             lock(&self.log)
                 .roll()
                 .map_err(|e| fatal("rolling the txn log", e))?;
@@ -372,9 +366,7 @@ impl Database {
         lock(&self.log)
             .roll()
             .map_err(|e| fatal("rolling the txn log", e))?;
-        self.logged_since_snapshot = 0;
-        self.last_snapshot = std::time::Instant::now();
-        self.snapshot_at = snapshot_threshold(self.cfg.snap_count());
+        self.schedule.started();
         let (dir, compression) = (self.snap_dir.clone(), self.compression);
         let metrics = self.metrics.clone();
         self.snapshot_running = Some(std::thread::spawn(move || {
@@ -471,15 +463,6 @@ fn recover_tree(cfg: &Config) -> Result<(DataTree, Vec<TxnEntry>), NodeError> {
     // that removes snapshots.
     let _ = recovered.startup_snapshot.join();
     Ok((recovered.tree, recovered.replayed))
-}
-
-/// Java's point for the next snapshot: `snapCount / 2` plus a random part below that, so the
-/// members do not all write one at once.
-fn snapshot_threshold(snap_count: u64) -> u64 {
-    let half = (snap_count / 2).max(1);
-    let mut bytes = [0u8; 8];
-    let random = getrandom::fill(&mut bytes).map_or(0, |()| u64::from_le_bytes(bytes));
-    half + random % half
 }
 
 fn push_bounded(log: &mut VecDeque<Arc<TxnEntry>>, entry: Arc<TxnEntry>) {
