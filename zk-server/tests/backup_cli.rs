@@ -20,6 +20,13 @@ fn zk_backup(args: &[&str]) -> Output {
         .expect("running zk-backup")
 }
 
+/// [`zk_backup`], which must succeed.
+fn zk_backup_ok(args: &[&str]) -> Output {
+    let out = zk_backup(args);
+    assert!(out.status.success(), "zk-backup {args:?}: {}", text(&out));
+    out
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -109,8 +116,7 @@ async fn list_verify_restore_and_damage() {
     drop(server);
     let target = archive_dir.to_str().unwrap();
 
-    let list = zk_backup(&["list", target, "--json"]);
-    assert!(list.status.success(), "{}", text(&list));
+    let list = zk_backup_ok(&["list", target, "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let windows = json["windows"].as_array().unwrap();
     assert_eq!(windows.len(), 1, "{json}");
@@ -122,13 +128,12 @@ async fn list_verify_restore_and_damage() {
         "snapCount=20 took snapshots"
     );
 
-    let verify = zk_backup(&["verify", target]);
-    assert!(verify.status.success(), "{}", text(&verify));
+    let verify = zk_backup_ok(&["verify", target]);
     assert!(text(&verify).contains("archive OK"), "{}", text(&verify));
 
     let restored = dir.path().join("restored");
     let middle_hex = format!("{middle:#x}");
-    let dry = zk_backup(&[
+    let dry = zk_backup_ok(&[
         "restore",
         target,
         "--data-dir",
@@ -137,7 +142,6 @@ async fn list_verify_restore_and_damage() {
         &middle_hex,
         "--dry-run",
     ]);
-    assert!(dry.status.success(), "{}", text(&dry));
     assert!(
         text(&dry).contains(&format!("restore to {middle_hex}")),
         "{}",
@@ -145,7 +149,7 @@ async fn list_verify_restore_and_damage() {
     );
     assert!(!restored.exists(), "a dry run writes nothing");
 
-    let run = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--data-dir",
@@ -153,7 +157,6 @@ async fn list_verify_restore_and_damage() {
         "--zxid",
         &middle_hex,
     ]);
-    assert!(run.status.success(), "{}", text(&run));
     assert_eq!(
         read_on(&restored, "/k").await,
         b"v30",
@@ -168,7 +171,7 @@ async fn list_verify_restore_and_damage() {
     ]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(text(&again).contains("not empty"), "{}", text(&again));
-    let forced = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--data-dir",
@@ -176,11 +179,10 @@ async fn list_verify_restore_and_damage() {
         "--latest",
         "--force",
     ]);
-    assert!(forced.status.success(), "{}", text(&forced));
     assert_eq!(read_on(&restored, "/k").await, b"v60");
 
     // A subtree as it was at a zxid, with each node's Stat.
-    let export = zk_backup(&[
+    let export = zk_backup_ok(&[
         "export",
         target,
         "--zxid",
@@ -190,7 +192,6 @@ async fn list_verify_restore_and_damage() {
         "--out",
         "-",
     ]);
-    assert!(export.status.success(), "{}", text(&export));
     let json: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
     assert_eq!(json["format"], "zk-rs-export/1");
     assert_eq!(json["nodes"][0]["path"], "/k");
@@ -251,7 +252,7 @@ async fn list_verify_restore_and_damage() {
     ]);
     assert_eq!(latest.status.code(), Some(1), "{}", text(&latest));
     assert!(text(&latest).contains(&name), "{}", text(&latest));
-    let early = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--data-dir",
@@ -259,7 +260,6 @@ async fn list_verify_restore_and_damage() {
         "--zxid",
         &middle_hex,
     ]);
-    assert!(early.status.success(), "{}", text(&early));
 
     // A segment gone (object and manifest): a gap, named by its zxids.
     let gone = &segments[0];
@@ -465,10 +465,9 @@ async fn encrypted_archives_need_their_key() {
     let wrong = zk_backup(&["verify", target, "--key-file", wrong_key.to_str().unwrap()]);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(text(&wrong).contains("the wrong key"), "{}", text(&wrong));
-    let right = zk_backup(&["verify", target, "--key-file", key]);
-    assert!(right.status.success(), "{}", text(&right));
+    zk_backup_ok(&["verify", target, "--key-file", key]);
     let restored = dir.path().join("restored");
-    let run = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--key-file",
@@ -477,7 +476,6 @@ async fn encrypted_archives_need_their_key() {
         restored.to_str().unwrap(),
         "--latest",
     ]);
-    assert!(run.status.success(), "{}", text(&run));
     assert_eq!(
         read_on(&restored, "/secret").await,
         b"plaintext-marker-plaintext-marker"
@@ -528,7 +526,7 @@ async fn on_demand_snapshots_and_retention() {
     // An on-demand snapshot, to a file and into another archive.
     let admin = server.admin().to_string();
     let file = dir.path().join("on-demand.snap");
-    let to_file = zk_backup(&[
+    let to_file = zk_backup_ok(&[
         "snapshot",
         "--server",
         &admin,
@@ -538,12 +536,11 @@ async fn on_demand_snapshots_and_retention() {
         file.to_str().unwrap(),
         "--json",
     ]);
-    assert!(to_file.status.success(), "{}", text(&to_file));
     let json: serde_json::Value = serde_json::from_slice(&to_file.stdout).unwrap();
     assert_eq!(json["zxid"], format!("{last:#x}"));
     assert!(std::fs::metadata(&file).unwrap().len() > 0);
     let other = dir.path().join("other-archive");
-    let to_archive = zk_backup(&[
+    zk_backup_ok(&[
         "snapshot",
         "--server",
         &admin,
@@ -552,16 +549,14 @@ async fn on_demand_snapshots_and_retention() {
         "--to",
         other.to_str().unwrap(),
     ]);
-    assert!(to_archive.status.success(), "{}", text(&to_archive));
     let restored = dir.path().join("from-on-demand");
-    let run = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         other.to_str().unwrap(),
         "--data-dir",
         restored.to_str().unwrap(),
         "--latest",
     ]);
-    assert!(run.status.success(), "{}", text(&run));
     assert_eq!(read_on(&restored, "/r").await, b"60");
     assert_eq!(
         zk_backup(&["snapshot", "--server", &admin]).status.code(),
@@ -575,27 +570,23 @@ async fn on_demand_snapshots_and_retention() {
     let target = archive_dir.to_str().unwrap();
     let before = objects(&archive_dir.join("snapshots"), ".json").len();
     assert!(before >= 3, "{before} snapshots");
-    let dry = zk_backup(&["retain", target, "--keep-count", "1", "--dry-run"]);
-    assert!(dry.status.success(), "{}", text(&dry));
+    let dry = zk_backup_ok(&["retain", target, "--keep-count", "1", "--dry-run"]);
     assert!(text(&dry).contains("would delete"), "{}", text(&dry));
     assert_eq!(
         objects(&archive_dir.join("snapshots"), ".json").len(),
         before
     );
-    let real = zk_backup(&["retain", target, "--keep-count", "1"]);
-    assert!(real.status.success(), "{}", text(&real));
+    zk_backup_ok(&["retain", target, "--keep-count", "1"]);
     assert_eq!(objects(&archive_dir.join("snapshots"), ".json").len(), 1);
-    let verify = zk_backup(&["verify", target]);
-    assert!(verify.status.success(), "{}", text(&verify));
+    zk_backup_ok(&["verify", target]);
     let latest = dir.path().join("after-retain");
-    let run = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--data-dir",
         latest.to_str().unwrap(),
         "--latest",
     ]);
-    assert!(run.status.success(), "{}", text(&run));
     assert_eq!(read_on(&latest, "/r").await, b"60");
     // A window that reaches back past every snapshot keeps everything.
     let keep_all = zk_backup(&["retain", target, "--keep-window", "7d", "--json"]);
@@ -626,7 +617,7 @@ async fn an_exported_subtree_is_imported_with_its_conflicts_reported() {
         .czxid;
     wait_archived(&archive_dir, last).await;
     let file = dir.path().join("app.json");
-    let export = zk_backup(&[
+    zk_backup_ok(&[
         "export",
         archive_dir.to_str().unwrap(),
         "--latest",
@@ -635,7 +626,6 @@ async fn an_exported_subtree_is_imported_with_its_conflicts_reported() {
         "--out",
         file.to_str().unwrap(),
     ]);
-    assert!(export.status.success(), "{}", text(&export));
     drop(client);
     drop(source);
 
@@ -726,7 +716,7 @@ async fn a_server_restored_from_an_archive_archives_a_history_of_its_own() {
     drop(first);
     let target = archive_dir.to_str().unwrap();
     let restored = dir.path().join("restored");
-    let run = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--zxid",
@@ -734,7 +724,6 @@ async fn a_server_restored_from_an_archive_archives_a_history_of_its_own() {
         "--data-dir",
         restored.to_str().unwrap(),
     ]);
-    assert!(run.status.success(), "{}", text(&run));
 
     // A server on the restored directory archives to the same place.
     let cfg = format!(
@@ -773,17 +762,16 @@ async fn a_server_restored_from_an_archive_archives_a_history_of_its_own() {
         text(&verify)
     );
     let latest = dir.path().join("latest");
-    let run = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--latest",
         "--data-dir",
         latest.to_str().unwrap(),
     ]);
-    assert!(run.status.success(), "{}", text(&run));
     assert_eq!(read_on(&latest, "/new").await, b"n");
     let old = dir.path().join("old");
-    let run = zk_backup(&[
+    zk_backup_ok(&[
         "restore",
         target,
         "--zxid",
@@ -791,7 +779,6 @@ async fn a_server_restored_from_an_archive_archives_a_history_of_its_own() {
         "--data-dir",
         old.to_str().unwrap(),
     ]);
-    assert!(run.status.success(), "{}", text(&run));
     assert_eq!(
         read_on(&old, "/old4").await,
         b"o",
