@@ -42,6 +42,7 @@
 //! Java children also watch their stdin and halt when this process goes away, so a killed test
 //! run does not leave JVMs behind.
 
+pub mod admin_http;
 pub mod differential;
 pub mod ensemble;
 mod fourlw;

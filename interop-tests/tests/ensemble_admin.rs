@@ -7,32 +7,15 @@
 //! - with two members killed, the last one is not serving: `/ready` 503, `stats` says so,
 //!   `zabstate` falls back to Java's standalone answer.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use interop_tests::admin_http::admin_get as get;
 use interop_tests::ensemble::clients::{connect_member, create_retrying};
 use interop_tests::{Ensemble, MemberKind};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// `GET path` with `Connection: close`: (status, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to an AdminServer");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
 
 fn json(addr: SocketAddr, command: &str) -> Value {
     let (status, body) = get(addr, &format!("/commands/{command}"));

@@ -67,18 +67,8 @@ fn check_observers(admin: std::net::SocketAddr) {
 
 /// `GET /commands/observers` on an AdminServer.
 fn observers_command(admin: std::net::SocketAddr) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(admin).expect("connect to the AdminServer");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /commands/observers HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let body = raw.split_once("\r\n\r\n").expect("a head").1;
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    let (_, body) = interop_tests::admin_http::admin_get(admin, "/commands/observers");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// Every live member reads `path` with `data` after a `sync`.

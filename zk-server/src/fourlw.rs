@@ -251,14 +251,15 @@ fn perform(core: &mut ServerCore, ctx: &mut AdminContext, action: admin::Action)
     }
 }
 
-/// Answers a question of the AdminServer ([`crate::admin_http::CoreLink`]) while serving.
+/// Answers a question of the AdminServer ([`crate::admin_http::CoreLink`]) while serving;
+/// returns what the core must do for it (the online restore's txns).
 pub fn admin_call(
     core: &mut ServerCore,
     ctx: &mut AdminContext,
     call: crate::admin_http::AdminCall,
     now_ms: u64,
     wall_ms: i64,
-) {
+) -> Vec<crate::core::Action> {
     use crate::admin_http::{AdminAsk, AdminReply};
     core.flush_metrics();
     let reply = match call.ask {
@@ -274,8 +275,17 @@ pub fn admin_call(
             AdminReply::Tree(zxid, Box::new(tree))
         }
         AdminAsk::Watchers(path) => AdminReply::Watchers(core.watchers_of(&path)),
+        AdminAsk::Committed => AdminReply::Committed(core.last_zxid()),
+        AdminAsk::Restore(image) => match core.restore_online(&image, wall_ms) {
+            Ok((summary, actions)) => {
+                let _ = call.reply.send(AdminReply::Restore(Ok(summary)));
+                return actions;
+            }
+            Err(refused) => AdminReply::Restore(Err(refused)),
+        },
     };
     let _ = call.reply.send(reply);
+    Vec::new()
 }
 
 /// What the words and commands see while an ensemble member does not serve: the settings,
@@ -310,7 +320,9 @@ pub fn admin_call_not_serving(ctx: &mut AdminContext, call: crate::admin_http::A
             AdminReply::Done
         }
         AdminAsk::Perform(_) => AdminReply::Done,
-        AdminAsk::Tree | AdminAsk::Watchers(_) => AdminReply::NotServing,
+        AdminAsk::Tree | AdminAsk::Watchers(_) | AdminAsk::Restore(_) | AdminAsk::Committed => {
+            AdminReply::NotServing
+        }
     };
     let _ = call.reply.send(reply);
 }

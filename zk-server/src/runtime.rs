@@ -821,10 +821,7 @@ fn client_input(
             Vec::new()
         }
         Input::Tick { at_ms } => core.tick(at_ms, wall_ms()),
-        Input::Admin(call) => {
-            crate::fourlw::admin_call(core, admin, call, now_ms, wall_ms());
-            Vec::new()
-        }
+        Input::Admin(call) => crate::fourlw::admin_call(core, admin, call, now_ms, wall_ms()),
         Input::VirtualTree(tree) => {
             core.set_virtual_tree(tree);
             Vec::new()

@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 use zk_proto::WatcherType;
 
 use crate::admin::{Action, AdminSnapshot, ServerMode};
+use crate::core::{OnlineRestore, RestoreRefused};
 use crate::tree::DataTree;
 use crate::watch::WatchMode;
 
@@ -19,7 +20,7 @@ pub struct AdminCall {
 }
 
 /// What the HTTP side can ask of the core.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum AdminAsk {
     /// Whether the server serves clients now, and in which role (cheap: for `/ready`).
     Serving,
@@ -33,6 +34,10 @@ pub enum AdminAsk {
     Tree,
     /// The sessions watching a path, with the kind of each watch.
     Watchers(String),
+    /// Propose the txns that make the tree equal this image (the online restore).
+    Restore(Box<DataTree>),
+    /// The last committed zxid.
+    Committed,
 }
 
 /// The core's answer to an [`AdminAsk`].
@@ -48,6 +53,10 @@ pub enum AdminReply {
     Tree(i64, Box<DataTree>),
     /// For [`AdminAsk::Watchers`]: (session id, table, mode), sorted.
     Watchers(Vec<(i64, WatcherType, WatchMode)>),
+    /// For [`AdminAsk::Restore`]: what was proposed, or why nothing was.
+    Restore(Result<OnlineRestore, RestoreRefused>),
+    /// For [`AdminAsk::Committed`].
+    Committed(i64),
     /// The server does not serve now (an ensemble member in election or sync): there is no
     /// tree to read.
     NotServing,
@@ -117,6 +126,23 @@ impl CoreLink {
     pub async fn watchers(&self, path: &str) -> Option<Vec<(i64, WatcherType, WatchMode)>> {
         match self.ask(AdminAsk::Watchers(path.to_owned())).await? {
             AdminReply::Watchers(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Proposes the online restore of `image` (see [`crate::core::ServerCore::restore_online`]);
+    /// `None` while the server does not serve.
+    pub async fn restore(&self, image: DataTree) -> Option<Result<OnlineRestore, RestoreRefused>> {
+        match self.ask(AdminAsk::Restore(Box::new(image))).await? {
+            AdminReply::Restore(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// The last committed zxid; `None` while the server does not serve.
+    pub async fn committed(&self) -> Option<i64> {
+        match self.ask(AdminAsk::Committed).await? {
+            AdminReply::Committed(zxid) => Some(zxid),
             _ => None,
         }
     }

@@ -36,6 +36,7 @@ mod json;
 mod link;
 mod listener;
 mod prometheus;
+mod restore;
 mod routes;
 mod settings;
 

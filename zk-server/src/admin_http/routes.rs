@@ -70,7 +70,7 @@ async fn index(State(state): State<Shared>) -> Response {
 }
 
 /// A command's JSON answer.
-fn json(status: StatusCode, body: Value) -> Response {
+pub(super) fn json(status: StatusCode, body: Value) -> Response {
     let mut response = (status, to_java_json(&body)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -80,7 +80,7 @@ fn json(status: StatusCode, body: Value) -> Response {
 }
 
 /// An answer with no data: `command` and `error` only.
-fn bare(status: StatusCode, command: &str, error: Option<&str>) -> Response {
+pub(super) fn bare(status: StatusCode, command: &str, error: Option<&str>) -> Response {
     json(status, commands::response(command, error, Map::new()))
 }
 
@@ -232,6 +232,7 @@ async fn run_post(
     State(state): State<Shared>,
     Path(name): Path<String>,
     Extension(transport): Extension<Transport>,
+    Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -246,13 +247,13 @@ async fn run_post(
             Some("Invalid method"),
         );
     }
-    restore(&state, body).await
+    super::restore::restore(&state, &query, body).await
 }
 
 /// Java's checks before `snapshot` or `restore` runs: its switch (`admin.snapshot.enabled`,
 /// `admin.restore.enabled`; 503) and its rate limit (429, counted). The refusal to send, if
 /// any.
-fn switch_and_rate_limit(state: &AdminState, which: Limited) -> Option<Response> {
+pub(super) fn switch_and_rate_limit(state: &AdminState, which: Limited) -> Option<Response> {
     let (command, enabled, rate_limited) = match which {
         Limited::Snapshot => (
             "snapshot",
@@ -342,21 +343,6 @@ async fn snapshot(state: &AdminState, query: &BTreeMap<String, String>) -> Respo
     }
     h.insert("snapshot_size", HeaderValue::from(size));
     response
-}
-
-/// `restore`: not offered yet. Unlike Java's in-memory swap, ours must be durable, go through
-/// the quorum in an ensemble as a txn of its own and never send zxids backwards (the online
-/// restore of the backup work); until then it answers 501 after the checks Java makes.
-async fn restore(state: &AdminState, _body: Body) -> Response {
-    const COMMAND: &str = "restore";
-    if let Some(refused) = switch_and_rate_limit(state, Limited::Restore) {
-        return refused;
-    }
-    bare(
-        StatusCode::NOT_IMPLEMENTED,
-        COMMAND,
-        Some("restore is not supported by this server yet"),
-    )
 }
 
 /// `/ready`: 200 while serving clients, else 503.

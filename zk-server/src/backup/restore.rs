@@ -33,6 +33,40 @@ pub enum RestorePoint {
     Time(i64),
 }
 
+impl RestorePoint {
+    /// The point named by exactly one of: `latest`, a zxid (`0x…` or decimal), a time
+    /// (RFC 3339, or ms since the epoch); `None` unless exactly one is given.
+    pub fn parse(
+        latest: bool,
+        zxid: Option<&str>,
+        time: Option<&str>,
+    ) -> Result<Option<RestorePoint>, BackupError> {
+        Ok(match (latest, zxid, time) {
+            (true, None, None) => Some(RestorePoint::Latest),
+            (false, Some(z), None) => Some(RestorePoint::Zxid(
+                crate::backup::manifest::parse_zxid(z)
+                    .ok_or_else(|| BackupError::Config(format!("zxid {z}: not a zxid")))?,
+            )),
+            (false, None, Some(t)) => Some(RestorePoint::Time(parse_time(t)?)),
+            _ => None,
+        })
+    }
+}
+
+/// A time as RFC 3339 or ms since the epoch.
+fn parse_time(text: &str) -> Result<i64, BackupError> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| {
+            BackupError::Config(format!(
+                "time {text}: {e} (RFC 3339, e.g. 2026-12-02T10:00:00Z)"
+            ))
+        })
+}
+
 /// A restore, decided.
 #[derive(Debug, Clone)]
 pub struct RestorePlan {
@@ -220,7 +254,7 @@ pub async fn restore(
     archive: &Archive,
     plan: &RestorePlan,
     options: &RestoreOptions,
-    progress: &mut dyn FnMut(&Manifest),
+    progress: &mut (dyn FnMut(&Manifest) + Send),
 ) -> Result<RestoreReport, BackupError> {
     let dir = options.data_dir.join("version-2");
     prepare_dir(&dir, options.force)?;
@@ -261,7 +295,7 @@ pub async fn build_tree(
     archive: &Archive,
     plan: &Plan,
     report: &mut RestoreReport,
-    progress: &mut dyn FnMut(&Manifest),
+    progress: &mut (dyn FnMut(&Manifest) + Send),
 ) -> Result<DataTree, BackupError> {
     let snapshot = &plan.snapshot;
     let raw = archive.fetch(snapshot).await?;

@@ -663,29 +663,8 @@ async fn planned(
 impl PointArgs {
     /// The point `--latest`, `--zxid` or `--time` names; `None` unless exactly one is given.
     fn resolve(&self) -> Result<Option<RestorePoint>, BackupError> {
-        Ok(match (self.latest, &self.zxid, &self.time) {
-            (true, None, None) => Some(RestorePoint::Latest),
-            (false, Some(z), None) => Some(RestorePoint::Zxid(
-                zk_server::backup::manifest::parse_zxid(z)
-                    .ok_or_else(|| BackupError::Config(format!("--zxid {z}: not a zxid")))?,
-            )),
-            (false, None, Some(t)) => Some(RestorePoint::Time(parse_time(t)?)),
-            _ => None,
-        })
+        RestorePoint::parse(self.latest, self.zxid.as_deref(), self.time.as_deref())
     }
-}
-
-fn parse_time(text: &str) -> Result<i64, BackupError> {
-    if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| {
-            BackupError::Config(format!(
-                "--time {text}: {e} (RFC 3339, e.g. 2026-12-02T10:00:00Z)"
-            ))
-        })
 }
 
 fn print_list(archive: &Archive, catalog: &Catalog, json: bool) {

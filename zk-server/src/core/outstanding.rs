@@ -102,6 +102,11 @@ impl Outstanding {
         }
     }
 
+    /// Every path a txn in flight changed (created, changed or deleted).
+    pub(super) fn changed_paths(&self) -> impl Iterator<Item = &str> {
+        self.records.keys().map(|p| &**p)
+    }
+
     /// A node's ACL as of every txn proposed.
     pub(super) fn acl(tree: &DataTree, node: NodeRef<'_>) -> Vec<Acl> {
         match node {

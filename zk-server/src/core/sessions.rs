@@ -231,16 +231,7 @@ impl ServerCore {
             }
         }
         candidates.sort();
-        // The sweep acts as the server itself: no session, no ACL.
-        let system = Conn {
-            session_id: 0,
-            auth_ids: std::sync::Arc::new(acl::AuthIds::new(Id::new("super", ""))),
-            stats: ConnStats::default(),
-            pending_writes: 0,
-            establishing: false,
-            held: std::collections::VecDeque::new(),
-            in_flight: std::collections::VecDeque::new(),
-        };
+        let system = Conn::system();
         for path in candidates {
             let body = RequestBody::DeleteContainer(path.clone());
             // Prepped like a client's request: against the txns in flight too.

@@ -1,0 +1,362 @@
+//! The online restore: the tree brought to a restored image by ordinary txns that the pipeline
+//! proposes, logs, replicates and applies like any client's writes.
+//!
+//! Java 3.9's `restore` command swaps the in-memory database of one server: nothing is logged,
+//! the other members never hear of it and a restart undoes it. Here the difference between
+//! the tree (as of every txn in flight) and the image becomes multi txns of deletes, creates
+//! and setData, and setACL txns, all proposed in one step of the core, so no client write falls
+//! between them. Being plain txns they survive restarts, reach Java members too, are archived
+//! like any other and fire the watches a client expects; zxids and versions move forward, so
+//! a client's conditional write prepared before the restore fails instead of landing on
+//! rewound versions. One multi holds the whole change unless it would exceed a log record
+//! (`jute.maxbuffer`); larger changes are cut into several consecutive multis, each atomic.
+//!
+//! What is restored: every node outside `/zookeeper` that is not an ephemeral in the image
+//! (the sessions of the image are gone), with its data, ACL and kind (persistent, container,
+//! TTL). The live sessions' ephemerals stay where their parent stays. Stats are not rewound:
+//! a restored node gets the zxids and versions of the txn that created or changed it.
+
+use std::collections::HashSet;
+
+use zk_proto::message::MultiRequest;
+use zk_proto::path::parent;
+use zk_proto::proto::{
+    CreateRequest, CreateTtlRequest, DeleteRequest, SetAclRequest, SetDataRequest,
+};
+
+use super::*;
+use crate::tree::Node;
+
+/// What an online restore proposed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OnlineRestore {
+    /// The first txn's zxid (0 when nothing differed).
+    pub first_zxid: i64,
+    /// The last txn's zxid: the restore is complete once it commits (0 when nothing differed).
+    pub last_zxid: i64,
+    /// Txns proposed (multis, then setACLs).
+    pub txns: usize,
+    /// Nodes deleted (live sessions' ephemerals among them when their parent went).
+    pub deleted: usize,
+    /// Nodes created.
+    pub created: usize,
+    /// Nodes whose data was set.
+    pub data_changed: usize,
+    /// Nodes whose ACL was set.
+    pub acl_changed: usize,
+    /// Live sessions' ephemerals left in place.
+    pub ephemerals_kept: usize,
+}
+
+/// Why an online restore was not proposed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreRefused {
+    /// A learner: txns are proposed by the leader.
+    NotLeader,
+    /// A txn of the change was refused by prep (for example a TTL node while extended types
+    /// are off): the path and code. Nothing was proposed.
+    Refused(String, ErrorCode),
+}
+
+impl std::fmt::Display for RestoreRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreRefused::NotLeader => f.write_str(
+                "this server is not the leader; send the restore to the leader's AdminServer (see the leader command)",
+            ),
+            RestoreRefused::Refused(path, code) => write!(
+                f,
+                "the change to {path} was refused ({code}); nothing was restored"
+            ),
+        }
+    }
+}
+
+/// The ops that turn the tree into the image, in an order prep accepts.
+#[derive(Debug, Default)]
+struct Changes {
+    /// Deletes, children before parents, then creates, parents before children, then setData.
+    ops: Vec<MultiOp>,
+    /// setACLs (not allowed in a multi).
+    acls: Vec<SetAclRequest>,
+    summary: OnlineRestore,
+}
+
+/// Whether `path` is managed by the server (`/zookeeper` and below) or is the root.
+pub(super) fn is_system(path: &str) -> bool {
+    path == "/" || path.is_empty() || path == "/zookeeper" || path.starts_with("/zookeeper/")
+}
+
+impl ServerCore {
+    /// Proposes the txns that make the tree equal `image` (see the module docs); returns what
+    /// they do and the actions to run. The restore is complete when `last_zxid` commits.
+    pub fn restore_online(
+        &mut self,
+        image: &DataTree,
+        wall_ms: i64,
+    ) -> Result<(OnlineRestore, Vec<Action>), RestoreRefused> {
+        if self.role != Role::Proposer {
+            return Err(RestoreRefused::NotLeader);
+        }
+        let changes = self.changes_to(image);
+        let txns = self.prep_changes(&changes, wall_ms)?;
+        let mut summary = changes.summary;
+        let mut out = Vec::new();
+        for (op, txn) in txns {
+            let header = self.next_header(0, 0, op, wall_ms);
+            if summary.first_zxid == 0 {
+                summary.first_zxid = header.zxid;
+            }
+            summary.last_zxid = header.zxid;
+            summary.txns += 1;
+            self.propose(header, txn, &mut out, Completion::Nothing);
+        }
+        info!(
+            txns = summary.txns,
+            deleted = summary.deleted,
+            created = summary.created,
+            data_changed = summary.data_changed,
+            acl_changed = summary.acl_changed,
+            last_zxid = %format_args!("{:#x}", summary.last_zxid),
+            "online restore proposed"
+        );
+        Ok((summary, out))
+    }
+
+    /// The difference between the tree (with the txns in flight) and `image`.
+    fn changes_to(&self, image: &DataTree) -> Changes {
+        let extended = self.config.extended_types;
+        let view = |path: &str| self.outstanding.node(&self.tree, path);
+        let wanted = |path: &str| -> Option<&Node> {
+            image.node(path).filter(|n| {
+                !matches!(
+                    OwnerKind::of(n.stat.ephemeral_owner, true),
+                    OwnerKind::Ephemeral(_)
+                )
+            })
+        };
+        // The current paths, parents before children: the committed tree in its own order,
+        // then the nodes created by txns in flight, shallow first.
+        let mut current: Vec<String> = Vec::with_capacity(self.tree.node_count());
+        let _ = self.tree.for_each_snapshot_node(|path, _| {
+            if !is_system(path) && view(path).is_some() {
+                current.push(path.to_owned());
+            }
+            Ok::<(), ()>(())
+        });
+        let mut pending: Vec<&str> = self
+            .outstanding
+            .changed_paths()
+            .filter(|p| !is_system(p) && self.tree.node(p).is_none() && view(p).is_some())
+            .collect();
+        pending.sort_by_key(|p| (p.matches('/').count(), *p));
+        current.extend(pending.into_iter().map(str::to_owned));
+
+        let mut changes = Changes::default();
+        let mut doomed: HashSet<&str> = HashSet::new();
+        for path in &current {
+            let node = view(path).expect("listed as present");
+            let kind = OwnerKind::of(node.stat().ephemeral_owner, extended);
+            let parent_doomed = parent(path).is_some_and(|p| doomed.contains(p));
+            let keep = !parent_doomed
+                && match (kind, wanted(path)) {
+                    // A live session's ephemeral stays unless the image has a node there.
+                    (OwnerKind::Ephemeral(_), want) => want.is_none(),
+                    (_, Some(want)) => OwnerKind::of(want.stat.ephemeral_owner, true) == kind,
+                    (_, None) => false,
+                };
+            if !keep {
+                doomed.insert(path);
+                continue;
+            }
+            let Some(want) = wanted(path) else {
+                changes.summary.ephemerals_kept += 1;
+                continue;
+            };
+            if node.data() != want.data.as_ref() {
+                changes.summary.data_changed += 1;
+                changes.ops.push(MultiOp::SetData(SetDataRequest {
+                    path: path.clone(),
+                    data: want.data.clone(),
+                    version: -1,
+                }));
+            }
+            let want_acl = image.acl(want);
+            if Outstanding::acl(&self.tree, node) != want_acl {
+                changes.summary.acl_changed += 1;
+                changes.acls.push(SetAclRequest {
+                    path: path.clone(),
+                    acl: Some(want_acl),
+                    version: -1,
+                });
+            }
+        }
+        // Deletes first (children before parents), creates next, the setData ops last.
+        let sets = std::mem::take(&mut changes.ops);
+        for path in current.iter().rev().filter(|p| doomed.contains(p.as_str())) {
+            changes.summary.deleted += 1;
+            changes.ops.push(MultiOp::Delete(DeleteRequest {
+                path: path.clone(),
+                version: -1,
+            }));
+        }
+        let _ = image.for_each_snapshot_node(|path, _| {
+            if is_system(path) {
+                return Ok::<(), ()>(());
+            }
+            let Some(want) = wanted(path) else {
+                return Ok(());
+            };
+            if view(path).is_some() && !doomed.contains(path) {
+                return Ok(());
+            }
+            changes.summary.created += 1;
+            changes.ops.push(create_op(path, want, image.acl(want)));
+            Ok(())
+        });
+        changes.ops.extend(sets);
+        changes
+    }
+
+    /// Preps every txn of `changes` against the txns in flight and each other, before any is
+    /// proposed: a refusal leaves the tree untouched.
+    fn prep_changes(
+        &self,
+        changes: &Changes,
+        wall_ms: i64,
+    ) -> Result<Vec<(OpCode, Txn)>, RestoreRefused> {
+        let system = Conn::system();
+        let mut scratch = self.outstanding.clone();
+        let mut zxid = self.last_proposed_zxid;
+        let mut txns = Vec::new();
+        let mut rest: &[MultiOp] = &changes.ops;
+        let budget = self.config.max_txn_bytes.saturating_sub(TXN_RECORD_EXTRA);
+        while !rest.is_empty() {
+            // The most ops whose multi fits one record (halving from a size estimate).
+            let mut take = ops_within(rest, budget / 2).max(1);
+            let txn = loop {
+                let view = Prep {
+                    tree: &self.tree,
+                    outstanding: &scratch,
+                    config: &self.config,
+                    nulls: Nulls::NONE,
+                };
+                let multi = MultiRequest {
+                    ops: rest[..take].to_vec(),
+                };
+                let txn = view
+                    .multi(&system, &multi, zxid + 1)
+                    .map_err(|code| RestoreRefused::Refused(String::new(), code))?;
+                if let Some((index, code)) = first_error(&txn) {
+                    return Err(RestoreRefused::Refused(rest[index].path().to_owned(), code));
+                }
+                if take == 1 || record_len(&txn) <= budget {
+                    break txn;
+                }
+                take /= 2;
+            };
+            zxid += 1;
+            scratch.propose(&self.tree, &header_for(zxid, OpCode::Multi, wall_ms), &txn);
+            txns.push((OpCode::Multi, txn));
+            rest = &rest[take..];
+        }
+        for request in &changes.acls {
+            let view = Prep {
+                tree: &self.tree,
+                outstanding: &scratch,
+                config: &self.config,
+                nulls: Nulls::NONE,
+            };
+            let txn = view
+                .prep(&system, &RequestBody::SetAcl(request.clone()))
+                .map_err(|code| RestoreRefused::Refused(request.path.clone(), code))?;
+            zxid += 1;
+            scratch.propose(&self.tree, &header_for(zxid, OpCode::SetAcl, wall_ms), &txn);
+            txns.push((OpCode::SetAcl, txn));
+        }
+        Ok(txns)
+    }
+}
+
+fn header_for(zxid: i64, op: OpCode, wall_ms: i64) -> TxnHeader {
+    TxnHeader {
+        client_id: 0,
+        cxid: 0,
+        zxid,
+        time: wall_ms,
+        r#type: op,
+    }
+}
+
+/// The create of an image node, with its kind (its name already carries any sequence number).
+fn create_op(path: &str, node: &Node, acl: Vec<Acl>) -> MultiOp {
+    let base = CreateRequest {
+        path: path.to_owned(),
+        data: node.data.clone(),
+        acl: Some(acl),
+        flags: CreateMode::Persistent.flags(),
+    };
+    match OwnerKind::of(node.stat.ephemeral_owner, true) {
+        OwnerKind::Container => MultiOp::CreateContainer(CreateRequest {
+            flags: CreateMode::Container.flags(),
+            ..base
+        }),
+        OwnerKind::Ttl(ttl) => MultiOp::CreateTtl(CreateTtlRequest {
+            path: base.path,
+            data: base.data,
+            acl: base.acl,
+            flags: CreateMode::PersistentWithTtl.flags(),
+            ttl,
+        }),
+        _ => MultiOp::Create(base),
+    }
+}
+
+/// How many of `ops`, from the first, an estimate puts within `bytes` of txn.
+fn ops_within(ops: &[MultiOp], bytes: usize) -> usize {
+    let mut total = 0usize;
+    for (i, op) in ops.iter().enumerate() {
+        total += 32 + op.path().len();
+        match op {
+            MultiOp::Create(r) | MultiOp::CreateContainer(r) => {
+                total += r.data.as_ref().map_or(0, |d| d.len()) + acl_bytes(&r.acl);
+            }
+            MultiOp::CreateTtl(r) => {
+                total += r.data.as_ref().map_or(0, |d| d.len()) + acl_bytes(&r.acl);
+            }
+            MultiOp::SetData(r) => total += r.data.as_ref().map_or(0, |d| d.len()),
+            _ => {}
+        }
+        if total > bytes {
+            return i;
+        }
+    }
+    ops.len()
+}
+
+fn acl_bytes(acl: &Option<Vec<Acl>>) -> usize {
+    acl.iter()
+        .flatten()
+        .map(|a| 16 + a.id.scheme.len() + a.id.id.len())
+        .sum()
+}
+
+/// The first failed sub-txn of a prepped multi: its index and code.
+fn first_error(txn: &Txn) -> Option<(usize, ErrorCode)> {
+    let Txn::Multi(multi) = txn else {
+        return None;
+    };
+    multi.txns.iter().enumerate().find_map(|(i, sub)| {
+        (sub.r#type == OpCode::Error).then(|| {
+            let code =
+                ErrorTxn::from_jute_bytes(&sub.data).map_or(ErrorCode::SystemError, |e| e.code());
+            (i, code)
+        })
+    })
+}
+
+fn record_len(txn: &Txn) -> usize {
+    let mut buf = Vec::new();
+    txn.write(&mut buf);
+    buf.len()
+}
