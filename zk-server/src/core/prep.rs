@@ -236,41 +236,8 @@ impl Prep<'_> {
                 txns.push(error_sub(ErrorCode::RuntimeInconsistency));
                 continue;
             }
-            let body = multi_op_body(op);
-            let nulls = self.nulls.sub_op(index);
-            let view = Prep {
-                tree: self.tree,
-                outstanding: &scratch,
-                config: self.config,
-                nulls: &nulls,
-            };
-            match view.prep(c, &body) {
-                Ok(txn) => {
-                    // create2 sub-ops are logged as plain creates, as Java re-parses them.
-                    let sub_type = match &txn {
-                        Txn::Create(_) => OpCode::Create,
-                        Txn::CreateContainer(_) => OpCode::CreateContainer,
-                        Txn::CreateTtl(_) => OpCode::CreateTtl,
-                        Txn::Delete(_) => OpCode::Delete,
-                        Txn::SetData(_) => OpCode::SetData,
-                        Txn::CheckVersion(_) => OpCode::Check,
-                        _ => OpCode::Error,
-                    };
-                    let header = TxnHeader {
-                        client_id: c.session_id,
-                        cxid: 0,
-                        zxid,
-                        time: 0,
-                        r#type: sub_type,
-                    };
-                    scratch.propose(self.tree, &header, &txn);
-                    let mut data = Vec::new();
-                    txn.write(&mut data);
-                    txns.push(SubTxn {
-                        r#type: sub_type,
-                        data: data.into(),
-                    });
-                }
+            match self.sub_op(c, op, index, zxid, &mut scratch) {
+                Ok(sub) => txns.push(sub),
                 Err(ErrorCode::MarshallingError) => return Err(ErrorCode::MarshallingError),
                 Err(code) => {
                     failed = true;
@@ -279,6 +246,51 @@ impl Prep<'_> {
             }
         }
         Ok(Txn::Multi(MultiTxn { txns }))
+    }
+
+    /// Sub-op `index` of a multi of `zxid`, prepped against `scratch` (not this view's
+    /// records) and recorded into it: its sub-txn. The online restore builds its many multis
+    /// on one scratch this way, without a copy of the records in flight per multi.
+    pub(super) fn sub_op(
+        &self,
+        c: &Conn,
+        op: &MultiOp,
+        index: usize,
+        zxid: i64,
+        scratch: &mut Outstanding,
+    ) -> Result<SubTxn, ErrorCode> {
+        let nulls = self.nulls.sub_op(index);
+        let view = Prep {
+            tree: self.tree,
+            outstanding: scratch,
+            config: self.config,
+            nulls: &nulls,
+        };
+        let txn = view.prep(c, &multi_op_body(op))?;
+        // create2 sub-ops are logged as plain creates, as Java re-parses them.
+        let sub_type = match &txn {
+            Txn::Create(_) => OpCode::Create,
+            Txn::CreateContainer(_) => OpCode::CreateContainer,
+            Txn::CreateTtl(_) => OpCode::CreateTtl,
+            Txn::Delete(_) => OpCode::Delete,
+            Txn::SetData(_) => OpCode::SetData,
+            Txn::CheckVersion(_) => OpCode::Check,
+            _ => OpCode::Error,
+        };
+        let header = TxnHeader {
+            client_id: c.session_id,
+            cxid: 0,
+            zxid,
+            time: 0,
+            r#type: sub_type,
+        };
+        scratch.propose(self.tree, &header, &txn);
+        let mut data = Vec::new();
+        txn.write(&mut data);
+        Ok(SubTxn {
+            r#type: sub_type,
+            data: data.into(),
+        })
     }
 }
 

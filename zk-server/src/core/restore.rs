@@ -18,7 +18,6 @@
 
 use std::collections::HashSet;
 
-use zk_proto::message::MultiRequest;
 use zk_proto::path::parent;
 use zk_proto::proto::{
     CreateRequest, CreateTtlRequest, DeleteRequest, SetAclRequest, SetDataRequest,
@@ -219,61 +218,68 @@ impl ServerCore {
     }
 
     /// Preps every txn of `changes` against the txns in flight and each other, before any is
-    /// proposed: a refusal leaves the tree untouched.
+    /// proposed: a refusal leaves the tree untouched. The ops fill multis up to the log
+    /// record limit (a sub-txn's bytes do not depend on the zxid of its multi).
     fn prep_changes(
         &self,
         changes: &Changes,
         wall_ms: i64,
     ) -> Result<Vec<(OpCode, Txn)>, RestoreRefused> {
         let system = Conn::system();
+        let prep = Prep {
+            tree: &self.tree,
+            outstanding: &self.outstanding,
+            config: &self.config,
+            nulls: Nulls::NONE,
+        };
         let mut scratch = self.outstanding.clone();
-        let mut zxid = self.last_proposed_zxid;
-        let mut txns = Vec::new();
-        let mut rest: &[MultiOp] = &changes.ops;
+        let mut zxid = self.last_proposed_zxid + 1;
         let budget = self.config.max_txn_bytes.saturating_sub(TXN_RECORD_EXTRA);
-        while !rest.is_empty() {
-            // The most ops whose multi fits one record (halving from a size estimate).
-            let mut take = ops_within(rest, budget / 2).max(1);
-            let txn = loop {
-                let view = Prep {
-                    tree: &self.tree,
-                    outstanding: &scratch,
-                    config: &self.config,
-                    nulls: Nulls::NONE,
-                };
-                let multi = MultiRequest {
-                    ops: rest[..take].to_vec(),
-                };
-                let txn = view
-                    .multi(&system, &multi, zxid + 1)
-                    .map_err(|code| RestoreRefused::Refused(String::new(), code))?;
-                if let Some((index, code)) = first_error(&txn) {
-                    return Err(RestoreRefused::Refused(rest[index].path().to_owned(), code));
-                }
-                if take == 1 || record_len(&txn) <= budget {
-                    break txn;
-                }
-                take /= 2;
-            };
+        let mut txns = Vec::new();
+        let mut subs: Vec<SubTxn> = Vec::new();
+        // A multi txn: the count of its sub-txns, then each one's type, length and bytes.
+        let mut size = 4;
+        for op in &changes.ops {
+            let sub = prep
+                .sub_op(&system, op, 0, zxid, &mut scratch)
+                .map_err(|code| RestoreRefused::Refused(op.path().to_owned(), code))?;
+            let sub_size = 8 + sub.data.len();
+            if 4 + sub_size > budget {
+                return Err(RestoreRefused::Refused(
+                    op.path().to_owned(),
+                    ErrorCode::BadArguments,
+                ));
+            }
+            if size + sub_size > budget {
+                txns.push((
+                    OpCode::Multi,
+                    Txn::Multi(MultiTxn {
+                        txns: std::mem::take(&mut subs),
+                    }),
+                ));
+                zxid += 1;
+                size = 4;
+            }
+            size += sub_size;
+            subs.push(sub);
+        }
+        if !subs.is_empty() {
+            txns.push((OpCode::Multi, Txn::Multi(MultiTxn { txns: subs })));
             zxid += 1;
-            scratch.propose(&self.tree, &header_for(zxid, OpCode::Multi, wall_ms), &txn);
-            txns.push((OpCode::Multi, txn));
-            rest = &rest[take..];
         }
         for request in &changes.acls {
             let view = Prep {
-                tree: &self.tree,
                 outstanding: &scratch,
-                config: &self.config,
-                nulls: Nulls::NONE,
+                ..prep
             };
             let txn = view
                 .prep(&system, &RequestBody::SetAcl(request.clone()))
                 .map_err(|code| RestoreRefused::Refused(request.path.clone(), code))?;
-            zxid += 1;
             scratch.propose(&self.tree, &header_for(zxid, OpCode::SetAcl, wall_ms), &txn);
+            zxid += 1;
             txns.push((OpCode::SetAcl, txn));
         }
+        debug_assert!(txns.iter().all(|(_, txn)| record_len(txn) <= budget));
         Ok(txns)
     }
 }
@@ -310,49 +316,6 @@ fn create_op(path: &str, node: &Node, acl: Vec<Acl>) -> MultiOp {
         }),
         _ => MultiOp::Create(base),
     }
-}
-
-/// How many of `ops`, from the first, an estimate puts within `bytes` of txn.
-fn ops_within(ops: &[MultiOp], bytes: usize) -> usize {
-    let mut total = 0usize;
-    for (i, op) in ops.iter().enumerate() {
-        total += 32 + op.path().len();
-        match op {
-            MultiOp::Create(r) | MultiOp::CreateContainer(r) => {
-                total += r.data.as_ref().map_or(0, |d| d.len()) + acl_bytes(&r.acl);
-            }
-            MultiOp::CreateTtl(r) => {
-                total += r.data.as_ref().map_or(0, |d| d.len()) + acl_bytes(&r.acl);
-            }
-            MultiOp::SetData(r) => total += r.data.as_ref().map_or(0, |d| d.len()),
-            _ => {}
-        }
-        if total > bytes {
-            return i;
-        }
-    }
-    ops.len()
-}
-
-fn acl_bytes(acl: &Option<Vec<Acl>>) -> usize {
-    acl.iter()
-        .flatten()
-        .map(|a| 16 + a.id.scheme.len() + a.id.id.len())
-        .sum()
-}
-
-/// The first failed sub-txn of a prepped multi: its index and code.
-fn first_error(txn: &Txn) -> Option<(usize, ErrorCode)> {
-    let Txn::Multi(multi) = txn else {
-        return None;
-    };
-    multi.txns.iter().enumerate().find_map(|(i, sub)| {
-        (sub.r#type == OpCode::Error).then(|| {
-            let code =
-                ErrorTxn::from_jute_bytes(&sub.data).map_or(ErrorCode::SystemError, |e| e.code());
-            (i, code)
-        })
-    })
 }
 
 fn record_len(txn: &Txn) -> usize {
