@@ -2,6 +2,9 @@
 //! the leader archives. The leader is killed (SIGKILL) under a write load; the new leader
 //! continues the archive. The archive must hold every acknowledged write, with no zxid missing
 //! and none twice, and verify cleanly (digests replayed).
+//!
+//! With `backup.maxLagMs=0` the leader commits nothing before the archive holds it: every
+//! member SIGKILLed under load, each acknowledged write is archived all the same.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,38 +44,74 @@ async fn load(
     }
 }
 
+/// Three zk-server members archiving to a new directory with `cfg`, and a create load through
+/// the members `clients` picks (given the leader's index), each with its tag.
+struct Loaded {
+    ensemble: Ensemble,
+    archive_dir: tempfile::TempDir,
+    leader: usize,
+    acked: Acked,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    loaders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Loaded {
+    async fn start(cfg: &[&str], clients: impl Fn(usize) -> Vec<(usize, &'static str)>) -> Loaded {
+        let archive_dir = tempfile::Builder::new()
+            .prefix("zk-rs-ensemble-archive-")
+            .tempdir()
+            .unwrap();
+        let mut builder = Ensemble::builder(&[MemberKind::ZkRs; 3])
+            .cfg(format!("backup.target={}", archive_dir.path().display()));
+        for line in cfg {
+            builder = builder.cfg(*line);
+        }
+        let ensemble =
+            tokio::task::block_in_place(|| builder.start()).unwrap_or_else(|e| panic!("{e}"));
+        let leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT)).unwrap();
+        let acked: Acked = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut loaders = Vec::new();
+        for (member, tag) in clients(leader) {
+            let client = Client::builder(ensemble.addr(member).to_string())
+                .session_timeout(Duration::from_secs(30))
+                .connect()
+                .await
+                .unwrap();
+            loaders.push(tokio::spawn(load(client, acked.clone(), stop.clone(), tag)));
+        }
+        Loaded {
+            ensemble,
+            archive_dir,
+            leader,
+            acked,
+            stop,
+            loaders,
+        }
+    }
+
+    /// Stops the load; the acknowledged creates.
+    async fn stop(&mut self) -> Vec<(String, i64)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for loader in self.loaders.drain(..) {
+            loader.await.unwrap();
+        }
+        self.acked.lock().unwrap().clone()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_archive_survives_killing_the_archiving_leader() {
-    let archive_dir = tempfile::Builder::new()
-        .prefix("zk-rs-ensemble-archive-")
-        .tempdir()
-        .unwrap();
-    let mut ensemble = tokio::task::block_in_place(|| {
-        Ensemble::builder(&[MemberKind::ZkRs; 3])
-            .cfg(format!("backup.target={}", archive_dir.path().display()))
-            .cfg("backup.maxLagMs=100")
-            .cfg("snapCount=300")
-            .start()
+    // Clients on the followers, so they ride out the leader's death.
+    let mut run = Loaded::start(&["backup.maxLagMs=100", "snapCount=300"], |leader| {
+        vec![((leader + 1) % 3, "a"), ((leader + 2) % 3, "b")]
     })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT)).unwrap();
-    let acked: Acked = Arc::default();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut loaders = Vec::new();
-    for (i, tag) in ["a", "b"].into_iter().enumerate() {
-        // Clients on the followers, so they ride out the leader's death.
-        let member = (leader + 1 + i) % 3;
-        let client = Client::builder(ensemble.addr(member).to_string())
-            .session_timeout(Duration::from_secs(30))
-            .connect()
-            .await
-            .unwrap();
-        loaders.push(tokio::spawn(load(client, acked.clone(), stop.clone(), tag)));
-    }
+    .await;
+    let (leader, acked) = (run.leader, run.acked.clone());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before_kill = acked.lock().unwrap().len();
-    tokio::task::block_in_place(|| ensemble.kill(leader)).unwrap();
-    let new_leader = tokio::task::block_in_place(|| ensemble.wait_for_leader(WAIT)).unwrap();
+    tokio::task::block_in_place(|| run.ensemble.kill(leader)).unwrap();
+    let new_leader = tokio::task::block_in_place(|| run.ensemble.wait_for_leader(WAIT)).unwrap();
     assert_ne!(new_leader, leader);
     // Writes under the new leader.
     let deadline = Instant::now() + WAIT;
@@ -80,13 +119,9 @@ async fn the_archive_survives_killing_the_archiving_leader() {
         assert!(Instant::now() < deadline, "no writes after the failover");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for loader in loaders {
-        loader.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = run.stop().await;
     let last = acked.iter().map(|(_, z)| *z).max().unwrap();
-    let archive = Archive::new(Target::directory(archive_dir.path()).unwrap(), 0);
+    let archive = Archive::new(Target::directory(run.archive_dir.path()).unwrap(), 0);
     let deadline = Instant::now() + Duration::from_secs(30);
     let catalog = loop {
         let catalog = archive.catalog().await.unwrap();
@@ -113,9 +148,17 @@ async fn the_archive_survives_killing_the_archiving_leader() {
     let report = verify::verify(&archive, &catalog, &mut |_| {}).await;
     assert!(report.ok(), "{:?}", report.problems);
     assert!(report.txns_replayed as usize >= acked.len());
-    // Every acknowledged write is in the restored tree.
+    assert_restores_every_write(&archive, &catalog, &acked).await;
+}
+
+/// Restores the archive's latest state and checks every acknowledged create is in it.
+async fn assert_restores_every_write(
+    archive: &Archive,
+    catalog: &zk_server::backup::Catalog,
+    acked: &[(String, i64)],
+) {
     let restored = tempfile::tempdir().unwrap();
-    let plan = restore::plan(&archive, &catalog, RestorePoint::Latest)
+    let plan = restore::plan(archive, catalog, RestorePoint::Latest)
         .await
         .unwrap();
     let options = RestoreOptions {
@@ -124,7 +167,7 @@ async fn the_archive_survives_killing_the_archiving_leader() {
         force: false,
         compression: Compression::None,
     };
-    restore::restore(&archive, &plan, &options, &mut |_| {})
+    restore::restore(archive, &plan, &options, &mut |_| {})
         .await
         .unwrap();
     let snapshot = zk_server::storage::snapshot::load_newest(&restored.path().join("version-2"))
@@ -145,5 +188,33 @@ async fn the_archive_survives_killing_the_archiving_leader() {
         acked.len(),
         &missing[..missing.len().min(5)]
     );
-    drop(ensemble);
+}
+
+/// `backup.maxLagMs=0`: the leader commits nothing the archive does not hold, so with every
+/// member SIGKILLed under load (no new leader finishes the archive), each write a client saw
+/// acknowledged, through any member, is archived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_max_lag_zero_every_acknowledged_write_is_archived_when_all_die() {
+    let mut run = Loaded::start(&["backup.maxLagMs=0"], |leader| {
+        vec![(leader, "l"), ((leader + 1) % 3, "f")]
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let leader = run.leader;
+    tokio::task::block_in_place(|| {
+        run.ensemble.kill(leader).unwrap();
+        for i in (0..3).filter(|&i| i != leader) {
+            run.ensemble.kill(i).unwrap();
+        }
+    });
+    let acked = run.stop().await;
+    assert!(
+        acked.len() > 50,
+        "only {} writes before the kill",
+        acked.len()
+    );
+    let archive = Archive::new(Target::directory(run.archive_dir.path()).unwrap(), 0);
+    let catalog = archive.catalog().await.unwrap();
+    assert!(catalog.gaps().is_empty(), "gaps: {:?}", catalog.gaps());
+    assert_restores_every_write(&archive, &catalog, &acked).await;
 }

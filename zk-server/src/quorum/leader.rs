@@ -122,6 +122,10 @@ pub enum Action {
     },
     /// The local pipeline commits everything up to `zxid`.
     Commit(i64),
+    /// With an archive gate: every proposal through `zxid` has its quorum and the leader's
+    /// flush (it is committed in ZAB's sense and may be archived); its COMMIT waits for
+    /// [`Leader::archived`].
+    QuorumAcked(i64),
     /// A client request a learner forwarded (sync included; see [`Leader::sync_reached`]).
     Request {
         /// The learner it came through.
@@ -239,6 +243,12 @@ pub struct Leader {
     outstanding: BTreeMap<i64, Outstanding>,
     last_proposed: i64,
     last_committed: i64,
+    /// Proposals through here have their quorum (and the leader's own flush).
+    quorum_acked: i64,
+    /// With `backup.maxLagMs=0`: what the archive holds; nothing commits beyond it.
+    archive_gate: Option<i64>,
+    /// The last zxid reported as [`Action::QuorumAcked`].
+    archive_handed: i64,
     self_flushed: i64,
     pending_syncs: BTreeMap<i64, Vec<LearnerId>>,
     tick: u64,
@@ -289,6 +299,9 @@ impl Leader {
             outstanding: BTreeMap::new(),
             last_proposed: 0,
             last_committed: -1,
+            quorum_acked: -1,
+            archive_gate: None,
+            archive_handed: -1,
             self_flushed: 0,
             pending_syncs: BTreeMap::new(),
             tick: 0,
@@ -302,6 +315,27 @@ impl Leader {
         let (my_id, accepted) = (leader.cfg.my_id, leader.accepted_epoch);
         leader.offer_epoch(my_id, accepted, &mut out);
         (leader, out)
+    }
+
+    /// Commits (COMMIT, INFORM and the local [`Action::Commit`]) wait until the backup archive
+    /// holds the txn (`backup.maxLagMs=0` in an ensemble), which holds `archived_through` now:
+    /// a proposal with its quorum is reported as [`Action::QuorumAcked`] for the archiver,
+    /// and [`Leader::archived`] lets the commits follow the archive.
+    pub fn gate_commits_on_archive(&mut self, archived_through: i64) {
+        self.archive_gate = Some(archived_through);
+    }
+
+    /// The archive holds every txn through `zxid` now: commit what it releases.
+    pub fn archived(&mut self, zxid: i64, now_ms: u64) -> Vec<Action> {
+        self.now_ms = now_ms;
+        let mut out = Vec::new();
+        if let Some(gate) = &mut self.archive_gate {
+            *gate = (*gate).max(zxid);
+            if self.phase != Phase::Stopped {
+                self.advance_commits(&mut out);
+            }
+        }
+        out
     }
 
     /// Lets syncs read the on-disk txn log for learners older than the committed log.

@@ -37,6 +37,10 @@ struct Leading {
     flush: LogFlush,
     /// Why the leadership ended, once it has.
     ended: Option<String>,
+    /// With `backup.maxLagMs=0`: what the archive holds, which commits wait for.
+    archived: Option<tokio::sync::watch::Receiver<i64>>,
+    /// The last zxid handed to the archiver at its quorum.
+    handed_to_archive: i64,
 }
 
 impl Node {
@@ -82,6 +86,17 @@ impl Node {
         };
         let (mut core, actions) = Leader::new(config, start, self.now_ms());
         core.set_disk_history(Box::new(self.db.disk_history()));
+        // RPO zero: no COMMIT (and so no reply, here or on a learner) before the archive
+        // holds the txn.
+        let archived = self
+            .db
+            .archiver
+            .as_ref()
+            .filter(|a| a.is_synchronous())
+            .map(|a| a.archived_watch());
+        if let Some(rx) = &archived {
+            core.gate_commits_on_archive(*rx.borrow());
+        }
         let mut role = Leading {
             core,
             learners: HashMap::new(),
@@ -91,6 +106,8 @@ impl Node {
             requests: None,
             flush: LogFlush::default(),
             ended: None,
+            archived,
+            handed_to_archive: -1,
         };
         let mut result = self.run_leading(&mut role, &mut events, actions).await;
         if let Some(archiver) = &self.db.archiver {
@@ -154,6 +171,16 @@ impl Node {
                             })
                             .collect();
                         self.pipeline.leader_counts(counts);
+                    }
+                }
+                archived = archive_moved(&mut role.archived) => {
+                    match archived {
+                        Some(zxid) => {
+                            let actions = role.core.archived(zxid, self.now_ms());
+                            self.leader_actions(role, actions).await?;
+                        }
+                        // The archiver stopped: nothing can commit any more.
+                        None => role.ended = Some("the backup archiver stopped".into()),
                     }
                 }
                 durable = role.flush.done() => {
@@ -321,9 +348,11 @@ impl Node {
                             .record_since(crate::metrics::SummaryKind::QuorumAckLatency, at);
                     }
                     let later = role.proposed.split_off(&(zxid + 1));
+                    // Gated on the archive, the archiver had these at their quorum already.
+                    let hand_over = self.db.archiver.is_some() && role.archived.is_none();
                     let mut committed = Vec::new();
                     for (_, entry) in std::mem::replace(&mut role.proposed, later) {
-                        if self.db.archiver.is_some() {
+                        if hand_over {
                             committed.push(entry.clone());
                         }
                         self.db.note_committed(entry);
@@ -332,6 +361,19 @@ impl Node {
                         archiver.committed(committed);
                     }
                     self.pipeline.commit_through(zxid);
+                }
+                Action::QuorumAcked(zxid) => {
+                    // Handed over once: the core reports each zxid in one QuorumAcked only.
+                    if let Some(archiver) = &self.db.archiver {
+                        let from = role.handed_to_archive;
+                        let entries = role
+                            .proposed
+                            .range(from + 1..=zxid)
+                            .map(|(_, e)| e.clone())
+                            .collect();
+                        role.handed_to_archive = zxid;
+                        archiver.committed(entries);
+                    }
                 }
                 Action::Request {
                     learner,
@@ -456,5 +498,17 @@ impl Node {
             sender.close();
         }
         role.core.learner_disconnected(id);
+    }
+}
+
+/// The archived zxid once it moves (`None`: the archiver is gone); never resolves without a
+/// gate.
+async fn archive_moved(archived: &mut Option<tokio::sync::watch::Receiver<i64>>) -> Option<i64> {
+    match archived {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(*rx.borrow_and_update()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
     }
 }

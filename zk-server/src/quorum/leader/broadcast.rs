@@ -142,13 +142,34 @@ impl Leader {
         if voter {
             p.acks.insert(sid);
         }
-        let mut next = zxid;
-        while let Some(p) = self.outstanding.get(&next) {
-            if self.outstanding.contains_key(&(next - 1)) || !self.cfg.quorum.is_quorum(&p.acks) {
-                return;
+        self.advance_commits(out);
+    }
+
+    /// Moves the quorum watermark over the proposals, in zxid order, that a quorum acked,
+    /// then commits up to it (or, with an archive gate, up to what the archive holds).
+    pub(super) fn advance_commits(&mut self, out: &mut Vec<Action>) {
+        let mut acked = self.quorum_acked.max(self.last_committed);
+        while let Some(p) = self.outstanding.get(&(acked + 1)) {
+            if !self.cfg.quorum.is_quorum(&p.acks) {
+                break;
             }
-            self.commit(next, out);
-            next += 1;
+            acked += 1;
+        }
+        self.quorum_acked = acked;
+        let limit = match self.archive_gate {
+            None => acked,
+            Some(gate) => {
+                // What the archiver is handed must be in this leader's own log too.
+                let handed = acked.min(self.self_flushed);
+                if handed > self.archive_handed {
+                    self.archive_handed = handed;
+                    out.push(Action::QuorumAcked(handed));
+                }
+                handed.min(gate)
+            }
+        };
+        while self.last_committed < limit {
+            self.commit(self.last_committed + 1, out);
         }
     }
 

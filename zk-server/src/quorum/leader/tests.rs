@@ -167,6 +167,47 @@ fn broadcast_commits_in_order_with_informs_and_pending_syncs() {
 }
 
 #[test]
+fn with_an_archive_gate_commits_follow_the_archive() {
+    let mut l = established();
+    l.gate_commits_on_archive(E1);
+    let data = |z: i64| Some(Bytes::from(txn(z).to_bytes()));
+    l.propose(txn(E1 + 1), 10);
+    l.propose(txn(E1 + 2), 11);
+    l.on_packet(1, pkt(PacketType::Ack, E1 + 1, None), 12);
+    l.on_packet(1, pkt(PacketType::Ack, E1 + 2, None), 12);
+    // Both have their quorum with the leader's flush: handed to the archiver, not committed.
+    assert_eq!(
+        l.log_flushed(E1 + 2, 13),
+        vec![Action::QuorumAcked(E1 + 1), Action::QuorumAcked(E1 + 2)]
+    );
+    assert_eq!(l.sync_reached(1), vec![], "a sync waits for the commit");
+    assert_eq!(l.last_committed(), E1);
+    // The archive holds the first: it commits, the second waits.
+    assert_eq!(
+        l.archived(E1 + 1, 14),
+        vec![
+            send(1, PacketType::Commit, E1 + 1, None),
+            send(4, PacketType::Inform, E1 + 1, data(E1 + 1)),
+            Action::Commit(E1 + 1),
+        ]
+    );
+    // A third proposal with its quorum is handed over alone; the archive then releases both.
+    l.propose(txn(E1 + 3), 15);
+    l.on_packet(1, pkt(PacketType::Ack, E1 + 3, None), 16);
+    assert_eq!(l.log_flushed(E1 + 3, 16), vec![Action::QuorumAcked(E1 + 3)]);
+    let released = l.archived(E1 + 3, 17);
+    assert_eq!(
+        released
+            .iter()
+            .filter(|a| matches!(a, Action::Commit(_)))
+            .collect::<Vec<_>>(),
+        [&Action::Commit(E1 + 2), &Action::Commit(E1 + 3)]
+    );
+    assert!(released.contains(&send(1, PacketType::Sync, 0, None)));
+    assert_eq!(l.last_committed(), E1 + 3);
+}
+
+#[test]
 fn a_learner_syncing_gets_the_outstanding_proposals_after_its_snapshot() {
     let mut l = established();
     l.propose(txn(E1 + 1), 10);

@@ -279,7 +279,10 @@ impl Sim {
                     learner, request, ..
                 } => self.leader_request(sid, Some(learner), &request)?,
                 // There are no sessions in the sim.
-                leader::Action::TouchSessions(_) | leader::Action::Revalidate { .. } => {}
+                // The simulation runs no archive gate, so it never sees QuorumAcked.
+                leader::Action::TouchSessions(_)
+                | leader::Action::Revalidate { .. }
+                | leader::Action::QuorumAcked(_) => {}
                 leader::Action::DropLearner(conn, reason) => {
                     self.trace(format!("{sid} drops learner conn {conn}: {reason:?}"));
                     self.net.close(conn, true);
