@@ -31,7 +31,8 @@
 # OPS ("set create get"), IN_FLIGHTS ("1 64"), SESSIONS (1 per member), VALUE_SIZE (100),
 # DURATION (10), WARMUP (3), FORCE_SYNC (yes), TICK_TIME (2000), KILLS (20),
 # PROBE_WRITERS (4), NODES (1000000), JOBS (cargo -j, 1), ZK_JARS_DIR (/usr/share/java),
-# JAVA_HEAP (-Xms512m -Xmx2g), KEEP_WORK, OUT (target/bench-ensemble).
+# JAVA_HEAP (-Xms512m -Xmx2g), KEEP_WORK, OUT (target/bench-ensemble), EXTRA_CFG (zoo.cfg
+# lines for every member; `{work}` is the work directory).
 #
 # ENSEMBLE_KIND=zk-rs runs three zk-server members (release build, or the binary ZK_SERVER_BIN
 # names: to compare two builds in one sitting).
@@ -193,6 +194,9 @@ write_config() {
         echo "standaloneEnabled=false"
         echo "forceSync=$FORCE_SYNC"
         echo "maxClientCnxns=0"
+        # EXTRA_CFG: more zoo.cfg lines, `{work}` standing for the work directory (a shared
+        # backup.target, say).
+        if [[ -n ${EXTRA_CFG:-} ]]; then echo "${EXTRA_CFG//\{work\}/$WORK}"; fi
         for j in $(seq 1 "$SIZE"); do
             echo "server.$j=127.0.0.1:${QPORT[$j]}:${EPORT[$j]};127.0.0.1:${CPORT[$j]}"
         done

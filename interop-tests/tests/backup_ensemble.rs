@@ -4,7 +4,8 @@
 //! and none twice, and verify cleanly (digests replayed).
 //!
 //! With `backup.maxLagMs=0` the leader commits nothing before the archive holds it: every
-//! member SIGKILLed under load, each acknowledged write is archived all the same.
+//! member SIGKILLed under load, each acknowledged write is archived all the same. With
+//! `backup.archiverId` naming an observer, it alone archives, across a leader change.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,11 +58,22 @@ struct Loaded {
 
 impl Loaded {
     async fn start(cfg: &[&str], clients: impl Fn(usize) -> Vec<(usize, &'static str)>) -> Loaded {
+        Self::start_with(3, &[], cfg, clients).await
+    }
+
+    /// [`Loaded::start`] with `size` members, those of `observers` observing.
+    async fn start_with(
+        size: usize,
+        observers: &[usize],
+        cfg: &[&str],
+        clients: impl Fn(usize) -> Vec<(usize, &'static str)>,
+    ) -> Loaded {
         let archive_dir = tempfile::Builder::new()
             .prefix("zk-rs-ensemble-archive-")
             .tempdir()
             .unwrap();
-        let mut builder = Ensemble::builder(&[MemberKind::ZkRs; 3])
+        let mut builder = Ensemble::builder(&vec![MemberKind::ZkRs; size])
+            .observers(observers)
             .cfg(format!("backup.target={}", archive_dir.path().display()));
         for line in cfg {
             builder = builder.cfg(*line);
@@ -216,5 +228,56 @@ async fn with_max_lag_zero_every_acknowledged_write_is_archived_when_all_die() {
     let archive = Archive::new(Target::directory(run.archive_dir.path()).unwrap(), 0);
     let catalog = archive.catalog().await.unwrap();
     assert!(catalog.gaps().is_empty(), "gaps: {:?}", catalog.gaps());
+    assert_restores_every_write(&archive, &catalog, &acked).await;
+}
+
+/// `backup.archiverId` names an observer: it archives, the leaders never do, and killing a
+/// leader under load changes nothing in the archive's continuity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_designated_observer_archives_across_a_leader_change() {
+    // Members 0-2 vote; member 3 (sid 4) observes and archives.
+    let mut run = Loaded::start_with(
+        4,
+        &[3],
+        &["backup.archiverId=4", "backup.maxLagMs=100"],
+        |leader| vec![((leader + 1) % 3, "a"), (3, "o")],
+    )
+    .await;
+    let acked = run.acked.clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before_kill = acked.lock().unwrap().len();
+    let leader = run.leader;
+    tokio::task::block_in_place(|| run.ensemble.kill(leader)).unwrap();
+    let new_leader = tokio::task::block_in_place(|| run.ensemble.wait_for_leader(WAIT)).unwrap();
+    assert_ne!(new_leader, leader);
+    let deadline = Instant::now() + WAIT;
+    while acked.lock().unwrap().len() < before_kill + 200 {
+        assert!(Instant::now() < deadline, "no writes after the failover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let acked = run.stop().await;
+    let last = acked.iter().map(|(_, z)| *z).max().unwrap();
+    let archive = Archive::new(Target::directory(run.archive_dir.path()).unwrap(), 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let catalog = loop {
+        let catalog = archive.catalog().await.unwrap();
+        if catalog.last_log_zxid().is_some_and(|z| z >= last) {
+            break catalog;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the archive never reached {last:#x}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(catalog.gaps().is_empty(), "gaps: {:?}", catalog.gaps());
+    assert!(catalog.overlaps().is_empty(), "{:?}", catalog.overlaps());
+    let archivers: std::collections::BTreeSet<i64> = catalog
+        .segments()
+        .iter()
+        .chain(catalog.snapshots())
+        .map(|m| m.server_id)
+        .collect();
+    assert_eq!(archivers, [4].into(), "only the observer archives");
     assert_restores_every_write(&archive, &catalog, &acked).await;
 }

@@ -197,8 +197,8 @@ fn start_archiver(
     else {
         return Ok(None);
     };
-    if standalone_committed.is_none() && settings.max_lag_ms == 0 {
-        tracing::warn!("backup.maxLagMs=0: an ensemble member's replies do not wait for the archive yet (a standalone server's do); archiving within 1 ms of each commit");
+    if settings.archiver_id.is_some() && settings.max_lag_ms == 0 {
+        tracing::warn!("backup.maxLagMs=0 with backup.archiverId: commits wait only for an archiving leader; the designated member archives within 1 ms of each commit it sees");
     }
     let archiver =
         crate::backup::archiver::ArchiverHandle::start(crate::backup::archiver::ArchiverConfig {

@@ -108,6 +108,8 @@ pub struct ArchiverHandle {
     archived: tokio::sync::watch::Receiver<i64>,
     /// `backup.maxLagMs=0`: replies wait for the archive.
     synchronous: bool,
+    /// `backup.archiverId`.
+    archiver_id: Option<i64>,
     task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -137,6 +139,7 @@ impl ArchiverHandle {
         let status = Arc::new(ArchiveStatus::default());
         let (archived_tx, archived) = tokio::sync::watch::channel(-1);
         let synchronous = cfg.settings.max_lag_ms == 0;
+        let archiver_id = cfg.settings.archiver_id;
         let archiver = Archiver {
             archive: Archive::new(target, cfg.server_id).with_key(key),
             max_lag: Duration::from_millis(cfg.settings.max_lag_ms),
@@ -165,6 +168,7 @@ impl ArchiverHandle {
             status,
             archived,
             synchronous,
+            archiver_id,
             task: Arc::new(Mutex::new(Some(task))),
         })
     }
@@ -172,6 +176,18 @@ impl ArchiverHandle {
     /// The archive it writes.
     pub fn archive(&self) -> &Archive {
         &self.archive
+    }
+
+    /// Whether ensemble member `my_id` archives while leading (`false`: while synced as a
+    /// learner): the leader does unless `backup.archiverId` names another member.
+    pub fn archives_when_leading(&self, my_id: i64) -> bool {
+        self.archiver_id.is_none_or(|id| id == my_id)
+    }
+
+    /// Whether ensemble member `my_id` is the one `backup.archiverId` designates, which
+    /// archives while it follows or observes.
+    pub fn archives_when_learning(&self, my_id: i64) -> bool {
+        self.archiver_id == Some(my_id)
     }
 
     /// Whether replies must wait until the archive holds their txns (`backup.maxLagMs=0`).
@@ -299,7 +315,7 @@ impl Archiver {
                 Some(Input::Snapshot(path)) if self.active => self.snapshots.push(path),
                 Some(Input::Snapshot(_)) => {}
                 Some(Input::Activate(committed_through)) => {
-                    info!(committed_through = %format_args!("{committed_through:#x}"), "archiving as the leader");
+                    info!(committed_through = %format_args!("{committed_through:#x}"), "archiving");
                     self.active = true;
                     self.committed = self.committed.max(committed_through);
                     // Another server may have archived meanwhile: read where the archive is.
@@ -308,7 +324,7 @@ impl Archiver {
                 Some(Input::Deactivate) => {
                     if self.active {
                         self.ship().await;
-                        info!("not leading: archiving stops");
+                        info!("archiving stops (no longer the archiving member)");
                     }
                     self.active = false;
                     self.archived = None;

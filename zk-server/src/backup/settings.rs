@@ -20,6 +20,9 @@ pub struct BackupSettings {
     pub max_lag_ms: u64,
     /// `backup.encryption.keyFile`: objects are encrypted with the key it holds.
     pub key_file: Option<std::path::PathBuf>,
+    /// `backup.archiverId`: in an ensemble, the member (an observer, typically) that archives
+    /// while it is synced, instead of the leader; `None`: the leader archives.
+    pub archiver_id: Option<i64>,
 }
 
 impl BackupSettings {
@@ -48,7 +51,14 @@ impl BackupSettings {
                 .property("zookeeper.backup.s3.pathStyle")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         };
+        let archiver_id = match cfg.property("zookeeper.backup.archiverId") {
+            None => None,
+            Some(v) => Some(v.trim().parse().map_err(|_| {
+                BackupError::Config(format!("backup.archiverId: {v:?} is not a server id"))
+            })?),
+        };
         Ok(Some(BackupSettings {
+            archiver_id,
             target: target.to_owned(),
             s3,
             max_lag_ms,
@@ -66,7 +76,7 @@ mod tests {
     #[test]
     fn keys_are_read_from_zoo_cfg_and_not_reported_unknown() {
         let cfg = Config::parse(
-            "tickTime=2000\ndataDir=/d\nbackup.target=s3://b/p\nbackup.maxLagMs=250\nbackup.s3.endpoint=http://127.0.0.1:9000\nbackup.s3.pathStyle=true\nbackup.encryption.keyFile=/k\n",
+            "tickTime=2000\ndataDir=/d\nbackup.target=s3://b/p\nbackup.maxLagMs=250\nbackup.s3.endpoint=http://127.0.0.1:9000\nbackup.s3.pathStyle=true\nbackup.encryption.keyFile=/k\nbackup.archiverId=4\n",
             "",
         )
         .unwrap();
@@ -77,6 +87,7 @@ mod tests {
         assert_eq!(s.s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert!(s.s3.path_style);
         assert_eq!(s.key_file.as_deref(), Some(std::path::Path::new("/k")));
+        assert_eq!(s.archiver_id, Some(4));
         let off = Config::parse("tickTime=2000\ndataDir=/d\n", "").unwrap();
         assert_eq!(BackupSettings::from_config(&off).unwrap(), None);
         let bad = Config::parse(

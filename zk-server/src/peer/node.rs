@@ -274,6 +274,24 @@ impl Node {
         });
     }
 
+    /// The archiver, when this member archives while leading (`backup.archiverId` unset or
+    /// naming it).
+    fn leader_archiver(&self) -> Option<&crate::backup::archiver::ArchiverHandle> {
+        self.db
+            .archiver
+            .as_ref()
+            .filter(|a| a.archives_when_leading(self.my_id))
+    }
+
+    /// The archiver, when `backup.archiverId` names this member: it archives while synced
+    /// as a follower or observer.
+    fn learner_archiver(&self) -> Option<&crate::backup::archiver::ArchiverHandle> {
+        self.db
+            .archiver
+            .as_ref()
+            .filter(|a| a.archives_when_learning(self.my_id))
+    }
+
     fn election(&self) -> &ElectionService {
         self.election
             .as_ref()

@@ -92,6 +92,9 @@ impl Node {
         let mut result = self
             .run_following(&mut state, &mut events, events_tx, address, connect_cfg)
             .await;
+        if let Some(archiver) = self.learner_archiver() {
+            archiver.deactivate();
+        }
         if let Err(e) = state.flush.finish(&mut self.db).await {
             result = result.and(Err(e));
         }
@@ -303,6 +306,11 @@ impl Node {
                 Action::Commit(entry) => {
                     self.metrics
                         .add(crate::metrics::Counter::LearnerCommitReceivedCount, 1);
+                    // The designated archiver archives what it sees committed (it logged it
+                    // before: a PROPOSAL or INFORM is logged first).
+                    if let Some(archiver) = self.learner_archiver() {
+                        archiver.committed(vec![entry.clone()]);
+                    }
                     if self.db.has_tree() {
                         self.db.apply(entry);
                     } else {
@@ -326,6 +334,10 @@ impl Node {
                         LearnerRole::Observer => crate::metrics::SummaryKind::ObserverSyncTime,
                     };
                     self.metrics.record_since(sync_time, state.since);
+                    if let Some(archiver) = self.learner_archiver() {
+                        // What the sync brought is in the log; the archiver catches up from it.
+                        archiver.activate(self.db.tree().last_processed_zxid());
+                    }
                     state.requests = Some(self.serve(serving_role, epoch, 0));
                 }
                 Action::LeaderLost { reason } => state.ended = Some(reason),

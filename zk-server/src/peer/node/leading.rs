@@ -89,9 +89,7 @@ impl Node {
         // RPO zero: no COMMIT (and so no reply, here or on a learner) before the archive
         // holds the txn.
         let archived = self
-            .db
-            .archiver
-            .as_ref()
+            .leader_archiver()
             .filter(|a| a.is_synchronous())
             .map(|a| a.archived_watch());
         if let Some(rx) = &archived {
@@ -110,7 +108,7 @@ impl Node {
             handed_to_archive: -1,
         };
         let mut result = self.run_leading(&mut role, &mut events, actions).await;
-        if let Some(archiver) = &self.db.archiver {
+        if let Some(archiver) = self.leader_archiver() {
             archiver.deactivate();
         }
         if let Err(e) = role.flush.finish(&mut self.db).await {
@@ -333,7 +331,7 @@ impl Node {
                     self.election().handle().update_election_vote(epoch);
                     info!(sid = self.my_id, epoch, "LEADING: a quorum is synced");
                     // Everything in this leader's history is committed now.
-                    if let Some(archiver) = &self.db.archiver {
+                    if let Some(archiver) = self.leader_archiver() {
                         archiver.activate(self.db.tree().last_processed_zxid());
                     }
                     role.requests = Some(self.serve(ServingRole::Leader, epoch, zxid));
@@ -349,7 +347,7 @@ impl Node {
                     }
                     let later = role.proposed.split_off(&(zxid + 1));
                     // Gated on the archive, the archiver had these at their quorum already.
-                    let hand_over = self.db.archiver.is_some() && role.archived.is_none();
+                    let hand_over = self.leader_archiver().is_some() && role.archived.is_none();
                     let mut committed = Vec::new();
                     for (_, entry) in std::mem::replace(&mut role.proposed, later) {
                         if hand_over {
@@ -357,14 +355,14 @@ impl Node {
                         }
                         self.db.note_committed(entry);
                     }
-                    if let Some(archiver) = &self.db.archiver {
+                    if let Some(archiver) = self.leader_archiver() {
                         archiver.committed(committed);
                     }
                     self.pipeline.commit_through(zxid);
                 }
                 Action::QuorumAcked(zxid) => {
                     // Handed over once: the core reports each zxid in one QuorumAcked only.
-                    if let Some(archiver) = &self.db.archiver {
+                    if let Some(archiver) = self.leader_archiver() {
                         let from = role.handed_to_archive;
                         let entries = role
                             .proposed
