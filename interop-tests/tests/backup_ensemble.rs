@@ -102,6 +102,44 @@ impl Loaded {
         }
     }
 
+    /// SIGKILLs the leader, waits for another, then for 200 more acknowledged writes.
+    async fn kill_leader_and_go_on(&mut self) {
+        let before_kill = self.acked.lock().unwrap().len();
+        let leader = self.leader;
+        tokio::task::block_in_place(|| self.ensemble.kill(leader)).unwrap();
+        let new_leader =
+            tokio::task::block_in_place(|| self.ensemble.wait_for_leader(WAIT)).unwrap();
+        assert_ne!(new_leader, leader);
+        let deadline = Instant::now() + WAIT;
+        while self.acked.lock().unwrap().len() < before_kill + 200 {
+            assert!(Instant::now() < deadline, "no writes after the failover");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the load, waits until the archive holds the last acknowledged write: the
+    /// archive, its catalogue and the acknowledged creates.
+    async fn stop_and_wait_archived(
+        &mut self,
+    ) -> (Archive, zk_server::backup::Catalog, Vec<(String, i64)>) {
+        let acked = self.stop().await;
+        let last = acked.iter().map(|(_, z)| *z).max().unwrap();
+        let archive = Archive::new(Target::directory(self.archive_dir.path()).unwrap(), 0);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let catalog = archive.catalog().await.unwrap();
+            if catalog.last_log_zxid().is_some_and(|z| z >= last) {
+                return (archive, catalog, acked);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the archive never reached {last:#x} ({:?})",
+                catalog.last_log_zxid()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Stops the load; the acknowledged creates.
     async fn stop(&mut self) -> Vec<(String, i64)> {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -119,34 +157,9 @@ async fn the_archive_survives_killing_the_archiving_leader() {
         vec![((leader + 1) % 3, "a"), ((leader + 2) % 3, "b")]
     })
     .await;
-    let (leader, acked) = (run.leader, run.acked.clone());
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let before_kill = acked.lock().unwrap().len();
-    tokio::task::block_in_place(|| run.ensemble.kill(leader)).unwrap();
-    let new_leader = tokio::task::block_in_place(|| run.ensemble.wait_for_leader(WAIT)).unwrap();
-    assert_ne!(new_leader, leader);
-    // Writes under the new leader.
-    let deadline = Instant::now() + WAIT;
-    while acked.lock().unwrap().len() < before_kill + 200 {
-        assert!(Instant::now() < deadline, "no writes after the failover");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let acked = run.stop().await;
-    let last = acked.iter().map(|(_, z)| *z).max().unwrap();
-    let archive = Archive::new(Target::directory(run.archive_dir.path()).unwrap(), 0);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let catalog = loop {
-        let catalog = archive.catalog().await.unwrap();
-        if catalog.last_log_zxid().is_some_and(|z| z >= last) {
-            break catalog;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the archive never reached {last:#x} ({:?})",
-            catalog.last_log_zxid()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    run.kill_leader_and_go_on().await;
+    let (archive, catalog, acked) = run.stop_and_wait_archived().await;
     assert!(catalog.gaps().is_empty(), "gaps: {:?}", catalog.gaps());
     assert!(
         catalog.overlaps().is_empty(),
@@ -243,33 +256,9 @@ async fn a_designated_observer_archives_across_a_leader_change() {
         |leader| vec![((leader + 1) % 3, "a"), (3, "o")],
     )
     .await;
-    let acked = run.acked.clone();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let before_kill = acked.lock().unwrap().len();
-    let leader = run.leader;
-    tokio::task::block_in_place(|| run.ensemble.kill(leader)).unwrap();
-    let new_leader = tokio::task::block_in_place(|| run.ensemble.wait_for_leader(WAIT)).unwrap();
-    assert_ne!(new_leader, leader);
-    let deadline = Instant::now() + WAIT;
-    while acked.lock().unwrap().len() < before_kill + 200 {
-        assert!(Instant::now() < deadline, "no writes after the failover");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let acked = run.stop().await;
-    let last = acked.iter().map(|(_, z)| *z).max().unwrap();
-    let archive = Archive::new(Target::directory(run.archive_dir.path()).unwrap(), 0);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let catalog = loop {
-        let catalog = archive.catalog().await.unwrap();
-        if catalog.last_log_zxid().is_some_and(|z| z >= last) {
-            break catalog;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the archive never reached {last:#x}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    run.kill_leader_and_go_on().await;
+    let (archive, catalog, acked) = run.stop_and_wait_archived().await;
     assert!(catalog.gaps().is_empty(), "gaps: {:?}", catalog.gaps());
     assert!(catalog.overlaps().is_empty(), "{:?}", catalog.overlaps());
     let archivers: std::collections::BTreeSet<i64> = catalog
