@@ -9,6 +9,8 @@
 # client sets /probe one request at a time:
 #   1. restore S1: the sets' nodes go back (a small change on a large tree);
 #   2. restore S1 again: nothing differs (the cost of comparing the trees alone);
+#   2b. the same while the client only reads /probe: no write comes between the comparison
+#      made off the core and the restore, so the core serves on while the trees are compared;
 #   3. restore S0: every created node is deleted;
 #   4. restore S1: every node is created again.
 # The Debian Java server (3.8) has no restore command; Java 3.9's swaps one server's memory
@@ -66,10 +68,10 @@ echo "== setting data for $SET_SECS s"
 "$BIN/zk-bench" --server "127.0.0.1:$PORT" --op set --nodes 1000 --in-flight "$IN_FLIGHT" \
     --value-size "$VALUE_SIZE" --duration "$SET_SECS" --warmup 0 --keep | grep '^RESULT'
 
-# probe HOSTPORT STOPFILE: sets /probe (1 request in flight, kazoo) until STOPFILE exists;
-# prints count, errors, p50/p99/max latency in ms.
+# probe HOSTPORT STOPFILE OP: sets (OP=set) or reads (OP=get) /probe, one request in flight
+# (kazoo), until STOPFILE exists; prints count, errors, p50/p99/max latency in ms.
 probe() {
-    /usr/bin/python3 - "$1" "$2" <<'PY'
+    /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
 import os, sys, time
 from kazoo.client import KazooClient
 zk = KazooClient(hosts=sys.argv[1], timeout=60)
@@ -78,23 +80,26 @@ lat, errors = [], 0
 while not os.path.exists(sys.argv[2]):
     t = time.monotonic()
     try:
-        zk.set("/probe", b"x")
+        if sys.argv[3] == "set":
+            zk.set("/probe", b"x")
+        else:
+            zk.get("/probe")
     except Exception:
         errors += 1
     lat.append((time.monotonic() - t) * 1000)
 zk.stop()
 lat.sort()
-print(f"probe writes={len(lat)} errors={errors} p50_ms={lat[len(lat)//2]:.1f} "
+print(f"probe {sys.argv[3]}s={len(lat)} errors={errors} p50_ms={lat[len(lat)//2]:.1f} "
       f"p99_ms={lat[int(len(lat)*0.99)]:.1f} max_ms={lat[-1]:.1f}")
 PY
 }
 
-# restore NAME FILE: POSTs FILE while the probe writes; prints the answer, the wall time and
-# what the probe saw.
+# restore NAME FILE OP: POSTs FILE while the probe runs OP; prints the answer, the wall time
+# and what the probe saw.
 restore() {
-    local name=$1 file=$2
+    local name=$1 file=$2 op=$3
     rm -f "$WORK/stop"
-    probe "127.0.0.1:$PORT" "$WORK/stop" >"$WORK/probe-$name.txt" 2>/dev/null &
+    probe "127.0.0.1:$PORT" "$WORK/stop" "$op" >"$WORK/probe-$name.txt" 2>/dev/null &
     local prober=$!
     sleep 2
     local t0 t1
@@ -112,14 +117,15 @@ name, answer, wall, probe = sys.argv[1], json.load(open(sys.argv[2])), float(sys
 print(f"{name}: image {answer['image_nodes']} nodes, {answer['txns']} txns "
       f"(deleted {answer['deleted']}, created {answer['created']}, data {answer['data_changed']}, "
       f"acl {answer['acl_changed']}); {wall:.2f} s wall incl. upload, {answer['elapsed_ms']} ms in "
-      f"the server; {probe}")
+      f"the server, compared {'in' if answer['compared_in_core'] else 'off'} the core; {probe}")
 PY
 }
 
 echo "== restoring ($(du -h "$WORK/s1" | cut -f1) snapshot)"
 {
-    restore small-change "$WORK/s1"
-    restore no-change "$WORK/s1"
-    restore delete-all "$WORK/s0"
-    restore create-all "$WORK/s1"
+    restore small-change "$WORK/s1" set
+    restore no-change "$WORK/s1" set
+    restore no-change-reads "$WORK/s1" get
+    restore delete-all "$WORK/s0" set
+    restore create-all "$WORK/s1" set
 } | tee "$OUT/summary.txt"

@@ -79,7 +79,7 @@ pub use pipeline::{decode_request, ClientRequest};
 use prep::*;
 pub use reply::Payload;
 use reply::*;
-pub use restore::{OnlineRestore, RestoreRefused};
+pub use restore::{compare_committed, Compared, OnlineRestore, RestoreRefused};
 use roles::Forwarded;
 pub use roles::Role;
 pub use sasl::NonceSource;

@@ -276,13 +276,15 @@ pub fn admin_call(
         }
         AdminAsk::Watchers(path) => AdminReply::Watchers(core.watchers_of(&path)),
         AdminAsk::Committed => AdminReply::Committed(core.last_zxid()),
-        AdminAsk::Restore(image) => match core.restore_online(&image, wall_ms) {
-            Ok((summary, actions)) => {
-                let _ = call.reply.send(AdminReply::Restore(Ok(summary)));
-                return actions;
+        AdminAsk::Restore(image, compared) => {
+            match core.restore_online(&image, compared, wall_ms) {
+                Ok((summary, actions)) => {
+                    let _ = call.reply.send(AdminReply::Restore(Ok(summary)));
+                    return actions;
+                }
+                Err(refused) => AdminReply::Restore(Err(refused)),
             }
-            Err(refused) => AdminReply::Restore(Err(refused)),
-        },
+        }
     };
     let _ = call.reply.send(reply);
     Vec::new()
@@ -320,7 +322,7 @@ pub fn admin_call_not_serving(ctx: &mut AdminContext, call: crate::admin_http::A
             AdminReply::Done
         }
         AdminAsk::Perform(_) => AdminReply::Done,
-        AdminAsk::Tree | AdminAsk::Watchers(_) | AdminAsk::Restore(_) | AdminAsk::Committed => {
+        AdminAsk::Tree | AdminAsk::Watchers(_) | AdminAsk::Restore(..) | AdminAsk::Committed => {
             AdminReply::NotServing
         }
     };

@@ -758,7 +758,7 @@ impl DataTree {
                 ..header.clone()
             };
             let decoded = sub.decode();
-            let sub_result = match decoded {
+            let mut sub_result = match decoded {
                 Ok(Txn::Error(e)) => {
                     after_failure = true;
                     ApplyResult {
@@ -786,10 +786,10 @@ impl DataTree {
             if !sub_result.err.is_ok() && result.err.is_ok() {
                 result.err = sub_result.err;
             }
-            result.events.extend(sub_result.events.iter().cloned());
-            result
-                .event_acls
-                .extend(sub_result.event_acls.iter().cloned());
+            // Moved, not copied: a multi's reply reads only the code, path and Stat of each
+            // sub-result.
+            result.events.append(&mut sub_result.events);
+            result.event_acls.append(&mut sub_result.event_acls);
             result.multi.push(sub_result);
         }
     }

@@ -148,6 +148,10 @@ async fn a_streamed_snapshot_restores_online_durably_with_clients_connected() {
     assert_eq!(body["data_changed"], 1, "{body:#}");
     assert_eq!(body["acl_changed"], 1, "{body:#}");
     assert_eq!(body["ephemerals_kept"], 1, "{body:#}");
+    assert_eq!(
+        body["compared_in_core"], false,
+        "no write came between: {body:#}"
+    );
     let last_zxid = body["last_zxid"].as_i64().unwrap();
 
     // The connected client saw the change as a data change, and reads the restored state at

@@ -6,7 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 use zk_proto::WatcherType;
 
 use crate::admin::{Action, AdminSnapshot, ServerMode};
-use crate::core::{OnlineRestore, RestoreRefused};
+use crate::core::{Compared, OnlineRestore, RestoreRefused};
 use crate::tree::DataTree;
 use crate::watch::WatchMode;
 
@@ -20,7 +20,7 @@ pub struct AdminCall {
 }
 
 /// What the HTTP side can ask of the core.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum AdminAsk {
     /// Whether the server serves clients now, and in which role (cheap: for `/ready`).
     Serving,
@@ -34,8 +34,9 @@ pub enum AdminAsk {
     Tree,
     /// The sessions watching a path, with the kind of each watch.
     Watchers(String),
-    /// Propose the txns that make the tree equal this image (the online restore).
-    Restore(Box<DataTree>),
+    /// Propose the txns that make the tree equal this image (the online restore), with the
+    /// comparison made off the core, if any.
+    Restore(Box<DataTree>, Option<Compared>),
     /// The last committed zxid.
     Committed,
 }
@@ -132,8 +133,15 @@ impl CoreLink {
 
     /// Proposes the online restore of `image` (see [`crate::core::ServerCore::restore_online`]);
     /// `None` while the server does not serve.
-    pub async fn restore(&self, image: DataTree) -> Option<Result<OnlineRestore, RestoreRefused>> {
-        match self.ask(AdminAsk::Restore(Box::new(image))).await? {
+    pub async fn restore(
+        &self,
+        image: DataTree,
+        compared: Option<Compared>,
+    ) -> Option<Result<OnlineRestore, RestoreRefused>> {
+        match self
+            .ask(AdminAsk::Restore(Box::new(image), compared))
+            .await?
+        {
             AdminReply::Restore(result) => Some(result),
             _ => None,
         }

@@ -31,6 +31,9 @@ const COMMAND: &str = "restore";
 /// The largest snapshot a request body may carry.
 const MAX_BODY_BYTES: usize = 4 << 30;
 
+/// Comparisons made off the core before the core compares itself.
+const OFF_CORE_ATTEMPTS: u32 = 2;
+
 /// How long the answer waits for the restore's last txn to commit.
 const COMMIT_WAIT: Duration = Duration::from_secs(120);
 
@@ -49,24 +52,49 @@ pub(super) async fn restore(
         Err((status, error)) => return failed(state, status, &error),
     };
     let nodes = image.node_count();
-    let summary = match state.link.restore(image).await {
-        Some(Ok(summary)) => summary,
-        Some(Err(refused @ RestoreRefused::NotLeader)) => {
-            return failed(state, StatusCode::CONFLICT, &refused.to_string())
-        }
-        Some(Err(refused)) => {
-            return failed(
-                state,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &refused.to_string(),
-            )
-        }
-        None => {
+    // The comparison is the slow part on a large tree: made off the core against the
+    // committed tree, so the core serves on meanwhile. A write in between makes it stale:
+    // compared again, and on the last attempt by the core itself (which serves nothing
+    // meanwhile).
+    let mut image = image;
+    let mut attempt = 0;
+    let summary = loop {
+        attempt += 1;
+        let last = attempt == OFF_CORE_ATTEMPTS;
+        let Some((zxid, tree)) = state.link.tree().await else {
             return failed(
                 state,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "this server does not serve now",
-            )
+            );
+        };
+        let (back, compared) = tokio::task::spawn_blocking(move || {
+            let compared = crate::core::compare_committed(zxid, &tree, &image, last);
+            (image, compared)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        image = back;
+        match state.link.restore(image.clone(), Some(compared)).await {
+            Some(Ok(summary)) => break summary,
+            Some(Err(RestoreRefused::Stale(_))) if !last => continue,
+            Some(Err(refused @ RestoreRefused::NotLeader)) => {
+                return failed(state, StatusCode::CONFLICT, &refused.to_string())
+            }
+            Some(Err(refused)) => {
+                return failed(
+                    state,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &refused.to_string(),
+                )
+            }
+            None => {
+                return failed(
+                    state,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "this server does not serve now",
+                )
+            }
         }
     };
     if let Err(error) = wait_committed(state, summary.last_zxid).await {
@@ -90,6 +118,7 @@ pub(super) async fn restore(
     data.insert("data_changed".into(), summary.data_changed.into());
     data.insert("acl_changed".into(), summary.acl_changed.into());
     data.insert("ephemerals_kept".into(), summary.ephemerals_kept.into());
+    data.insert("compared_in_core".into(), summary.compared_in_core.into());
     data.insert(
         "elapsed_ms".into(),
         Value::from(started.elapsed().as_millis() as u64),

@@ -45,6 +45,38 @@ pub struct OnlineRestore {
     pub acl_changed: usize,
     /// Live sessions' ephemerals left in place.
     pub ephemerals_kept: usize,
+    /// The trees were compared on the core's thread (writes arrived after the comparison
+    /// made off it), which serves nothing meanwhile.
+    pub compared_in_core: bool,
+}
+
+/// The changes that turn the committed tree at `zxid` into an image, worked out off the core
+/// ([`compare_committed`]).
+#[derive(Debug)]
+pub struct Compared {
+    zxid: i64,
+    changes: Changes,
+    /// When writes came after `zxid`: compare again in the core (else refuse, so the caller
+    /// may compare again off it).
+    or_in_core: bool,
+}
+
+/// Compares the committed `tree` at `zxid` (a copy the core handed out) with `image`, on the
+/// caller's thread: [`ServerCore::restore_online`] then only preps and proposes, unless
+/// something was proposed since `zxid`.
+/// `or_in_core`: when something was proposed since `zxid`, compare again on the core's
+/// thread rather than refuse with [`RestoreRefused::Stale`].
+pub fn compare_committed(
+    zxid: i64,
+    tree: &DataTree,
+    image: &DataTree,
+    or_in_core: bool,
+) -> Compared {
+    Compared {
+        zxid,
+        changes: changes_between(tree, &Outstanding::default(), tree.extended_types(), image),
+        or_in_core,
+    }
 }
 
 /// Why an online restore was not proposed.
@@ -55,6 +87,8 @@ pub enum RestoreRefused {
     /// A txn of the change was refused by prep (for example a TTL node while extended types
     /// are off): the path and code. Nothing was proposed.
     Refused(String, ErrorCode),
+    /// Writes came after the comparison made off the core at this zxid; nothing was proposed.
+    Stale(i64),
 }
 
 impl std::fmt::Display for RestoreRefused {
@@ -62,6 +96,10 @@ impl std::fmt::Display for RestoreRefused {
         match self {
             RestoreRefused::NotLeader => f.write_str(
                 "this server is not the leader; send the restore to the leader's AdminServer (see the leader command)",
+            ),
+            RestoreRefused::Stale(zxid) => write!(
+                f,
+                "writes came after the comparison at {zxid:#x}; nothing was restored"
             ),
             RestoreRefused::Refused(path, code) => write!(
                 f,
@@ -89,15 +127,32 @@ pub(super) fn is_system(path: &str) -> bool {
 impl ServerCore {
     /// Proposes the txns that make the tree equal `image` (see the module docs); returns what
     /// they do and the actions to run. The restore is complete when `last_zxid` commits.
+    /// `compared`, when given, is the comparison [`compare_committed`] made off the core
+    /// against the committed tree at a zxid: used if nothing was proposed since, else the
+    /// comparison is made again here.
     pub fn restore_online(
         &mut self,
         image: &DataTree,
+        compared: Option<Compared>,
         wall_ms: i64,
     ) -> Result<(OnlineRestore, Vec<Action>), RestoreRefused> {
         if self.role != Role::Proposer {
             return Err(RestoreRefused::NotLeader);
         }
-        let changes = self.changes_to(image);
+        let changes = match compared {
+            Some(c) if c.zxid == self.last_proposed_zxid && c.zxid == self.last_zxid => c.changes,
+            Some(c) if !c.or_in_core => return Err(RestoreRefused::Stale(c.zxid)),
+            _ => {
+                let mut changes = changes_between(
+                    &self.tree,
+                    &self.outstanding,
+                    self.config.extended_types,
+                    image,
+                );
+                changes.summary.compared_in_core = true;
+                changes
+            }
+        };
         let txns = self.prep_changes(&changes, wall_ms)?;
         let mut summary = changes.summary;
         let mut out = Vec::new();
@@ -120,101 +175,6 @@ impl ServerCore {
             "online restore proposed"
         );
         Ok((summary, out))
-    }
-
-    /// The difference between the tree (with the txns in flight) and `image`.
-    fn changes_to(&self, image: &DataTree) -> Changes {
-        let extended = self.config.extended_types;
-        let view = |path: &str| self.outstanding.node(&self.tree, path);
-        let wanted = |path: &str| -> Option<&Node> {
-            image.node(path).filter(|n| {
-                !matches!(
-                    OwnerKind::of(n.stat.ephemeral_owner, true),
-                    OwnerKind::Ephemeral(_)
-                )
-            })
-        };
-        // The current paths, parents before children: the committed tree in its own order,
-        // then the nodes created by txns in flight, shallow first.
-        let mut current: Vec<String> = Vec::with_capacity(self.tree.node_count());
-        let _ = self.tree.for_each_snapshot_node(|path, _| {
-            if !is_system(path) && view(path).is_some() {
-                current.push(path.to_owned());
-            }
-            Ok::<(), ()>(())
-        });
-        let mut pending: Vec<&str> = self
-            .outstanding
-            .changed_paths()
-            .filter(|p| !is_system(p) && self.tree.node(p).is_none() && view(p).is_some())
-            .collect();
-        pending.sort_by_key(|p| (p.matches('/').count(), *p));
-        current.extend(pending.into_iter().map(str::to_owned));
-
-        let mut changes = Changes::default();
-        let mut doomed: HashSet<&str> = HashSet::new();
-        for path in &current {
-            let node = view(path).expect("listed as present");
-            let kind = OwnerKind::of(node.stat().ephemeral_owner, extended);
-            let parent_doomed = parent(path).is_some_and(|p| doomed.contains(p));
-            let keep = !parent_doomed
-                && match (kind, wanted(path)) {
-                    // A live session's ephemeral stays unless the image has a node there.
-                    (OwnerKind::Ephemeral(_), want) => want.is_none(),
-                    (_, Some(want)) => OwnerKind::of(want.stat.ephemeral_owner, true) == kind,
-                    (_, None) => false,
-                };
-            if !keep {
-                doomed.insert(path);
-                continue;
-            }
-            let Some(want) = wanted(path) else {
-                changes.summary.ephemerals_kept += 1;
-                continue;
-            };
-            if node.data() != want.data.as_ref() {
-                changes.summary.data_changed += 1;
-                changes.ops.push(MultiOp::SetData(SetDataRequest {
-                    path: path.clone(),
-                    data: want.data.clone(),
-                    version: -1,
-                }));
-            }
-            let want_acl = image.acl(want);
-            if Outstanding::acl(&self.tree, node) != want_acl {
-                changes.summary.acl_changed += 1;
-                changes.acls.push(SetAclRequest {
-                    path: path.clone(),
-                    acl: Some(want_acl),
-                    version: -1,
-                });
-            }
-        }
-        // Deletes first (children before parents), creates next, the setData ops last.
-        let sets = std::mem::take(&mut changes.ops);
-        for path in current.iter().rev().filter(|p| doomed.contains(p.as_str())) {
-            changes.summary.deleted += 1;
-            changes.ops.push(MultiOp::Delete(DeleteRequest {
-                path: path.clone(),
-                version: -1,
-            }));
-        }
-        let _ = image.for_each_snapshot_node(|path, _| {
-            if is_system(path) {
-                return Ok::<(), ()>(());
-            }
-            let Some(want) = wanted(path) else {
-                return Ok(());
-            };
-            if view(path).is_some() && !doomed.contains(path) {
-                return Ok(());
-            }
-            changes.summary.created += 1;
-            changes.ops.push(create_op(path, want, image.acl(want)));
-            Ok(())
-        });
-        changes.ops.extend(sets);
-        changes
     }
 
     /// Preps every txn of `changes` against the txns in flight and each other, before any is
@@ -282,6 +242,104 @@ impl ServerCore {
         debug_assert!(txns.iter().all(|(_, txn)| record_len(txn) <= budget));
         Ok(txns)
     }
+}
+
+/// The difference between `tree` (with the txns in flight `outstanding` records) and `image`.
+fn changes_between(
+    tree: &DataTree,
+    outstanding: &Outstanding,
+    extended: bool,
+    image: &DataTree,
+) -> Changes {
+    let view = |path: &str| outstanding.node(tree, path);
+    let wanted = |path: &str| -> Option<&Node> {
+        image.node(path).filter(|n| {
+            !matches!(
+                OwnerKind::of(n.stat.ephemeral_owner, true),
+                OwnerKind::Ephemeral(_)
+            )
+        })
+    };
+    // The current paths, parents before children: the committed tree in its own order,
+    // then the nodes created by txns in flight, shallow first.
+    let mut current: Vec<String> = Vec::with_capacity(tree.node_count());
+    let _ = tree.for_each_snapshot_node(|path, _| {
+        if !is_system(path) && view(path).is_some() {
+            current.push(path.to_owned());
+        }
+        Ok::<(), ()>(())
+    });
+    let mut pending: Vec<&str> = outstanding
+        .changed_paths()
+        .filter(|p| !is_system(p) && tree.node(p).is_none() && view(p).is_some())
+        .collect();
+    pending.sort_by_key(|p| (p.matches('/').count(), *p));
+    current.extend(pending.into_iter().map(str::to_owned));
+
+    let mut changes = Changes::default();
+    let mut doomed: HashSet<&str> = HashSet::new();
+    for path in &current {
+        let node = view(path).expect("listed as present");
+        let kind = OwnerKind::of(node.stat().ephemeral_owner, extended);
+        let parent_doomed = parent(path).is_some_and(|p| doomed.contains(p));
+        let keep = !parent_doomed
+            && match (kind, wanted(path)) {
+                // A live session's ephemeral stays unless the image has a node there.
+                (OwnerKind::Ephemeral(_), want) => want.is_none(),
+                (_, Some(want)) => OwnerKind::of(want.stat.ephemeral_owner, true) == kind,
+                (_, None) => false,
+            };
+        if !keep {
+            doomed.insert(path);
+            continue;
+        }
+        let Some(want) = wanted(path) else {
+            changes.summary.ephemerals_kept += 1;
+            continue;
+        };
+        if node.data() != want.data.as_ref() {
+            changes.summary.data_changed += 1;
+            changes.ops.push(MultiOp::SetData(SetDataRequest {
+                path: path.clone(),
+                data: want.data.clone(),
+                version: -1,
+            }));
+        }
+        let want_acl = image.acl(want);
+        if Outstanding::acl(tree, node) != want_acl {
+            changes.summary.acl_changed += 1;
+            changes.acls.push(SetAclRequest {
+                path: path.clone(),
+                acl: Some(want_acl),
+                version: -1,
+            });
+        }
+    }
+    // Deletes first (children before parents), creates next, the setData ops last.
+    let sets = std::mem::take(&mut changes.ops);
+    for path in current.iter().rev().filter(|p| doomed.contains(p.as_str())) {
+        changes.summary.deleted += 1;
+        changes.ops.push(MultiOp::Delete(DeleteRequest {
+            path: path.clone(),
+            version: -1,
+        }));
+    }
+    let _ = image.for_each_snapshot_node(|path, _| {
+        if is_system(path) {
+            return Ok::<(), ()>(());
+        }
+        let Some(want) = wanted(path) else {
+            return Ok(());
+        };
+        if view(path).is_some() && !doomed.contains(path) {
+            return Ok(());
+        }
+        changes.summary.created += 1;
+        changes.ops.push(create_op(path, want, image.acl(want)));
+        Ok(())
+    });
+    changes.ops.extend(sets);
+    changes
 }
 
 fn header_for(zxid: i64, op: OpCode, wall_ms: i64) -> TxnHeader {

@@ -50,7 +50,25 @@ fn persistent_state(tree: &DataTree) -> Vec<(String, Option<Bytes>, Vec<Acl>, Ow
 }
 
 fn restore_and_commit(core: &mut ServerCore, image: &DataTree) -> OnlineRestore {
-    let (summary, actions) = core.restore_online(image, 0).expect("restore proposed");
+    restore_and_commit_with(core, image, false)
+}
+
+/// [`restore_and_commit`], the trees compared off the core first when `off_core` (as the
+/// AdminServer does): the same result, compared in the core only if writes came between.
+fn restore_and_commit_with(
+    core: &mut ServerCore,
+    image: &DataTree,
+    off_core: bool,
+) -> OnlineRestore {
+    let compared = off_core.then(|| {
+        let (zxid, tree) = core.snapshot_view();
+        compare_committed(zxid, &tree, image, false)
+    });
+    let (summary, actions) = core
+        .restore_online(image, compared, 0)
+        .expect("restore proposed");
+    // Called with nothing in flight: an off-core comparison is used as it is.
+    assert_eq!(summary.compared_in_core, !off_core);
     let logged = actions
         .iter()
         .filter(|a| matches!(a, Action::Log(_)))
@@ -142,7 +160,7 @@ fn restore_makes_the_tree_the_image_and_keeps_live_ephemerals_under_surviving_pa
         create("/in-flight", CreateMode::Persistent),
     );
 
-    let (summary, _) = live.restore_online(&image, 0).expect("proposed");
+    let (summary, _) = live.restore_online(&image, None, 0).expect("proposed");
     let actions = live.commit_through(live.last_proposed_zxid, 0);
     assert!(live.is_idle());
     assert_eq!(
@@ -237,7 +255,7 @@ fn a_learner_and_a_refused_change_propose_nothing() {
     open(&mut live, 1);
     write(&mut live, 1, create("/other", CreateMode::Persistent));
     let before = live.last_proposed_zxid;
-    let refused = live.restore_online(&image, 0).unwrap_err();
+    let refused = live.restore_online(&image, None, 0).unwrap_err();
     assert!(
         matches!(refused, RestoreRefused::Refused(ref p, _) if p == "/ttl"),
         "{refused}"
@@ -248,9 +266,37 @@ fn a_learner_and_a_refused_change_propose_nothing() {
     let mut learner = core();
     learner.start_epoch(Role::Learner, 1 << 32);
     assert_eq!(
-        learner.restore_online(&image, 0).unwrap_err(),
+        learner.restore_online(&image, None, 0).unwrap_err(),
         RestoreRefused::NotLeader
     );
+}
+
+#[test]
+fn a_comparison_made_before_a_write_is_made_again_in_the_core() {
+    let mut image_core = core();
+    open(&mut image_core, 1);
+    write(&mut image_core, 1, create("/kept", CreateMode::Persistent));
+    let image = image_core.snapshot_view().1;
+    let mut live = core();
+    open(&mut live, 1);
+    let (zxid, tree) = live.snapshot_view();
+    let stale = compare_committed(zxid, &tree, &image, false);
+    let compared = compare_committed(zxid, &tree, &image, true);
+    // A write lands between the comparison and the restore (still in flight).
+    request(&mut live, 1, 5, create("/late", CreateMode::Persistent));
+    let before = live.last_proposed_zxid;
+    assert_eq!(
+        live.restore_online(&image, Some(stale), 0).unwrap_err(),
+        RestoreRefused::Stale(zxid)
+    );
+    assert_eq!(live.last_proposed_zxid, before, "nothing proposed");
+    let (summary, _) = live
+        .restore_online(&image, Some(compared), 0)
+        .expect("proposed");
+    assert!(summary.compared_in_core);
+    live.commit_through(live.last_proposed_zxid, 0);
+    assert_eq!(persistent_state(&live.tree), persistent_state(&image));
+    assert!(live.tree.node("/late").is_none());
 }
 
 /// A small random tree: paths under a few names, data from a few values.
@@ -293,7 +339,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn any_tree_restores_to_any_image(image_ops in tree_ops(), live_ops in tree_ops()) {
+    fn any_tree_restores_to_any_image(
+        image_ops in tree_ops(),
+        live_ops in tree_ops(),
+        off_core in any::<bool>(),
+    ) {
         let mut image_core = core();
         open(&mut image_core, 1);
         build(&mut image_core, 1, &image_ops);
@@ -301,7 +351,7 @@ proptest! {
         let mut live = core();
         open(&mut live, 1);
         build(&mut live, 1, &live_ops);
-        restore_and_commit(&mut live, &image);
+        restore_and_commit_with(&mut live, &image, off_core);
         prop_assert_eq!(persistent_state(&live.tree), persistent_state(&image));
         // A live ephemeral left stands where the image has no node to restore.
         let session = live.tree.sessions().keys().next().copied().unwrap_or(0);
