@@ -30,6 +30,18 @@ pub struct AdminContext {
     pub quorum: Option<crate::admin::QuorumStats>,
     /// The server's metrics registry (read while no core serves).
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The backup archiver, for the `backup_*` gauges.
+    pub archiver: Option<crate::backup::archiver::ArchiverHandle>,
+}
+
+impl AdminContext {
+    /// The archiver's gauges, when there is an archiver.
+    fn backup_gauges(&self) -> Option<crate::backup::archiver::BackupGauges> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        self.archiver.as_ref().map(|a| a.gauges(now_ms))
+    }
 }
 
 impl AdminContext {
@@ -77,6 +89,7 @@ impl AdminContext {
             mode: ServerMode::Standalone,
             quorum: None,
             metrics: crate::metrics::Metrics::new(false),
+            archiver: None,
         }
     }
 }
@@ -113,6 +126,7 @@ fn gauges_snapshot(core: &ServerCore, ctx: &AdminContext) -> AdminSnapshot {
         watch_count: core.watches().watch_count() as u64,
         global_sessions: tree.sessions().len() as u64,
         uptime_ms: ctx.started.elapsed().as_millis() as u64,
+        backup: ctx.backup_gauges(),
         ..AdminSnapshot::default()
     }
 }
@@ -157,6 +171,7 @@ fn snapshot(core: &ServerCore, ctx: &AdminContext, now_ms: u64, wall_ms: i64) ->
         .filter(|(_, paths): &(i64, std::collections::BTreeSet<String>)| !paths.is_empty())
         .collect::<std::collections::BTreeMap<_, _>>();
     let mut snapshot = AdminSnapshot {
+        backup: ctx.backup_gauges(),
         now_wall_ms: wall_ms,
         now_monotonic_ms: now_ms,
         connections,
@@ -294,6 +309,7 @@ pub fn admin_call(
 /// the role and the metrics registry.
 fn not_serving_snapshot(ctx: &AdminContext) -> AdminSnapshot {
     let mut snap = AdminSnapshot {
+        backup: ctx.backup_gauges(),
         serving: false,
         version: admin::full_version(admin::build_date()),
         mode: ctx.mode,

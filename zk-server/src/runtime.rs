@@ -333,6 +333,7 @@ async fn start_kind(
         Kind::Standalone { snapshots, .. } => policy_archiver(snapshots),
         Kind::Member { purge, .. } => policy_archiver(purge),
     };
+    admin.archiver = archiver.clone();
     let sink = virtual_view::SnapshotSink {
         dir: cfg.data_dir.join("version-2"),
         compression: crate::storage::snapshot::Compression::from_config(cfg.snapshot_compression())

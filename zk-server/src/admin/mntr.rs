@@ -109,6 +109,25 @@ static MNTR_GAUGES: &[(&str, Gauge)] = &[
     ("quorum_size", |s| {
         s.quorum.as_ref().map(|q| MetricValue::Int(q.quorum_size))
     }),
+    // Ours, after Java's: the archiver's, only with `backup.target`.
+    ("backup_active", |s| {
+        s.backup.map(|b| MetricValue::Int(b.active))
+    }),
+    ("backup_archived_zxid", |s| {
+        s.backup.map(|b| MetricValue::Int(b.archived_zxid))
+    }),
+    ("backup_lag_ms", |s| {
+        s.backup.map(|b| MetricValue::Int(b.lag_ms))
+    }),
+    ("backup_failures", |s| {
+        s.backup.map(|b| MetricValue::Int(b.failures))
+    }),
+    ("backup_archived_txns", |s| {
+        s.backup.map(|b| MetricValue::Int(b.archived_txns))
+    }),
+    ("backup_stored_bytes", |s| {
+        s.backup.map(|b| MetricValue::Int(b.stored_bytes))
+    }),
 ];
 
 /// The gauges `mntr`, `monitor` and `/metrics` report, in Java's order; a role's gauges

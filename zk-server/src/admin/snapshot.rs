@@ -104,6 +104,8 @@ pub struct AdminSnapshot {
     /// False while the server does not serve (e.g. during leader election): most words then
     /// answer [`NOT_SERVING`].
     pub serving: bool,
+    /// The archiver's gauges, on a server with `backup.target` (ours, `backup_*`).
+    pub backup: Option<crate::backup::archiver::BackupGauges>,
     /// The version line, normally [`full_version`].
     pub version: String,
     /// The role (`Mode:`, `zk_server_state`, `isro`).
@@ -197,6 +199,7 @@ impl Default for AdminSnapshot {
     fn default() -> Self {
         AdminSnapshot {
             serving: true,
+            backup: None,
             version: full_version(super::build_date()),
             mode: ServerMode::Standalone,
             now_wall_ms: 0,

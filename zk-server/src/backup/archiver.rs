@@ -59,6 +59,14 @@ pub struct ArchiverConfig {
 pub struct ArchiveStatus {
     archived_zxid: AtomicI64,
     archived_snapshot_zxid: AtomicI64,
+    /// Archiving now (standalone, the leader, or the designated member while synced).
+    active: std::sync::atomic::AtomicBool,
+    /// The time (ms since the epoch, from its header) of the oldest txn handed over and not
+    /// archived yet; 0 when none is waiting.
+    oldest_waiting_ms: AtomicI64,
+    failures: std::sync::atomic::AtomicU64,
+    txns_archived: std::sync::atomic::AtomicU64,
+    stored_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Default for ArchiveStatus {
@@ -66,8 +74,31 @@ impl Default for ArchiveStatus {
         ArchiveStatus {
             archived_zxid: AtomicI64::new(-1),
             archived_snapshot_zxid: AtomicI64::new(-1),
+            active: std::sync::atomic::AtomicBool::new(false),
+            oldest_waiting_ms: AtomicI64::new(0),
+            failures: std::sync::atomic::AtomicU64::new(0),
+            txns_archived: std::sync::atomic::AtomicU64::new(0),
+            stored_bytes: std::sync::atomic::AtomicU64::new(0),
         }
     }
+}
+
+/// What `mntr`, `monitor` and `/metrics` report of the archiver (`backup_*`), only on a
+/// server with `backup.target`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackupGauges {
+    /// 1 while this server archives (standalone, the leader, or the designated member).
+    pub active: i64,
+    /// The last txn known to be archived (-1 before the archive was read).
+    pub archived_zxid: i64,
+    /// How long the oldest committed txn not archived yet has waited, ms (0: none waits).
+    pub lag_ms: i64,
+    /// Failed attempts to store or read the archive since start (each is retried).
+    pub failures: i64,
+    /// Txns this server archived since start.
+    pub archived_txns: i64,
+    /// Bytes this server stored (segments and snapshots, as stored) since start.
+    pub stored_bytes: i64,
 }
 
 impl ArchiveStatus {
@@ -137,6 +168,7 @@ impl ArchiverHandle {
         let pending: Arc<Mutex<Vec<Arc<TxnEntry>>>> = Arc::default();
         let wake = Arc::new(tokio::sync::Notify::new());
         let status = Arc::new(ArchiveStatus::default());
+        status.active.store(cfg.start_active, Ordering::Release);
         let (archived_tx, archived) = tokio::sync::watch::channel(-1);
         let synchronous = cfg.settings.max_lag_ms == 0;
         let archiver_id = cfg.settings.archiver_id;
@@ -188,6 +220,34 @@ impl ArchiverHandle {
     /// archives while it follows or observes.
     pub fn archives_when_learning(&self, my_id: i64) -> bool {
         self.archiver_id == Some(my_id)
+    }
+
+    /// The archiver's gauges at `now_ms` (ms since the epoch).
+    pub fn gauges(&self, now_ms: i64) -> BackupGauges {
+        let waiting_in_handover = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first()
+            .map(|e| e.header.time);
+        let buffered =
+            Some(self.status.oldest_waiting_ms.load(Ordering::Acquire)).filter(|t| *t > 0);
+        let active = self.status.active.load(Ordering::Acquire);
+        let oldest = match (buffered, waiting_in_handover) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let count = |c: &std::sync::atomic::AtomicU64| {
+            i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+        };
+        BackupGauges {
+            active: i64::from(active),
+            archived_zxid: self.status.archived_zxid.load(Ordering::Acquire),
+            lag_ms: oldest.filter(|_| active).map_or(0, |t| (now_ms - t).max(0)),
+            failures: count(&self.status.failures),
+            archived_txns: count(&self.status.txns_archived),
+            stored_bytes: count(&self.status.stored_bytes),
+        }
     }
 
     /// Whether replies must wait until the archive holds their txns (`backup.maxLagMs=0`).
@@ -317,6 +377,7 @@ impl Archiver {
                 Some(Input::Activate(committed_through)) => {
                     info!(committed_through = %format_args!("{committed_through:#x}"), "archiving");
                     self.active = true;
+                    self.status.active.store(true, Ordering::Release);
                     self.committed = self.committed.max(committed_through);
                     // Another server may have archived meanwhile: read where the archive is.
                     self.archived = None;
@@ -327,6 +388,7 @@ impl Archiver {
                         info!("archiving stops (no longer the archiving member)");
                     }
                     self.active = false;
+                    self.status.active.store(false, Ordering::Release);
                     self.archived = None;
                     self.buffer.clear();
                     self.oldest = None;
@@ -387,7 +449,16 @@ impl Archiver {
         let entries = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if self.active {
             self.take(entries);
+            self.note_waiting();
         }
+    }
+
+    /// Publishes the time of the oldest buffered txn (the lag gauge).
+    fn note_waiting(&self) {
+        let oldest = self.buffer.first().map_or(0, |e| e.header.time.max(1));
+        self.status
+            .oldest_waiting_ms
+            .store(oldest, Ordering::Release);
     }
 
     fn take(&mut self, entries: Vec<Arc<TxnEntry>>) {
@@ -411,6 +482,7 @@ impl Archiver {
     }
 
     fn failed(&mut self, what: &str, e: &BackupError) {
+        self.status.failures.fetch_add(1, Ordering::Relaxed);
         warn!(error = %e, retry_in_ms = self.retry_wait.as_millis() as u64, "archiving {what} failed");
         self.retry_at = Some(Instant::now() + self.retry_wait);
         self.retry_wait = (self.retry_wait * 2).min(RETRY_MAX);
@@ -476,6 +548,7 @@ impl Archiver {
         if self.buffer.is_empty() {
             self.oldest = None;
         }
+        self.note_waiting();
     }
 
     /// Ships the oldest local snapshot above `above` as a base (the oldest, so the archive
@@ -549,6 +622,9 @@ impl Archiver {
             .await?
             .is_some()
         {
+            self.status
+                .stored_bytes
+                .fetch_add(stored_bytes as u64, Ordering::Relaxed);
             info!(zxid = %format_args!("{zxid:#x}"), nodes = info.nodes, bytes = stored_bytes, "snapshot archived");
         }
         self.status
@@ -646,6 +722,12 @@ impl Archiver {
     async fn store(&mut self, entries: &[&TxnEntry]) -> Result<(), BackupError> {
         match self.archive.put_segment(entries).await? {
             Some(manifest) => {
+                self.status
+                    .txns_archived
+                    .fetch_add(manifest.txns, Ordering::Relaxed);
+                self.status
+                    .stored_bytes
+                    .fetch_add(manifest.stored_bytes, Ordering::Relaxed);
                 self.set_archived(manifest.last_zxid);
             }
             None => {
