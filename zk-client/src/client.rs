@@ -40,10 +40,13 @@ const MAX_TTL_MS: i64 = (1 << 40) - 1;
 /// How to create a node: mode, ACL and, for TTL modes, the time to live.
 ///
 /// ```
-/// use zk_client::CreateOptions;
-/// use zk_proto::{data::Acl, CreateMode};
-/// let opts = CreateOptions::new(CreateMode::PersistentWithTtl).with_ttl(60_000);
+/// use zk_client::{perms, Acl, CreateMode, CreateOptions, Id};
+/// let opts = CreateOptions::ttl(60_000);
+/// assert_eq!((opts.mode, opts.ttl_ms), (CreateMode::PersistentWithTtl, Some(60_000)));
 /// assert_eq!(opts.acl, Acl::open_unsafe());
+/// let members = CreateOptions::ephemeral_sequential()
+///     .with_acl(vec![Acl::new(perms::ALL, Id::new("sasl", "alice"))]);
+/// assert_eq!(members.mode, CreateMode::EphemeralSequential);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateOptions {
@@ -73,6 +76,27 @@ impl CreateOptions {
     /// Ephemeral with an open ACL.
     pub fn ephemeral() -> Self {
         Self::new(CreateMode::Ephemeral)
+    }
+
+    /// Persistent with a sequence number appended to the name, open ACL.
+    pub fn persistent_sequential() -> Self {
+        Self::new(CreateMode::PersistentSequential)
+    }
+
+    /// Ephemeral with a sequence number appended to the name, open ACL.
+    pub fn ephemeral_sequential() -> Self {
+        Self::new(CreateMode::EphemeralSequential)
+    }
+
+    /// A container (deleted by the server once its last child is gone), open ACL.
+    pub fn container() -> Self {
+        Self::new(CreateMode::Container)
+    }
+
+    /// Persistent, deleted by the server when it has had no children and no change for
+    /// `ttl_ms` (the server needs `extendedTypesEnabled=true`), open ACL.
+    pub fn ttl(ttl_ms: i64) -> Self {
+        Self::new(CreateMode::PersistentWithTtl).with_ttl(ttl_ms)
     }
 
     /// Replaces the ACL.
@@ -247,13 +271,13 @@ impl ClientBuilder {
     /// ```no_run
     /// # async fn demo() -> zk_client::Result<()> {
     /// use zk_client::{Client, CreateOptions, SessionState};
-    /// use zk_client::zk_proto::data::{Acl, Id};
+    /// use zk_client::{Acl, Id};
     /// let client = Client::builder("127.0.0.1:2181")
     ///     .sasl_digest("alice", "alice-secret")
     ///     .connect()
     ///     .await?;
     /// assert_eq!(client.state(), SessionState::SaslAuthenticated);
-    /// let only_alice = vec![Acl::new(zk_client::zk_proto::perms::ALL, Id::new("sasl", "alice"))];
+    /// let only_alice = vec![Acl::new(zk_client::perms::ALL, Id::new("sasl", "alice"))];
     /// client
     ///     .create("/mine", b"x", &CreateOptions::persistent().with_acl(only_alice))
     ///     .await?;
@@ -1036,13 +1060,7 @@ impl Client {
                 server_path,
                 tx,
             });
-        (
-            watch,
-            OneshotWatcher {
-                rx,
-                path: path.to_owned(),
-            },
-        )
+        (watch, OneshotWatcher::new(rx, path.to_owned()))
     }
 }
 

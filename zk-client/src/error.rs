@@ -6,8 +6,7 @@ use zk_proto::ErrorCode;
 /// the client's own conditions (connection loss, expiry, close, timeout, bad input).
 ///
 /// ```
-/// use zk_client::Error;
-/// use zk_proto::ErrorCode;
+/// use zk_client::{Error, ErrorCode};
 /// let e = Error::from_code(ErrorCode::NoNode);
 /// assert_eq!(e, Error::NoNode);
 /// assert_eq!(e.code(), Some(ErrorCode::NoNode));

@@ -43,3 +43,73 @@ pub use session::{SessionInfo, SessionState};
 pub use tls::{StoreSpec, TlsOptions};
 pub use watch::{OneshotWatcher, PersistentWatcher, WatchedEvent};
 pub use zk_proto;
+// The vocabulary of the calls, so a crate depending on zk-client alone can name it.
+pub use zk_proto::data::{Acl, Id, Stat};
+pub use zk_proto::{
+    perms, AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, WatcherType,
+};
+
+/// Every doc example must compile in a crate that depends on zk-client alone: doctests can
+/// name zk-client's own dependencies, a user's crate cannot, so the examples use the
+/// re-exports (`zk_client::CreateMode`, ...) and are never `ignore`d (`no_run` still
+/// compiles).
+#[cfg(test)]
+mod doc_examples {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn name_only_what_a_user_crate_can() {
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut examples = 0;
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let mut in_example = false;
+            for (n, line) in text.lines().enumerate() {
+                let Some(doc) = line
+                    .trim_start()
+                    .strip_prefix("///")
+                    .or_else(|| line.trim_start().strip_prefix("//!"))
+                else {
+                    continue;
+                };
+                let doc = doc.trim();
+                if let Some(fence) = doc.strip_prefix("```") {
+                    if !in_example {
+                        examples += 1;
+                        // `no_run` is compiled, not run (it needs a server).
+                        assert!(
+                            fence.trim() != "ignore",
+                            "{}:{}: a doc example that is not compiled",
+                            file.display(),
+                            n + 1
+                        );
+                    }
+                    in_example = !in_example;
+                    continue;
+                }
+                let bare_proto =
+                    doc.contains("zk_proto::") && !doc.contains("zk_client::zk_proto::");
+                assert!(
+                    !(in_example && bare_proto),
+                    "{}:{}: `{doc}` names zk_proto, which a crate depending on zk-client alone cannot",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+        assert!(examples >= 10, "{examples} examples found");
+    }
+}

@@ -29,25 +29,49 @@ pub struct WatchedEvent {
 /// A one-shot watch left by `exists`, `get_data` or `get_children`: a future that resolves
 /// once, with the event that fired it or with the end of the session. Dropping it stops
 /// delivery (the server-side watch, if any, fires into nothing and is not re-registered).
+///
+/// It is fused: polled again after it resolved (in a `select!` loop, say) it stays pending
+/// and [`OneshotWatcher::is_terminated`] says so.
 #[derive(Debug)]
 pub struct OneshotWatcher {
     pub(crate) rx: oneshot::Receiver<WatchedEvent>,
     pub(crate) path: String,
+    pub(crate) done: bool,
+}
+
+impl OneshotWatcher {
+    pub(crate) fn new(rx: oneshot::Receiver<WatchedEvent>, path: String) -> Self {
+        OneshotWatcher {
+            rx,
+            path,
+            done: false,
+        }
+    }
+
+    /// Whether it has resolved already (it never resolves again).
+    pub fn is_terminated(&self) -> bool {
+        self.done
+    }
 }
 
 impl Future for OneshotWatcher {
     type Output = WatchedEvent;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WatchedEvent> {
+        if self.done {
+            return Poll::Pending;
+        }
         let path = self.path.clone();
-        Pin::new(&mut self.rx).poll(cx).map(|r| {
+        let ready = Pin::new(&mut self.rx).poll(cx).map(|r| {
             // The sender only goes away without sending when the client task is gone.
             r.unwrap_or(WatchedEvent {
                 event_type: EventType::None,
                 state: KeeperState::Closed,
                 path,
             })
-        })
+        });
+        self.done = ready.is_ready();
+        ready
     }
 }
 
@@ -399,6 +423,26 @@ fn self_and_ancestors(path: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn a_oneshot_watcher_polled_after_it_fired_stays_pending() {
+        use std::future::Future as _;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut watcher = OneshotWatcher::new(rx, "/a".into());
+        tx.send(WatchedEvent {
+            event_type: EventType::NodeDeleted,
+            state: KeeperState::SyncConnected,
+            path: "/a".into(),
+        })
+        .unwrap();
+        assert_eq!((&mut watcher).await.event_type, EventType::NodeDeleted);
+        assert!(watcher.is_terminated());
+        let waker = futures_util::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        for _ in 0..3 {
+            assert!(std::pin::Pin::new(&mut watcher).poll(&mut cx).is_pending());
+        }
+    }
     use super::*;
 
     fn oneshot_watch(
