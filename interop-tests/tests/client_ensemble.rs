@@ -18,7 +18,6 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use interop_tests::{JavaEnsemble, JavaProgram};
-use tokio::sync::mpsc::UnboundedReceiver;
 use zk_client::{Client, CreateOptions, Error, SessionState};
 use zk_proto::{AddWatchMode, EventType};
 
@@ -38,8 +37,8 @@ async fn within<T>(what: &str, limit: Duration, fut: impl Future<Output = T>) ->
 }
 
 /// The next state change, within [`WAIT`].
-async fn next_state(states: &mut UnboundedReceiver<SessionState>, what: &str) -> SessionState {
-    within(what, WAIT, states.recv())
+async fn next_state(states: &mut zk_client::EventStream<SessionState>, what: &str) -> SessionState {
+    within(what, WAIT, states.next())
         .await
         .unwrap_or_else(|| panic!("state stream ended while waiting for {what}"))
 }
@@ -267,7 +266,7 @@ async fn failover_keeps_the_session_and_its_watches() {
     // Still disconnected: nothing answered as if the session were usable.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(zk.state(), SessionState::Disconnected);
-    if let Ok(state) = states.try_recv() {
+    if let Some(state) = states.try_next() {
         panic!("no state change expected while the quorum is lost, got {state:?}");
     }
 

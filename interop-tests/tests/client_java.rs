@@ -77,11 +77,11 @@ async fn session_survives_a_server_restart_with_watches_and_ephemerals() {
     .unwrap();
     proxy.resume();
     assert_eq!(
-        within("Disconnected", states.recv()).await,
+        within("Disconnected", states.next()).await,
         Some(SessionState::Disconnected)
     );
     assert_eq!(
-        within("reconnect", states.recv()).await,
+        within("reconnect", states.next()).await,
         Some(SessionState::Connected)
     );
     assert_eq!(

@@ -117,7 +117,11 @@ fn ensemble_commands_match_javas() {
     }
 
     // Writes through the leader: each follower's ACKs give the leader `ack_latency` by sid
-    // (when the leader is ours; Java's default provider prints the same keys).
+    // (when the leader is ours; Java's default provider prints the same keys). As in Java,
+    // an ACK counts only while its proposal waits for its quorum, so the other zk-rs
+    // follower is paused: every quorum needs the Java follower's ACK.
+    let other = 3 - leader;
+    ensemble.pause(other).unwrap();
     let leader_addr = ensemble.addr(leader).to_string();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let client = connect_member(&leader_addr, WAIT).await;
@@ -126,6 +130,7 @@ fn ensemble_commands_match_javas() {
         }
         client.close().await.unwrap();
     });
+    ensemble.resume(other).unwrap();
     {
         // Java's follower (sid 1) acknowledges too.
         let follower_sid = (0..3).find(|&i| i != leader).unwrap() + 1;

@@ -419,11 +419,11 @@ async fn expired_leader_hands_over(server: &dyn ServerUnderTest) {
     .await
     .unwrap();
     let mut changes = doomed.changes();
-    assert_eq!(changes.recv().await, Some(LatchState::Leader));
+    assert_eq!(changes.next().await, Some(LatchState::Leader));
 
     proxy.pause();
     assert_eq!(
-        within("suspension", changes.recv()).await,
+        within("suspension", changes.next()).await,
         Some(LatchState::Suspended)
     );
     assert!(!doomed.is_leader());
@@ -431,8 +431,8 @@ async fn expired_leader_hands_over(server: &dyn ServerUnderTest) {
     within("other to lead", other.wait_leader()).await.unwrap();
 
     proxy.resume();
-    assert_eq!(within("loss", changes.recv()).await, Some(LatchState::Lost));
-    assert_eq!(within("end of changes", changes.recv()).await, None);
+    assert_eq!(within("loss", changes.next()).await, Some(LatchState::Lost));
+    assert_eq!(within("end of changes", changes.next()).await, None);
     assert_eq!(doomed.state(), LatchState::Lost);
     assert_eq!(doomed.wait_leader().await, Err(Error::SessionExpired));
     assert!(other.is_leader());

@@ -210,7 +210,7 @@ async fn relogin_after_reconnect(target: SocketAddr) -> Vec<SessionState> {
     proxy.resume();
     let mut seen = Vec::new();
     while seen.last() != Some(&SessionState::SaslAuthenticated) {
-        let state = tokio::time::timeout(Duration::from_secs(15), changes.recv())
+        let state = tokio::time::timeout(Duration::from_secs(15), changes.next())
             .await
             .expect("reconnects in time")
             .expect("state stream open");

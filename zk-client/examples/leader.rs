@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         tokio::select! {
             () = &mut stop => break,
-            change = changes.recv() => match change {
+            change = changes.next() => match change {
                 Some(LatchState::Leader) => println!("leader {}", unix_ms()),
                 Some(LatchState::Waiting) => println!("not-leader {}", unix_ms()),
                 Some(LatchState::Suspended) => println!("suspended {}", unix_ms()),

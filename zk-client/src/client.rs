@@ -472,7 +472,7 @@ impl Client {
     }
 
     /// A stream of every state change from now on (ends after a final state).
-    pub fn state_changes(&self) -> mpsc::UnboundedReceiver<SessionState> {
+    pub fn state_changes(&self) -> crate::EventStream<SessionState> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut listeners = self.inner.shared.listeners.lock().expect("listener lock");
         if self.state().is_terminal() {
@@ -480,7 +480,7 @@ impl Client {
         } else {
             listeners.push(tx);
         }
-        rx
+        crate::EventStream::new(rx)
     }
 
     /// Session id, password, negotiated timeout and last zxid seen.

@@ -31,6 +31,7 @@ mod error;
 pub mod recipes;
 mod sasl;
 mod session;
+mod stream;
 mod tls;
 mod watch;
 
@@ -40,6 +41,7 @@ pub use client::{
 pub use connect_string::{ConnectString, DEFAULT_PORT};
 pub use error::{Error, Result};
 pub use session::{SessionInfo, SessionState};
+pub use stream::EventStream;
 pub use tls::{StoreSpec, TlsOptions};
 pub use watch::{OneshotWatcher, PersistentWatcher, WatchedEvent};
 pub use zk_proto;

@@ -21,7 +21,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{self, error::TryRecvError};
 use zk_client::{Client, CreateOptions, Op, OpResult, SessionState};
 use zk_proto::frame::FourLetterWord;
 use zk_proto::txn::{ErrorTxn, Txn, TxnEntry};
@@ -121,7 +120,7 @@ struct Harness {
     server: ServerHandle,
     addr: SocketAddr,
     zk: Client,
-    states: Mutex<mpsc::UnboundedReceiver<SessionState>>,
+    states: Mutex<zk_client::EventStream<SessionState>>,
     log: TxnLog,
     checks: AtomicU32,
 }
@@ -187,8 +186,8 @@ impl Harness {
         .await
         .unwrap_or_else(|e| panic!("healthy get after {after}: {e:?}"));
         assert_eq!(&read[..], data.as_bytes());
-        match self.states.lock().unwrap().try_recv() {
-            Err(TryRecvError::Empty) => {}
+        match self.states.lock().unwrap().try_next() {
+            None => {}
             other => panic!("the healthy session changed state after {after}: {other:?}"),
         }
         assert_no_panics(after);

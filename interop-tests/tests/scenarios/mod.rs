@@ -404,7 +404,7 @@ pub async fn digest_auth_and_acls(server: &dyn ServerUnderTest) {
         Error::AuthFailed
     );
     assert_eq!(
-        within("AuthFailed", states.recv()).await,
+        within("AuthFailed", states.next()).await,
         Some(SessionState::AuthFailed)
     );
     assert_eq!(mallory.exists("/").await.unwrap_err(), Error::AuthFailed);
@@ -640,7 +640,7 @@ pub async fn expiry_is_reported_once_and_ephemerals_go(server: &dyn ServerUnderT
     // bucket rounding), then let it reconnect: the server answers "expired".
     proxy.pause();
     assert_eq!(
-        within("Disconnected", states.recv()).await,
+        within("Disconnected", states.next()).await,
         Some(SessionState::Disconnected)
     );
     within("the server to delete the ephemeral", async {
@@ -652,7 +652,7 @@ pub async fn expiry_is_reported_once_and_ephemerals_go(server: &dyn ServerUnderT
     proxy.resume();
 
     let mut seen = Vec::new();
-    while let Some(state) = within("state change", states.recv()).await {
+    while let Some(state) = within("state change", states.next()).await {
         seen.push(state);
     }
     assert_eq!(

@@ -34,9 +34,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -173,33 +171,7 @@ impl<T, E> Clone for TreeEvent<T, E> {
     }
 }
 
-/// A stream of events from [`ConfigNode::events`] or [`ConfigTree::events`]. It starts with the
-/// state at the moment it was made, then carries every later event in order, and ends after an
-/// `Ended` event. Events queue up until read; drop the stream when no longer interested.
-#[derive(Debug)]
-pub struct EventStream<Ev> {
-    rx: mpsc::UnboundedReceiver<Ev>,
-}
-
-impl<Ev> EventStream<Ev> {
-    /// The next event; `None` once the watch has ended and every event was read.
-    pub async fn next(&mut self) -> Option<Ev> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one is already waiting.
-    pub fn try_next(&mut self) -> Option<Ev> {
-        self.rx.try_recv().ok()
-    }
-}
-
-impl<Ev> futures_core::Stream for EventStream<Ev> {
-    type Item = Ev;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Ev>> {
-        self.rx.poll_recv(cx)
-    }
-}
+pub use crate::EventStream;
 
 /// Subscribers of one watch. Each gets its own unbounded queue, so a slow reader delays no one
 /// and loses nothing.
@@ -228,7 +200,7 @@ impl<Ev: Clone> Fanout<Ev> {
         if !ended {
             self.subscribers.push(tx);
         }
-        EventStream { rx }
+        EventStream::new(rx)
     }
 
     /// Drops every sender, so streams end once drained.
@@ -569,7 +541,7 @@ impl<T, E> NodeTracker<T, E> {
 struct NodeTask<T, E> {
     reader: NodeReader<T, E>,
     shared: Arc<Mutex<NodeState<T, E>>>,
-    states: mpsc::UnboundedReceiver<SessionState>,
+    states: EventStream<SessionState>,
     commands: mpsc::UnboundedReceiver<NodeCommand>,
 }
 
@@ -584,7 +556,7 @@ impl<T, E> NodeTask<T, E> {
         let reason = loop {
             let wake = tokio::select! {
                 event = &mut watcher => NodeWake::Watch(event),
-                state = self.states.recv() => NodeWake::State(state),
+                state = self.states.next() => NodeWake::State(state),
                 command = self.commands.recv() => NodeWake::Command(command),
             };
             let mut reply = None;
@@ -866,7 +838,7 @@ struct TreeTask<T, E> {
     root: String,
     tracker: TreeTracker<T, E>,
     shared: Arc<Mutex<TreeState<T, E>>>,
-    states: mpsc::UnboundedReceiver<SessionState>,
+    states: EventStream<SessionState>,
     watcher: PersistentWatcher,
 }
 
@@ -892,7 +864,7 @@ impl<T, E> TreeTask<T, E> {
         let reason = loop {
             let wake = tokio::select! {
                 event = self.watcher.next() => TreeWake::Event(event),
-                state = self.states.recv() => TreeWake::State(state),
+                state = self.states.next() => TreeWake::State(state),
                 command = commands.recv() => TreeWake::Refresh(command),
             };
             let outcome = match wake {
@@ -1137,7 +1109,7 @@ fn ended_error(client: &Client) -> Error {
 /// have been reported (and consumed) before the failure surfaced.
 async fn wait_for_connection(
     client: &Client,
-    states: &mut mpsc::UnboundedReceiver<SessionState>,
+    states: &mut EventStream<SessionState>,
 ) -> Result<()> {
     loop {
         let now = client.state();
@@ -1148,7 +1120,7 @@ async fn wait_for_connection(
             tokio::time::sleep(RETRY_PAUSE).await;
             return Ok(());
         }
-        if let Ok(None) = tokio::time::timeout(STATE_POLL, states.recv()).await {
+        if let Ok(None) = tokio::time::timeout(STATE_POLL, states.next()).await {
             return Err(ended_error(client));
         }
     }

@@ -124,7 +124,7 @@ impl Shared {
 /// let client = Client::connect("127.0.0.1:2181").await?;
 /// let latch = LeaderLatch::start(&client, "/election/scheduler", "worker-7").await?;
 /// let mut changes = latch.changes();
-/// while let Some(state) = changes.recv().await {
+/// while let Some(state) = changes.next().await {
 ///     match state {
 ///         LatchState::Leader => println!("leading"),
 ///         LatchState::Lost => break, // the session is over: make a new client and latch
@@ -210,7 +210,7 @@ impl LeaderLatch {
     /// Every change of state from now on, starting with the current state; the stream ends
     /// after a final state (`Lost`, `Closed`). Unlike [`watch`](Self::watch) it skips nothing,
     /// so a leader that lost and regained leadership sees both.
-    pub fn changes(&self) -> mpsc::UnboundedReceiver<LatchState> {
+    pub fn changes(&self) -> crate::EventStream<LatchState> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut listeners = self.shared.listeners.lock().expect("latch listeners");
         let now = self.shared.get();
@@ -218,7 +218,7 @@ impl LeaderLatch {
         if !now.is_final() {
             listeners.push(tx);
         }
-        rx
+        crate::EventStream::new(rx)
     }
 
     /// The state as a `watch` channel: always the latest state, intermediate ones may be
@@ -460,7 +460,7 @@ impl Election {
     }
 
     /// Waits as `wait` says; returns true when the session is over.
-    async fn wait(&self, wait: Wait, states: &mut mpsc::UnboundedReceiver<SessionState>) -> bool {
+    async fn wait(&self, wait: Wait, states: &mut crate::EventStream<SessionState>) -> bool {
         let watcher = match wait {
             Wait::Reconnect => return wait_connected(&self.client).await.is_err(),
             Wait::Pause => {
@@ -477,7 +477,7 @@ impl Election {
                     // again; only an ended session ends the latch.
                     return event.event_type == EventType::None && self.client.state().is_terminal();
                 }
-                state = states.recv() => match state {
+                state = states.next() => match state {
                     None => return true,
                     Some(s) if s.is_terminal() => return true,
                     Some(SessionState::Disconnected) => self.shared.set(LatchState::Suspended),

@@ -130,7 +130,7 @@ pub(crate) async fn wait_connected(client: &Client) -> Result<()> {
         if let Some(err) = state.terminal_error() {
             return Err(err);
         }
-        if changes.recv().await.is_none() {
+        if changes.next().await.is_none() {
             // The stream ends after a final state; report that state.
             return Err(client.state().terminal_error().unwrap_or(Error::Closed));
         }

@@ -348,7 +348,7 @@ impl Shell {
                 if let Some(printer) = self.watches.clone() {
                     let mut changes = client.state_changes();
                     self.runtime.spawn(async move {
-                        while let Some(state) = changes.recv().await {
+                        while let Some(state) = changes.next().await {
                             let state = match state {
                                 SessionState::Connected => KeeperState::SyncConnected,
                                 SessionState::ConnectedReadOnly => KeeperState::ConnectedReadOnly,
