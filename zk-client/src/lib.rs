@@ -28,6 +28,7 @@ mod client;
 mod conn;
 mod connect_string;
 mod error;
+mod paths;
 pub mod recipes;
 mod sasl;
 mod session;
@@ -40,6 +41,7 @@ pub use client::{
 };
 pub use connect_string::{ConnectString, DEFAULT_PORT};
 pub use error::{Error, Result};
+pub use paths::Parents;
 pub use session::{SessionInfo, SessionState};
 pub use stream::EventStream;
 pub use tls::{StoreSpec, TlsOptions};

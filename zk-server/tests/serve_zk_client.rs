@@ -10,12 +10,18 @@ use zk_server::storage::log::MemTxnLog;
 use zk_server::tree::DataTree;
 
 async fn start(extra: &str) -> ServerHandle {
+    start_with_flags(extra, "").await
+}
+
+/// [`start`] with JVM-style flags (`-Dznode.container.checkIntervalMs=100`, say: as with
+/// Java, the container sweep's interval is a system property).
+async fn start_with_flags(extra: &str, flags: &str) -> ServerHandle {
     let dir = std::env::temp_dir().join(format!("zk-rs-serve-{}", std::process::id()));
     let text = format!(
         "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n{extra}",
         dir.display()
     );
-    let cfg = Config::parse(&text, "").unwrap();
+    let cfg = Config::parse(&text, flags).unwrap();
     let tree = DataTree::new(cfg.extended_types_enabled());
     runtime::start(cfg, tree, Box::new(MemTxnLog::new()))
         .await
@@ -130,16 +136,11 @@ async fn basic_operations_watches_and_multi() {
 
 #[tokio::test]
 async fn emptied_containers_and_expired_ttl_nodes_are_deleted() {
-    let dir = std::env::temp_dir().join(format!("zk-rs-reap-{}", std::process::id()));
-    let text = format!(
-        "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\nextendedTypesEnabled=true\n",
-        dir.display()
-    );
-    // As with Java, the sweep interval is a plain system property (a JVM flag).
-    let cfg = Config::parse(&text, "-Dznode.container.checkIntervalMs=100").unwrap();
-    let server = runtime::start(cfg, DataTree::new(true), Box::new(MemTxnLog::new()))
-        .await
-        .unwrap();
+    let server = start_with_flags(
+        "extendedTypesEnabled=true\n",
+        "-Dznode.container.checkIntervalMs=100",
+    )
+    .await;
     let zk = Client::connect(&server.local_addr().to_string())
         .await
         .unwrap();
@@ -202,4 +203,92 @@ async fn emptied_containers_and_expired_ttl_nodes_are_deleted() {
         "a TTL node with children stays"
     );
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_all_and_ensure_path_make_the_missing_ancestors() {
+    let server = start_with_flags("", "-Dznode.container.checkIntervalMs=100").await;
+    let zk = Client::connect(&server.local_addr().to_string())
+        .await
+        .unwrap();
+    zk.wait_connected().await.unwrap();
+    // Persistent parents, then the node itself with its own mode.
+    let (path, _) = within(zk.create_all(
+        "/a/b/c/m-",
+        b"v",
+        &CreateOptions::ephemeral_sequential(),
+        zk_client::Parents::Persistent,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(path, "/a/b/c/m-0000000000");
+    for ancestor in ["/a", "/a/b", "/a/b/c"] {
+        let stat = zk.exists(ancestor).await.unwrap().expect(ancestor);
+        assert_eq!(
+            (stat.ephemeral_owner, stat.data_length),
+            (0, 0),
+            "{ancestor}"
+        );
+    }
+    // Container parents: the server deletes them once emptied (a client's Stat shows a
+    // container's owner as 0, as Java's does, so the sweep tells).
+    within(zk.create_all(
+        "/x/y/z",
+        b"",
+        &CreateOptions::persistent(),
+        zk_client::Parents::Container,
+    ))
+    .await
+    .unwrap();
+    zk.delete("/x/y/z", None).await.unwrap();
+    within(async {
+        while zk.exists("/x").await.unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        zk.exists("/a/b").await.unwrap().is_some(),
+        "persistent parents stay"
+    );
+    within(zk.create_all(
+        "/x/y",
+        b"",
+        &CreateOptions::persistent(),
+        zk_client::Parents::Container,
+    ))
+    .await
+    .unwrap();
+    // The node itself existing is reported; ensure_path does not mind.
+    assert_eq!(
+        zk.create_all(
+            "/x/y",
+            b"",
+            &CreateOptions::persistent(),
+            zk_client::Parents::Container
+        )
+        .await
+        .unwrap_err(),
+        Error::NodeExists
+    );
+    within(zk.ensure_path("/x/y")).await.unwrap();
+    within(zk.ensure_path("/p/q/r")).await.unwrap();
+    assert!(zk.exists("/p/q/r").await.unwrap().is_some());
+    // An ephemeral cannot be a parent: the server's answer comes back.
+    zk.create("/e", b"", &CreateOptions::ephemeral())
+        .await
+        .unwrap();
+    assert_eq!(
+        zk.create_all(
+            "/e/f/g",
+            b"",
+            &CreateOptions::persistent(),
+            zk_client::Parents::Persistent
+        )
+        .await
+        .unwrap_err(),
+        Error::NoChildrenForEphemerals
+    );
+    zk.close().await.unwrap();
+    assert_eq!(zk.wait_connected().await.unwrap_err(), Error::Closed);
 }

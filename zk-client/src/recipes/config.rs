@@ -42,7 +42,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::warn;
 use zk_proto::data::Stat;
-use zk_proto::{AddWatchMode, CreateMode, EventType};
+use zk_proto::{AddWatchMode, EventType};
 
 use crate::{
     Client, CreateOptions, Error, OneshotWatcher, PersistentWatcher, Result, SessionState,
@@ -55,9 +55,6 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// How often a task waiting for a reconnect looks at the client's state even when no state
 /// change arrived.
 const STATE_POLL: Duration = Duration::from_secs(1);
-
-/// How many times a create is retried when its parents vanish between creating them and it.
-const CREATE_ATTEMPTS: usize = 5;
 
 /// A decoded node value with the Stat it was read with (`stat.mzxid` orders values,
 /// `stat.version` is what a conditional `set_data` needs).
@@ -1134,18 +1131,15 @@ pub(crate) async fn create_with_container_parents(
     path: &str,
     data: &[u8],
 ) -> Result<()> {
-    let mut result = Err(Error::NoNode);
-    for _ in 0..CREATE_ATTEMPTS {
-        result = client
-            .create(path, data, &CreateOptions::persistent())
-            .await
-            .map(drop);
-        if result != Err(Error::NoNode) {
-            return result;
-        }
-        create_container_parents(client, path).await?;
-    }
-    result
+    client
+        .create_all(
+            path,
+            data,
+            &CreateOptions::persistent(),
+            crate::Parents::Container,
+        )
+        .await
+        .map(drop)
 }
 
 /// Creates `path` with `data` unless it exists; `true` if this call created it.
@@ -1155,26 +1149,6 @@ pub(crate) async fn create_if_missing(client: &Client, path: &str, data: &[u8]) 
         Err(Error::NodeExists) => Ok(false),
         Err(e) => Err(e),
     }
-}
-
-/// Creates every missing ancestor of `path` as an empty container, top down (all requests
-/// pipelined; an existing ancestor is fine).
-async fn create_container_parents(client: &Client, path: &str) -> Result<()> {
-    let container = CreateOptions::new(CreateMode::Container);
-    let ancestors = path
-        .match_indices('/')
-        .skip(1)
-        .map(|(slash, _)| &path[..slash]);
-    let creates: Vec<_> = ancestors
-        .map(|ancestor| client.create(ancestor, &[], &container))
-        .collect();
-    for create in creates {
-        match create.await {
-            Ok(_) | Err(Error::NodeExists) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

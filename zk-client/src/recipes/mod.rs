@@ -15,4 +15,4 @@ pub mod config;
 pub mod counter;
 pub mod leader;
 pub mod lock;
-mod protected;
+pub(crate) mod protected;

@@ -1,0 +1,104 @@
+//! Path helpers on [`Client`]: `mkdir -p` ([`Client::create_all`], [`Client::ensure_path`])
+//! and [`Client::wait_connected`], what Curator's `creatingParentsIfNeeded` and kazoo's
+//! `ensure_path` give their users.
+
+use crate::{Client, CreateMode, CreateOptions, Error, Result, Stat};
+
+/// How [`Client::create_all`] creates the missing ancestors of a node: empty, open ACL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parents {
+    /// Persistent nodes (Curator's `creatingParentsIfNeeded`, kazoo's `makepath=True`).
+    Persistent,
+    /// Containers, which the server deletes once their last child is gone (Curator's
+    /// `creatingParentContainersIfNeeded`).
+    Container,
+}
+
+/// How often a create is tried again when an ancestor it just made was deleted under it (a
+/// container emptied by someone else, say).
+const CREATE_ATTEMPTS: usize = 5;
+
+impl Client {
+    /// Creates `path` like [`Client::create`], first creating its missing ancestors as
+    /// `parents` says (all of them pipelined, top down; ancestors that exist are fine).
+    /// `NodeExists` for `path` itself is returned as is.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// use zk_client::{CreateOptions, Parents};
+    /// let (path, _stat) = client
+    ///     .create_all("/services/billing/members/m-", b"10.0.0.7:8080",
+    ///         &CreateOptions::ephemeral_sequential(), Parents::Container)
+    ///     .await?;
+    /// assert!(path.starts_with("/services/billing/members/m-"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_all(
+        &self,
+        path: &str,
+        data: &[u8],
+        options: &CreateOptions,
+        parents: Parents,
+    ) -> Result<(String, Stat)> {
+        let mut result = Err(Error::NoNode);
+        for _ in 0..CREATE_ATTEMPTS {
+            result = self.create(path, data, options).await;
+            if result != Err(Error::NoNode) {
+                return result;
+            }
+            self.create_ancestors(path, parents).await?;
+        }
+        result
+    }
+
+    /// Makes sure `path` exists: creates it and its missing ancestors as empty persistent
+    /// nodes with an open ACL; an existing node is fine (kazoo's `ensure_path`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// client.ensure_path("/app/config").await?;
+    /// assert!(client.exists("/app/config").await?.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensure_path(&self, path: &str) -> Result<()> {
+        match self
+            .create_all(path, &[], &CreateOptions::persistent(), Parents::Persistent)
+            .await
+        {
+            Ok(_) | Err(Error::NodeExists) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until the client is connected; fails with the session's final error
+    /// (`SessionExpired`, `Closed`, `AuthFailed`) if it ends instead.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// client.wait_connected().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_connected(&self) -> Result<()> {
+        crate::recipes::protected::wait_connected(self).await
+    }
+
+    /// Creates every missing ancestor of `path`, top down, all requests pipelined.
+    async fn create_ancestors(&self, path: &str, parents: Parents) -> Result<()> {
+        let options = CreateOptions::new(match parents {
+            Parents::Persistent => CreateMode::Persistent,
+            Parents::Container => CreateMode::Container,
+        });
+        let creates: Vec<_> = path
+            .match_indices('/')
+            .skip(1)
+            .map(|(slash, _)| self.create(&path[..slash], &[], &options))
+            .collect();
+        for create in creates {
+            match create.await {
+                Ok(_) | Err(Error::NodeExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
