@@ -30,6 +30,7 @@ mod connect_string;
 mod error;
 mod paths;
 pub mod recipes;
+mod retry;
 mod sasl;
 mod session;
 mod stream;
@@ -42,6 +43,7 @@ pub use client::{
 pub use connect_string::{ConnectString, DEFAULT_PORT};
 pub use error::{Error, Result};
 pub use paths::Parents;
+pub use retry::RetryPolicy;
 pub use session::{SessionInfo, SessionState};
 pub use stream::EventStream;
 pub use tls::{StoreSpec, TlsOptions};
