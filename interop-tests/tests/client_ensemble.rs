@@ -18,8 +18,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use interop_tests::{JavaEnsemble, JavaProgram};
-use zk_client::{Client, CreateOptions, Error, SessionState};
-use zk_proto::{AddWatchMode, EventType};
+use zk_client::{Client, CreateOptions, Error, PersistentWatcher, SessionState, WatchedEvent};
+use zk_proto::{AddWatchMode, EventType, KeeperState};
 
 /// Session timeout of the client under test (the server grants 4 s ..= 40 s with tickTime 2 s).
 /// Longer than the whole quorum outage below, so the session must survive it.
@@ -41,6 +41,32 @@ async fn next_state(states: &mut zk_client::EventStream<SessionState>, what: &st
     within(what, WAIT, states.next())
         .await
         .unwrap_or_else(|| panic!("state stream ended while waiting for {what}"))
+}
+
+/// The next node event of a persistent watch after the client reconnected, checking the
+/// connection markers before it: a `Disconnected`, then (maybe after more of both) the resync
+/// marker.
+async fn node_event_after_markers(watch: &mut PersistentWatcher, what: &str) -> WatchedEvent {
+    let mut markers = Vec::new();
+    loop {
+        let e = within(what, WAIT, watch.next())
+            .await
+            .expect("persistent watch stream open");
+        if e.event_type != EventType::None {
+            assert_eq!(
+                markers.first(),
+                Some(&KeeperState::Disconnected),
+                "{markers:?}"
+            );
+            assert_eq!(
+                markers.last(),
+                Some(&KeeperState::SyncConnected),
+                "{markers:?}"
+            );
+            return e;
+        }
+        markers.push(e.state);
+    }
 }
 
 /// The member whose `cons` lists `session_id`, polling for up to 10 s (a stopped member does not
@@ -175,9 +201,7 @@ async fn failover_keeps_the_session_and_its_watches() {
         (e.event_type, e.path.as_str()),
         (EventType::NodeDataChanged, "/data")
     );
-    let e = within("recursive watch after failover", WAIT, recursive.next())
-        .await
-        .expect("recursive watch stream open");
+    let e = node_event_after_markers(&mut recursive, "recursive watch after failover").await;
     assert_eq!(
         (e.event_type, e.path.as_str()),
         (EventType::NodeCreated, "/tree/a")
@@ -326,9 +350,7 @@ async fn failover_keeps_the_session_and_its_watches() {
         (e.event_type, e.path.as_str()),
         (EventType::NodeDataChanged, "/data")
     );
-    let e = within("recursive watch after the outage", WAIT, recursive.next())
-        .await
-        .expect("recursive watch stream open");
+    let e = node_event_after_markers(&mut recursive, "recursive watch after the outage").await;
     assert_eq!(
         (e.event_type, e.path.as_str()),
         (EventType::NodeCreated, "/tree/b")

@@ -8,7 +8,7 @@ use std::time::Duration;
 use interop_tests::{JavaZkServer, PausableProxy};
 use scenarios::{connect, within};
 use zk_client::{Client, CreateOptions, Error, SessionState};
-use zk_proto::{AddWatchMode, EventType};
+use zk_proto::{AddWatchMode, EventType, KeeperState};
 
 fn java_server(extra: &[&str]) -> JavaZkServer {
     let mut builder = JavaZkServer::builder();
@@ -38,6 +38,7 @@ java_scenarios! {
     ten_thousand_pipelined_creates_keep_order: [],
     expiry_is_reported_once_and_ephemerals_go: [],
     removing_and_dropping_watches: [],
+    persistent_watch_resync_marker_after_a_cut: [],
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,9 +105,21 @@ async fn session_survives_a_server_restart_with_watches_and_ephemerals() {
     assert_eq!(e.event_type, EventType::NodeDataChanged);
     let e = within("exist watch after restart", created_watch).await;
     assert_eq!(e.event_type, EventType::NodeCreated);
-    let e = within("persistent watch after restart", persistent.next())
-        .await
-        .unwrap();
+    // The persistent watch was told of the disconnect, then to resync, then of the change.
+    let mut markers = Vec::new();
+    let e = loop {
+        let e = within("persistent watch after restart", persistent.next())
+            .await
+            .unwrap();
+        if e.event_type != EventType::None {
+            break e;
+        }
+        markers.push(e.state);
+    };
+    assert_eq!(
+        markers,
+        [KeeperState::Disconnected, KeeperState::SyncConnected]
+    );
     assert_eq!(e.event_type, EventType::NodeDataChanged);
 }
 

@@ -25,4 +25,5 @@ rust_scenarios! {
     ten_thousand_pipelined_creates_keep_order: [],
     expiry_is_reported_once_and_ephemerals_go: [],
     removing_and_dropping_watches: [],
+    persistent_watch_resync_marker_after_a_cut: [],
 }

@@ -14,6 +14,7 @@ use tokio_util::codec::Framed;
 use tracing::{debug, info, info_span, warn, Instrument};
 use zk_proto::frame::{ClientCodec, ServerFrame};
 use zk_proto::proto::{AuthPacket, RemoveWatchesRequest};
+use zk_proto::KeeperState;
 use zk_proto::{Jute, OpCode, WatcherType};
 
 use crate::error::{Error, Result};
@@ -81,6 +82,9 @@ pub(crate) struct Driver {
     closing: Option<oneshot::Sender<Result<()>>>,
     /// Whether this connection's SASL login succeeded (published after the connected state).
     sasl_authenticated: bool,
+    /// Persistent watchers were told of a disconnect: the next connection tells them to
+    /// re-read (the resync marker).
+    resync_due: bool,
 }
 
 /// Why a connected period ended.
@@ -109,6 +113,7 @@ impl Driver {
             next_host: 0,
             closing: None,
             sasl_authenticated: false,
+            resync_due: false,
         }
     }
 
@@ -150,6 +155,9 @@ impl Driver {
                             break SessionState::Closed;
                         }
                         self.shared.set_state(SessionState::Disconnected);
+                        self.session
+                            .tell_persistent_watches(KeeperState::Disconnected);
+                        self.resync_due = true;
                         info!("disconnected; trying the servers again");
                     }
                     Ended::Terminal(state) => break state,
@@ -322,6 +330,11 @@ impl Driver {
         }
         *self.shared.info.lock().expect("info lock") = self.session.info().clone();
         self.shared.set_state(connected_state);
+        if std::mem::take(&mut self.resync_due) {
+            // After the SetWatches: what changed while disconnected was not delivered.
+            self.session
+                .tell_persistent_watches(KeeperState::SyncConnected);
+        }
         if std::mem::take(&mut self.sasl_authenticated) {
             self.shared.set_state(SessionState::SaslAuthenticated);
         }

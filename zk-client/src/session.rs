@@ -420,6 +420,14 @@ impl Session {
         }
     }
 
+    /// Tells every persistent watch of a connection state (`Disconnected`, then
+    /// `SyncConnected` once reconnected), as Java's client tells every watcher.
+    pub(crate) fn tell_persistent_watches(&mut self, state: KeeperState) {
+        let chroot = self.chroot.clone();
+        self.watches
+            .tell_persistent(state, |p| strip_chroot(chroot.as_deref(), p));
+    }
+
     /// The session is over: everything waiting gets `state`'s error and every watch its end.
     pub(crate) fn terminate(&mut self, state: SessionState) {
         let err = state.terminal_error().unwrap_or(Error::Closed);

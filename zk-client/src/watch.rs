@@ -17,13 +17,28 @@ use zk_proto::{EventType, KeeperState, WatcherType};
 /// client's chroot).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchedEvent {
-    /// What happened. `EventType::None` marks a session end (see `state`).
+    /// What happened. `EventType::None` marks a connection state (see `state`) rather than a
+    /// change of the node.
     pub event_type: EventType,
-    /// `SyncConnected` for node events; `Expired`, `Closed` or `AuthFailed` when the session
-    /// ended and the watch will never fire.
+    /// `SyncConnected` for node events. With `EventType::None`: `Expired`, `Closed` or
+    /// `AuthFailed` when the session ended and the watch will never fire; for a persistent
+    /// watch also `Disconnected` when the connection broke and `SyncConnected` once the
+    /// client is connected again (see [`WatchedEvent::is_resync`]).
     pub state: KeeperState,
     /// The node, as the client names it (chroot removed).
     pub path: String,
+}
+
+impl WatchedEvent {
+    /// Whether this is a persistent watch's resync marker: the client is connected again
+    /// after a disconnect. The server does not replay what changed while the client was away,
+    /// so a cache built from the watch's events must read the watched nodes again now
+    /// ([`crate::recipes::config::ConfigTree`] does; use it when completeness matters). Java's
+    /// client tells its watchers the same way (an event of type `None`, state
+    /// `SyncConnected`).
+    pub fn is_resync(&self) -> bool {
+        self.event_type == EventType::None && self.state == KeeperState::SyncConnected
+    }
 }
 
 /// A one-shot watch left by `exists`, `get_data` or `get_children`: a future that resolves
@@ -78,6 +93,11 @@ impl Future for OneshotWatcher {
 /// A persistent (optionally recursive) watch added by `add_watch`: a stream of events that lasts
 /// until it is dropped or the session ends. Dropping it removes the watch from the server when no
 /// other watch of this client remains on the path.
+///
+/// Changes made while the client was disconnected are not delivered (the server cannot replay
+/// them): after a `None`/`Disconnected` event the stream carries a resync marker
+/// ([`WatchedEvent::is_resync`]) once the client is connected again, and a reader that keeps
+/// state from the events must read the nodes again then.
 pub struct PersistentWatcher {
     pub(crate) rx: mpsc::UnboundedReceiver<WatchedEvent>,
     pub(crate) on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
@@ -303,6 +323,26 @@ impl WatchRegistry {
                 for (_, tx) in table.remove(server_path).unwrap_or_default() {
                     let _ = tx.send(event(EventType::PersistentWatchRemoved));
                 }
+            }
+        }
+    }
+
+    /// Sends every persistent watch a connection-state event (type `None`); the watches stay.
+    pub(crate) fn tell_persistent(
+        &mut self,
+        state: KeeperState,
+        to_client_path: impl Fn(&str) -> String,
+    ) {
+        for table in [&mut self.persistent, &mut self.recursive] {
+            for (path, list) in table.iter_mut() {
+                list.retain(|(_, tx)| {
+                    tx.send(WatchedEvent {
+                        event_type: EventType::None,
+                        state,
+                        path: to_client_path(path),
+                    })
+                    .is_ok()
+                });
             }
         }
     }

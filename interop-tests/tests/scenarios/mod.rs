@@ -620,6 +620,54 @@ pub async fn ten_thousand_pipelined_creates_keep_order(server: &dyn ServerUnderT
     assert_eq!(zk.get_all_children_number("/p").await.unwrap(), 10_000);
 }
 
+/// A persistent watch across a cut: the change made while the client was away is not
+/// delivered (the server cannot replay it), so the stream says `Disconnected`, then carries
+/// the resync marker once reconnected; later changes arrive as before.
+pub async fn persistent_watch_resync_marker_after_a_cut(server: &dyn ServerUnderTest) {
+    let proxy = interop_tests::PausableProxy::start(server.addr()).unwrap();
+    let zk = Client::builder(proxy.connect_string())
+        .session_timeout(Duration::from_secs(20))
+        .connect()
+        .await
+        .unwrap();
+    let other = connect(&server.connect_string()).await;
+    zk.create("/m", b"0", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let mut watch = zk.add_watch("/m", AddWatchMode::Persistent).await.unwrap();
+    let mut states = zk.state_changes();
+    proxy.pause();
+    assert_eq!(
+        within("Disconnected", states.next()).await,
+        Some(SessionState::Disconnected)
+    );
+    other.set_data("/m", b"missed", None).await.unwrap();
+    proxy.resume();
+    assert_eq!(
+        within("reconnect", states.next()).await,
+        Some(SessionState::Connected)
+    );
+    let disconnected = within("marker", watch.next()).await.unwrap();
+    assert_eq!(
+        (disconnected.event_type, disconnected.state),
+        (EventType::None, KeeperState::Disconnected)
+    );
+    let resync = within("resync marker", watch.next()).await.unwrap();
+    assert!(resync.is_resync(), "{resync:?}");
+    assert_eq!(resync.path, "/m");
+    assert_eq!(watch.try_next(), None, "the missed change is not replayed");
+    // A reader resyncs by reading, and later changes arrive as before.
+    assert_eq!(&zk.get_data("/m").await.unwrap().0[..], b"missed");
+    other.set_data("/m", b"after", None).await.unwrap();
+    let e = within("a change after the reconnect", watch.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeDataChanged, "/m")
+    );
+}
+
 pub async fn expiry_is_reported_once_and_ephemerals_go(server: &dyn ServerUnderTest) {
     let proxy = interop_tests::PausableProxy::start(server.addr()).unwrap();
     // The smallest timeout the server grants (2 ticks of 2 s), so the test waits little.
