@@ -96,6 +96,11 @@ pub enum Error {
     /// The TLS settings cannot be used (a store cannot be read, a setting is wrong).
     #[error("TLS: {0}")]
     Tls(String),
+    /// A fenced write ([`crate::recipes::lock::LockGuard::fence`]) found the lock no longer
+    /// held (its node is gone: the session expired or someone deleted it); nothing was
+    /// applied.
+    #[error("the lock is no longer held")]
+    LockLost,
 }
 
 impl Error {
@@ -148,7 +153,8 @@ impl Error {
             | Error::InvalidPath(_)
             | Error::InvalidArgument(_)
             | Error::Protocol(_)
-            | Error::Tls(_) => return None,
+            | Error::Tls(_)
+            | Error::LockLost => return None,
         })
     }
 

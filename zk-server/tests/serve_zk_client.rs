@@ -292,3 +292,48 @@ async fn create_all_and_ensure_path_make_the_missing_ancestors() {
     zk.close().await.unwrap();
     assert_eq!(zk.wait_connected().await.unwrap_err(), Error::Closed);
 }
+
+#[tokio::test]
+async fn a_fenced_write_applies_only_while_the_lock_is_held() {
+    use zk_client::recipes::lock::Mutex;
+    let server = start("").await;
+    let cs = server.local_addr().to_string();
+    let holder = Client::connect(&cs).await.unwrap();
+    let other = Client::connect(&cs).await.unwrap();
+    other
+        .create("/counter", b"0", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let guard = within(Mutex::new(&holder, "/locks/c").unwrap().acquire())
+        .await
+        .unwrap();
+    let set = |data: &[u8]| Op::SetData {
+        path: "/counter".into(),
+        data: data.to_vec(),
+        version: None,
+    };
+    let results = guard.fence(vec![set(b"1")]).await.unwrap();
+    assert!(matches!(results[..], [OpResult::SetData(ref stat)] if stat.version == 1));
+    // Another op's failure is reported at its own index.
+    let err = guard
+        .fence(vec![
+            set(b"2"),
+            Op::Check {
+                path: "/counter".into(),
+                version: 7,
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::MultiFailed { index: 1, .. }),
+        "{err:?}"
+    );
+    // The lock node goes (an administrator, or the session's expiry): the write is refused.
+    other.delete(guard.path(), None).await.unwrap();
+    assert_eq!(
+        guard.fence(vec![set(b"3")]).await.unwrap_err(),
+        Error::LockLost
+    );
+    assert_eq!(&other.get_data("/counter").await.unwrap().0[..], b"1");
+}

@@ -50,7 +50,7 @@ use super::protected::{
     delete_guaranteed, fix_for_sorting, join, node_name, retry_or_fail, sort_by_key, validate_dir,
     PendingNode, ProtectedCreate,
 };
-use crate::{Client, Error, Result};
+use crate::{Client, Error, Op, OpResult, Result};
 
 /// Curator's `InterProcessMutex.LOCK_NAME`.
 const LOCK_NAME: &str = "lock-";
@@ -509,6 +509,56 @@ impl LockGuard {
     /// or the node was seen deleted. True while disconnected (see the module docs).
     pub fn is_held(&self) -> bool {
         !*self.lost.borrow() && !self.client.state().is_terminal()
+    }
+
+    /// Runs `ops` as one multi that applies only while this lock is held: it starts with a
+    /// check that the lock node still exists, so a holder whose lock was lost (its session
+    /// expired while it paused, say, and another process holds the lock now) cannot write.
+    /// This is the fencing a lock needs for its writes to be safe, which Curator leaves to its
+    /// users. Returns the results of `ops`; [`Error::LockLost`] if the lock node is gone
+    /// (nothing applied); another op's failure as [`Error::MultiFailed`] indexed in `ops`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// use zk_client::{recipes::lock::Mutex, Op};
+    /// let guard = Mutex::new(&client, "/locks/billing")?.acquire().await?;
+    /// guard
+    ///     .fence(vec![Op::SetData {
+    ///         path: "/billing/next-invoice".into(),
+    ///         data: b"1042".to_vec(),
+    ///         version: None,
+    ///     }])
+    ///     .await?;
+    /// guard.release().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn fence(&self, ops: Vec<Op>) -> Result<Vec<OpResult>> {
+        let mut fenced = Vec::with_capacity(ops.len() + 1);
+        fenced.push(Op::Check {
+            path: self.path.clone(),
+            version: -1,
+        });
+        fenced.extend(ops);
+        match self.client.multi(fenced).await {
+            Ok(mut results) => {
+                results.remove(0);
+                Ok(results)
+            }
+            Err(Error::MultiFailed { index: 0, .. }) => Err(Error::LockLost),
+            Err(Error::MultiFailed {
+                index,
+                code,
+                mut results,
+            }) => {
+                results.remove(0);
+                Err(Error::MultiFailed {
+                    index: index - 1,
+                    code,
+                    results,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Resolves when the lock is lost without a release: the session ended (expired, closed,
