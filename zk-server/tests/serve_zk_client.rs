@@ -337,3 +337,41 @@ async fn a_fenced_write_applies_only_while_the_lock_is_held() {
     );
     assert_eq!(&other.get_data("/counter").await.unwrap().0[..], b"1");
 }
+
+#[tokio::test]
+async fn a_config_node_reads_its_own_writes_at_once() {
+    use zk_client::recipes::config::{ConfigEvent, ConfigNode};
+    let server = start("").await;
+    let zk = Client::connect(&server.local_addr().to_string())
+        .await
+        .unwrap();
+    let node = within(ConfigNode::start_or_create(
+        &zk,
+        "/cfg",
+        b"1",
+        |d: &[u8]| std::str::from_utf8(d).map(str::to_owned),
+    ))
+    .await
+    .unwrap();
+    let mut events = node.events();
+    let first = node.current().unwrap();
+    assert_eq!(&*first.value, "1");
+    let stat = node.set(b"2", Some(first.stat.version)).await.unwrap();
+    // No waiting for the watch: the value is there when set returns.
+    let now = node.current().unwrap();
+    assert_eq!((now.value.as_str(), now.stat.version), ("2", stat.version));
+    // The stream has the initial value, then the write, once.
+    assert!(matches!(events.try_next(), Some(ConfigEvent::Value(v)) if *v.value == "1"));
+    assert!(matches!(events.try_next(), Some(ConfigEvent::Value(v)) if *v.value == "2"));
+    // A compare-and-set on a stale version fails and changes nothing.
+    assert_eq!(
+        node.set(b"3", Some(first.stat.version)).await.unwrap_err(),
+        Error::BadVersion
+    );
+    assert_eq!(&*node.current().unwrap().value, "2");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        events.try_next().is_none(),
+        "the watch's own report of the write is not delivered twice"
+    );
+}

@@ -261,6 +261,7 @@ impl Drop for TaskGuard {
 /// # Ok(()) }
 /// ```
 pub struct ConfigNode<T, E> {
+    client: Client,
     path: String,
     shared: Arc<Mutex<NodeState<T, E>>>,
     commands: mpsc::UnboundedSender<NodeCommand>,
@@ -381,6 +382,7 @@ where
         };
         let handle = tokio::spawn(task.run(watcher));
         Ok(ConfigNode {
+            client: client.clone(),
             path: path.to_owned(),
             shared,
             commands,
@@ -433,6 +435,31 @@ impl<T, E> ConfigNode<T, E> {
         }
         rx.await
             .unwrap_or_else(|_| Err(self.ended().unwrap_or(Error::Closed)))
+    }
+
+    /// Writes `data` (encoded by the caller) to the node, if its version is `version` (`None`:
+    /// whatever it is), and returns the new Stat. Read-your-writes: [`current`](Self::current)
+    /// and [`events`](Self::events) have the new value when this returns, without waiting for
+    /// the watch. The node must exist (`NoNode` otherwise).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// use zk_client::recipes::config::ConfigNode;
+    /// let limit = ConfigNode::start_or_create(&client, "/app/limit", b"10", |d: &[u8]| {
+    ///     std::str::from_utf8(d).map(str::to_owned)
+    /// })
+    /// .await?;
+    /// // Compare-and-set on the version read.
+    /// let seen = limit.current().expect("a value");
+    /// limit.set(b"20", Some(seen.stat.version)).await?;
+    /// assert_eq!(&*limit.current().unwrap().value, "20");
+    /// # Ok(()) }
+    /// ```
+    pub async fn set(&self, data: &[u8], version: Option<i32>) -> Result<Stat> {
+        let stat = self.client.set_data(&self.path, data, version).await?;
+        self.apply_write(Bytes::copy_from_slice(data), stat.clone())
+            .await;
+        Ok(stat)
     }
 
     /// Delivers what this client just wrote (`data`, and the Stat `set_data` returned) so that
