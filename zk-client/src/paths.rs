@@ -82,16 +82,30 @@ impl Client {
         crate::recipes::protected::wait_connected(self).await
     }
 
-    /// Creates every missing ancestor of `path`, top down, all requests pipelined.
-    async fn create_ancestors(&self, path: &str, parents: Parents) -> Result<()> {
+    /// Creates every missing ancestor of `path` (not `path` itself), top down, as Curator's
+    /// `ZKPaths.mkdirs`: each is looked up first and only a missing one is created, since a
+    /// create of a node that exists is answered NoAuth, not NodeExists, when its parent denies
+    /// CREATE. The lookups are pipelined, then the creates; losing a race is fine.
+    pub(crate) async fn create_ancestors(&self, path: &str, parents: Parents) -> Result<()> {
         let options = CreateOptions::new(match parents {
             Parents::Persistent => CreateMode::Persistent,
             Parents::Container => CreateMode::Container,
         });
-        let creates: Vec<_> = path
+        let ancestors: Vec<&str> = path
             .match_indices('/')
             .skip(1)
-            .map(|(slash, _)| self.create(&path[..slash], &[], &options))
+            .map(|(slash, _)| &path[..slash])
+            .collect();
+        let lookups: Vec<_> = ancestors.iter().map(|a| self.exists(a)).collect();
+        let mut missing = Vec::new();
+        for (ancestor, lookup) in ancestors.iter().zip(lookups) {
+            if lookup.await?.is_none() {
+                missing.push(*ancestor);
+            }
+        }
+        let creates: Vec<_> = missing
+            .iter()
+            .map(|a| self.create(a, &[], &options))
             .collect();
         for create in creates {
             match create.await {

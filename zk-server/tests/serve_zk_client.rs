@@ -274,6 +274,32 @@ async fn create_all_and_ensure_path_make_the_missing_ancestors() {
     within(zk.ensure_path("/x/y")).await.unwrap();
     within(zk.ensure_path("/p/q/r")).await.unwrap();
     assert!(zk.exists("/p/q/r").await.unwrap().is_some());
+    // An existing ancestor under a parent that denies CREATE is looked up, not created again
+    // (a create would be answered NoAuth, not NodeExists).
+    zk.create("/locked", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    zk.create("/locked/open", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    zk.set_acl(
+        "/locked",
+        vec![zk_client::Acl::new(
+            zk_client::perms::READ,
+            zk_client::Id::new("world", "anyone"),
+        )],
+        None,
+    )
+    .await
+    .unwrap();
+    within(zk.create_all(
+        "/locked/open/x/y",
+        b"",
+        &CreateOptions::persistent(),
+        zk_client::Parents::Persistent,
+    ))
+    .await
+    .unwrap();
     // An ephemeral cannot be a parent: the server's answer comes back.
     zk.create("/e", b"", &CreateOptions::ephemeral())
         .await

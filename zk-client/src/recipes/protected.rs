@@ -150,32 +150,19 @@ pub(crate) async fn retry_or_fail(client: &Client, err: Error) -> Result<()> {
     }
 }
 
-/// Creates every missing ancestor of `path` (not `path` itself) as a CONTAINER node, like
-/// Curator's `ZKPaths.mkdirs(..., makeLastNode=false, ..., asContainers=true)`: existing nodes
-/// and creates that lose a race are fine.
+/// Creates every missing ancestor of `path` (not `path` itself) as a container, like
+/// Curator's `ZKPaths.mkdirs(..., makeLastNode=false, ..., asContainers=true)`, waiting out
+/// connection losses.
 async fn create_parent_containers(client: &Client, path: &str) -> Result<()> {
-    let options = CreateOptions::new(CreateMode::Container);
-    let mut end = 0;
-    while let Some(next) = path[end + 1..].find('/') {
-        end += 1 + next;
-        let ancestor = &path[..end];
-        loop {
-            let step = async {
-                if client.exists(ancestor).await?.is_none() {
-                    match client.create(ancestor, b"", &options).await {
-                        Ok(_) | Err(Error::NodeExists) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            };
-            match step.await {
-                Ok(()) => break,
-                Err(e) => retry_or_fail(client, e).await?,
-            }
+    loop {
+        match client
+            .create_ancestors(path, crate::Parents::Container)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) => retry_or_fail(client, e).await?,
         }
     }
-    Ok(())
 }
 
 /// One logical protected create: the directory, the `_c_<uuid>-` prefix and the name that
