@@ -122,10 +122,15 @@ pub enum Action {
     },
     /// The local pipeline commits everything up to `zxid`.
     Commit(i64),
-    /// With an archive gate: every proposal through `zxid` has its quorum and the leader's
-    /// flush (it is committed in ZAB's sense and may be archived); its COMMIT waits for
-    /// [`Leader::archived`].
-    QuorumAcked(i64),
+    /// With an archive gate: the proposals after `after` through `through` have their quorum
+    /// and the leader's flush (they are committed in ZAB's sense and may be archived); their
+    /// COMMIT waits for [`Leader::archived`]. Each zxid is reported once.
+    QuorumAcked {
+        /// The last zxid reported before.
+        after: i64,
+        /// The last zxid reported now.
+        through: i64,
+    },
     /// A client request a learner forwarded (sync included; see [`Leader::sync_reached`]).
     Request {
         /// The learner it came through.

@@ -39,8 +39,6 @@ struct Leading {
     ended: Option<String>,
     /// With `backup.maxLagMs=0`: what the archive holds, which commits wait for.
     archived: Option<tokio::sync::watch::Receiver<i64>>,
-    /// The last zxid handed to the archiver at its quorum.
-    handed_to_archive: i64,
 }
 
 impl Node {
@@ -105,7 +103,6 @@ impl Node {
             flush: LogFlush::default(),
             ended: None,
             archived,
-            handed_to_archive: -1,
         };
         let mut result = self.run_leading(&mut role, &mut events, actions).await;
         if let Some(archiver) = self.leader_archiver() {
@@ -360,16 +357,13 @@ impl Node {
                     }
                     self.pipeline.commit_through(zxid);
                 }
-                Action::QuorumAcked(zxid) => {
-                    // Handed over once: the core reports each zxid in one QuorumAcked only.
+                Action::QuorumAcked { after, through } => {
                     if let Some(archiver) = self.leader_archiver() {
-                        let from = role.handed_to_archive;
                         let entries = role
                             .proposed
-                            .range(from + 1..=zxid)
+                            .range(after + 1..=through)
                             .map(|(_, e)| e.clone())
                             .collect();
-                        role.handed_to_archive = zxid;
                         archiver.committed(entries);
                     }
                 }

@@ -161,9 +161,15 @@ impl Leader {
             Some(gate) => {
                 // What the archiver is handed must be in this leader's own log too.
                 let handed = acked.min(self.self_flushed);
-                if handed > self.archive_handed {
+                // What was committed before is the archiver's already (it catches up on it
+                // when activated).
+                let after = self.archive_handed.max(self.last_committed);
+                if handed > after {
+                    out.push(Action::QuorumAcked {
+                        after,
+                        through: handed,
+                    });
                     self.archive_handed = handed;
-                    out.push(Action::QuorumAcked(handed));
                 }
                 handed.min(gate)
             }

@@ -178,7 +178,16 @@ fn with_an_archive_gate_commits_follow_the_archive() {
     // Both have their quorum with the leader's flush: handed to the archiver, not committed.
     assert_eq!(
         l.log_flushed(E1 + 2, 13),
-        vec![Action::QuorumAcked(E1 + 1), Action::QuorumAcked(E1 + 2)]
+        vec![
+            Action::QuorumAcked {
+                after: E1,
+                through: E1 + 1
+            },
+            Action::QuorumAcked {
+                after: E1 + 1,
+                through: E1 + 2
+            }
+        ]
     );
     assert_eq!(l.sync_reached(1), vec![], "a sync waits for the commit");
     assert_eq!(l.last_committed(), E1);
@@ -194,7 +203,13 @@ fn with_an_archive_gate_commits_follow_the_archive() {
     // A third proposal with its quorum is handed over alone; the archive then releases both.
     l.propose(txn(E1 + 3), 15);
     l.on_packet(1, pkt(PacketType::Ack, E1 + 3, None), 16);
-    assert_eq!(l.log_flushed(E1 + 3, 16), vec![Action::QuorumAcked(E1 + 3)]);
+    assert_eq!(
+        l.log_flushed(E1 + 3, 16),
+        vec![Action::QuorumAcked {
+            after: E1 + 2,
+            through: E1 + 3
+        }]
+    );
     let released = l.archived(E1 + 3, 17);
     assert_eq!(
         released

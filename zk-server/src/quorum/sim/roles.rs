@@ -282,7 +282,7 @@ impl Sim {
                 // The simulation runs no archive gate, so it never sees QuorumAcked.
                 leader::Action::TouchSessions(_)
                 | leader::Action::Revalidate { .. }
-                | leader::Action::QuorumAcked(_) => {}
+                | leader::Action::QuorumAcked { .. } => {}
                 leader::Action::DropLearner(conn, reason) => {
                     self.trace(format!("{sid} drops learner conn {conn}: {reason:?}"));
                     self.net.close(conn, true);
