@@ -35,6 +35,40 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// Creates `path` with `<prefix>0`, then sets it to `<prefix>1` .. `<prefix>n` in turn;
+/// returns the mzxid of each set (index 0 is set 1). With `archive`, every `k`-th set waits
+/// until that archive holds it, so the archive gets several segments.
+async fn write_versions(
+    client: &zk_client::Client,
+    path: &str,
+    prefix: &str,
+    n: u32,
+    archive: Option<(&Path, u32)>,
+) -> Vec<i64> {
+    client
+        .create(
+            path,
+            format!("{prefix}0").as_bytes(),
+            &CreateOptions::persistent(),
+        )
+        .await
+        .unwrap();
+    let mut zxids = Vec::new();
+    for i in 1..=n {
+        let stat = client
+            .set_data(path, format!("{prefix}{i}").as_bytes(), None)
+            .await
+            .unwrap();
+        zxids.push(stat.mzxid);
+        if let Some((dir, k)) = archive {
+            if i % k == 0 {
+                wait_archived(dir, stat.mzxid).await;
+            }
+        }
+    }
+    zxids
+}
+
 async fn wait_archived(archive_dir: &Path, zxid: i64) {
     let archive = Archive::new(Target::directory(archive_dir).unwrap(), 0);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -93,24 +127,9 @@ async fn list_verify_restore_and_damage() {
     let dir = tempfile::tempdir().unwrap();
     let archive_dir = dir.path().join("archive");
     let (server, client) = archiving(&archive_dir, "snapCount=20\n").await;
-    client
-        .create("/k", b"v0", &CreateOptions::persistent())
-        .await
-        .unwrap();
-    let mut middle = 0;
-    let mut last = 0;
-    for i in 1..=60 {
-        let stat = client
-            .set_data("/k", format!("v{i}").as_bytes(), None)
-            .await
-            .unwrap();
-        if i == 30 {
-            middle = stat.mzxid;
-            // Archived before the rest: the archive then has two segments at least.
-            wait_archived(&archive_dir, middle).await;
-        }
-        last = stat.mzxid;
-    }
+    // Archived at 30 before the rest: the archive then has two segments at least.
+    let zxids = write_versions(&client, "/k", "v", 60, Some((&archive_dir, 30))).await;
+    let (middle, last) = (zxids[29], zxids[59]);
     wait_archived(&archive_dir, last).await;
     drop(client);
     drop(server);
@@ -333,18 +352,10 @@ async fn archives_to_s3_and_restores_from_it() {
         .connect()
         .await
         .unwrap();
-    client
-        .create("/s3", b"0", &CreateOptions::persistent())
+    let last = *write_versions(&client, "/s3", "", 40, None)
         .await
+        .last()
         .unwrap();
-    let mut last = 0;
-    for i in 1..=40 {
-        last = client
-            .set_data("/s3", format!("{i}").as_bytes(), None)
-            .await
-            .unwrap()
-            .mzxid;
-    }
     let target = "s3://zk-backups/cluster-a";
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -505,22 +516,11 @@ async fn on_demand_snapshots_and_retention() {
         "snapCount=10\nadmin.rateLimiterIntervalInMS=0\n",
     )
     .await;
-    client
-        .create("/r", b"0", &CreateOptions::persistent())
+    // Shipped between bursts of 15, so there are several snapshots.
+    let last = *write_versions(&client, "/r", "", 60, Some((&archive_dir, 15)))
         .await
+        .last()
         .unwrap();
-    let mut last = 0;
-    for i in 1..=60 {
-        last = client
-            .set_data("/r", format!("{i}").as_bytes(), None)
-            .await
-            .unwrap()
-            .mzxid;
-        if i % 15 == 0 {
-            // Let the archiver ship between bursts, so there are several snapshots.
-            wait_archived(&archive_dir, last).await;
-        }
-    }
     wait_archived(&archive_dir, last).await;
 
     // An on-demand snapshot, to a file and into another archive.
