@@ -335,19 +335,14 @@ fn zk_backup_s3(s3: &common::s3::S3Server, args: &[&str]) -> Output {
 async fn archives_to_s3_and_restores_from_it() {
     let s3 = common::s3::S3Server::start(&["zk-backups"]);
     let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let config = dir.path().join("zoo.cfg");
-    std::fs::write(
-        &config,
-        format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\nsnapCount=20\nbackup.target=s3://zk-backups/cluster-a\nbackup.s3.endpoint={}\nbackup.s3.pathStyle=true\nbackup.maxLagMs=50\n",
-            dir.path().join("data").display(),
+    let (server, port) = common::process::ServerProcess::start_in(
+        dir.path(),
+        &format!(
+            "snapCount=20\nbackup.target=s3://zk-backups/cluster-a\nbackup.s3.endpoint={}\nbackup.s3.pathStyle=true\nbackup.maxLagMs=50\n",
             s3.endpoint()
         ),
-    )
-    .unwrap();
-    let log = dir.path().join("zk-server.log");
-    let server = common::process::ServerProcess::start(&config, port, &log, &s3.env());
+        &s3.env(),
+    );
     let client = zk_client::Client::builder(format!("127.0.0.1:{port}"))
         .connect()
         .await
@@ -364,7 +359,7 @@ async fn archives_to_s3_and_restores_from_it() {
             list.status.success(),
             "{}\n{}",
             text(&list),
-            std::fs::read_to_string(&log).unwrap()
+            std::fs::read_to_string(dir.path().join("zk-server.log")).unwrap()
         );
         let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
         let to = json["windows"][0]["to_zxid"]

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::free_port;
 use common::process::ServerProcess;
 use zk_client::{Client, CreateOptions};
 use zk_server::backup::restore::{self, RestoreOptions, RestorePoint};
@@ -75,19 +74,15 @@ async fn restored_paths(archive_dir: &Path, dir: &Path) -> std::collections::Has
 
 async fn kill_under_load(max_lag_ms: u64, load_ms: u64) -> (usize, Vec<(String, Duration)>) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let archive_dir = dir.path().join("archive");
-    let config = dir.path().join("zoo.cfg");
-    std::fs::write(
-        &config,
-        format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\nsnapCount=2000\nbackup.target={}\nbackup.maxLagMs={max_lag_ms}\n",
-            dir.path().join("data").display(),
+    let (mut server, port) = ServerProcess::start_in(
+        dir.path(),
+        &format!(
+            "snapCount=2000\nbackup.target={}\nbackup.maxLagMs={max_lag_ms}\n",
             archive_dir.display()
         ),
-    )
-    .unwrap();
-    let mut server = ServerProcess::start(&config, port, &dir.path().join("zk-server.log"), &[]);
+        &[],
+    );
     let acked: Acked = Arc::default();
     let loader = tokio::spawn(load(format!("127.0.0.1:{port}"), acked.clone()));
     tokio::time::sleep(Duration::from_millis(load_ms)).await;

@@ -38,6 +38,24 @@ impl ServerProcess {
         server
     }
 
+    /// Starts zk-server on a zoo.cfg it writes in `dir`: a free client port on 127.0.0.1,
+    /// `dir/data`, every four-letter word, no AdminServer, then `extra`; the log goes to
+    /// `dir/zk-server.log`. Returns the process and the client port.
+    pub fn start_in(dir: &Path, extra: &str, env: &[(&str, String)]) -> (ServerProcess, u16) {
+        let port = super::free_port();
+        let config = dir.join("zoo.cfg");
+        std::fs::write(
+            &config,
+            format!(
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\n{extra}",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let server = ServerProcess::start(&config, port, &dir.join("zk-server.log"), env);
+        (server, port)
+    }
+
     /// SIGKILL, and wait for it to be gone.
     pub fn kill(&mut self) {
         let _ = self.0.kill();
