@@ -102,6 +102,22 @@ async fn read_on(data_dir: &Path, path: &str) -> Vec<u8> {
 
 /// A server archiving to `archive_dir` every 50 ms at most, with `extra` zoo.cfg lines, and a
 /// session on it.
+/// [`archiving`] to `archive_dir` with `extra`, then `/secret` created with a recognisable
+/// value and waited for in the archive.
+async fn archived_secret(archive_dir: &Path, extra: &str) -> (HttpServer, zk_client::Client) {
+    let (server, client) = archiving(archive_dir, extra).await;
+    let (_, stat) = client
+        .create(
+            "/secret",
+            b"plaintext-marker-plaintext-marker",
+            &CreateOptions::persistent(),
+        )
+        .await
+        .unwrap();
+    wait_archived(archive_dir, stat.czxid).await;
+    (server, client)
+}
+
 async fn archiving(archive_dir: &Path, extra: &str) -> (HttpServer, zk_client::Client) {
     let server = HttpServer::start(&format!(
         "backup.target={}\nbackup.maxLagMs=50\n{extra}",
@@ -436,17 +452,7 @@ async fn encrypted_archives_need_their_key() {
     std::fs::write(&wrong_key, [9u8; 32]).unwrap();
     let archive_dir = dir.path().join("archive");
     let key_line = format!("backup.encryption.keyFile={}\n", key_file.display());
-    let (server, client) = archiving(&archive_dir, &key_line).await;
-    let stat = client
-        .create(
-            "/secret",
-            b"plaintext-marker-plaintext-marker",
-            &CreateOptions::persistent(),
-        )
-        .await
-        .unwrap()
-        .1;
-    wait_archived(&archive_dir, stat.czxid).await;
+    let (server, client) = archived_secret(&archive_dir, &key_line).await;
     drop(client);
     drop(server);
     assert!(
@@ -488,17 +494,7 @@ async fn encrypted_archives_need_their_key() {
     );
     // The same data unencrypted is found in the files (so the check above means something).
     let plain_dir = dir.path().join("plain");
-    let (_server, client) = archiving(&plain_dir, "").await;
-    let stat = client
-        .create(
-            "/secret",
-            b"plaintext-marker-plaintext-marker",
-            &CreateOptions::persistent(),
-        )
-        .await
-        .unwrap()
-        .1;
-    wait_archived(&plain_dir, stat.czxid).await;
+    let (_server, _client) = archived_secret(&plain_dir, "").await;
     assert!(found_in_files(&plain_dir, b"plaintext-marker"));
 }
 
