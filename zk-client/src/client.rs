@@ -2,8 +2,8 @@
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,11 +19,11 @@ use zk_proto::proto::{
     GetEphemeralsRequest, GetEphemeralsResponse, RemoveWatchesRequest, SetAclRequest,
     SetAclResponse, SetDataRequest, SetDataResponse, SyncRequest, WhoAmIResponse,
 };
-use zk_proto::{AddWatchMode, CreateMode, ErrorCode, Jute, OpCode, WatcherType};
+use zk_proto::{AddWatchMode, ErrorCode, Jute, OpCode, WatcherType};
 
 use crate::conn::{Command, ConnConfig, Driver, Shared};
 use crate::connect_string::ConnectString;
-use crate::error::{Error, Result};
+use crate::error::{ConnectError, Error, Result};
 use crate::session::{
     add_chroot, strip_chroot, RawReply, Session, SessionInfo, SessionState, Submission,
     WatchRequest,
@@ -31,179 +31,7 @@ use crate::session::{
 use crate::tls::TlsOptions;
 use crate::watch::{OneshotKind, OneshotWatcher, PersistentWatcher};
 
-/// The node that holds the ensemble's dynamic configuration (never under a chroot).
-pub const CONFIG_NODE: &str = "/zookeeper/config";
-
-/// The largest TTL the server accepts, in ms (Java's `EphemeralType.TTL.maxValue()`).
-const MAX_TTL_MS: i64 = (1 << 40) - 1;
-
-/// How to create a node: mode, ACL and, for TTL modes, the time to live.
-///
-/// ```
-/// use zk_client::{perms, Acl, CreateMode, CreateOptions, Id};
-/// let opts = CreateOptions::ttl(60_000);
-/// assert_eq!((opts.mode, opts.ttl_ms), (CreateMode::PersistentWithTtl, Some(60_000)));
-/// assert_eq!(opts.acl, Acl::open_unsafe());
-/// let members = CreateOptions::ephemeral_sequential()
-///     .with_acl(vec![Acl::new(perms::ALL, Id::new("sasl", "alice"))]);
-/// assert_eq!(members.mode, CreateMode::EphemeralSequential);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateOptions {
-    /// The create mode.
-    pub mode: CreateMode,
-    /// The ACL; `OPEN_ACL_UNSAFE` by default.
-    pub acl: Vec<Acl>,
-    /// Time to live in ms, required for the TTL modes.
-    pub ttl_ms: Option<i64>,
-}
-
-impl CreateOptions {
-    /// Options for `mode` with an open ACL.
-    pub fn new(mode: CreateMode) -> Self {
-        CreateOptions {
-            mode,
-            acl: Acl::open_unsafe(),
-            ttl_ms: None,
-        }
-    }
-
-    /// Persistent with an open ACL.
-    pub fn persistent() -> Self {
-        Self::new(CreateMode::Persistent)
-    }
-
-    /// Ephemeral with an open ACL.
-    pub fn ephemeral() -> Self {
-        Self::new(CreateMode::Ephemeral)
-    }
-
-    /// Persistent with a sequence number appended to the name, open ACL.
-    pub fn persistent_sequential() -> Self {
-        Self::new(CreateMode::PersistentSequential)
-    }
-
-    /// Ephemeral with a sequence number appended to the name, open ACL.
-    pub fn ephemeral_sequential() -> Self {
-        Self::new(CreateMode::EphemeralSequential)
-    }
-
-    /// A container (deleted by the server once its last child is gone), open ACL.
-    pub fn container() -> Self {
-        Self::new(CreateMode::Container)
-    }
-
-    /// Persistent, deleted by the server when it has had no children and no change for
-    /// `ttl_ms` (the server needs `extendedTypesEnabled=true`), open ACL.
-    pub fn ttl(ttl_ms: i64) -> Self {
-        Self::new(CreateMode::PersistentWithTtl).with_ttl(ttl_ms)
-    }
-
-    /// Replaces the ACL.
-    pub fn with_acl(mut self, acl: Vec<Acl>) -> Self {
-        self.acl = acl;
-        self
-    }
-
-    /// Sets the TTL (TTL modes only).
-    pub fn with_ttl(mut self, ttl_ms: i64) -> Self {
-        self.ttl_ms = Some(ttl_ms);
-        self
-    }
-
-    /// Checks what Java's client checks before sending.
-    fn validate(&self) -> Result<()> {
-        if self.acl.is_empty() {
-            return Err(Error::InvalidAcl);
-        }
-        match (self.mode.is_ttl(), self.ttl_ms) {
-            (true, None) => Err(Error::InvalidArgument("TTL modes need a ttl".into())),
-            // Java's EphemeralType.TTL.toEphemeralOwner: 1 ..= 2^40 - 1 ms, checked locally.
-            (true, Some(ttl)) if !(1..=MAX_TTL_MS).contains(&ttl) => Err(Error::InvalidArgument(
-                format!("ttl must be positive and cannot be larger than: {MAX_TTL_MS}"),
-            )),
-            (false, Some(_)) => Err(Error::InvalidArgument(
-                "a ttl needs a TTL create mode".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// One write of a [`Client::multi`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// Create a node.
-    Create {
-        /// Path (sequential modes get a suffix).
-        path: String,
-        /// Data.
-        data: Vec<u8>,
-        /// Mode, ACL, TTL.
-        options: CreateOptions,
-    },
-    /// Delete a node (`version` `None` = any).
-    Delete {
-        /// Path.
-        path: String,
-        /// Expected version.
-        version: Option<i32>,
-    },
-    /// Replace a node's data (`version` `None` = any).
-    SetData {
-        /// Path.
-        path: String,
-        /// New data.
-        data: Vec<u8>,
-        /// Expected version.
-        version: Option<i32>,
-    },
-    /// Fail the multi unless the node has this version.
-    Check {
-        /// Path.
-        path: String,
-        /// Required version.
-        version: i32,
-    },
-}
-
-/// The result of one [`Op`] of a successful multi.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpResult {
-    /// The created node's path (client-relative) and, for containers and TTL nodes, its Stat.
-    Create {
-        /// The path, with any sequential suffix.
-        path: String,
-        /// The Stat when the server returns one (createContainer, createTTL).
-        stat: Option<Stat>,
-    },
-    /// The node was deleted.
-    Delete,
-    /// The node's new Stat.
-    SetData(Stat),
-    /// The check passed.
-    Check,
-}
-
-/// One read of a [`Client::multi_read`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadOp {
-    /// A node's data and Stat.
-    GetData(String),
-    /// A node's child names.
-    GetChildren(String),
-}
-
-/// The result of one [`ReadOp`]; each succeeds or fails on its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadResult {
-    /// Data and Stat.
-    Data(Bytes, Stat),
-    /// Child names.
-    Children(Vec<String>),
-    /// This read failed.
-    Error(Error),
-}
+pub use crate::ops::{CreateOptions, NodeData, Op, OpResult, ReadOp, ReadResult, CONFIG_NODE};
 
 /// Configures and connects a [`Client`].
 ///
@@ -228,6 +56,7 @@ pub struct ClientBuilder {
     max_frame_len: usize,
     sasl: Option<crate::sasl::SaslLogin>,
     tls: Option<TlsOptions>,
+    create_chroot: bool,
 }
 
 impl ClientBuilder {
@@ -297,6 +126,12 @@ impl ClientBuilder {
         self
     }
 
+    /// These settings for a new session: without the session to resume, if one was given.
+    pub(crate) fn fresh_session(mut self) -> Self {
+        self.resume = None;
+        self
+    }
+
     /// Connect with TLS (to servers' `secureClientPort`), as the Java client with
     /// `zookeeper.client.secure=true`.
     ///
@@ -324,27 +159,79 @@ impl ClientBuilder {
         self
     }
 
+    /// Create the connect string's chroot, with its missing ancestors, once connected (as
+    /// persistent nodes with empty data and an open ACL; `mkdir -p`). A chroot that exists is
+    /// fine. If it cannot be created (`NoAuth` on an ancestor, say), `connect` fails with that
+    /// error.
+    ///
+    /// Without this (the default, and what Java's client does), a client whose chroot does not
+    /// exist connects all the same, and each operation under it fails as it would on a missing
+    /// node: `create("/x")` and `get_data("/")` with `NoNode`, `exists("/")` with `None`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> zk_client::Result<()> {
+    /// let client = zk_client::Client::builder("127.0.0.1:2181/apps/billing")
+    ///     .create_chroot(true)
+    ///     .connect()
+    ///     .await?;
+    /// assert!(client.exists("/").await?.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn create_chroot(mut self, create: bool) -> Self {
+        self.create_chroot = create;
+        self
+    }
+
     /// Connects: returns once a session is established, or fails with `Timeout` (no server
     /// answered in time), `SessionExpired` (a resumed session is gone), `AuthFailed`, or
-    /// `Tls` (the TLS stores or settings cannot be used).
+    /// `Tls` (the TLS stores or settings cannot be used). For why each server could not be
+    /// reached, use [`connect_with_report`](Self::connect_with_report).
     pub async fn connect(self) -> Result<Client> {
-        let cs: ConnectString = self.connect_string.parse()?;
+        self.connect_with_report().await.map_err(Error::from)
+    }
+
+    /// Like [`connect`](Self::connect), but a failure also tells, for each server tried, how
+    /// many attempts were made and why the last one failed (refused, no answer, a name that
+    /// does not resolve, a TLS failure, ...). `?` in a function returning
+    /// [`zk_client::Result`](crate::Result) turns it into the plain error.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use std::time::Duration;
+    /// use zk_client::{Client, ConnectCause, Error};
+    /// let failure = Client::builder("127.0.0.1:1,zk.invalid:2181")
+    ///     .connect_timeout(Duration::from_secs(1))
+    ///     .connect_with_report()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(failure.error, Error::Timeout);
+    /// for host in &failure.hosts {
+    ///     if host.last_cause == ConnectCause::Refused {
+    ///         eprintln!("nothing listens on {}:{}", host.host, host.port);
+    ///     }
+    /// }
+    /// eprintln!("{failure}"); // timed out; 127.0.0.1:1: connection refused (4 tries); ...
+    /// # }
+    /// ```
+    pub async fn connect_with_report(self) -> Result<Client, ConnectError> {
+        let plain = |error| ConnectError {
+            error,
+            hosts: Vec::new(),
+        };
+        let cs: ConnectString = self.connect_string.parse().map_err(plain)?;
         let tls = self
             .tls
             .as_ref()
             .map(TlsOptions::client_config)
-            .transpose()?;
+            .transpose()
+            .map_err(plain)?;
         let timeout_ms = i32::try_from(self.session_timeout.as_millis()).unwrap_or(i32::MAX);
-        let mut session = Session::new(cs.chroot().map(str::to_owned), timeout_ms, self.read_only);
+        let mut session = Session::new(timeout_ms, self.read_only);
         if let Some((id, password)) = self.resume {
             session.resume(id, password);
         }
         let (state_tx, state_rx) = watch::channel(SessionState::Connecting);
-        let shared = Arc::new(Shared {
-            state: state_tx,
-            info: Mutex::new(SessionInfo::default()),
-            listeners: Mutex::new(Vec::new()),
-        });
+        let shared = Arc::new(Shared::new(state_tx, cs.hosts()));
         let (tx, rx) = mpsc::unbounded_channel();
         let seed = std::collections::hash_map::RandomState::new()
             .build_hasher()
@@ -367,10 +254,9 @@ impl ClientBuilder {
         let client = Client {
             inner: Arc::new(Inner {
                 commands: tx,
-                chroot: cs.chroot().map(str::to_owned),
+                chroot: cs.chroot().map(Arc::from),
                 shared,
                 state: state_rx,
-                next_watch_id: AtomicU64::new(1),
             }),
         };
         let auths: Vec<_> = self
@@ -395,16 +281,33 @@ impl ClientBuilder {
             }
         })
         .await;
+        let report = |error| ConnectError {
+            error,
+            hosts: client
+                .inner
+                .shared
+                .attempts
+                .lock()
+                .expect("attempt log lock")
+                .report(),
+        };
         match connected {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
+            Ok(Err(e)) => return Err(report(e)),
             Err(_) => {
+                let failure = report(Error::Timeout);
                 let _ = client.close().await;
-                return Err(Error::Timeout);
+                return Err(failure);
             }
         }
         for auth in auths {
-            auth.await?;
+            auth.await.map_err(plain)?;
+        }
+        if let (true, Some(chroot)) = (self.create_chroot, client.chroot()) {
+            if let Err(e) = client.with_root(None).ensure_path(chroot).await {
+                let _ = client.close().await;
+                return Err(plain(e));
+            }
         }
         Ok(client)
     }
@@ -413,10 +316,10 @@ impl ClientBuilder {
 #[derive(Debug)]
 struct Inner {
     commands: mpsc::UnboundedSender<Command>,
-    chroot: Option<String>,
+    /// The server path this client's `/` stands for.
+    chroot: Option<Arc<str>>,
     shared: Arc<Shared>,
     state: watch::Receiver<SessionState>,
-    next_watch_id: AtomicU64,
 }
 
 /// A ZooKeeper session. Cheap to clone: clones share the session. Every operation is put on the
@@ -445,6 +348,57 @@ pub struct Client {
 
 type Decoder<T> = fn(&Inner, RawReply) -> Result<T>;
 
+/// The reply to one request, as a future: the request was queued when the method was called,
+/// and this waits for the server's answer. Dropping it drops the answer, not the request.
+///
+/// A named type rather than `impl Future` so that methods taking a generic argument (the
+/// data of [`Client::create`] and [`Client::set_data`]) return a future that borrows nothing.
+#[must_use = "the request is sent; await this for its outcome"]
+pub struct ReplyFuture<T> {
+    waiting: Waiting,
+    inner: Arc<Inner>,
+    decode: Decoder<T>,
+}
+
+enum Waiting {
+    Reply(oneshot::Receiver<Result<RawReply>>),
+    /// Nothing was sent; the error is handed out once.
+    Failed(Option<Error>),
+}
+
+impl<T> std::fmt::Debug for ReplyFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.waiting {
+            Waiting::Reply(_) => "waiting for the reply",
+            Waiting::Failed(_) => "not sent",
+        };
+        f.debug_struct("ReplyFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for ReplyFuture<T> {
+    type Output = Result<T>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<T>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match &mut this.waiting {
+            Waiting::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+            Waiting::Reply(rx) => match std::pin::Pin::new(rx).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::Closed)),
+                Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(e)),
+                Poll::Ready(Ok(Ok(raw))) => Poll::Ready((this.decode)(&this.inner, raw)),
+            },
+        }
+    }
+}
+
 impl Client {
     /// A builder for `connect_string` (`host:port[,host:port...][/chroot]`).
     pub fn builder(connect_string: impl Into<String>) -> ClientBuilder {
@@ -458,6 +412,7 @@ impl Client {
             max_frame_len: zk_proto::frame::DEFAULT_MAX_FRAME_LEN,
             sasl: None,
             tls: None,
+            create_chroot: false,
         }
     }
 
@@ -488,9 +443,51 @@ impl Client {
         self.inner.shared.info.lock().expect("info lock").clone()
     }
 
-    /// The chroot this client works under, if any.
+    /// The chroot this client works under, if any: the connect string's, joined with the
+    /// paths given to [`rooted_at`](Self::rooted_at).
     pub fn chroot(&self) -> Option<&str> {
         self.inner.chroot.as_deref()
+    }
+
+    /// A clone sharing this session (its connection, watches, ephemeral nodes and state)
+    /// whose paths are relative to `path`, itself relative to this client's root: what a
+    /// connect string's chroot does, for one part of a program. Every path sent gets the
+    /// prefix and every path coming back has it removed: created paths, watch event paths,
+    /// multi results, `get_ephemerals`. `rooted_at("/")` is a plain clone.
+    ///
+    /// The node at `path` need not exist (operations under a missing root fail as under a
+    /// missing chroot); create it with [`ensure_path`](Self::ensure_path) first if needed.
+    /// Closing either client closes the session for both.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// use zk_client::CreateOptions;
+    /// client.ensure_path("/tenants/acme").await?;
+    /// let acme = client.rooted_at("/tenants/acme")?;
+    /// let (path, _stat) = acme.create("/job-", b"x", &CreateOptions::persistent_sequential()).await?;
+    /// assert!(path.starts_with("/job-"));
+    /// assert!(client.exists(&format!("/tenants/acme{path}")).await?.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn rooted_at(&self, path: &str) -> Result<Client> {
+        validate_path(path).map_err(|e| Error::InvalidPath(e.to_string()))?;
+        if path == "/" {
+            return Ok(self.clone());
+        }
+        let root = add_chroot(self.inner.chroot.as_deref(), path);
+        Ok(self.with_root(Some(Arc::from(root))))
+    }
+
+    /// A clone sharing the session with `chroot` as its root (`None`: the server's root).
+    fn with_root(&self, chroot: Option<Arc<str>>) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                commands: self.inner.commands.clone(),
+                chroot,
+                shared: self.inner.shared.clone(),
+                state: self.inner.state.clone(),
+            }),
+        }
     }
 
     fn server_path(&self, path: &str) -> Result<String> {
@@ -505,8 +502,7 @@ impl Client {
         body: Result<Vec<u8>>,
         watch: Option<WatchRequest>,
         decode: Decoder<T>,
-    ) -> impl Future<Output = Result<T>> + Send + 'static {
-        let inner = self.inner.clone();
+    ) -> ReplyFuture<T> {
         let queued = body.and_then(|body| {
             if let Some(err) = self.state().terminal_error() {
                 return Err(err);
@@ -524,25 +520,32 @@ impl Client {
                 .map_err(|_| self.state().terminal_error().unwrap_or(Error::Closed))?;
             Ok(rx)
         });
-        async move {
-            let raw = queued?.await.map_err(|_| Error::Closed)??;
-            decode(&inner, raw)
+        ReplyFuture {
+            waiting: match queued {
+                Ok(rx) => Waiting::Reply(rx),
+                Err(e) => Waiting::Failed(Some(e)),
+            },
+            inner: self.inner.clone(),
+            decode,
         }
     }
 
     /// Creates a node; returns its path (client-relative, with any sequential suffix) and Stat.
-    /// Uses create2, createContainer or createTTL as Java does.
+    /// Uses create2, createContainer or createTTL as Java does. `data` is anything that
+    /// converts into [`NodeData`] (`b"..."`, `&[u8]`, `Vec<u8>`, `&str`, ...;
+    /// [`NodeData::Null`] or `None` for Java's null).
     pub fn create(
         &self,
         path: &str,
-        data: &[u8],
+        data: impl Into<NodeData>,
         options: &CreateOptions,
-    ) -> impl Future<Output = Result<(String, Stat)>> + Send + 'static {
+    ) -> ReplyFuture<(String, Stat)> {
+        let data = data.into();
         let body = options.validate().and_then(|()| {
             validate_create_path(path, options.mode.is_sequential())
                 .map_err(|e| Error::InvalidPath(e.to_string()))?;
             let server_path = add_chroot(self.inner.chroot.as_deref(), path);
-            Ok(create_body(server_path, data, options))
+            Ok(create_body(server_path, data.into_option(), options))
         });
         self.request(options.mode.opcode(true), body, None, |inner, raw| {
             let r: Create2Response = decode_ok(raw)?;
@@ -597,7 +600,8 @@ impl Client {
         async move { Ok((fut.await?, watcher)) }
     }
 
-    /// The node's data (empty for null data) and Stat.
+    /// The node's data (empty for null data: see
+    /// [`get_data_nullable`](Self::get_data_nullable)) and Stat.
     pub fn get_data(
         &self,
         path: &str,
@@ -606,6 +610,50 @@ impl Client {
             .server_path(path)
             .map(|path| GetDataRequest { path, watch: false }.to_jute_bytes());
         self.request(OpCode::GetData, body, None, |_, raw| decode_data(raw))
+    }
+
+    /// The node's data and Stat, telling null data (`None`: created or set with null, as
+    /// Java's client can, or [`NodeData::Null`]) from empty data (`Some` of no bytes).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// use zk_client::{CreateOptions, NodeData};
+    /// client.create("/flag", NodeData::Null, &CreateOptions::persistent()).await?;
+    /// let (data, stat) = client.get_data_nullable("/flag").await?;
+    /// assert_eq!((data, stat.data_length), (None, 0));
+    /// client.set_data("/flag", b"", None).await?;
+    /// assert_eq!(client.get_data_nullable("/flag").await?.0.as_deref(), Some(&b""[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn get_data_nullable(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<(Option<Bytes>, Stat)>> + Send + 'static {
+        let body = self
+            .server_path(path)
+            .map(|path| GetDataRequest { path, watch: false }.to_jute_bytes());
+        self.request(OpCode::GetData, body, None, |_, raw| {
+            decode_nullable_data(raw)
+        })
+    }
+
+    /// Like [`get_data_nullable`](Self::get_data_nullable), leaving a watch that fires on data
+    /// change or delete.
+    pub fn get_data_watch_nullable(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<(Option<Bytes>, Stat, OneshotWatcher)>> + Send + 'static {
+        let (watch, watcher) = self.oneshot_watch(OneshotKind::Data, path);
+        let body = self
+            .server_path(path)
+            .map(|path| GetDataRequest { path, watch: true }.to_jute_bytes());
+        let fut = self.request(OpCode::GetData, body, watch, |_, raw| {
+            decode_nullable_data(raw)
+        });
+        async move {
+            let (data, stat) = fut.await?;
+            Ok((data, stat, watcher))
+        }
     }
 
     /// Like [`get_data`](Self::get_data), leaving a watch that fires on data change or delete.
@@ -635,16 +683,19 @@ impl Client {
     }
 
     /// Replaces the node's data if its version matches (`None` = any); returns the new Stat.
+    /// `data` is anything that converts into [`NodeData`] ([`NodeData::Null`] for Java's
+    /// null).
     pub fn set_data(
         &self,
         path: &str,
-        data: &[u8],
+        data: impl Into<NodeData>,
         version: Option<i32>,
-    ) -> impl Future<Output = Result<Stat>> + Send + 'static {
+    ) -> ReplyFuture<Stat> {
+        let data = data.into();
         let body = self.server_path(path).map(|path| {
             SetDataRequest {
                 path,
-                data: Some(Bytes::copy_from_slice(data)),
+                data: data.into_option(),
                 version: version.unwrap_or(-1),
             }
             .to_jute_bytes()
@@ -980,7 +1031,11 @@ impl Client {
         mode: AddWatchMode,
     ) -> impl Future<Output = Result<PersistentWatcher>> + Send + 'static {
         let server_path = self.server_path(path);
-        let id = self.inner.next_watch_id.fetch_add(1, Ordering::Relaxed);
+        let id = self
+            .inner
+            .shared
+            .next_watch_id
+            .fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let weak = self.inner.commands.downgrade();
         let watch_path = server_path.clone().unwrap_or_default();
@@ -994,6 +1049,7 @@ impl Client {
                     });
                 }
             })),
+            chroot: self.inner.chroot.clone(),
         };
         let watch = server_path.as_ref().ok().map(|p| WatchRequest::Persistent {
             recursive: mode == AddWatchMode::PersistentRecursive,
@@ -1060,7 +1116,9 @@ impl Client {
                 server_path,
                 tx,
             });
-        (watch, OneshotWatcher::new(rx, path.to_owned()))
+        let watcher =
+            OneshotWatcher::new(rx, path.to_owned()).under_chroot(self.inner.chroot.clone());
+        (watch, watcher)
     }
 }
 
@@ -1070,8 +1128,7 @@ impl Inner {
     }
 }
 
-fn create_body(server_path: String, data: &[u8], options: &CreateOptions) -> Vec<u8> {
-    let data = Some(Bytes::copy_from_slice(data));
+fn create_body(server_path: String, data: Option<Bytes>, options: &CreateOptions) -> Vec<u8> {
     let flags = options.mode.flags();
     match options.ttl_ms {
         Some(ttl) => CreateTtlRequest {
@@ -1113,6 +1170,11 @@ fn decode_exists(raw: RawReply) -> Result<Option<Stat>> {
 }
 
 fn decode_data(raw: RawReply) -> Result<(Bytes, Stat)> {
+    let (data, stat) = decode_nullable_data(raw)?;
+    Ok((data.unwrap_or_default(), stat))
+}
+
+fn decode_nullable_data(raw: RawReply) -> Result<(Option<Bytes>, Stat)> {
     let r: GetDataResponse = decode_ok(raw)?;
-    Ok((r.data.unwrap_or_default(), r.stat))
+    Ok((r.data, r.stat))
 }

@@ -3,6 +3,7 @@
 //! submits, pings when idle, and declares a connection dead when the server goes quiet.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use zk_proto::proto::{AuthPacket, RemoveWatchesRequest};
 use zk_proto::KeeperState;
 use zk_proto::{Jute, OpCode, WatcherType};
 
-use crate::error::{Error, Result};
+use crate::error::{ConnectCause, Error, HostAttempts, Result};
 use crate::session::{FrameOutcome, Session, SessionInfo, SessionState, Submission};
 use crate::tls::Transport;
 
@@ -45,15 +46,98 @@ pub(crate) struct Shared {
     pub state: watch::Sender<SessionState>,
     pub info: Mutex<SessionInfo>,
     pub listeners: Mutex<Vec<mpsc::UnboundedSender<SessionState>>>,
+    /// Ids of persistent watch handles, unique across every clone of the session (rooted ones
+    /// included), since the registry tells handles on one path apart by id.
+    pub next_watch_id: AtomicU64,
+    /// The failed connect attempts since the last successful one.
+    pub attempts: Mutex<AttemptLog>,
 }
 
 impl Shared {
+    pub(crate) fn new(state: watch::Sender<SessionState>, hosts: &[(String, u16)]) -> Self {
+        Shared {
+            state,
+            info: Mutex::new(SessionInfo::default()),
+            listeners: Mutex::new(Vec::new()),
+            next_watch_id: AtomicU64::new(1),
+            attempts: Mutex::new(AttemptLog::new(hosts)),
+        }
+    }
+
     /// Publishes a state. The listener lock is held across both updates so a listener that
     /// subscribes concurrently sees each change exactly once: either in `state` or as an event.
     fn set_state(&self, state: SessionState) {
         let mut listeners = self.listeners.lock().expect("listener lock");
         self.state.send_replace(state);
         listeners.retain(|tx| tx.send(state).is_ok());
+    }
+}
+
+/// Per server of the connect string (in its order): failed attempts since the last successful
+/// connection and the last one's cause, and which server is being tried right now.
+#[derive(Debug)]
+pub(crate) struct AttemptLog {
+    hosts: Vec<(String, u16, u32, Option<ConnectCause>)>,
+    trying: Option<usize>,
+}
+
+impl AttemptLog {
+    fn new(hosts: &[(String, u16)]) -> Self {
+        AttemptLog {
+            hosts: hosts
+                .iter()
+                .map(|(h, p)| (h.clone(), *p, 0, None))
+                .collect(),
+            trying: None,
+        }
+    }
+
+    fn index(&self, host: &str, port: u16) -> Option<usize> {
+        self.hosts
+            .iter()
+            .position(|(h, p, _, _)| h == host && *p == port)
+    }
+
+    fn start(&mut self, host: &str, port: u16) {
+        self.trying = self.index(host, port);
+    }
+
+    fn failed(&mut self, host: &str, port: u16, cause: ConnectCause) {
+        self.trying = None;
+        if let Some(i) = self.index(host, port) {
+            self.hosts[i].2 += 1;
+            self.hosts[i].3 = Some(cause);
+        }
+    }
+
+    fn connected(&mut self) {
+        self.trying = None;
+        for entry in &mut self.hosts {
+            entry.2 = 0;
+            entry.3 = None;
+        }
+    }
+
+    /// Every server tried, with its last cause. A server that has not answered its first
+    /// attempt yet counts as timed out: whoever asks has stopped waiting.
+    pub(crate) fn report(&self) -> Vec<HostAttempts> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (host, port, attempts, cause))| {
+                let (attempts, last_cause) = match (cause, self.trying == Some(i)) {
+                    (Some(cause), _) => (*attempts, cause.clone()),
+                    (None, true) => (1, ConnectCause::TimedOut),
+                    (None, false) => return None,
+                };
+                Some(HostAttempts {
+                    host: host.clone(),
+                    port: *port,
+                    attempts,
+                    last_cause,
+                })
+            })
+            .collect()
     }
 }
 
@@ -243,6 +327,7 @@ impl Driver {
             };
             let attempt_timeout = (session_timeout / host_count).max(Duration::from_millis(500));
             let request = Bytes::from(self.session.connect_request().to_jute_bytes());
+            self.log_attempt(|log| log.start(&host, port));
             let attempt = timeout(
                 attempt_timeout,
                 handshake(
@@ -265,23 +350,28 @@ impl Driver {
                     outcome = &mut attempt => break outcome,
                 }
             };
-            let outcome = outcome.map(|r| {
-                r.and_then(|(framed, payload)| {
-                    let state = self.session.on_connect_response(&payload)?;
-                    Ok((framed, state))
-                })
-            });
+            let outcome = match outcome {
+                Ok(Ok((framed, payload))) => match self.session.on_connect_response(&payload) {
+                    Ok(state) => Ok((framed, state)),
+                    Err(Error::SessionExpired) => {
+                        warn!(%host, port, "server says the session expired");
+                        return Err(SessionState::Expired);
+                    }
+                    Err(e) => Err(ConnectCause::Protocol(e.to_string())),
+                },
+                Ok(Err(cause)) => Err(cause),
+                Err(_) => Err(ConnectCause::TimedOut),
+            };
             match outcome {
-                Ok(Ok((framed, state))) => {
+                Ok((framed, state)) => {
                     info!(%host, port, ?state, "connected");
+                    self.log_attempt(AttemptLog::connected);
                     return Ok((framed, state));
                 }
-                Ok(Err(Error::SessionExpired)) => {
-                    warn!(%host, port, "server says the session expired");
-                    return Err(SessionState::Expired);
+                Err(cause) => {
+                    debug!(%host, port, %cause, "connect attempt failed");
+                    self.log_attempt(|log| log.failed(&host, port, cause));
                 }
-                Ok(Err(e)) => debug!(%host, port, error = %e, "connect attempt failed"),
-                Err(_) => debug!(%host, port, "connect attempt timed out"),
             }
             // As Java's ClientCnxn.cleanup() after a failed attempt: requests made while
             // disconnected fail with ConnectionLoss instead of waiting for a server to return.
@@ -306,6 +396,10 @@ impl Driver {
                 }
             }
         }
+    }
+
+    fn log_attempt(&self, f: impl FnOnce(&mut AttemptLog)) {
+        f(&mut self.shared.attempts.lock().expect("attempt log lock"));
     }
 
     /// Runs one connection until it breaks or the session ends.
@@ -480,30 +574,65 @@ impl Driver {
 }
 
 /// Opens a connection and exchanges ConnectRequest/ConnectResponse; returns the response
-/// payload for the session to judge.
+/// payload for the session to judge, or why the server could not be reached.
 async fn handshake(
     host: String,
     port: u16,
     request: Bytes,
     max_frame_len: usize,
     tls: Option<Arc<zk_tls::rustls::ClientConfig>>,
-) -> Result<(Framed<Transport, ClientCodec>, Bytes)> {
+) -> Result<(Framed<Transport, ClientCodec>, Bytes), ConnectCause> {
+    // Resolved on its own first, so a name that does not resolve is told apart from a
+    // refused connection (an IP literal is parsed, not looked up).
+    let addresses = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| ConnectCause::Unresolved(e.to_string()))?;
+    if addresses.count() == 0 {
+        return Err(ConnectCause::Unresolved("no address".to_owned()));
+    }
     let stream = Transport::connect(&host, port, tls.as_ref())
         .await
-        .map_err(|e| {
-            debug!(%host, port, error = %e, "cannot connect");
-            Error::ConnectionLoss
-        })?;
+        .map_err(|e| connect_cause(&e, tls.is_some()))?;
     let mut framed = Framed::new(stream, ClientCodec::new(max_frame_len));
     framed
         .send(request)
         .await
-        .map_err(|_| Error::ConnectionLoss)?;
+        .map_err(|e| ConnectCause::Io(e.to_string()))?;
     match framed.next().await {
         Some(Ok(ServerFrame::ConnectResponse(payload))) => Ok((framed, payload)),
+        Some(Ok(ServerFrame::Reply(_))) => Err(ConnectCause::Protocol(
+            "a reply before the handshake's answer".to_owned(),
+        )),
+        Some(Err(e)) => Err(ConnectCause::Protocol(e.to_string())),
         // Closed without an answer: our lastZxidSeen is ahead of this server, or it is
         // read-only and we are not; try another.
-        _ => Err(Error::ConnectionLoss),
+        None => Err(ConnectCause::Rejected),
+    }
+}
+
+/// Classifies a failed connect (TCP, then TLS when configured).
+fn connect_cause(e: &std::io::Error, tls: bool) -> ConnectCause {
+    use std::io::ErrorKind;
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<zk_tls::rustls::Error>());
+    if let Some(tls_error) = rustls_error {
+        return ConnectCause::Tls(tls_error.to_string());
+    }
+    match e.kind() {
+        ErrorKind::ConnectionRefused => ConnectCause::Refused,
+        ErrorKind::TimedOut => ConnectCause::TimedOut,
+        // A TCP connection that fails this way was up: the TLS handshake broke (a plain
+        // server closing on a ClientHello, a bad server name).
+        ErrorKind::UnexpectedEof
+        | ErrorKind::ConnectionReset
+        | ErrorKind::InvalidData
+        | ErrorKind::InvalidInput
+            if tls =>
+        {
+            ConnectCause::Tls(e.to_string())
+        }
+        _ => ConnectCause::Io(e.to_string()),
     }
 }
 
@@ -534,5 +663,72 @@ fn shuffle<T>(items: &mut [T], seed: u64) {
         state ^= state << 17;
         let j = (state % (i as u64 + 1)) as usize;
         items.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts() -> Vec<(String, u16)> {
+        vec![("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]
+    }
+
+    #[test]
+    fn the_attempt_log_reports_each_host_tried_with_its_last_cause() {
+        let mut log = AttemptLog::new(&hosts());
+        assert!(log.report().is_empty(), "nothing tried yet");
+        log.start("b", 2);
+        log.failed("b", 2, ConnectCause::Refused);
+        log.start("a", 1);
+        log.failed("a", 1, ConnectCause::Unresolved("no such host".into()));
+        log.start("b", 2);
+        log.failed("b", 2, ConnectCause::TimedOut);
+        // In connect-string order; `c` is being tried for the first time: it has not
+        // answered, as far as whoever asks is concerned.
+        log.start("c", 3);
+        let report = log.report();
+        let summary: Vec<_> = report
+            .iter()
+            .map(|h| (h.host.as_str(), h.attempts, h.last_cause.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a", 1, ConnectCause::Unresolved("no such host".into())),
+                ("b", 2, ConnectCause::TimedOut),
+                ("c", 1, ConnectCause::TimedOut),
+            ]
+        );
+        // A host being tried again keeps its last known cause.
+        log.failed("c", 3, ConnectCause::Rejected);
+        log.start("c", 3);
+        assert_eq!(log.report()[2].last_cause, ConnectCause::Rejected);
+        // A connection clears the log: the next failures are counted afresh.
+        log.connected();
+        assert!(log.report().is_empty());
+    }
+
+    #[test]
+    fn connect_errors_are_classified() {
+        use std::io::{Error as IoError, ErrorKind};
+        let refused = IoError::from(ErrorKind::ConnectionRefused);
+        assert_eq!(connect_cause(&refused, false), ConnectCause::Refused);
+        assert_eq!(connect_cause(&refused, true), ConnectCause::Refused);
+        let tls = IoError::new(
+            ErrorKind::InvalidData,
+            zk_tls::rustls::Error::InvalidCertificate(
+                zk_tls::rustls::CertificateError::UnknownIssuer,
+            ),
+        );
+        assert!(matches!(connect_cause(&tls, true), ConnectCause::Tls(_)));
+        let eof = IoError::from(ErrorKind::UnexpectedEof);
+        assert!(matches!(connect_cause(&eof, true), ConnectCause::Tls(_)));
+        assert!(matches!(connect_cause(&eof, false), ConnectCause::Io(_)));
+        let unreachable = IoError::other("no route to host");
+        assert_eq!(
+            connect_cause(&unreachable, true),
+            ConnectCause::Io("no route to host".into())
+        );
     }
 }

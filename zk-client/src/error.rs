@@ -175,6 +175,123 @@ impl Error {
 /// The result of a client operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Why the last attempt to reach one server of the connect string failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectCause {
+    /// The host name did not resolve (the resolver's message).
+    Unresolved(String),
+    /// The connection was refused: nothing listens on the port.
+    Refused,
+    /// No session came back within the attempt's time (the session timeout split across the
+    /// hosts, as Java's client splits it), or `connect` gave up while it was still waiting.
+    TimedOut,
+    /// The TLS handshake failed (the TLS library's message).
+    Tls(String),
+    /// The server closed the connection without answering the handshake: it is read-only and
+    /// the client does not accept that, or it is behind the last zxid this session saw.
+    Rejected,
+    /// The server's answer could not be decoded.
+    Protocol(String),
+    /// Any other I/O error (host unreachable, connection reset, ...).
+    Io(String),
+}
+
+impl std::fmt::Display for ConnectCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectCause::Unresolved(m) => write!(f, "does not resolve ({m})"),
+            ConnectCause::Refused => f.write_str("connection refused"),
+            ConnectCause::TimedOut => f.write_str("no answer in time"),
+            ConnectCause::Tls(m) => write!(f, "TLS handshake failed ({m})"),
+            ConnectCause::Rejected => f.write_str("closed without answering the handshake"),
+            ConnectCause::Protocol(m) => write!(f, "unreadable answer ({m})"),
+            ConnectCause::Io(m) => f.write_str(m),
+        }
+    }
+}
+
+/// What happened to the attempts on one server of the connect string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostAttempts {
+    /// The host, as the connect string names it.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// How many attempts were made on it.
+    pub attempts: u32,
+    /// Why the last one failed.
+    pub last_cause: ConnectCause,
+}
+
+impl std::fmt::Display for HostAttempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let tries = if self.attempts == 1 { "try" } else { "tries" };
+        write!(
+            f,
+            "{host}:{}: {} ({} {tries})",
+            self.port, self.last_cause, self.attempts
+        )
+    }
+}
+
+/// A failed [`ClientBuilder::connect_with_report`](crate::ClientBuilder::connect_with_report):
+/// the error [`connect`](crate::ClientBuilder::connect) returns (`Timeout` when no server
+/// answered in time), and, for each server tried, why its last attempt failed.
+///
+/// ```
+/// use zk_client::{ConnectCause, ConnectError, Error, HostAttempts};
+/// let failure = ConnectError {
+///     error: Error::Timeout,
+///     hosts: vec![HostAttempts {
+///         host: "127.0.0.1".into(),
+///         port: 2181,
+///         attempts: 3,
+///         last_cause: ConnectCause::Refused,
+///     }],
+/// };
+/// assert_eq!(
+///     failure.to_string(),
+///     "timed out; 127.0.0.1:2181: connection refused (3 tries)"
+/// );
+/// // `?` turns it into the plain error.
+/// assert_eq!(Error::from(failure), Error::Timeout);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    /// What `connect` returns.
+    pub error: Error,
+    /// Each server tried before giving up, in connect-string order, with its last failure.
+    pub hosts: Vec<HostAttempts>,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error)?;
+        for host in &self.hosts {
+            write!(f, "; {host}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<ConnectError> for Error {
+    fn from(failure: ConnectError) -> Error {
+        failure.error
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

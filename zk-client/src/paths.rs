@@ -2,7 +2,7 @@
 //! and [`Client::wait_connected`], what Curator's `creatingParentsIfNeeded` and kazoo's
 //! `ensure_path` give their users.
 
-use crate::{Client, CreateMode, CreateOptions, Error, Result, Stat};
+use crate::{Client, CreateMode, CreateOptions, Error, NodeData, Result, Stat};
 
 /// How [`Client::create_all`] creates the missing ancestors of a node: empty, open ACL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +36,14 @@ impl Client {
     pub async fn create_all(
         &self,
         path: &str,
-        data: &[u8],
+        data: impl Into<NodeData>,
         options: &CreateOptions,
         parents: Parents,
     ) -> Result<(String, Stat)> {
+        let data = data.into();
         let mut result = Err(Error::NoNode);
         for _ in 0..CREATE_ATTEMPTS {
-            result = self.create(path, data, options).await;
+            result = self.create(path, data.clone(), options).await;
             if result != Err(Error::NoNode) {
                 return result;
             }

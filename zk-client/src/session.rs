@@ -1,5 +1,5 @@
 //! The session state machine: xids, the in-flight FIFO, auth replay, watch registration and
-//! routing, chroot mapping. No sockets and no clocks: `conn` feeds it frames and sends what it
+//! routing, and the chroot mapping helpers. No sockets and no clocks: `conn` feeds it frames and sends what it
 //! returns, so everything here is tested with plain bytes.
 
 use std::collections::{HashMap, VecDeque};
@@ -150,7 +150,6 @@ pub struct SessionInfo {
 
 #[derive(Debug)]
 pub(crate) struct Session {
-    chroot: Option<String>,
     requested_timeout_ms: i32,
     can_be_read_only: bool,
     info: SessionInfo,
@@ -169,13 +168,8 @@ pub(crate) struct Session {
 const PASSWORD_LEN: usize = 16;
 
 impl Session {
-    pub(crate) fn new(
-        chroot: Option<String>,
-        requested_timeout_ms: i32,
-        can_be_read_only: bool,
-    ) -> Self {
+    pub(crate) fn new(requested_timeout_ms: i32, can_be_read_only: bool) -> Self {
         Session {
-            chroot,
             requested_timeout_ms,
             can_be_read_only,
             info: SessionInfo {
@@ -199,11 +193,6 @@ impl Session {
 
     pub(crate) fn info(&self) -> &SessionInfo {
         &self.info
-    }
-
-    /// The client path for a server path: the chroot removed (the chroot itself is `/`).
-    pub(crate) fn to_client_path(&self, server_path: &str) -> String {
-        strip_chroot(self.chroot.as_deref(), server_path)
     }
 
     /// The handshake request for the next connection.
@@ -314,10 +303,8 @@ impl Session {
             .map_err(|e| Error::Protocol(format!("bad frame from server: {e}")))?;
         match message {
             ServerMessage::Notification(n) => {
-                let server_path = n.event.path;
-                let client_path = self.to_client_path(&server_path);
-                self.watches
-                    .dispatch(n.event.r#type, &server_path, &client_path);
+                // Handles strip their own client's chroot (clones may differ).
+                self.watches.dispatch(n.event.r#type, &n.event.path);
                 Ok(FrameOutcome::Continue)
             }
             ServerMessage::Ping(_) => Ok(FrameOutcome::Continue),
@@ -398,8 +385,7 @@ impl Session {
             }
             WatchRequest::Remove { kind, server_path } => {
                 if err.is_ok() {
-                    let client_path = self.to_client_path(&server_path);
-                    self.watches.remove(kind, &server_path, &client_path);
+                    self.watches.remove(kind, &server_path);
                 }
             }
         }
@@ -423,9 +409,7 @@ impl Session {
     /// Tells every persistent watch of a connection state (`Disconnected`, then
     /// `SyncConnected` once reconnected), as Java's client tells every watcher.
     pub(crate) fn tell_persistent_watches(&mut self, state: KeeperState) {
-        let chroot = self.chroot.clone();
-        self.watches
-            .tell_persistent(state, |p| strip_chroot(chroot.as_deref(), p));
+        self.watches.tell_persistent(state);
     }
 
     /// The session is over: everything waiting gets `state`'s error and every watch its end.
@@ -444,9 +428,7 @@ impl Session {
         for (_, w) in self.auth_unsent.drain() {
             let _ = w.send(Err(err.clone()));
         }
-        let chroot = self.chroot.clone();
-        self.watches
-            .terminate(state.keeper_state(), |p| strip_chroot(chroot.as_deref(), p));
+        self.watches.terminate(state.keeper_state());
     }
 }
 
@@ -503,7 +485,7 @@ mod tests {
 
     #[test]
     fn replies_match_requests_in_order_and_track_zxid() {
-        let mut s = Session::new(None, 10_000, false);
+        let mut s = Session::new(10_000, false);
         let (f1, mut r1) = submit(&mut s, OpCode::GetData, None);
         let (_, mut r2) = submit(&mut s, OpCode::SetData, None);
         assert_eq!(&f1[..8], &[0, 0, 0, 1, 0, 0, 0, 4], "xid 1, opcode getData");
@@ -521,7 +503,7 @@ mod tests {
 
     #[test]
     fn out_of_order_reply_is_a_protocol_error() {
-        let mut s = Session::new(None, 10_000, false);
+        let mut s = Session::new(10_000, false);
         let _ = submit(&mut s, OpCode::GetData, None);
         assert!(matches!(
             s.on_frame(&reply(5, 1, ErrorCode::Ok, b"")),
@@ -531,7 +513,7 @@ mod tests {
 
     #[test]
     fn exists_watch_registers_on_nonode_but_get_data_does_not() {
-        let mut s = Session::new(Some("/app".into()), 10_000, false);
+        let mut s = Session::new(10_000, false);
         let (etx, mut erx) = oneshot::channel();
         let (dtx, mut drx) = oneshot::channel();
         let _ = submit(
@@ -565,17 +547,18 @@ mod tests {
         )
         .write(&mut note);
         s.on_frame(&note).unwrap();
+        // The registry hands out server paths; the handle strips its client's chroot.
         let event = erx.try_recv().unwrap();
         assert_eq!(
             (event.event_type, event.path.as_str()),
-            (EventType::NodeCreated, "/x")
+            (EventType::NodeCreated, "/app/x")
         );
         assert!(drx.try_recv().is_err(), "no data watch on a missing node");
     }
 
     #[test]
     fn connection_loss_fails_in_flight_and_requeues_auth() {
-        let mut s = Session::new(None, 10_000, false);
+        let mut s = Session::new(10_000, false);
         let (atx, mut arx) = oneshot::channel();
         assert!(s
             .add_auth(AuthPacket::new("digest", b"u:p".to_vec()), atx, true)
@@ -594,7 +577,7 @@ mod tests {
 
     #[test]
     fn auth_failure_ends_the_session() {
-        let mut s = Session::new(None, 10_000, false);
+        let mut s = Session::new(10_000, false);
         let (atx, mut arx) = oneshot::channel();
         s.add_auth(AuthPacket::new("bogus", b"x".to_vec()), atx, true);
         assert_eq!(
@@ -606,7 +589,7 @@ mod tests {
 
     #[test]
     fn expired_handshake_and_chroot_mapping() {
-        let mut s = Session::new(None, 10_000, true);
+        let mut s = Session::new(10_000, true);
         let refused = ConnectResponse {
             protocol_version: 0,
             time_out: 0,
@@ -638,7 +621,7 @@ mod tests {
 
     #[test]
     fn close_reply_ends_the_session() {
-        let mut s = Session::new(None, 10_000, false);
+        let mut s = Session::new(10_000, false);
         let _ = submit(&mut s, OpCode::CloseSession, None);
         assert_eq!(
             s.on_frame(&reply(1, 4, ErrorCode::Ok, b"")),

@@ -1,12 +1,15 @@
 //! Watches: the events, the handles users hold, and the registry that routes server
 //! notifications to them (Java's `ZKWatchManager` rules).
 //!
-//! Paths in the registry are server paths (chroot included), because notifications and
-//! SetWatches use them; events handed to users carry client paths.
+//! Paths in the registry, and in the events it sends, are server paths (chroot included),
+//! because notifications and SetWatches use them. Each handle maps them to the paths of the
+//! client that made it, since clones from [`Client::rooted_at`](crate::Client::rooted_at)
+//! share the session under different chroots.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +42,14 @@ impl WatchedEvent {
     pub fn is_resync(&self) -> bool {
         self.event_type == EventType::None && self.state == KeeperState::SyncConnected
     }
+
+    /// The event as a client under `chroot` names it (the registry sends server paths).
+    fn under_chroot(mut self, chroot: Option<&str>) -> Self {
+        if chroot.is_some() {
+            self.path = crate::session::strip_chroot(chroot, &self.path);
+        }
+        self
+    }
 }
 
 /// A one-shot watch left by `exists`, `get_data` or `get_children`: a future that resolves
@@ -52,6 +63,8 @@ pub struct OneshotWatcher {
     pub(crate) rx: oneshot::Receiver<WatchedEvent>,
     pub(crate) path: String,
     pub(crate) done: bool,
+    /// The chroot of the client that set the watch: stripped from the event's server path.
+    pub(crate) chroot: Option<Arc<str>>,
 }
 
 impl OneshotWatcher {
@@ -60,7 +73,14 @@ impl OneshotWatcher {
             rx,
             path,
             done: false,
+            chroot: None,
         }
+    }
+
+    /// Events will name paths relative to `chroot` (the setting client's).
+    pub(crate) fn under_chroot(mut self, chroot: Option<Arc<str>>) -> Self {
+        self.chroot = chroot;
+        self
     }
 
     /// Whether it has resolved already (it never resolves again).
@@ -77,13 +97,15 @@ impl Future for OneshotWatcher {
             return Poll::Pending;
         }
         let path = self.path.clone();
-        let ready = Pin::new(&mut self.rx).poll(cx).map(|r| {
+        let chroot = self.chroot.clone();
+        let ready = Pin::new(&mut self.rx).poll(cx).map(|r| match r {
+            Ok(event) => event.under_chroot(chroot.as_deref()),
             // The sender only goes away without sending when the client task is gone.
-            r.unwrap_or(WatchedEvent {
+            Err(_) => WatchedEvent {
                 event_type: EventType::None,
                 state: KeeperState::Closed,
                 path,
-            })
+            },
         });
         self.done = ready.is_ready();
         ready
@@ -101,6 +123,8 @@ impl Future for OneshotWatcher {
 pub struct PersistentWatcher {
     pub(crate) rx: mpsc::UnboundedReceiver<WatchedEvent>,
     pub(crate) on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
+    /// The chroot of the client that added the watch: stripped from events' server paths.
+    pub(crate) chroot: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for PersistentWatcher {
@@ -112,12 +136,14 @@ impl std::fmt::Debug for PersistentWatcher {
 impl PersistentWatcher {
     /// The next event; `None` after the session ended (the last event then has type `None`).
     pub async fn next(&mut self) -> Option<WatchedEvent> {
-        self.rx.recv().await
+        let event = self.rx.recv().await?;
+        Some(event.under_chroot(self.chroot.as_deref()))
     }
 
     /// The next event if one is already waiting.
     pub fn try_next(&mut self) -> Option<WatchedEvent> {
-        self.rx.try_recv().ok()
+        let event = self.rx.try_recv().ok()?;
+        Some(event.under_chroot(self.chroot.as_deref()))
     }
 }
 
@@ -125,7 +151,10 @@ impl futures_core::Stream for PersistentWatcher {
     type Item = WatchedEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchedEvent>> {
-        self.rx.poll_recv(cx)
+        let chroot = self.chroot.clone();
+        self.rx
+            .poll_recv(cx)
+            .map(|event| event.map(|e| e.under_chroot(chroot.as_deref())))
     }
 }
 
@@ -243,11 +272,12 @@ impl WatchRegistry {
 
     /// Routes a node event: one-shot watches fire and are removed; persistent ones on the path
     /// fire; recursive ones on the path or an ancestor fire for everything but child events.
-    pub(crate) fn dispatch(&mut self, event_type: EventType, server_path: &str, client_path: &str) {
+    /// The event carries the server path; each handle maps it.
+    pub(crate) fn dispatch(&mut self, event_type: EventType, server_path: &str) {
         let event = WatchedEvent {
             event_type,
             state: KeeperState::SyncConnected,
-            path: client_path.to_owned(),
+            path: server_path.to_owned(),
         };
         let mut fired = Vec::new();
         match event_type {
@@ -288,11 +318,11 @@ impl WatchRegistry {
 
     /// Removes this client's watches of `kind` on a path after the server removed them, telling
     /// each handle with a `*WatchRemoved` event as Java does.
-    pub(crate) fn remove(&mut self, kind: WatcherType, server_path: &str, client_path: &str) {
+    pub(crate) fn remove(&mut self, kind: WatcherType, server_path: &str) {
         let event = |event_type| WatchedEvent {
             event_type,
             state: KeeperState::SyncConnected,
-            path: client_path.to_owned(),
+            path: server_path.to_owned(),
         };
         let (data, child, persistent) = match kind {
             WatcherType::Data => (true, false, false),
@@ -328,18 +358,14 @@ impl WatchRegistry {
     }
 
     /// Sends every persistent watch a connection-state event (type `None`); the watches stay.
-    pub(crate) fn tell_persistent(
-        &mut self,
-        state: KeeperState,
-        to_client_path: impl Fn(&str) -> String,
-    ) {
+    pub(crate) fn tell_persistent(&mut self, state: KeeperState) {
         for table in [&mut self.persistent, &mut self.recursive] {
             for (path, list) in table.iter_mut() {
                 list.retain(|(_, tx)| {
                     tx.send(WatchedEvent {
                         event_type: EventType::None,
                         state,
-                        path: to_client_path(path),
+                        path: path.clone(),
                     })
                     .is_ok()
                 });
@@ -348,15 +374,11 @@ impl WatchRegistry {
     }
 
     /// Ends every watch with a session-end event (`Expired`, `Closed`, `AuthFailed`).
-    pub(crate) fn terminate(
-        &mut self,
-        state: KeeperState,
-        to_client_path: impl Fn(&str) -> String,
-    ) {
+    pub(crate) fn terminate(&mut self, state: KeeperState) {
         let end = |path: &str| WatchedEvent {
             event_type: EventType::None,
             state,
-            path: to_client_path(path),
+            path: path.to_owned(),
         };
         for table in [&mut self.data, &mut self.exist, &mut self.child] {
             for (path, list) in table.drain() {
@@ -501,7 +523,7 @@ mod tests {
         let mut data = oneshot_watch(&mut reg, OneshotKind::Data, "/a");
         let mut exist = oneshot_watch(&mut reg, OneshotKind::Exist, "/a");
         let mut child = oneshot_watch(&mut reg, OneshotKind::Child, "/a");
-        reg.dispatch(EventType::NodeDataChanged, "/a", "/a");
+        reg.dispatch(EventType::NodeDataChanged, "/a");
         assert_eq!(
             data.try_recv().unwrap().event_type,
             EventType::NodeDataChanged
@@ -514,7 +536,7 @@ mod tests {
             child.try_recv().is_err(),
             "child watch untouched by a data change"
         );
-        reg.dispatch(EventType::NodeDeleted, "/a", "/a");
+        reg.dispatch(EventType::NodeDeleted, "/a");
         assert_eq!(child.try_recv().unwrap().event_type, EventType::NodeDeleted);
         assert!(
             reg.watched_paths().is_empty(),
@@ -529,10 +551,11 @@ mod tests {
         reg.add_persistent(true, "/app".into(), 1, tx);
         let (ptx, mut prx) = mpsc::unbounded_channel();
         reg.add_persistent(false, "/app".into(), 2, ptx);
-        reg.dispatch(EventType::NodeCreated, "/app/x/y", "/x/y");
-        reg.dispatch(EventType::NodeChildrenChanged, "/app", "/");
-        reg.dispatch(EventType::NodeDataChanged, "/app", "/");
+        reg.dispatch(EventType::NodeCreated, "/app/x/y");
+        reg.dispatch(EventType::NodeChildrenChanged, "/app");
+        reg.dispatch(EventType::NodeDataChanged, "/app");
         let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| e.under_chroot(Some("/app")))
             .map(|e| (e.event_type, e.path))
             .collect();
         assert_eq!(
@@ -610,13 +633,13 @@ mod tests {
         let mut child = oneshot_watch(&mut reg, OneshotKind::Child, "/r");
         let (tx, mut rx) = mpsc::unbounded_channel();
         reg.add_persistent(false, "/r".into(), 1, tx);
-        reg.remove(WatcherType::Data, "/r", "/r");
+        reg.remove(WatcherType::Data, "/r");
         assert_eq!(
             data.try_recv().unwrap().event_type,
             EventType::DataWatchRemoved
         );
         assert!(child.try_recv().is_err());
-        reg.remove(WatcherType::Any, "/r", "/r");
+        reg.remove(WatcherType::Any, "/r");
         assert_eq!(
             child.try_recv().unwrap().event_type,
             EventType::ChildWatchRemoved
@@ -630,15 +653,51 @@ mod tests {
     }
 
     #[test]
+    fn handles_name_paths_under_their_own_chroot() {
+        let mut reg = WatchRegistry::default();
+        // Two clients of one session, rooted at /app and /app/t, watch the node /app/t/x.
+        let (tx, rx) = oneshot::channel();
+        reg.add_oneshot(OneshotKind::Data, "/app/t/x".into(), tx);
+        let mut app = OneshotWatcher::new(rx, "/t/x".into()).under_chroot(Some("/app".into()));
+        let (tx, rx) = oneshot::channel();
+        reg.add_oneshot(OneshotKind::Data, "/app/t/x".into(), tx);
+        let mut tenant = OneshotWatcher::new(rx, "/x".into()).under_chroot(Some("/app/t".into()));
+        let (ptx, prx) = mpsc::unbounded_channel();
+        reg.add_persistent(true, "/app/t".into(), 1, ptx);
+        let mut recursive = PersistentWatcher {
+            rx: prx,
+            on_drop: None,
+            chroot: Some("/app/t".into()),
+        };
+        reg.dispatch(EventType::NodeDataChanged, "/app/t/x");
+        reg.dispatch(EventType::NodeDataChanged, "/app/t");
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let Poll::Ready(e) = Pin::new(&mut app).poll(&mut cx) else {
+            panic!("fired")
+        };
+        assert_eq!(e.path, "/t/x");
+        let Poll::Ready(e) = Pin::new(&mut tenant).poll(&mut cx) else {
+            panic!("fired")
+        };
+        assert_eq!(e.path, "/x");
+        let paths: Vec<_> = std::iter::from_fn(|| recursive.try_next())
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["/x", "/"]);
+        // Connection-state events name the watched path the same way.
+        reg.tell_persistent(KeeperState::Disconnected);
+        assert_eq!(recursive.try_next().unwrap().path, "/");
+    }
+
+    #[test]
     fn terminate_ends_every_watch() {
         let mut reg = WatchRegistry::default();
         let mut data = oneshot_watch(&mut reg, OneshotKind::Data, "/c/a");
         let (tx, mut rx) = mpsc::unbounded_channel();
         reg.add_persistent(true, "/c".into(), 1, tx);
-        reg.terminate(KeeperState::Expired, |p| {
-            p.trim_start_matches("/c").to_owned()
-        });
-        let e = data.try_recv().unwrap();
+        reg.terminate(KeeperState::Expired);
+        let e = data.try_recv().unwrap().under_chroot(Some("/c"));
         assert_eq!(
             (e.event_type, e.state, e.path.as_str()),
             (EventType::None, KeeperState::Expired, "/a")

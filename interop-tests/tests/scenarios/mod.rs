@@ -604,7 +604,7 @@ pub async fn ten_thousand_pipelined_creates_keep_order(server: &dyn ServerUnderT
         .map(|i| {
             zk.create(
                 "/p/n-",
-                &i.to_string().into_bytes(),
+                i.to_string().into_bytes(),
                 &CreateOptions::new(CreateMode::PersistentSequential),
             )
         })

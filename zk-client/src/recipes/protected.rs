@@ -14,12 +14,17 @@
 //! Contenders are ordered like Curator's `StandardLockInternalsDriver.fixForSorting`: by the
 //! text after the *last* occurrence of the lock name (`lock-`, `latch-`, ...), names without it
 //! by their whole text.
+//!
+//! The public face of this module: [`Client::create_protected`] (any mode, no parents made)
+//! and [`Client::delete_guaranteed`] (Curator's `delete().guaranteed()`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use zk_proto::CreateMode;
 
-use crate::{Client, CreateOptions, Error, Result};
+use crate::{Client, CreateOptions, Error, NodeData, Result};
 
 /// The first characters of every protected name (Curator's `ProtectedUtils.PROTECTED_PREFIX`).
 pub(crate) const PROTECTED_PREFIX: &str = "_c_";
@@ -312,6 +317,154 @@ pub(crate) async fn delete_guaranteed(client: &Client, path: &str) -> Result<()>
                 Err(Error::SessionExpired | Error::Closed | Error::AuthFailed) => return Ok(()),
                 Err(e) => return Err(e),
             },
+        }
+    }
+}
+
+impl ProtectedCreate {
+    /// Creates `<dir>/_c_<uuid>-<name>` (plus the sequence for sequential modes) with any
+    /// `options`, without making parents (`NoNode` is returned). A retryable error is retried
+    /// once connected again, first looking for the node the lost request may have made.
+    /// `maybe_applied` ends up telling whether some attempt's fate is unknown, so whoever
+    /// gives up knows whether a node may have to be cleaned up.
+    pub(crate) async fn create_with_options(
+        &self,
+        client: &Client,
+        data: NodeData,
+        options: &CreateOptions,
+        maybe_applied: &mut bool,
+    ) -> Result<String> {
+        let path = join(&self.dir, &format!("{}{}", self.prefix, self.name));
+        loop {
+            if *maybe_applied {
+                match self.find(client).await {
+                    Ok(Some(found)) => return Ok(found),
+                    Ok(None) => {}
+                    Err(e) => {
+                        retry_or_fail(client, e).await?;
+                        continue;
+                    }
+                }
+            }
+            match client.create(&path, data.clone(), options).await {
+                Ok((created, _stat)) => return Ok(created),
+                Err(e) => {
+                    *maybe_applied = *maybe_applied || e.is_retryable();
+                    retry_or_fail(client, e).await?;
+                }
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Creates a node in Curator's protected mode (`create().withProtection()`) and returns
+    /// its path: the name gets a `_c_<uuid>-` prefix (`/jobs/job-` becomes
+    /// `/jobs/_c_<uuid>-job-0000000007` for a sequential mode), so that when the reply is lost
+    /// to a connection loss the client can tell whether the create was applied. It then waits
+    /// for the connection, lists the parent's children and returns the child carrying its
+    /// prefix, or sends the create again if there is none. A sequential or ephemeral node is
+    /// thus made exactly once, where a blind retry could leave an orphan behind.
+    ///
+    /// Any mode, ACL and TTL of `options`; the parent must exist (`NoNode` otherwise). It fails
+    /// when the session ends or on an error that is not a connection loss. When it fails (or
+    /// its future is dropped) after an attempt whose fate is unknown, any node it made is
+    /// deleted in the background, as Curator does.
+    ///
+    /// (The future is boxed so that it borrows nothing, whatever `data` is.)
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// use zk_client::CreateOptions;
+    /// let member = client
+    ///     .create_protected("/members/m-", b"10.0.0.7:8080", &CreateOptions::ephemeral_sequential())
+    ///     .await?;
+    /// assert!(member.starts_with("/members/_c_"));
+    /// # Ok(()) }
+    /// ```
+    pub fn create_protected(
+        &self,
+        path: &str,
+        data: impl Into<NodeData>,
+        options: &CreateOptions,
+    ) -> Pin<Box<dyn Future<Output = Result<String>> + Send + 'static>> {
+        let data = data.into();
+        let create = zk_proto::path::validate_create_path(path, options.mode.is_sequential())
+            .map_err(|e| Error::InvalidPath(e.to_string()))
+            .and_then(|()| options.validate())
+            .map(|()| {
+                let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+                ProtectedCreate::new(if dir.is_empty() { "/" } else { dir }, name)
+            });
+        let client = self.clone();
+        let options = options.clone();
+        Box::pin(async move {
+            let create = create?;
+            // Removes the node in the background if this future is dropped or fails after an
+            // attempt that may have been applied.
+            let mut pending = PendingNode::new(&client, create.clone());
+            let mut maybe_applied = false;
+            let created = create
+                .create_with_options(&client, data, &options, &mut maybe_applied)
+                .await;
+            if created.is_ok() || !maybe_applied {
+                pending.keep();
+            }
+            created
+        })
+    }
+
+    /// Deletes a node and keeps at it through connection losses (Curator's
+    /// `delete().guaranteed()`): after a connection loss it waits for the connection and
+    /// sends the delete again, until it is applied or the node is found gone. The first
+    /// delete is queued now, in call order; the retries run in a background task, so the
+    /// returned future can be awaited for the outcome or dropped.
+    ///
+    /// Resolves to `Ok(())` once the node is deleted, or found missing after a lost reply
+    /// (the lost delete, or someone else, removed it). Other errors end it as they come:
+    /// `NoNode` if the node did not exist when the first delete arrived, `BadVersion`,
+    /// `NotEmpty`, `NoAuth`, and the end of the session (`SessionExpired`, `Closed`), which
+    /// leaves a persistent node in place. Until it ends, the task keeps the session open.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// // Fire and forget: deleted as soon as the server can be reached.
+    /// drop(client.delete_guaranteed("/workers/w-17", None));
+    /// // Or wait for it.
+    /// client.delete_guaranteed("/tmp/scratch", Some(3)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn delete_guaranteed(
+        &self,
+        path: &str,
+        version: Option<i32>,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let first = self.delete(path, version);
+        let client = self.clone();
+        let path = path.to_owned();
+        let work = async move {
+            let mut attempt = first.await;
+            let mut retried = false;
+            loop {
+                match attempt {
+                    Ok(()) => return Ok(()),
+                    Err(Error::NoNode) if retried => return Ok(()),
+                    Err(e) => retry_or_fail(&client, e).await?,
+                }
+                retried = true;
+                attempt = client.delete(&path, version).await;
+            }
+        };
+        // Outside a runtime there is nothing to run a task on: the caller's future does it.
+        let spawned = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Ok(runtime.spawn(work)),
+            Err(_) => Err(work),
+        };
+        async move {
+            match spawned {
+                Ok(task) => task.await.unwrap_or(Err(Error::Closed)),
+                Err(work) => work.await,
+            }
         }
     }
 }
