@@ -10,6 +10,14 @@
 //!   Event paths are relative to the chroot.
 //! - [`Error`]: every ZooKeeper error code plus the client's own (`ConnectionLoss`,
 //!   `SessionExpired`, `Closed`, `Timeout`), with [`Error::is_retryable`].
+//!   [`ClientBuilder::connect_with_report`] also tells why each server could not be reached
+//!   ([`ConnectError`]).
+//! - Node data is [`NodeData`]: bytes or, as Java's client can write it, null;
+//!   [`Client::get_data_nullable`] reads null apart from empty.
+//! - Chroots: the connect string's (`host:2181/app`; [`ClientBuilder::create_chroot`] makes a
+//!   missing one), and [`Client::rooted_at`] for a clone of the session under a sub-path.
+//! - Writes that survive a connection loss: [`Client::create_protected`] (Curator's protected
+//!   mode) and [`Client::delete_guaranteed`] (Curator's guaranteed delete).
 //!
 //! ```no_run
 //! # async fn demo() -> zk_client::Result<()> {
@@ -28,24 +36,28 @@ mod client;
 mod conn;
 mod connect_string;
 mod error;
+mod ops;
 mod paths;
 pub mod recipes;
 mod retry;
 mod sasl;
 mod session;
 mod stream;
+mod supervisor;
 mod tls;
 mod watch;
 
 pub use client::{
-    Client, ClientBuilder, CreateOptions, Op, OpResult, ReadOp, ReadResult, CONFIG_NODE,
+    Client, ClientBuilder, CreateOptions, NodeData, Op, OpResult, ReadOp, ReadResult, ReplyFuture,
+    CONFIG_NODE,
 };
 pub use connect_string::{ConnectString, DEFAULT_PORT};
-pub use error::{Error, Result};
+pub use error::{ConnectCause, ConnectError, Error, HostAttempts, Result};
 pub use paths::Parents;
 pub use retry::RetryPolicy;
 pub use session::{SessionInfo, SessionState};
 pub use stream::EventStream;
+pub use supervisor::{ConnectionState, Session, SessionTask, Supervisor};
 pub use tls::{StoreSpec, TlsOptions};
 pub use watch::{OneshotWatcher, PersistentWatcher, WatchedEvent};
 pub use zk_proto;

@@ -153,7 +153,7 @@ where
     }
 }
 
-fn random() -> u64 {
+pub(crate) fn random() -> u64 {
     let mut bytes = [0u8; 8];
     // Without an OS source of randomness the pause is the shortest: still a valid choice.
     let _ = getrandom::fill(&mut bytes);

@@ -401,3 +401,46 @@ async fn a_config_node_reads_its_own_writes_at_once() {
         "the watch's own report of the write is not delivered twice"
     );
 }
+
+#[tokio::test]
+async fn an_atomic_long_retries_lost_races_as_its_policy_says() {
+    use zk_client::recipes::counter::{CounterError, DistributedAtomicLong};
+    use zk_client::RetryPolicy;
+    let server = start("").await;
+    let zk = Client::connect(&server.local_addr().to_string())
+        .await
+        .unwrap();
+    // Eight increments pipelined on one session race for the same version.
+    let never = DistributedAtomicLong::new(&zk, "/n/never").with_retry(RetryPolicy::Never);
+    never.initialize(0).await.unwrap();
+    let results = within(futures_util::future::join_all(
+        (0..8).map(|_| never.increment()),
+    ))
+    .await;
+    let mut won = 0;
+    for result in results {
+        match result {
+            Ok(change) => {
+                assert_eq!(change.attempts, 1, "Never allows no second attempt");
+                won += 1;
+            }
+            Err(CounterError::Contention { attempts, .. }) => assert_eq!(attempts, 1),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(never.get().await.unwrap(), won);
+    // A policy that keeps trying gets every increment through.
+    let patient =
+        DistributedAtomicLong::new(&zk, "/n/patient").with_retry(RetryPolicy::UntilElapsed {
+            max_elapsed: Duration::from_secs(10),
+            sleep: Duration::from_millis(1),
+        });
+    let results = within(futures_util::future::join_all(
+        (0..8).map(|_| patient.increment()),
+    ))
+    .await;
+    for result in results {
+        result.unwrap();
+    }
+    assert_eq!(patient.get().await.unwrap(), 8);
+}

@@ -32,7 +32,7 @@ use bytes::Bytes;
 use super::config::{
     create_if_missing, create_with_container_parents, ConfigEvent, ConfigNode, EventStream,
 };
-use crate::{Client, Error};
+use crate::{Client, Error, RetryPolicy};
 
 /// How many times [`SharedCount::add`] and [`DistributedAtomicLong`] try before giving up, by
 /// default.
@@ -247,7 +247,7 @@ impl SharedCount {
             if self.try_set(seen, value).await? {
                 return Ok(value);
             }
-            retry_pause(attempt).await;
+            tokio::time::sleep(retry_pause(attempt)).await;
         }
         Err(CounterError::Contention {
             path: self.path.clone(),
@@ -293,6 +293,8 @@ pub struct DistributedAtomicLong {
     client: Client,
     path: String,
     max_attempts: u32,
+    /// Curator's contention policy, when given: it decides the pause and when to give up.
+    policy: Option<RetryPolicy>,
 }
 
 impl DistributedAtomicLong {
@@ -303,7 +305,35 @@ impl DistributedAtomicLong {
             client: client.clone(),
             path: path.to_owned(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            policy: None,
         }
+    }
+
+    /// Retries lost races as `policy` says, as Curator's
+    /// `DistributedAtomicLong(client, path, retryPolicy)` does: the first try is always made,
+    /// then one more per allowed retry (after the policy's pause). Replaces
+    /// [`with_max_attempts`](Self::with_max_attempts). Connection losses are not retried: a
+    /// versioned write whose reply was lost may have been applied, and trying it again could
+    /// apply the change twice.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> Result<(), zk_client::recipes::counter::CounterError> {
+    /// use std::time::Duration;
+    /// use zk_client::recipes::counter::DistributedAtomicLong;
+    /// use zk_client::RetryPolicy;
+    /// let hits = DistributedAtomicLong::new(&client, "/stats/hits").with_retry(
+    ///     RetryPolicy::ExponentialBackoff {
+    ///         base: Duration::from_millis(5),
+    ///         max_retries: 10,
+    ///         max_sleep: Duration::from_millis(200),
+    ///     },
+    /// );
+    /// hits.increment().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_retry(mut self, policy: RetryPolicy) -> DistributedAtomicLong {
+        self.policy = Some(policy);
+        self
     }
 
     /// How many read-and-set attempts a change makes before failing with
@@ -415,7 +445,10 @@ impl DistributedAtomicLong {
     /// it with the version read; a `NodeExists`, `BadVersion` or `NoNode` means another client
     /// got there first, so try again.
     async fn change(&self, make: impl Fn(i64) -> i64) -> Result<AtomicChange, CounterError> {
-        for attempt in 1..=self.max_attempts {
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let current = self.read().await?;
             let pre = current.map_or(0, |(value, _)| value);
             let post = make(pre);
@@ -437,26 +470,33 @@ impl DistributedAtomicLong {
                     })
                 }
                 Err(Error::NodeExists | Error::BadVersion | Error::NoNode) => {
-                    retry_pause(attempt).await;
+                    let pause = match self.policy {
+                        Some(policy) => policy.sleep_before(
+                            attempt - 1,
+                            started.elapsed(),
+                            crate::retry::random(),
+                        ),
+                        None => (attempt < self.max_attempts).then(|| retry_pause(attempt)),
+                    };
+                    let Some(pause) = pause else {
+                        return Err(CounterError::Contention {
+                            path: self.path.clone(),
+                            attempts: attempt,
+                        });
+                    };
+                    tokio::time::sleep(pause).await;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CounterError::Contention {
-            path: self.path.clone(),
-            attempts: self.max_attempts,
-        })
     }
 }
 
 /// Pause after losing race number `attempt`: none after the first loss (the next read is
 /// already fresh), then 1 ms more per loss up to [`MAX_RETRY_PAUSE`], so a crowd of clients
 /// spreads out instead of colliding in lockstep.
-async fn retry_pause(attempt: u32) {
-    if attempt > 1 {
-        let pause = Duration::from_millis(u64::from(attempt - 1)).min(MAX_RETRY_PAUSE);
-        tokio::time::sleep(pause).await;
-    }
+fn retry_pause(attempt: u32) -> Duration {
+    Duration::from_millis(u64::from(attempt - 1)).min(MAX_RETRY_PAUSE)
 }
 
 #[cfg(test)]
