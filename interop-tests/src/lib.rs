@@ -185,3 +185,52 @@ pub(crate) fn finish_temp_dir(dir: tempfile::TempDir) {
         eprintln!("interop-tests: kept {}", path.display());
     }
 }
+
+/// Runs each named `async fn(&dyn ServerUnderTest)` of the calling test file twice: in module
+/// `zk_rs` against zk-server (in-process) and in module `java_server` against the real Java
+/// server, each test on its own fresh server, printing how long it took.
+///
+/// ```text
+/// async fn creates_a_node(server: &dyn interop_tests::ServerUnderTest) { /* ... */ }
+/// interop_tests::against_both_servers! { creates_a_node, }
+/// ```
+#[macro_export]
+macro_rules! against_both_servers {
+    ($($name:ident,)*) => {
+        /// Against zk-server, in-process.
+        mod zk_rs {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let server = $crate::RustZkServer::start(&[]).expect("start zk-server");
+                    let started = std::time::Instant::now();
+                    super::$name(&server).await;
+                    eprintln!(
+                        "{} against zk-rs: {} ms",
+                        stringify!($name),
+                        started.elapsed().as_millis()
+                    );
+                }
+            )*
+        }
+
+        /// Against the real Java server.
+        mod java_server {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let server = $crate::JavaZkServer::builder()
+                        .start()
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let started = std::time::Instant::now();
+                    super::$name(&server).await;
+                    eprintln!(
+                        "{} against java: {} ms",
+                        stringify!($name),
+                        started.elapsed().as_millis()
+                    );
+                }
+            )*
+        }
+    };
+}

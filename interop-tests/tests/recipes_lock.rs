@@ -14,10 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use interop_tests::{
-    JavaProgram, JavaZkServer, PausableProxy, PythonScript, RunningProgram, RustZkServer,
-    ServerUnderTest,
-};
+use interop_tests::{JavaProgram, PausableProxy, PythonScript, RunningProgram, ServerUnderTest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zk_client::recipes::leader::{LatchState, LeaderLatch};
 use zk_client::recipes::lock::{Mutex, ReadWriteLock};
@@ -804,49 +801,7 @@ async fn rust_and_curator_read_write_locks_agree(server: &dyn ServerUnderTest) {
     write.release().await.unwrap();
 }
 
-// ---------------------------------------------------------------------------------------------
-
-macro_rules! against_both_servers {
-    ($($name:ident,)*) => {
-        /// Against zk-server, in-process.
-        mod zk_rs {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let server = super::RustZkServer::start(&[]).expect("start zk-server");
-                    let started = std::time::Instant::now();
-                    super::$name(&server).await;
-                    eprintln!(
-                        "{} against zk-rs: {} ms",
-                        stringify!($name),
-                        started.elapsed().as_millis()
-                    );
-                }
-            )*
-        }
-
-        /// Against the real Java server.
-        mod java_server {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let server = super::JavaZkServer::builder()
-                        .start()
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    let started = std::time::Instant::now();
-                    super::$name(&server).await;
-                    eprintln!(
-                        "{} against java: {} ms",
-                        stringify!($name),
-                        started.elapsed().as_millis()
-                    );
-                }
-            )*
-        }
-    };
-}
-
-against_both_servers! {
+interop_tests::against_both_servers! {
     five_rust_clients_take_turns,
     rust_and_curator_mutexes_exclude_each_other,
     rust_and_curator_latches_agree,

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use interop_tests::{
-    JavaProgram, JavaZkServer, PythonScript, RunningProgram, RustZkServer, ServerUnderTest,
-};
+use interop_tests::{JavaProgram, PythonScript, RunningProgram, ServerUnderTest};
 use zk_client::recipes::queue::{DistributedQueue, QueueError};
 use zk_client::{Client, CreateOptions, Error};
 
@@ -807,49 +805,7 @@ async fn race_cancelled_takes(
     eprintln!("cancelled takes: {timeouts}");
 }
 
-// ---------------------------------------------------------------------------------------------
-
-macro_rules! against_both_servers {
-    ($($name:ident,)*) => {
-        /// Against zk-server, in-process.
-        mod zk_rs {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let server = super::RustZkServer::start(&[]).expect("start zk-server");
-                    let started = std::time::Instant::now();
-                    super::$name(&server).await;
-                    eprintln!(
-                        "{} against zk-rs: {} ms",
-                        stringify!($name),
-                        started.elapsed().as_millis()
-                    );
-                }
-            )*
-        }
-
-        /// Against the real Java server.
-        mod java_server {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let server = super::JavaZkServer::builder()
-                        .start()
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    let started = std::time::Instant::now();
-                    super::$name(&server).await;
-                    eprintln!(
-                        "{} against java: {} ms",
-                        stringify!($name),
-                        started.elapsed().as_millis()
-                    );
-                }
-            )*
-        }
-    };
-}
-
-against_both_servers! {
+interop_tests::against_both_servers! {
     curator_produces_rust_consumes_in_order,
     rust_produces_curator_consumes_in_order,
     curator_lock_path_is_shared,

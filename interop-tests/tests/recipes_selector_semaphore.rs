@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use interop_tests::{
-    JavaProgram, JavaZkServer, PausableProxy, RunningProgram, RustZkServer, ServerUnderTest,
-};
+use interop_tests::{JavaProgram, PausableProxy, RunningProgram, ServerUnderTest};
 use tokio::sync::{mpsc, Notify};
 use zk_client::recipes::counter::SharedCount;
 use zk_client::recipes::selector::{LeaderSelector, SelectorState};
@@ -840,49 +838,7 @@ async fn semaphore_limits_timeouts_and_shared_count(server: &dyn ServerUnderTest
     assert!(shared_first.participant_nodes().await.unwrap().is_empty());
 }
 
-// ---------------------------------------------------------------------------------------------
-
-macro_rules! against_both_servers {
-    ($($name:ident,)*) => {
-        /// Against zk-server, in-process.
-        mod zk_rs {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let server = super::RustZkServer::start(&[]).expect("start zk-server");
-                    let started = std::time::Instant::now();
-                    super::$name(&server).await;
-                    eprintln!(
-                        "{} against zk-rs: {} ms",
-                        stringify!($name),
-                        started.elapsed().as_millis()
-                    );
-                }
-            )*
-        }
-
-        /// Against the real Java server.
-        mod java_server {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let server = super::JavaZkServer::builder()
-                        .start()
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    let started = std::time::Instant::now();
-                    super::$name(&server).await;
-                    eprintln!(
-                        "{} against java: {} ms",
-                        stringify!($name),
-                        started.elapsed().as_millis()
-                    );
-                }
-            )*
-        }
-    };
-}
-
-against_both_servers! {
+interop_tests::against_both_servers! {
     rust_and_curator_selectors_take_turns,
     paused_leader_loses_to_curator,
     selector_requeue_interrupt_and_lost_node,

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use interop_tests::{JavaProgram, JavaZkServer, PausableProxy, RustZkServer, ServerUnderTest};
+use interop_tests::{JavaProgram, PausableProxy, ServerUnderTest};
 use zk_client::recipes::group::{GroupMember, Members, PersistentNode};
 use zk_client::{
     AddWatchMode, Client, ConnectionState, CreateOptions, EventStream, EventType, Supervisor,
@@ -297,35 +297,7 @@ async fn rust_and_curator_members_share_a_group(server: &dyn ServerUnderTest) {
     expect_members(&rust, &[("rust-1", "r")]).await;
 }
 
-macro_rules! against_both_servers {
-    ($($name:ident,)*) => {
-        /// Against zk-server, in-process.
-        mod zk_rs {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = super::RustZkServer::start(&[]).expect("start zk-server");
-                    super::$name(&server).await;
-                }
-            )*
-        }
-
-        /// Against the real Java server.
-        mod java_server {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = super::JavaZkServer::builder()
-                        .start()
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    super::$name(&server).await;
-                }
-            )*
-        }
-    };
-}
-
-against_both_servers! {
+interop_tests::against_both_servers! {
     a_session_lost_to_a_cut_is_replaced_and_rebuilt,
     an_expired_session_is_replaced_at_once,
     rust_and_curator_members_share_a_group,
