@@ -77,10 +77,16 @@ struct Servers {
     java: JavaZkServer,
     ours: RustZkServerProcess,
     _dir: tempfile::TempDir,
+    /// Unix ms before either server could stamp a node.
+    started_ms: i64,
 }
 
 impl Servers {
     fn start() -> Servers {
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as i64;
         let dir = tempfile::tempdir().expect("temp dir");
         let ours =
             RustZkServerProcess::start_standalone(dir.path(), &dir.path().join("data"), &[ENFORCE])
@@ -93,6 +99,7 @@ impl Servers {
             java,
             ours,
             _dir: dir,
+            started_ms,
         }
     }
 
@@ -102,7 +109,8 @@ impl Servers {
     }
 
     fn differential(&self) -> Differential {
-        Differential::new(self.java.addr(), self.ours.addr())
+        // zkCli made the quota nodes before the runner existed.
+        Differential::new(self.java.addr(), self.ours.addr()).with_times_since(self.started_ms)
     }
 
     /// Runs `commands` through zkCli on both servers and asserts the transcripts match.
