@@ -79,12 +79,12 @@ async fn walk(client: &Client) -> io::Result<TreeSnapshot> {
         for (path, (data, acl, children)) in batch.into_iter().zip(requests) {
             let (data, stat) = match data.await {
                 Ok(found) => found,
-                Err(zk_client::Error::NoNode) => continue,
+                Err(e) if e == zk_client::ErrorKind::NoNode => continue,
                 Err(e) => return Err(other(e)),
             };
             let (acl, children) = match (acl.await, children.await) {
                 (Ok((acl, _)), Ok(children)) => (acl, children),
-                (Err(zk_client::Error::NoNode), _) | (_, Err(zk_client::Error::NoNode)) => continue,
+                (Err(e), _) | (_, Err(e)) if e == zk_client::ErrorKind::NoNode => continue,
                 (Err(e), _) | (_, Err(e)) => return Err(other(e)),
             };
             for child in children {

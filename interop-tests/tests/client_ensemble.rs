@@ -18,7 +18,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use interop_tests::{JavaEnsemble, JavaProgram};
-use zk_client::{Client, CreateOptions, Error, PersistentWatcher, SessionState, WatchedEvent};
+use zk_client::{Client, CreateOptions, ErrorKind, PersistentWatcher, SessionState, WatchedEvent};
 use zk_proto::{AddWatchMode, EventType, KeeperState};
 
 /// Session timeout of the client under test (the server grants 4 s ..= 40 s with tickTime 2 s).
@@ -257,7 +257,8 @@ async fn failover_keeps_the_session_and_its_watches() {
                 "zk-client: exists without quorum -> {result:?} after {} ms",
                 asked.elapsed().as_millis()
             );
-            (result != Err(Error::ConnectionLoss)).then(|| format!("returned {result:?}"))
+            (!matches!(&result, Err(e) if *e == ErrorKind::ConnectionLoss))
+                .then(|| format!("returned {result:?}"))
         }
         Err(_) => Some(format!(
             "did not return within {CONNECTION_LOSS_WITHIN:?} (zk-client holds requests made \

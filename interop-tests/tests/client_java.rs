@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use interop_tests::{JavaZkServer, PausableProxy};
 use scenarios::{connect, within};
-use zk_client::{Client, CreateOptions, Error, SessionState};
+use zk_client::{Client, CreateOptions, ErrorKind, SessionState};
 use zk_proto::{AddWatchMode, EventType, KeeperState};
 
 fn java_server(extra: &[&str]) -> JavaZkServer {
@@ -131,5 +131,5 @@ async fn connect_to_nothing_times_out() {
         .connect()
         .await
         .unwrap_err();
-    assert_eq!(err, Error::Timeout);
+    assert_eq!(err, ErrorKind::Timeout);
 }

@@ -25,7 +25,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use interop_tests::{JavaProgram, JavaZkServer};
-use zk_client::{Client, CreateOptions, Error, Op, OpResult};
+use zk_client::{Client, CreateOptions, Error, ErrorKind, Op, OpResult};
 use zk_proto::data::{Acl, Id, Stat};
 use zk_proto::{perms, CreateMode};
 
@@ -165,12 +165,15 @@ impl Script {
     }
 
     async fn multi(&mut self, label: &str, ops: Vec<Op>) {
-        let text = match within("multi", self.zk.multi(ops)).await {
+        let text = match within("multi", self.zk.multi(ops))
+            .await
+            .map_err(Error::into_kind)
+        {
             Ok(results) => {
                 let out: Vec<String> = results.iter().map(|r| self.op_result(r)).collect();
                 format!("results=[{}]", out.join(", "))
             }
-            Err(Error::MultiFailed {
+            Err(ErrorKind::MultiFailed {
                 index,
                 code,
                 results,
@@ -183,7 +186,7 @@ impl Script {
                     codes.join(", ")
                 )
             }
-            Err(e) => err_text(&e),
+            Err(e) => err_text(&Error::from(e)),
         };
         self.lines.push(format!("{label} -> {text}"));
     }
@@ -662,8 +665,8 @@ fn raw_stat(s: &Stat) -> String {
 /// The Java side's text for an error: `NAME(code)` as `KeeperException.Code` spells it, and
 /// Java's client-side `IllegalArgumentException` for what zk-client rejects before sending.
 fn err_text(e: &Error) -> String {
-    match e {
-        Error::InvalidArgument(_) | Error::InvalidPath(_) => {
+    match e.kind() {
+        ErrorKind::InvalidArgument(_) | ErrorKind::InvalidPath(_) => {
             "err=local:IllegalArgumentException".to_owned()
         }
         other => match other.code() {

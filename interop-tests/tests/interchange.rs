@@ -461,7 +461,7 @@ async fn populate(connect_string: &str) -> Client {
         .await
         .expect("create /app again: no answer");
     assert!(
-        matches!(failed, Err(zk_client::Error::NodeExists)),
+        matches!(&failed, Err(e) if *e == zk_client::ErrorKind::NodeExists),
         "{failed:?}"
     );
     create("/gone", b"x", open.clone()).await;

@@ -18,7 +18,7 @@ use interop_tests::{JavaProgram, PausableProxy, PythonScript, RunningProgram, Se
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zk_client::recipes::leader::{LatchState, LeaderLatch};
 use zk_client::recipes::lock::{Mutex, ReadWriteLock};
-use zk_client::{Client, CreateOptions, Error};
+use zk_client::{Client, CreateOptions, ErrorKind};
 
 /// Limit for anything that should happen promptly (an acquire after a release, a leadership
 /// change, a reconnect).
@@ -97,7 +97,7 @@ async fn children(client: &Client, dir: &str) -> Vec<String> {
             children.sort();
             children
         }
-        Err(Error::NoNode) => Vec::new(),
+        Err(e) if e == ErrorKind::NoNode => Vec::new(),
         Err(e) => panic!("getChildren {dir}: {e}"),
     }
 }
@@ -431,7 +431,13 @@ async fn expired_leader_hands_over(server: &dyn ServerUnderTest) {
     assert_eq!(within("loss", changes.next()).await, Some(LatchState::Lost));
     assert_eq!(within("end of changes", changes.next()).await, None);
     assert_eq!(doomed.state(), LatchState::Lost);
-    assert_eq!(doomed.wait_leader().await, Err(Error::SessionExpired));
+    assert_eq!(
+        doomed
+            .wait_leader()
+            .await
+            .map_err(zk_client::Error::into_kind),
+        Err(ErrorKind::SessionExpired)
+    );
     assert!(other.is_leader());
     assert_eq!(
         other
@@ -673,8 +679,12 @@ async fn read_write_lock_orders_readers_and_writers(server: &dyn ServerUnderTest
         .await
         .unwrap();
     assert!(matches!(
-        lock2.read_while_writing(&not_a_write_lock).await,
-        Err(Error::InvalidArgument(_))
+        lock2
+            .read_while_writing(&not_a_write_lock)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument(_)
     ));
     not_a_write_lock.release().await.unwrap();
     let downgraded = within("downgrade", lock2.read_while_writing(&write))

@@ -23,7 +23,7 @@ use zk_client::recipes::config::{ConfigEvent, ConfigNode};
 use zk_client::recipes::group::GroupMember;
 use zk_client::recipes::leader::{LatchState, LeaderLatch};
 use zk_client::recipes::lock::Mutex;
-use zk_client::{Client, Error, Op, Session, Supervisor};
+use zk_client::{Client, ErrorKind, Op, Session, Supervisor};
 
 const ROOT: &str = "/services/demo";
 
@@ -160,7 +160,7 @@ async fn locked_work(supervisor: &Supervisor) -> zk_client::Result<()> {
         .await
     {
         Ok(_) => println!("work {next}"),
-        Err(Error::LockLost) => println!("work refused: the lock was lost"),
+        Err(e) if e == ErrorKind::LockLost => println!("work refused: the lock was lost"),
         Err(e) => println!("work failed: {e}"),
     }
     guard.release().await

@@ -23,7 +23,7 @@ use zk_proto::{AddWatchMode, ErrorCode, Jute, OpCode, WatcherType};
 
 use crate::conn::{Command, ConnConfig, Driver, Shared};
 use crate::connect_string::ConnectString;
-use crate::error::{ConnectError, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::session::{
     add_chroot, strip_chroot, RawReply, Session, SessionInfo, SessionState, Submission,
     WatchRequest,
@@ -94,7 +94,7 @@ impl ClientBuilder {
     /// Each successful login publishes [`SessionState::SaslAuthenticated`] after the connected
     /// state. A refused login (wrong password, unknown user, a server without SASL) ends the
     /// session in [`SessionState::AuthFailed`]: `connect` fails with
-    /// [`Error::AuthFailed`](crate::Error::AuthFailed), or, after a reconnect, every request
+    /// [`ErrorKind::AuthFailed`](crate::ErrorKind::AuthFailed), or, after a reconnect, every request
     /// does.
     ///
     /// ```no_run
@@ -184,28 +184,22 @@ impl ClientBuilder {
 
     /// Connects: returns once a session is established, or fails with `Timeout` (no server
     /// answered in time), `SessionExpired` (a resumed session is gone), `AuthFailed`, or
-    /// `Tls` (the TLS stores or settings cannot be used). For why each server could not be
-    /// reached, use [`connect_with_report`](Self::connect_with_report).
-    pub async fn connect(self) -> Result<Client> {
-        self.connect_with_report().await.map_err(Error::from)
-    }
-
-    /// Like [`connect`](Self::connect), but a failure also tells, for each server tried, how
-    /// many attempts were made and why the last one failed (refused, no answer, a name that
-    /// does not resolve, a TLS failure, ...). `?` in a function returning
-    /// [`zk_client::Result`](crate::Result) turns it into the plain error.
+    /// `Tls` (the TLS stores or settings cannot be used). A failure also tells, for each
+    /// server tried, how many attempts were made and why the last one failed (refused, no
+    /// answer, a name that does not resolve, a TLS failure, ...): [`Error::hosts`], and the
+    /// error's message.
     ///
     /// ```no_run
     /// # async fn demo() {
     /// use std::time::Duration;
-    /// use zk_client::{Client, ConnectCause, Error};
+    /// use zk_client::{Client, ConnectCause, ErrorKind};
     /// let failure = Client::builder("127.0.0.1:1,zk.invalid:2181")
     ///     .connect_timeout(Duration::from_secs(1))
-    ///     .connect_with_report()
+    ///     .connect()
     ///     .await
     ///     .unwrap_err();
-    /// assert_eq!(failure.error, Error::Timeout);
-    /// for host in &failure.hosts {
+    /// assert_eq!(failure, ErrorKind::Timeout);
+    /// for host in failure.hosts() {
     ///     if host.last_cause == ConnectCause::Refused {
     ///         eprintln!("nothing listens on {}:{}", host.host, host.port);
     ///     }
@@ -213,18 +207,13 @@ impl ClientBuilder {
     /// eprintln!("{failure}"); // timed out; 127.0.0.1:1: connection refused (4 tries); ...
     /// # }
     /// ```
-    pub async fn connect_with_report(self) -> Result<Client, ConnectError> {
-        let plain = |error| ConnectError {
-            error,
-            hosts: Vec::new(),
-        };
-        let cs: ConnectString = self.connect_string.parse().map_err(plain)?;
+    pub async fn connect(self) -> Result<Client> {
+        let cs: ConnectString = self.connect_string.parse()?;
         let tls = self
             .tls
             .as_ref()
             .map(TlsOptions::client_config)
-            .transpose()
-            .map_err(plain)?;
+            .transpose()?;
         let timeout_ms = i32::try_from(self.session_timeout.as_millis()).unwrap_or(i32::MAX);
         let mut session = Session::new(timeout_ms, self.read_only);
         if let Some((id, password)) = self.resume {
@@ -276,37 +265,31 @@ impl ClientBuilder {
                     return Err(err);
                 }
                 if state.changed().await.is_err() {
-                    return Err(Error::Closed);
+                    return Err(ErrorKind::Closed.into());
                 }
             }
         })
         .await;
-        let report = |error| ConnectError {
-            error,
-            hosts: client
-                .inner
-                .shared
-                .attempts
-                .lock()
-                .expect("attempt log lock")
-                .report(),
+        let report = |error: Error| {
+            let attempts = client.inner.shared.attempts.lock();
+            error.with_hosts(attempts.expect("attempt log lock").report())
         };
         match connected {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(report(e)),
             Err(_) => {
-                let failure = report(Error::Timeout);
+                let failure = report(ErrorKind::Timeout.into());
                 let _ = client.close().await;
                 return Err(failure);
             }
         }
         for auth in auths {
-            auth.await.map_err(plain)?;
+            auth.await?;
         }
         if let (true, Some(chroot)) = (self.create_chroot, client.chroot()) {
             if let Err(e) = client.with_root(None).ensure_path(chroot).await {
                 let _ = client.close().await;
-                return Err(plain(e));
+                return Err(e);
             }
         }
         Ok(client)
@@ -358,6 +341,30 @@ pub struct ReplyFuture<T> {
     waiting: Waiting,
     inner: Arc<Inner>,
     decode: Decoder<T>,
+    paths: ErrorPaths,
+}
+
+/// The paths a request named, for its error ([`Error::path`]).
+enum ErrorPaths {
+    None,
+    One(String),
+    /// A multi's, one per op: its error names the failing op's.
+    PerOp(Vec<String>),
+}
+
+impl ErrorPaths {
+    fn attach(&self, error: Error) -> Error {
+        match (self, error.kind()) {
+            (ErrorPaths::One(path), _) => error.with_path(path.as_str()),
+            (ErrorPaths::PerOp(paths), ErrorKind::MultiFailed { index, .. }) => {
+                match paths.get(*index) {
+                    Some(path) => error.with_path(path.as_str()),
+                    None => error,
+                }
+            }
+            _ => error,
+        }
+    }
 }
 
 enum Waiting {
@@ -387,15 +394,16 @@ impl<T> Future for ReplyFuture<T> {
     ) -> std::task::Poll<Result<T>> {
         use std::task::Poll;
         let this = &mut *self;
-        match &mut this.waiting {
-            Waiting::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+        let outcome = match &mut this.waiting {
+            Waiting::Failed(e) => Err(e.take().unwrap_or(ErrorKind::Closed.into())),
             Waiting::Reply(rx) => match std::pin::Pin::new(rx).poll(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::Closed)),
-                Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(e)),
-                Poll::Ready(Ok(Ok(raw))) => Poll::Ready((this.decode)(&this.inner, raw)),
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => Err(ErrorKind::Closed.into()),
+                Poll::Ready(Ok(Err(e))) => Err(e),
+                Poll::Ready(Ok(Ok(raw))) => (this.decode)(&this.inner, raw),
             },
-        }
+        };
+        Poll::Ready(outcome.map_err(|e| this.paths.attach(e)))
     }
 }
 
@@ -470,7 +478,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn rooted_at(&self, path: &str) -> Result<Client> {
-        validate_path(path).map_err(|e| Error::InvalidPath(e.to_string()))?;
+        validate_path(path).map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))?;
         if path == "/" {
             return Ok(self.clone());
         }
@@ -491,7 +499,7 @@ impl Client {
     }
 
     fn server_path(&self, path: &str) -> Result<String> {
-        validate_path(path).map_err(|e| Error::InvalidPath(e.to_string()))?;
+        validate_path(path).map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))?;
         Ok(add_chroot(self.inner.chroot.as_deref(), path))
     }
 
@@ -499,6 +507,7 @@ impl Client {
     fn request<T: Send + 'static>(
         &self,
         op: OpCode,
+        paths: ErrorPaths,
         body: Result<Vec<u8>>,
         watch: Option<WatchRequest>,
         decode: Decoder<T>,
@@ -517,7 +526,11 @@ impl Client {
             self.inner
                 .commands
                 .send(Command::Submit(sub))
-                .map_err(|_| self.state().terminal_error().unwrap_or(Error::Closed))?;
+                .map_err(|_| {
+                    self.state()
+                        .terminal_error()
+                        .unwrap_or(ErrorKind::Closed.into())
+                })?;
             Ok(rx)
         });
         ReplyFuture {
@@ -527,6 +540,7 @@ impl Client {
             },
             inner: self.inner.clone(),
             decode,
+            paths,
         }
     }
 
@@ -543,14 +557,20 @@ impl Client {
         let data = data.into();
         let body = options.validate().and_then(|()| {
             validate_create_path(path, options.mode.is_sequential())
-                .map_err(|e| Error::InvalidPath(e.to_string()))?;
+                .map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))?;
             let server_path = add_chroot(self.inner.chroot.as_deref(), path);
             Ok(create_body(server_path, data.into_option(), options))
         });
-        self.request(options.mode.opcode(true), body, None, |inner, raw| {
-            let r: Create2Response = decode_ok(raw)?;
-            Ok((inner.client_path(&r.path), r.stat))
-        })
+        self.request(
+            options.mode.opcode(true),
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |inner, raw| {
+                let r: Create2Response = decode_ok(raw)?;
+                Ok((inner.client_path(&r.path), r.stat))
+            },
+        )
     }
 
     /// Deletes a node (`version` `None` = any version).
@@ -572,7 +592,13 @@ impl Client {
             }
             .to_jute_bytes()
         });
-        self.request(OpCode::Delete, body, None, |_, raw| check_ok(&raw))
+        self.request(
+            OpCode::Delete,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| check_ok(&raw),
+        )
     }
 
     /// The node's Stat, or `None` if it does not exist.
@@ -583,7 +609,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| ExistsRequest { path, watch: false }.to_jute_bytes());
-        self.request(OpCode::Exists, body, None, |_, raw| decode_exists(raw))
+        self.request(
+            OpCode::Exists,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| decode_exists(raw),
+        )
     }
 
     /// Like [`exists`](Self::exists), leaving a watch that fires on create, delete or data change
@@ -596,7 +628,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| ExistsRequest { path, watch: true }.to_jute_bytes());
-        let fut = self.request(OpCode::Exists, body, watch, |_, raw| decode_exists(raw));
+        let fut = self.request(
+            OpCode::Exists,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            watch,
+            |_, raw| decode_exists(raw),
+        );
         async move { Ok((fut.await?, watcher)) }
     }
 
@@ -609,7 +647,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetDataRequest { path, watch: false }.to_jute_bytes());
-        self.request(OpCode::GetData, body, None, |_, raw| decode_data(raw))
+        self.request(
+            OpCode::GetData,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| decode_data(raw),
+        )
     }
 
     /// The node's data and Stat, telling null data (`None`: created or set with null, as
@@ -632,9 +676,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetDataRequest { path, watch: false }.to_jute_bytes());
-        self.request(OpCode::GetData, body, None, |_, raw| {
-            decode_nullable_data(raw)
-        })
+        self.request(
+            OpCode::GetData,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| decode_nullable_data(raw),
+        )
     }
 
     /// Like [`get_data_nullable`](Self::get_data_nullable), leaving a watch that fires on data
@@ -647,9 +695,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetDataRequest { path, watch: true }.to_jute_bytes());
-        let fut = self.request(OpCode::GetData, body, watch, |_, raw| {
-            decode_nullable_data(raw)
-        });
+        let fut = self.request(
+            OpCode::GetData,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            watch,
+            |_, raw| decode_nullable_data(raw),
+        );
         async move {
             let (data, stat) = fut.await?;
             Ok((data, stat, watcher))
@@ -665,7 +717,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetDataRequest { path, watch: true }.to_jute_bytes());
-        let fut = self.request(OpCode::GetData, body, watch, |_, raw| decode_data(raw));
+        let fut = self.request(
+            OpCode::GetData,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            watch,
+            |_, raw| decode_data(raw),
+        );
         async move {
             let (data, stat) = fut.await?;
             Ok((data, stat, watcher))
@@ -679,7 +737,13 @@ impl Client {
             watch: false,
         }
         .to_jute_bytes());
-        self.request(OpCode::GetData, body, None, |_, raw| decode_data(raw))
+        self.request(
+            OpCode::GetData,
+            ErrorPaths::One(CONFIG_NODE.to_owned()),
+            body,
+            None,
+            |_, raw| decode_data(raw),
+        )
     }
 
     /// Replaces the node's data if its version matches (`None` = any); returns the new Stat.
@@ -700,9 +764,13 @@ impl Client {
             }
             .to_jute_bytes()
         });
-        self.request(OpCode::SetData, body, None, |_, raw| {
-            Ok(decode_ok::<SetDataResponse>(raw)?.stat)
-        })
+        self.request(
+            OpCode::SetData,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| Ok(decode_ok::<SetDataResponse>(raw)?.stat),
+        )
     }
 
     /// The node's ACL and Stat.
@@ -713,10 +781,16 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetAclRequest { path }.to_jute_bytes());
-        self.request(OpCode::GetAcl, body, None, |_, raw| {
-            let r: GetAclResponse = decode_ok(raw)?;
-            Ok((r.acl, r.stat))
-        })
+        self.request(
+            OpCode::GetAcl,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| {
+                let r: GetAclResponse = decode_ok(raw)?;
+                Ok((r.acl, r.stat))
+            },
+        )
     }
 
     /// Replaces the node's ACL if its ACL version matches (`None` = any); returns the new Stat.
@@ -727,7 +801,7 @@ impl Client {
         version: Option<i32>,
     ) -> impl Future<Output = Result<Stat>> + Send + 'static {
         let body = if acl.is_empty() {
-            Err(Error::InvalidAcl)
+            Err(ErrorKind::InvalidAcl.into())
         } else {
             self.server_path(path).map(|path| {
                 SetAclRequest {
@@ -738,9 +812,13 @@ impl Client {
                 .to_jute_bytes()
             })
         };
-        self.request(OpCode::SetAcl, body, None, |_, raw| {
-            Ok(decode_ok::<SetAclResponse>(raw)?.stat)
-        })
+        self.request(
+            OpCode::SetAcl,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| Ok(decode_ok::<SetAclResponse>(raw)?.stat),
+        )
     }
 
     /// The node's child names (unordered, as the server sends them).
@@ -751,9 +829,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetChildrenRequest { path, watch: false }.to_jute_bytes());
-        self.request(OpCode::GetChildren, body, None, |_, raw| {
-            Ok(decode_ok::<GetChildrenResponse>(raw)?.children)
-        })
+        self.request(
+            OpCode::GetChildren,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| Ok(decode_ok::<GetChildrenResponse>(raw)?.children),
+        )
     }
 
     /// The node's child names and its Stat.
@@ -764,10 +846,16 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetChildren2Request { path, watch: false }.to_jute_bytes());
-        self.request(OpCode::GetChildren2, body, None, |_, raw| {
-            let r: GetChildren2Response = decode_ok(raw)?;
-            Ok((r.children, r.stat))
-        })
+        self.request(
+            OpCode::GetChildren2,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| {
+                let r: GetChildren2Response = decode_ok(raw)?;
+                Ok((r.children, r.stat))
+            },
+        )
     }
 
     /// Like [`get_children_with_stat`](Self::get_children_with_stat), leaving a watch that fires
@@ -780,10 +868,16 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetChildren2Request { path, watch: true }.to_jute_bytes());
-        let fut = self.request(OpCode::GetChildren2, body, watch, |_, raw| {
-            let r: GetChildren2Response = decode_ok(raw)?;
-            Ok((r.children, r.stat))
-        });
+        let fut = self.request(
+            OpCode::GetChildren2,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            watch,
+            |_, raw| {
+                let r: GetChildren2Response = decode_ok(raw)?;
+                Ok((r.children, r.stat))
+            },
+        );
         async move {
             let (children, stat) = fut.await?;
             Ok((children, stat, watcher))
@@ -798,9 +892,13 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| GetAllChildrenNumberRequest { path }.to_jute_bytes());
-        self.request(OpCode::GetAllChildrenNumber, body, None, |_, raw| {
-            Ok(decode_ok::<GetAllChildrenNumberResponse>(raw)?.total_number)
-        })
+        self.request(
+            OpCode::GetAllChildrenNumber,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| Ok(decode_ok::<GetAllChildrenNumberResponse>(raw)?.total_number),
+        )
     }
 
     /// This session's ephemeral nodes whose path starts with `prefix` (`/` for all), as
@@ -814,10 +912,16 @@ impl Client {
             prefix_path: Some(server_prefix),
         }
         .to_jute_bytes());
-        self.request(OpCode::GetEphemerals, body, None, |inner, raw| {
-            let r: GetEphemeralsResponse = decode_ok(raw)?;
-            Ok(r.ephemerals.iter().map(|p| inner.client_path(p)).collect())
-        })
+        self.request(
+            OpCode::GetEphemerals,
+            ErrorPaths::None,
+            body,
+            None,
+            |inner, raw| {
+                let r: GetEphemeralsResponse = decode_ok(raw)?;
+                Ok(r.ephemerals.iter().map(|p| inner.client_path(p)).collect())
+            },
+        )
     }
 
     /// Waits until the server this client talks to has caught up with the leader.
@@ -825,14 +929,24 @@ impl Client {
         let body = self
             .server_path(path)
             .map(|path| SyncRequest { path }.to_jute_bytes());
-        self.request(OpCode::Sync, body, None, |_, raw| check_ok(&raw))
+        self.request(
+            OpCode::Sync,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            None,
+            |_, raw| check_ok(&raw),
+        )
     }
 
     /// The identities of this connection (for example `ip:127.0.0.1`, `digest:alice`).
     pub fn who_am_i(&self) -> impl Future<Output = Result<Vec<ClientInfo>>> + Send + 'static {
-        self.request(OpCode::WhoAmI, Ok(Vec::new()), None, |_, raw| {
-            Ok(decode_ok::<WhoAmIResponse>(raw)?.client_info)
-        })
+        self.request(
+            OpCode::WhoAmI,
+            ErrorPaths::None,
+            Ok(Vec::new()),
+            None,
+            |_, raw| Ok(decode_ok::<WhoAmIResponse>(raw)?.client_info),
+        )
     }
 
     /// Adds an identity (for example `digest` with `user:password`); it is sent again on every
@@ -852,11 +966,11 @@ impl Client {
                     packet: AuthPacket::new(scheme.into(), auth),
                     reply: tx,
                 })
-                .map_err(|_| Error::Closed),
+                .map_err(|_| Error::from(ErrorKind::Closed)),
         };
         async move {
             sent?;
-            rx.await.map_err(|_| Error::Closed)?
+            rx.await.map_err(|_| Error::from(ErrorKind::Closed))?
         }
     }
 
@@ -866,9 +980,12 @@ impl Client {
         &self,
         ops: Vec<Op>,
     ) -> impl Future<Output = Result<Vec<OpResult>>> + Send + 'static {
+        let paths = ops.iter().map(|op| op.path().to_owned()).collect();
         let body = (|| {
             if ops.is_empty() {
-                return Err(Error::InvalidArgument("multi needs at least one op".into()));
+                return Err(
+                    ErrorKind::InvalidArgument("multi needs at least one op".into()).into(),
+                );
             }
             let mut request = MultiRequest {
                 ops: Vec::with_capacity(ops.len()),
@@ -878,41 +995,51 @@ impl Client {
             }
             Ok(request.to_jute_bytes())
         })();
-        self.request(OpCode::Multi, body, None, |inner, raw| {
-            let response: MultiResponse = decode_ok(raw)?;
-            let codes: Vec<ErrorCode> = response.results.iter().map(MultiResult::err).collect();
-            if let Some(index) = codes.iter().position(|c| !c.is_ok()) {
-                return Err(Error::MultiFailed {
-                    index,
-                    code: codes[index],
-                    results: codes,
-                });
-            }
-            response
-                .results
-                .into_iter()
-                .map(|r| {
-                    Ok(match r {
-                        MultiResult::Create(CreateResponse { path }) => OpResult::Create {
-                            path: inner.client_path(&path),
-                            stat: None,
-                        },
-                        MultiResult::Create2(Create2Response { path, stat }) => OpResult::Create {
-                            path: inner.client_path(&path),
-                            stat: Some(stat),
-                        },
-                        MultiResult::Delete => OpResult::Delete,
-                        MultiResult::SetData(r) => OpResult::SetData(r.stat),
-                        MultiResult::Check => OpResult::Check,
-                        other => {
-                            return Err(Error::Protocol(format!(
-                                "unexpected multi result {other:?}"
-                            )))
-                        }
+        self.request(
+            OpCode::Multi,
+            ErrorPaths::PerOp(paths),
+            body,
+            None,
+            |inner, raw| {
+                let response: MultiResponse = decode_ok(raw)?;
+                let codes: Vec<ErrorCode> = response.results.iter().map(MultiResult::err).collect();
+                if let Some(index) = codes.iter().position(|c| !c.is_ok()) {
+                    return Err(ErrorKind::MultiFailed {
+                        index,
+                        code: codes[index],
+                        results: codes,
+                    }
+                    .into());
+                }
+                response
+                    .results
+                    .into_iter()
+                    .map(|r| {
+                        Ok(match r {
+                            MultiResult::Create(CreateResponse { path }) => OpResult::Create {
+                                path: inner.client_path(&path),
+                                stat: None,
+                            },
+                            MultiResult::Create2(Create2Response { path, stat }) => {
+                                OpResult::Create {
+                                    path: inner.client_path(&path),
+                                    stat: Some(stat),
+                                }
+                            }
+                            MultiResult::Delete => OpResult::Delete,
+                            MultiResult::SetData(r) => OpResult::SetData(r.stat),
+                            MultiResult::Check => OpResult::Check,
+                            other => {
+                                return Err(ErrorKind::Protocol(format!(
+                                    "unexpected multi result {other:?}"
+                                ))
+                                .into())
+                            }
+                        })
                     })
-                })
-                .collect()
-        })
+                    .collect()
+            },
+        )
     }
 
     fn multi_op(&self, op: Op) -> Result<MultiOp> {
@@ -924,7 +1051,7 @@ impl Client {
             } => {
                 options.validate()?;
                 validate_create_path(&path, options.mode.is_sequential())
-                    .map_err(|e| Error::InvalidPath(e.to_string()))?;
+                    .map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))?;
                 let path = add_chroot(self.inner.chroot.as_deref(), &path);
                 let data = Some(Bytes::from(data));
                 let flags = options.mode.flags();
@@ -975,11 +1102,12 @@ impl Client {
         &self,
         ops: Vec<ReadOp>,
     ) -> impl Future<Output = Result<Vec<ReadResult>>> + Send + 'static {
+        let paths: Vec<String> = ops.iter().map(|op| op.path().to_owned()).collect();
         let body = (|| {
             if ops.is_empty() {
-                return Err(Error::InvalidArgument(
-                    "multi_read needs at least one op".into(),
-                ));
+                return Err(
+                    ErrorKind::InvalidArgument("multi_read needs at least one op".into()).into(),
+                );
             }
             let mut request = MultiRequest {
                 ops: Vec::with_capacity(ops.len()),
@@ -998,7 +1126,7 @@ impl Client {
             }
             Ok(request.to_jute_bytes())
         })();
-        self.request(OpCode::MultiRead, body, None, |_, raw| {
+        let fut = self.request(OpCode::MultiRead, ErrorPaths::None, body, None, |_, raw| {
             let response: MultiResponse = decode_ok(raw)?;
             response
                 .results
@@ -1013,14 +1141,24 @@ impl Client {
                         }
                         MultiResult::Error(code) => ReadResult::Error(Error::from_code(code)),
                         other => {
-                            return Err(Error::Protocol(format!(
+                            return Err(ErrorKind::Protocol(format!(
                                 "unexpected multiRead result {other:?}"
-                            )))
+                            ))
+                            .into())
                         }
                     })
                 })
                 .collect()
-        })
+        });
+        async move {
+            let mut results: Vec<ReadResult> = fut.await?;
+            for (result, path) in results.iter_mut().zip(paths) {
+                if let ReadResult::Error(e) = result {
+                    *e = e.clone().with_path(path);
+                }
+            }
+            Ok(results)
+        }
     }
 
     /// Adds a persistent watch (recursive with `AddWatchMode::PersistentRecursive`) on `path`,
@@ -1058,7 +1196,13 @@ impl Client {
             tx,
         });
         let body = server_path.map(|path| AddWatchRequest { path, mode }.to_jute_bytes());
-        let fut = self.request(OpCode::AddWatch, body, watch, |_, raw| check_ok(&raw));
+        let fut = self.request(
+            OpCode::AddWatch,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            watch,
+            |_, raw| check_ok(&raw),
+        );
         async move {
             fut.await?;
             Ok(watcher)
@@ -1081,7 +1225,13 @@ impl Client {
         });
         let body =
             server_path.map(|path| RemoveWatchesRequest { path, r#type: kind }.to_jute_bytes());
-        self.request(OpCode::RemoveWatches, body, watch, |_, raw| check_ok(&raw))
+        self.request(
+            OpCode::RemoveWatches,
+            ErrorPaths::One(path.to_owned()),
+            body,
+            watch,
+            |_, raw| check_ok(&raw),
+        )
     }
 
     /// Ends the session (the server deletes its ephemerals) and stops the client. Every clone
@@ -1159,7 +1309,8 @@ fn check_ok(raw: &RawReply) -> Result<()> {
 
 fn decode_ok<T: Jute>(raw: RawReply) -> Result<T> {
     check_ok(&raw)?;
-    T::read(&mut &raw.body[..]).map_err(|e| Error::Protocol(format!("bad reply body: {e}")))
+    T::read(&mut &raw.body[..])
+        .map_err(|e| Error::from(ErrorKind::Protocol(format!("bad reply body: {e}"))))
 }
 
 fn decode_exists(raw: RawReply) -> Result<Option<Stat>> {

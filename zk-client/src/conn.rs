@@ -18,7 +18,7 @@ use zk_proto::proto::{AuthPacket, RemoveWatchesRequest};
 use zk_proto::KeeperState;
 use zk_proto::{Jute, OpCode, WatcherType};
 
-use crate::error::{ConnectCause, Error, HostAttempts, Result};
+use crate::error::{ConnectCause, Error, ErrorKind, HostAttempts, Result};
 use crate::session::{FrameOutcome, Session, SessionInfo, SessionState, Submission};
 use crate::tls::Transport;
 
@@ -257,7 +257,7 @@ impl Driver {
     fn finish(&mut self, state: SessionState) {
         info!(?state, "session over");
         self.session.terminate(state);
-        let err = state.terminal_error().unwrap_or(Error::Closed);
+        let err = state.terminal_error().unwrap_or(ErrorKind::Closed.into());
         for sub in self.queued.drain(..) {
             if let Some(reply) = sub.reply {
                 let _ = reply.send(Err(err.clone()));
@@ -353,7 +353,10 @@ impl Driver {
             let outcome = match outcome {
                 Ok(Ok((framed, payload))) => match self.session.on_connect_response(&payload) {
                     Ok(state) => Ok((framed, state)),
-                    Err(Error::SessionExpired) => {
+                    Err(Error {
+                        kind: ErrorKind::SessionExpired,
+                        ..
+                    }) => {
                         warn!(%host, port, "server says the session expired");
                         return Err(SessionState::Expired);
                     }
@@ -375,7 +378,7 @@ impl Driver {
             }
             // As Java's ClientCnxn.cleanup() after a failed attempt: requests made while
             // disconnected fail with ConnectionLoss instead of waiting for a server to return.
-            self.fail_queued(&Error::ConnectionLoss);
+            self.fail_queued(&ErrorKind::ConnectionLoss.into());
             failed_in_a_row += 1;
             if failed_in_a_row % host_count == 0 {
                 // A whole round failed: back off a little before the next one.
@@ -463,7 +466,7 @@ impl Driver {
                     match self.session.on_frame(&payload) {
                         Ok(FrameOutcome::Continue) => {}
                         Ok(FrameOutcome::Closed) => return Ended::Terminal(SessionState::Closed),
-                        Err(Error::AuthFailed) => return Ended::Terminal(SessionState::AuthFailed),
+                        Err(Error { kind: ErrorKind::AuthFailed, .. }) => return Ended::Terminal(SessionState::AuthFailed),
                         Err(e) => {
                             warn!(error = %e, "protocol error; reconnecting");
                             return Ended::Lost;

@@ -1,6 +1,6 @@
 //! Connect strings: `host1:2181,host2:2182/optional/chroot`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use zk_proto::path::validate_path;
 
 /// The default client port.
@@ -43,7 +43,8 @@ impl std::str::FromStr for ConnectString {
         let chroot = match chroot {
             None | Some("/") => None,
             Some(path) => {
-                validate_path(path).map_err(|e| Error::InvalidPath(e.to_string()))?;
+                validate_path(path)
+                    .map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))?;
                 Some(path.to_owned())
             }
         };
@@ -56,9 +57,9 @@ impl std::str::FromStr for ConnectString {
             hosts.push(parse_host(entry)?);
         }
         if hosts.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "connect string {s:?} names no host"
-            )));
+            return Err(
+                ErrorKind::InvalidArgument(format!("connect string {s:?} names no host")).into(),
+            );
         }
         Ok(ConnectString { hosts, chroot })
     }
@@ -66,7 +67,9 @@ impl std::str::FromStr for ConnectString {
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`.
 fn parse_host(entry: &str) -> Result<(String, u16)> {
-    let bad = || Error::InvalidArgument(format!("bad host {entry:?} in connect string"));
+    let bad = || -> Error {
+        ErrorKind::InvalidArgument(format!("bad host {entry:?} in connect string")).into()
+    };
     if let Some(rest) = entry.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;
         let port = match after.strip_prefix(':') {

@@ -2,20 +2,21 @@
 
 use zk_proto::ErrorCode;
 
-/// Everything a client operation can fail with: each ZooKeeper error code the server sends, and
-/// the client's own conditions (connection loss, expiry, close, timeout, bad input).
+/// What went wrong: each ZooKeeper error code the server sends, and the client's own conditions
+/// (connection loss, expiry, close, timeout, bad input). An [`Error`] holds one, with the path
+/// it concerned.
 ///
 /// ```
-/// use zk_client::{Error, ErrorCode};
-/// let e = Error::from_code(ErrorCode::NoNode);
-/// assert_eq!(e, Error::NoNode);
-/// assert_eq!(e.code(), Some(ErrorCode::NoNode));
-/// assert!(!e.is_retryable());
-/// assert!(Error::ConnectionLoss.is_retryable());
+/// use zk_client::{ErrorCode, ErrorKind};
+/// let kind = ErrorKind::from_code(ErrorCode::NoNode);
+/// assert_eq!(kind, ErrorKind::NoNode);
+/// assert_eq!(kind.code(), Some(ErrorCode::NoNode));
+/// assert!(!kind.is_retryable());
+/// assert!(ErrorKind::ConnectionLoss.is_retryable());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// The node does not exist.
     #[error("no node")]
     NoNode,
@@ -103,58 +104,58 @@ pub enum Error {
     LockLost,
 }
 
-impl Error {
+impl ErrorKind {
     /// The error for a server code (`None` is never returned for a non-OK code).
-    pub fn from_code(code: ErrorCode) -> Self {
+    pub fn from_code(code: ErrorCode) -> ErrorKind {
         match code {
-            ErrorCode::NoNode => Error::NoNode,
-            ErrorCode::NodeExists => Error::NodeExists,
-            ErrorCode::BadVersion => Error::BadVersion,
-            ErrorCode::NotEmpty => Error::NotEmpty,
-            ErrorCode::NoAuth => Error::NoAuth,
-            ErrorCode::NoChildrenForEphemerals => Error::NoChildrenForEphemerals,
-            ErrorCode::InvalidAcl => Error::InvalidAcl,
-            ErrorCode::BadArguments => Error::BadArguments,
-            ErrorCode::Unimplemented => Error::Unimplemented,
-            ErrorCode::AuthFailed => Error::AuthFailed,
-            ErrorCode::SessionExpired => Error::SessionExpired,
-            ErrorCode::ConnectionLoss => Error::ConnectionLoss,
-            ErrorCode::SessionMoved => Error::SessionMoved,
-            ErrorCode::NotReadOnly => Error::NotReadOnly,
-            ErrorCode::NoWatcher => Error::NoWatcher,
-            ErrorCode::ReconfigDisabled => Error::ReconfigDisabled,
-            other => Error::Server(other),
+            ErrorCode::NoNode => ErrorKind::NoNode,
+            ErrorCode::NodeExists => ErrorKind::NodeExists,
+            ErrorCode::BadVersion => ErrorKind::BadVersion,
+            ErrorCode::NotEmpty => ErrorKind::NotEmpty,
+            ErrorCode::NoAuth => ErrorKind::NoAuth,
+            ErrorCode::NoChildrenForEphemerals => ErrorKind::NoChildrenForEphemerals,
+            ErrorCode::InvalidAcl => ErrorKind::InvalidAcl,
+            ErrorCode::BadArguments => ErrorKind::BadArguments,
+            ErrorCode::Unimplemented => ErrorKind::Unimplemented,
+            ErrorCode::AuthFailed => ErrorKind::AuthFailed,
+            ErrorCode::SessionExpired => ErrorKind::SessionExpired,
+            ErrorCode::ConnectionLoss => ErrorKind::ConnectionLoss,
+            ErrorCode::SessionMoved => ErrorKind::SessionMoved,
+            ErrorCode::NotReadOnly => ErrorKind::NotReadOnly,
+            ErrorCode::NoWatcher => ErrorKind::NoWatcher,
+            ErrorCode::ReconfigDisabled => ErrorKind::ReconfigDisabled,
+            other => ErrorKind::Server(other),
         }
     }
 
     /// The ZooKeeper code this error stands for, if it has one.
     pub fn code(&self) -> Option<ErrorCode> {
         Some(match self {
-            Error::NoNode => ErrorCode::NoNode,
-            Error::NodeExists => ErrorCode::NodeExists,
-            Error::BadVersion => ErrorCode::BadVersion,
-            Error::NotEmpty => ErrorCode::NotEmpty,
-            Error::NoAuth => ErrorCode::NoAuth,
-            Error::NoChildrenForEphemerals => ErrorCode::NoChildrenForEphemerals,
-            Error::InvalidAcl => ErrorCode::InvalidAcl,
-            Error::BadArguments => ErrorCode::BadArguments,
-            Error::Unimplemented => ErrorCode::Unimplemented,
-            Error::AuthFailed => ErrorCode::AuthFailed,
-            Error::SessionExpired => ErrorCode::SessionExpired,
-            Error::ConnectionLoss => ErrorCode::ConnectionLoss,
-            Error::SessionMoved => ErrorCode::SessionMoved,
-            Error::NotReadOnly => ErrorCode::NotReadOnly,
-            Error::NoWatcher => ErrorCode::NoWatcher,
-            Error::ReconfigDisabled => ErrorCode::ReconfigDisabled,
-            Error::MultiFailed { code, .. } => *code,
-            Error::Server(code) => *code,
-            Error::Timeout => ErrorCode::OperationTimeout,
-            Error::Closed
-            | Error::InvalidPath(_)
-            | Error::InvalidArgument(_)
-            | Error::Protocol(_)
-            | Error::Tls(_)
-            | Error::LockLost => return None,
+            ErrorKind::NoNode => ErrorCode::NoNode,
+            ErrorKind::NodeExists => ErrorCode::NodeExists,
+            ErrorKind::BadVersion => ErrorCode::BadVersion,
+            ErrorKind::NotEmpty => ErrorCode::NotEmpty,
+            ErrorKind::NoAuth => ErrorCode::NoAuth,
+            ErrorKind::NoChildrenForEphemerals => ErrorCode::NoChildrenForEphemerals,
+            ErrorKind::InvalidAcl => ErrorCode::InvalidAcl,
+            ErrorKind::BadArguments => ErrorCode::BadArguments,
+            ErrorKind::Unimplemented => ErrorCode::Unimplemented,
+            ErrorKind::AuthFailed => ErrorCode::AuthFailed,
+            ErrorKind::SessionExpired => ErrorCode::SessionExpired,
+            ErrorKind::ConnectionLoss => ErrorCode::ConnectionLoss,
+            ErrorKind::SessionMoved => ErrorCode::SessionMoved,
+            ErrorKind::NotReadOnly => ErrorCode::NotReadOnly,
+            ErrorKind::NoWatcher => ErrorCode::NoWatcher,
+            ErrorKind::ReconfigDisabled => ErrorCode::ReconfigDisabled,
+            ErrorKind::MultiFailed { code, .. } => *code,
+            ErrorKind::Server(code) => *code,
+            ErrorKind::Timeout => ErrorCode::OperationTimeout,
+            ErrorKind::Closed
+            | ErrorKind::InvalidPath(_)
+            | ErrorKind::InvalidArgument(_)
+            | ErrorKind::Protocol(_)
+            | ErrorKind::Tls(_)
+            | ErrorKind::LockLost => return None,
         })
     }
 
@@ -162,8 +163,8 @@ impl Error {
     /// moved session or throttling. (A retried write may already have been applied.)
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::ConnectionLoss | Error::Timeout | Error::SessionMoved => true,
-            Error::Server(code) => matches!(
+            ErrorKind::ConnectionLoss | ErrorKind::Timeout | ErrorKind::SessionMoved => true,
+            ErrorKind::Server(code) => matches!(
                 code,
                 ErrorCode::OperationTimeout | ErrorCode::RequestTimeout | ErrorCode::ThrottledOp
             ),
@@ -240,57 +241,130 @@ impl std::fmt::Display for HostAttempts {
     }
 }
 
-/// A failed [`ClientBuilder::connect_with_report`](crate::ClientBuilder::connect_with_report):
-/// the error [`connect`](crate::ClientBuilder::connect) returns (`Timeout` when no server
-/// answered in time), and, for each server tried, why its last attempt failed.
+/// A failed operation: what went wrong ([`kind`](Self::kind)), the path it concerned (as the
+/// caller named it, relative to the chroot), and, for a failed connect, why each server could not
+/// be reached. Its message reads like Java's `KeeperException` (`no node for /app/config`).
+///
+/// Match on the kind; compare with `==` against an [`ErrorKind`]:
 ///
 /// ```
-/// use zk_client::{ConnectCause, ConnectError, Error, HostAttempts};
-/// let failure = ConnectError {
-///     error: Error::Timeout,
-///     hosts: vec![HostAttempts {
-///         host: "127.0.0.1".into(),
-///         port: 2181,
-///         attempts: 3,
-///         last_cause: ConnectCause::Refused,
-///     }],
-/// };
-/// assert_eq!(
-///     failure.to_string(),
-///     "timed out; 127.0.0.1:2181: connection refused (3 tries)"
-/// );
-/// // `?` turns it into the plain error.
-/// assert_eq!(Error::from(failure), Error::Timeout);
+/// use zk_client::{Error, ErrorKind};
+/// let e = Error::from(ErrorKind::NoNode).with_path("/app/config");
+/// assert_eq!(e, ErrorKind::NoNode);
+/// assert_eq!(e.path(), Some("/app/config"));
+/// assert_eq!(e.to_string(), "no node for /app/config");
+/// match e.kind() {
+///     ErrorKind::NoNode => {}
+///     other => panic!("unexpected {other}"),
+/// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectError {
-    /// What `connect` returns.
-    pub error: Error,
-    /// Each server tried before giving up, in connect-string order, with its last failure.
-    pub hosts: Vec<HostAttempts>,
+pub struct Error {
+    pub(crate) kind: ErrorKind,
+    // Boxed so the common case (`Result<T, Error>`) stays two words plus the kind.
+    pub(crate) context: Option<Box<Context>>,
 }
 
-impl std::fmt::Display for ConnectError {
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Context {
+    path: Option<String>,
+    hosts: Vec<HostAttempts>,
+}
+
+impl Error {
+    /// The error for a server code.
+    pub fn from_code(code: ErrorCode) -> Error {
+        ErrorKind::from_code(code).into()
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// What went wrong, without the context.
+    pub fn into_kind(self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The path the failed operation named (relative to the chroot), if it named one. For a
+    /// failed `multi`, the path of the operation that failed.
+    pub fn path(&self) -> Option<&str> {
+        self.context.as_ref()?.path.as_deref()
+    }
+
+    /// The error with `path` as its path (the path already set, if any, is kept).
+    pub fn with_path(mut self, path: impl Into<String>) -> Error {
+        let context = self.context.get_or_insert_with(Box::default);
+        if context.path.is_none() {
+            context.path = Some(path.into());
+        }
+        self
+    }
+
+    /// For a failed connect: each server tried before giving up, in connect-string order, with
+    /// why its last attempt failed. Empty for other errors.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let Err(e) = zk_client::Client::connect("127.0.0.1:1,127.0.0.1:2").await else { return };
+    /// // "timed out; 127.0.0.1:1: connection refused (3 tries); 127.0.0.1:2: ..."
+    /// eprintln!("{e}");
+    /// for host in e.hosts() {
+    ///     eprintln!("{}:{} -> {}", host.host, host.port, host.last_cause);
+    /// }
+    /// # }
+    /// ```
+    pub fn hosts(&self) -> &[HostAttempts] {
+        self.context.as_ref().map_or(&[], |c| &c.hosts)
+    }
+
+    /// The error with the per-server report of a failed connect.
+    pub(crate) fn with_hosts(mut self, hosts: Vec<HostAttempts>) -> Error {
+        self.context.get_or_insert_with(Box::default).hosts = hosts;
+        self
+    }
+
+    /// The ZooKeeper code this error stands for, if it has one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.kind.code()
+    }
+
+    /// Whether trying the same operation again may succeed ([`ErrorKind::is_retryable`]).
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Error {
+        Error {
+            kind,
+            context: None,
+        }
+    }
+}
+
+impl PartialEq<ErrorKind> for Error {
+    fn eq(&self, kind: &ErrorKind) -> bool {
+        self.kind == *kind
+    }
+}
+
+impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.error)?;
-        for host in &self.hosts {
+        write!(f, "{}", self.kind)?;
+        if let Some(path) = self.path() {
+            write!(f, " for {path}")?;
+        }
+        for host in self.hosts() {
             write!(f, "; {host}")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for ConnectError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
-
-impl From<ConnectError> for Error {
-    fn from(failure: ConnectError) -> Error {
-        failure.error
-    }
-}
+impl std::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {
@@ -302,11 +376,32 @@ mod tests {
             if code.is_ok() {
                 continue;
             }
-            assert_eq!(Error::from_code(*code).code(), Some(*code), "{code:?}");
+            assert_eq!(ErrorKind::from_code(*code).code(), Some(*code), "{code:?}");
         }
         assert_eq!(
-            Error::from_code(ErrorCode::Unknown(-999)).code(),
+            ErrorKind::from_code(ErrorCode::Unknown(-999)).code(),
             Some(ErrorCode::Unknown(-999))
         );
+    }
+
+    #[test]
+    fn the_message_names_the_path_and_each_host() {
+        let e = Error::from(ErrorKind::Timeout).with_hosts(vec![HostAttempts {
+            host: "::1".into(),
+            port: 2181,
+            attempts: 3,
+            last_cause: ConnectCause::Refused,
+        }]);
+        assert_eq!(
+            e.to_string(),
+            "timed out; [::1]:2181: connection refused (3 tries)"
+        );
+        let e = Error::from(ErrorKind::NodeExists)
+            .with_path("/a")
+            .with_path("/b");
+        assert_eq!(e.to_string(), "node exists for /a");
+        assert_ne!(e, Error::from(ErrorKind::NodeExists));
+        assert_eq!(e, ErrorKind::NodeExists);
+        assert_eq!(e.hosts(), &[]);
     }
 }

@@ -8,10 +8,10 @@
 //! - Watches: one-shot ones come back with the read that set them ([`OneshotWatcher`], a
 //!   future); persistent ones from [`Client::add_watch`] ([`PersistentWatcher`], a stream).
 //!   Event paths are relative to the chroot.
-//! - [`Error`]: every ZooKeeper error code plus the client's own (`ConnectionLoss`,
-//!   `SessionExpired`, `Closed`, `Timeout`), with [`Error::is_retryable`].
-//!   [`ClientBuilder::connect_with_report`] also tells why each server could not be reached
-//!   ([`ConnectError`]).
+//! - [`Error`]: what went wrong ([`ErrorKind`]: every ZooKeeper error code plus the client's
+//!   own, `ConnectionLoss`, `SessionExpired`, `Closed`, `Timeout`, ...), the path it concerned
+//!   ([`Error::path`]) and, when connecting failed, why each server could not be reached
+//!   ([`Error::hosts`]); [`Error::is_retryable`].
 //! - Node data is [`NodeData`]: bytes or, as Java's client can write it, null;
 //!   [`Client::get_data_nullable`] reads null apart from empty.
 //! - Chroots: the connect string's (`host:2181/app`; [`ClientBuilder::create_chroot`] makes a
@@ -52,7 +52,7 @@ pub use client::{
     CONFIG_NODE,
 };
 pub use connect_string::{ConnectString, DEFAULT_PORT};
-pub use error::{ConnectCause, ConnectError, Error, HostAttempts, Result};
+pub use error::{ConnectCause, Error, ErrorKind, HostAttempts, Result};
 pub use paths::Parents;
 pub use retry::RetryPolicy;
 pub use session::{SessionInfo, SessionState};

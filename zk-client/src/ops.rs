@@ -5,7 +5,9 @@ use bytes::Bytes;
 use zk_proto::data::{Acl, Stat};
 use zk_proto::CreateMode;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+#[cfg(doc)]
+use crate::Client;
 
 /// The node that holds the ensemble's dynamic configuration (never under a chroot).
 pub const CONFIG_NODE: &str = "/zookeeper/config";
@@ -90,17 +92,20 @@ impl CreateOptions {
     /// Checks what Java's client checks before sending.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.acl.is_empty() {
-            return Err(Error::InvalidAcl);
+            return Err(ErrorKind::InvalidAcl.into());
         }
         match (self.mode.is_ttl(), self.ttl_ms) {
-            (true, None) => Err(Error::InvalidArgument("TTL modes need a ttl".into())),
+            (true, None) => Err(ErrorKind::InvalidArgument("TTL modes need a ttl".into()).into()),
             // Java's EphemeralType.TTL.toEphemeralOwner: 1 ..= 2^40 - 1 ms, checked locally.
-            (true, Some(ttl)) if !(1..=MAX_TTL_MS).contains(&ttl) => Err(Error::InvalidArgument(
-                format!("ttl must be positive and cannot be larger than: {MAX_TTL_MS}"),
-            )),
-            (false, Some(_)) => Err(Error::InvalidArgument(
-                "a ttl needs a TTL create mode".into(),
-            )),
+            (true, Some(ttl)) if !(1..=MAX_TTL_MS).contains(&ttl) => {
+                Err(ErrorKind::InvalidArgument(format!(
+                    "ttl must be positive and cannot be larger than: {MAX_TTL_MS}"
+                ))
+                .into())
+            }
+            (false, Some(_)) => {
+                Err(ErrorKind::InvalidArgument("a ttl needs a TTL create mode".into()).into())
+            }
             _ => Ok(()),
         }
     }
@@ -246,6 +251,18 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The path the op names (as given, relative to the chroot).
+    pub fn path(&self) -> &str {
+        match self {
+            Op::Create { path, .. }
+            | Op::Delete { path, .. }
+            | Op::SetData { path, .. }
+            | Op::Check { path, .. } => path,
+        }
+    }
+}
+
 /// The result of one [`Op`] of a successful multi.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
@@ -273,7 +290,17 @@ pub enum ReadOp {
     GetChildren(String),
 }
 
-/// The result of one [`ReadOp`]; each succeeds or fails on its own.
+impl ReadOp {
+    /// The path the read names (as given, relative to the chroot).
+    pub fn path(&self) -> &str {
+        match self {
+            ReadOp::GetData(path) | ReadOp::GetChildren(path) => path,
+        }
+    }
+}
+
+/// The result of one [`ReadOp`]; each succeeds or fails on its own (a failed one's error
+/// names its path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadResult {
     /// Data and Stat.

@@ -2,7 +2,7 @@
 //! and [`Client::wait_connected`], what Curator's `creatingParentsIfNeeded` and kazoo's
 //! `ensure_path` give their users.
 
-use crate::{Client, CreateMode, CreateOptions, Error, NodeData, Result, Stat};
+use crate::{Client, CreateMode, CreateOptions, Error, ErrorKind, NodeData, Result, Stat};
 
 /// How [`Client::create_all`] creates the missing ancestors of a node: empty, open ACL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +41,10 @@ impl Client {
         parents: Parents,
     ) -> Result<(String, Stat)> {
         let data = data.into();
-        let mut result = Err(Error::NoNode);
+        let mut result = Err(ErrorKind::NoNode.into());
         for _ in 0..CREATE_ATTEMPTS {
             result = self.create(path, data.clone(), options).await;
-            if result != Err(Error::NoNode) {
+            if !matches!(&result, Err(e) if *e == ErrorKind::NoNode) {
                 return result;
             }
             self.create_ancestors(path, parents).await?;
@@ -66,7 +66,11 @@ impl Client {
             .create_all(path, &[], &CreateOptions::persistent(), Parents::Persistent)
             .await
         {
-            Ok(_) | Err(Error::NodeExists) => Ok(()),
+            Ok(_)
+            | Err(Error {
+                kind: ErrorKind::NodeExists,
+                ..
+            }) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -110,7 +114,11 @@ impl Client {
             .collect();
         for create in creates {
             match create.await {
-                Ok(_) | Err(Error::NodeExists) => {}
+                Ok(_)
+                | Err(Error {
+                    kind: ErrorKind::NodeExists,
+                    ..
+                }) => {}
                 Err(e) => return Err(e),
             }
         }

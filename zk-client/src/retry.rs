@@ -6,10 +6,11 @@
 //! waiting for the connection to come back first; any other error, or the policy giving up,
 //! ends it with the last error.
 
+use crate::ErrorKind;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::{Client, Error, Result};
+use crate::{Client, Result};
 
 /// When to try again and after how long: Curator's `RetryPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +147,7 @@ where
         };
         tracing::debug!(%err, retry, sleep_ms = sleep.as_millis() as u64, "retrying");
         tokio::time::sleep(sleep).await;
-        if err == Error::ConnectionLoss {
+        if err == ErrorKind::ConnectionLoss {
             reconnected().await?;
         }
         retry += 1;
@@ -163,6 +164,7 @@ pub(crate) fn random() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]
@@ -199,8 +201,8 @@ mod tests {
         let reconnects = AtomicU32::new(0);
         let op = || async {
             match tries.fetch_add(1, Ordering::SeqCst) {
-                0 => Err(Error::ConnectionLoss),
-                1 => Err(Error::Timeout),
+                0 => Err(ErrorKind::ConnectionLoss.into()),
+                1 => Err(ErrorKind::Timeout.into()),
                 _ => Ok("done"),
             }
         };
@@ -220,21 +222,21 @@ mod tests {
         tries.store(0, Ordering::SeqCst);
         let no_node = || async {
             tries.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(Error::NoNode)
+            Err::<(), _>(Error::from(ErrorKind::NoNode))
         };
         assert_eq!(
             retry_with(policy, no_node, || async { Ok(()) }, || 0).await,
-            Err(Error::NoNode)
+            Err(ErrorKind::NoNode.into())
         );
         assert_eq!(tries.load(Ordering::SeqCst), 1);
         tries.store(0, Ordering::SeqCst);
         let lost = || async {
             tries.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(Error::Timeout)
+            Err::<(), _>(Error::from(ErrorKind::Timeout))
         };
         assert_eq!(
             retry_with(policy, lost, || async { Ok(()) }, || 0).await,
-            Err(Error::Timeout)
+            Err(ErrorKind::Timeout.into())
         );
         assert_eq!(
             tries.load(Ordering::SeqCst),
@@ -244,11 +246,11 @@ mod tests {
         // A session that ended while waiting for the connection ends the retries.
         let gone = retry_with(
             policy,
-            || async { Err::<(), _>(Error::ConnectionLoss) },
-            || async { Err(Error::SessionExpired) },
+            || async { Err::<(), _>(Error::from(ErrorKind::ConnectionLoss)) },
+            || async { Err(ErrorKind::SessionExpired.into()) },
             || 0,
         )
         .await;
-        assert_eq!(gone, Err(Error::SessionExpired));
+        assert_eq!(gone, Err(ErrorKind::SessionExpired.into()));
     }
 }

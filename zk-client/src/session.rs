@@ -10,7 +10,7 @@ use zk_proto::message::ServerMessage;
 use zk_proto::proto::{AuthPacket, ConnectRequest, ConnectResponse, RequestHeader};
 use zk_proto::{xid, ErrorCode, Jute, KeeperState, OpCode, WatcherType, Xid};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::watch::{OneshotKind, SetWatchesPacket, WatchRegistry, WatchedEvent};
 
 /// Where a session stands.
@@ -61,9 +61,9 @@ impl SessionState {
     /// The error a request gets once the session is in this terminal state.
     pub(crate) fn terminal_error(self) -> Option<Error> {
         match self {
-            SessionState::Expired => Some(Error::SessionExpired),
-            SessionState::AuthFailed => Some(Error::AuthFailed),
-            SessionState::Closed => Some(Error::Closed),
+            SessionState::Expired => Some(ErrorKind::SessionExpired.into()),
+            SessionState::AuthFailed => Some(ErrorKind::AuthFailed.into()),
+            SessionState::Closed => Some(ErrorKind::Closed.into()),
             _ => None,
         }
     }
@@ -211,9 +211,9 @@ impl Session {
     /// refused the session (timeout 0).
     pub(crate) fn on_connect_response(&mut self, payload: &[u8]) -> Result<SessionState> {
         let resp = ConnectResponse::read(&mut &payload[..])
-            .map_err(|e| Error::Protocol(format!("bad ConnectResponse: {e}")))?;
+            .map_err(|e| Error::from(ErrorKind::Protocol(format!("bad ConnectResponse: {e}"))))?;
         if resp.time_out <= 0 {
-            return Err(Error::SessionExpired);
+            return Err(ErrorKind::SessionExpired.into());
         }
         self.info.session_id = resp.session_id;
         self.info.password = resp.passwd;
@@ -300,7 +300,7 @@ impl Session {
     /// (`AuthFailed` ends the session; anything else calls for a reconnect).
     pub(crate) fn on_frame(&mut self, payload: &[u8]) -> Result<FrameOutcome> {
         let message = ServerMessage::decode(payload)
-            .map_err(|e| Error::Protocol(format!("bad frame from server: {e}")))?;
+            .map_err(|e| Error::from(ErrorKind::Protocol(format!("bad frame from server: {e}"))))?;
         match message {
             ServerMessage::Notification(n) => {
                 // Handles strip their own client's chroot (clones may differ).
@@ -312,9 +312,9 @@ impl Session {
                 let waiter = self.auth_in_flight.pop_front().and_then(|(_, w)| w);
                 if header.err == ErrorCode::AuthFailed {
                     if let Some(w) = waiter {
-                        let _ = w.send(Err(Error::AuthFailed));
+                        let _ = w.send(Err(ErrorKind::AuthFailed.into()));
                     }
-                    return Err(Error::AuthFailed);
+                    return Err(ErrorKind::AuthFailed.into());
                 }
                 if let Some(w) = waiter {
                     let _ = w.send(if header.err.is_ok() {
@@ -327,16 +327,18 @@ impl Session {
             }
             ServerMessage::Reply { header, body } => {
                 let Some(pending) = self.pending.pop_front() else {
-                    return Err(Error::Protocol(format!(
+                    return Err(ErrorKind::Protocol(format!(
                         "reply xid {} with no request in flight",
                         header.xid
-                    )));
+                    ))
+                    .into());
                 };
                 if pending.xid != header.xid {
-                    return Err(Error::Protocol(format!(
+                    return Err(ErrorKind::Protocol(format!(
                         "reply xid {} does not match request xid {}",
                         header.xid, pending.xid
-                    )));
+                    ))
+                    .into());
                 }
                 if header.zxid > 0 {
                     self.info.last_zxid_seen = header.zxid;
@@ -396,7 +398,7 @@ impl Session {
     pub(crate) fn on_connection_lost(&mut self) {
         for pending in self.pending.drain(..) {
             if let Some(reply) = pending.reply {
-                let _ = reply.send(Err(Error::ConnectionLoss));
+                let _ = reply.send(Err(ErrorKind::ConnectionLoss.into()));
             }
         }
         for (index, waiter) in self.auth_in_flight.drain(..) {
@@ -414,7 +416,7 @@ impl Session {
 
     /// The session is over: everything waiting gets `state`'s error and every watch its end.
     pub(crate) fn terminate(&mut self, state: SessionState) {
-        let err = state.terminal_error().unwrap_or(Error::Closed);
+        let err = state.terminal_error().unwrap_or(ErrorKind::Closed.into());
         for pending in self.pending.drain(..) {
             if let Some(reply) = pending.reply {
                 let _ = reply.send(Err(err.clone()));
@@ -507,7 +509,10 @@ mod tests {
         let _ = submit(&mut s, OpCode::GetData, None);
         assert!(matches!(
             s.on_frame(&reply(5, 1, ErrorCode::Ok, b"")),
-            Err(Error::Protocol(_))
+            Err(Error {
+                kind: ErrorKind::Protocol(_),
+                ..
+            })
         ));
     }
 
@@ -565,7 +570,10 @@ mod tests {
             .is_some());
         let (_, mut r) = submit(&mut s, OpCode::GetData, None);
         s.on_connection_lost();
-        assert_eq!(r.try_recv().unwrap().unwrap_err(), Error::ConnectionLoss);
+        assert_eq!(
+            r.try_recv().unwrap().unwrap_err(),
+            ErrorKind::ConnectionLoss
+        );
         assert!(arx.try_recv().is_err(), "the auth waits for its replay");
         let frames = s.prime();
         assert_eq!(frames.len(), 1, "the auth packet is replayed first");
@@ -582,9 +590,9 @@ mod tests {
         s.add_auth(AuthPacket::new("bogus", b"x".to_vec()), atx, true);
         assert_eq!(
             s.on_frame(&reply(xid::AUTH, 0, ErrorCode::AuthFailed, b"")),
-            Err(Error::AuthFailed)
+            Err(ErrorKind::AuthFailed.into())
         );
-        assert_eq!(arx.try_recv().unwrap(), Err(Error::AuthFailed));
+        assert_eq!(arx.try_recv().unwrap(), Err(ErrorKind::AuthFailed.into()));
     }
 
     #[test]
@@ -599,7 +607,7 @@ mod tests {
         };
         assert_eq!(
             s.on_connect_response(&refused.to_jute_bytes()),
-            Err(Error::SessionExpired)
+            Err(ErrorKind::SessionExpired.into())
         );
         let ok = ConnectResponse {
             time_out: 4000,

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::{AddWatchMode, Client, ClientBuilder, Error, EventStream, Result, SessionState};
+use crate::{
+    AddWatchMode, Client, ClientBuilder, Error, ErrorKind, EventStream, Result, SessionState,
+};
 use crate::{EventType, KeeperState, RetryPolicy, WatchedEvent};
 
 /// The supervised connection's state, as Curator's `ConnectionState` names it.
@@ -104,8 +106,8 @@ impl SessionTracker {
                 Verdict::Report(ConnectionState::ReadOnly)
             }
             SessionState::Expired => Verdict::Lost,
-            SessionState::AuthFailed => Verdict::End(Error::AuthFailed),
-            SessionState::Closed => Verdict::End(Error::Closed),
+            SessionState::AuthFailed => Verdict::End(ErrorKind::AuthFailed.into()),
+            SessionState::Closed => Verdict::End(ErrorKind::Closed.into()),
             SessionState::Connecting => Verdict::Nothing,
         }
     }
@@ -284,7 +286,7 @@ impl Supervisor {
                 return Err(e);
             }
             if sessions.changed().await.is_err() {
-                return Err(self.ended().unwrap_or(Error::Closed));
+                return Err(self.ended().unwrap_or(ErrorKind::Closed.into()));
             }
         }
     }
@@ -453,7 +455,10 @@ async fn forward_watch(
                     return WatchEnd::SessionOrReader;
                 }
             }
-            Err(Error::SessionExpired | Error::Closed) => return WatchEnd::SessionOrReader,
+            Err(Error {
+                kind: ErrorKind::SessionExpired | ErrorKind::Closed,
+                ..
+            }) => return WatchEnd::SessionOrReader,
             Err(e) => {
                 tracing::warn!(path, %e, "supervised watch cannot be added");
                 return WatchEnd::Refused;
@@ -515,7 +520,7 @@ async fn run(shared: Arc<Shared>, builder: ClientBuilder) {
             .connect();
         let client = tokio::select! {
             connected = connect => connected,
-            _ = closed(&mut closing) => return shared.end(Error::Closed),
+            _ = closed(&mut closing) => return shared.end(ErrorKind::Closed.into()),
         };
         let client = match client {
             Ok(client) => client,
@@ -531,7 +536,7 @@ async fn run(shared: Arc<Shared>, builder: ClientBuilder) {
                 failures = failures.saturating_add(1);
                 tokio::select! {
                     _ = tokio::time::sleep(sleep) => continue,
-                    _ = closed(&mut closing) => return shared.end(Error::Closed),
+                    _ = closed(&mut closing) => return shared.end(ErrorKind::Closed.into()),
                 }
             }
         };
@@ -567,7 +572,7 @@ async fn run(shared: Arc<Shared>, builder: ClientBuilder) {
                         _ = timed_out => None,
                         _ = closed(&mut closing) => {
                             let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
-                            return shared.end(Error::Closed);
+                            return shared.end(ErrorKind::Closed.into());
                         }
                     }
                 }
@@ -586,7 +591,7 @@ async fn run(shared: Arc<Shared>, builder: ClientBuilder) {
         };
         shared.session.send_replace(None);
         match verdict {
-            Verdict::End(e) if e != Error::Closed => return shared.end(e),
+            Verdict::End(e) if e != ErrorKind::Closed => return shared.end(e),
             // Closed by someone holding the client: open a new session as for a loss.
             _ => shared.report(ConnectionState::Lost),
         }
@@ -606,8 +611,11 @@ async fn closed(closing: &mut watch::Receiver<bool>) {
 /// Connect failures no retry can fix.
 fn gives_up(e: &Error) -> bool {
     matches!(
-        e,
-        Error::AuthFailed | Error::Tls(_) | Error::InvalidArgument(_) | Error::InvalidPath(_)
+        e.kind(),
+        ErrorKind::AuthFailed
+            | ErrorKind::Tls(_)
+            | ErrorKind::InvalidArgument(_)
+            | ErrorKind::InvalidPath(_)
     )
 }
 
@@ -656,14 +664,14 @@ mod tests {
         assert_eq!(tracker.on_state(SessionState::Expired, now), Verdict::Lost);
         assert_eq!(
             tracker.on_state(SessionState::AuthFailed, now),
-            Verdict::End(Error::AuthFailed)
+            Verdict::End(ErrorKind::AuthFailed.into())
         );
         assert_eq!(
             tracker.on_state(SessionState::ConnectedReadOnly, now),
             Verdict::Report(ConnectionState::ReadOnly)
         );
-        assert!(gives_up(&Error::AuthFailed));
-        assert!(!gives_up(&Error::Timeout));
-        assert!(!gives_up(&Error::ConnectionLoss));
+        assert!(gives_up(&ErrorKind::AuthFailed.into()));
+        assert!(!gives_up(&ErrorKind::Timeout.into()));
+        assert!(!gives_up(&ErrorKind::ConnectionLoss.into()));
     }
 }

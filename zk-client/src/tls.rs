@@ -21,7 +21,7 @@ use zk_tls::rustls::{DigitallySignedStruct, SignatureScheme};
 
 pub use zk_tls::StoreSpec;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// How the client speaks TLS: given to [`crate::ClientBuilder::tls`]. Stores are PEM or
 /// PKCS12, as Java's `ssl.keyStore.*` / `ssl.trustStore.*` name them (type from the
@@ -127,7 +127,8 @@ impl TlsOptions {
             return Ok(None);
         }
         let store = |which: &str| {
-            StoreSpec::from_java_properties(&get, which).map_err(|e| Error::Tls(e.to_string()))
+            StoreSpec::from_java_properties(&get, which)
+                .map_err(|e| Error::from(ErrorKind::Tls(e.to_string())))
         };
         Ok(Some(TlsOptions {
             trust_store: store("trustStore")?,
@@ -142,16 +143,16 @@ impl TlsOptions {
 
     /// Loads the stores and builds the TLS configuration; errors name the file or setting.
     pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
-        let tls_error = |e: zk_tls::Error| Error::Tls(e.to_string());
+        let tls_error = |e: zk_tls::Error| ErrorKind::Tls(e.to_string());
         let trust = self
             .trust_store
             .as_ref()
-            .ok_or_else(|| Error::Tls("no trust store".to_owned()))?;
+            .ok_or_else(|| ErrorKind::Tls("no trust store".to_owned()))?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in zk_tls::load_trust_store(trust).map_err(tls_error)? {
-            roots
-                .add(cert)
-                .map_err(|e| Error::Tls(format!("{}: {e}", trust.location.display())))?;
+            roots.add(cert).map_err(|e| {
+                Error::from(ErrorKind::Tls(format!("{}: {e}", trust.location.display())))
+            })?;
         }
         let provider =
             Arc::new(zk_tls::crypto_provider(self.ciphersuites.as_deref()).map_err(tls_error)?);
@@ -160,7 +161,7 @@ impl TlsOptions {
                 .map_err(tls_error)?;
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
-            .map_err(|e| Error::Tls(e.to_string()))?;
+            .map_err(|e| Error::from(ErrorKind::Tls(e.to_string())))?;
         let verifier: Arc<dyn ServerCertVerifier> = if self.hostname_verification {
             webpki
         } else {
@@ -168,7 +169,7 @@ impl TlsOptions {
         };
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&versions)
-            .map_err(|e| Error::Tls(e.to_string()))?
+            .map_err(|e| Error::from(ErrorKind::Tls(e.to_string())))?
             .dangerous()
             .with_custom_certificate_verifier(verifier);
         let config = match &self.key_store {
@@ -176,7 +177,7 @@ impl TlsOptions {
                 let key = zk_tls::load_key_store(spec).map_err(tls_error)?;
                 builder
                     .with_client_auth_cert(key.chain, key.key)
-                    .map_err(|e| Error::Tls(e.to_string()))?
+                    .map_err(|e| Error::from(ErrorKind::Tls(e.to_string())))?
             }
             None => builder.with_no_client_auth(),
         };

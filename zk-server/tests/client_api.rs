@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use zk_client::{
-    AddWatchMode, Client, ConnectCause, CreateOptions, Error, EventType, NodeData, Op, OpResult,
-    ReadOp, ReadResult, SessionState, WatcherType,
+    AddWatchMode, Client, ConnectCause, CreateOptions, ErrorKind, EventType, NodeData, Op,
+    OpResult, ReadOp, ReadResult, SessionState, WatcherType,
 };
 use zk_server::config::Config;
 use zk_server::runtime::{self, ServerHandle};
@@ -342,8 +342,8 @@ async fn a_rooted_client_shares_the_session_and_maps_every_path() {
         Some("/app/tenants/a")
     );
     assert!(matches!(
-        tenant.rooted_at("no-slash"),
-        Err(Error::InvalidPath(_))
+        tenant.rooted_at("no-slash").unwrap_err().kind(),
+        ErrorKind::InvalidPath(_)
     ));
     assert_eq!(
         root.rooted_at("/x").unwrap().chroot(),
@@ -512,7 +512,7 @@ async fn a_rooted_client_shares_the_session_and_maps_every_path() {
             .create("/x", b"", &CreateOptions::persistent())
             .await
             .unwrap_err(),
-        Error::NoNode
+        ErrorKind::NoNode
     );
     assert_eq!(nested.exists("/").await.unwrap(), None);
 
@@ -521,7 +521,10 @@ async fn a_rooted_client_shares_the_session_and_maps_every_path() {
     assert!(tenant.get_data("/later").await.is_ok());
     nested.close().await.unwrap();
     assert_eq!(tenant.state(), SessionState::Closed);
-    assert_eq!(tenant.get_data("/later").await.unwrap_err(), Error::Closed);
+    assert_eq!(
+        tenant.get_data("/later").await.unwrap_err(),
+        ErrorKind::Closed
+    );
     eventually("the ephemeral to go with the session", || async {
         root.exists(&format!("/app/tenants/a{ephemeral}"))
             .await
@@ -535,6 +538,77 @@ async fn a_rooted_client_shares_the_session_and_maps_every_path() {
 // ---------------------------------------------------------------------------------------------
 // 3. A missing chroot.
 // ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn errors_name_the_path_the_caller_gave() {
+    let server = start().await;
+    let root = Client::connect(&server.local_addr().to_string())
+        .await
+        .unwrap();
+    let open = CreateOptions::persistent();
+    root.create_all("/paths/app/a", b"", &open, zk_client::Parents::Persistent)
+        .await
+        .unwrap();
+    // Under a chroot (here a rooted clone), the path as the caller wrote it.
+    let app = root.rooted_at("/paths/app").unwrap();
+
+    let e = app.get_data("/missing").await.unwrap_err();
+    assert_eq!(e, ErrorKind::NoNode);
+    assert_eq!(e.path(), Some("/missing"));
+    assert_eq!(e.to_string(), "no node for /missing");
+    let e = app.create("/a", b"", &open).await.unwrap_err();
+    assert_eq!((e.kind(), e.path()), (&ErrorKind::NodeExists, Some("/a")));
+    let e = app.set_data("/a", b"x", Some(7)).await.unwrap_err();
+    assert_eq!((e.kind(), e.path()), (&ErrorKind::BadVersion, Some("/a")));
+    let e = app.delete("/", None).await.unwrap_err();
+    assert_eq!(e.path(), Some("/"), "{e}");
+    let e = root.delete("/paths", None).await.unwrap_err();
+    assert_eq!((e.kind(), e.path()), (&ErrorKind::NotEmpty, Some("/paths")));
+    // Rejected before sending: the path too.
+    let e = app.get_children("no-slash").await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidPath(_)), "{e}");
+    assert_eq!(e.path(), Some("no-slash"));
+
+    // A multi names its failing op's path.
+    let e = app
+        .multi(vec![
+            Op::Check {
+                path: "/a".into(),
+                version: 0,
+            },
+            Op::Delete {
+                path: "/nothing/here".into(),
+                version: None,
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::MultiFailed { index: 1, .. }),
+        "{e}"
+    );
+    assert_eq!(e.path(), Some("/nothing/here"));
+    // Each failed read of a multi_read names its own.
+    let reads = app
+        .multi_read(vec![
+            ReadOp::GetData("/a".into()),
+            ReadOp::GetChildren("/gone".into()),
+        ])
+        .await
+        .unwrap();
+    match &reads[1] {
+        ReadResult::Error(e) => {
+            assert_eq!((e.kind(), e.path()), (&ErrorKind::NoNode, Some("/gone")))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Errors the connection causes name the request's path too, as Java's do.
+    app.close().await.unwrap();
+    let e = root.exists("/a").await.unwrap_err();
+    assert_eq!((e.kind(), e.path()), (&ErrorKind::Closed, Some("/a")));
+    server.shutdown().await;
+}
 
 #[tokio::test]
 async fn a_missing_chroot_is_created_only_when_asked() {
@@ -551,9 +625,9 @@ async fn a_missing_chroot_is_created_only_when_asked() {
             .create("/x", b"", &CreateOptions::persistent())
             .await
             .unwrap_err(),
-        Error::NoNode
+        ErrorKind::NoNode
     );
-    assert_eq!(plain.get_data("/").await.unwrap_err(), Error::NoNode);
+    assert_eq!(plain.get_data("/").await.unwrap_err(), ErrorKind::NoNode);
     assert_eq!(plain.exists("/").await.unwrap(), None);
     assert_eq!(root.exists("/missing").await.unwrap(), None, "nothing made");
 
@@ -606,7 +680,7 @@ async fn a_missing_chroot_is_created_only_when_asked() {
         .connect()
         .await
         .unwrap_err();
-    assert_eq!(refused, Error::NoAuth);
+    assert_eq!(refused, ErrorKind::NoAuth);
     server.shutdown().await;
 }
 
@@ -636,14 +710,14 @@ async fn a_failed_connect_names_each_host_and_its_cause() {
         "127.0.0.1:{refused},zk-client-test.invalid:2181,127.0.0.1:{closing_port}"
     ))
     .connect_timeout(Duration::from_millis(1500))
-    .connect_with_report()
+    .connect()
     .await
     .unwrap_err();
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
-    assert_eq!(failure.error, Error::Timeout);
+    assert_eq!(failure, ErrorKind::Timeout);
     let causes: Vec<(&str, u16, &ConnectCause)> = failure
-        .hosts
+        .hosts()
         .iter()
         .map(|h| (h.host.as_str(), h.port, &h.last_cause))
         .collect();
@@ -661,11 +735,11 @@ async fn a_failed_connect_names_each_host_and_its_cause() {
         ("127.0.0.1", closing_port, &ConnectCause::Rejected)
     );
     // Every host was tried in each round, and rounds went on until the deadline.
-    let tries = failure.hosts[0].attempts;
+    let tries = failure.hosts()[0].attempts;
     assert!(tries >= 2, "{failure}");
     assert!(
         failure
-            .hosts
+            .hosts()
             .iter()
             .all(|h| h.attempts.abs_diff(tries) <= 1),
         "{failure}"
@@ -680,21 +754,12 @@ async fn a_failed_connect_names_each_host_and_its_cause() {
         "{text}"
     );
     eprintln!("{text}");
-    // The plain connect still fails with Timeout.
-    assert_eq!(
-        Client::builder(format!("127.0.0.1:{refused}"))
-            .connect_timeout(Duration::from_millis(300))
-            .connect()
-            .await
-            .unwrap_err(),
-        Error::Timeout
-    );
     let bad = Client::builder("host:notaport")
-        .connect_with_report()
+        .connect()
         .await
         .unwrap_err();
     assert!(
-        matches!(bad.error, Error::InvalidArgument(_)) && bad.hosts.is_empty(),
+        matches!(bad.kind(), ErrorKind::InvalidArgument(_)) && bad.hosts().is_empty(),
         "{bad:?}"
     );
 }
@@ -715,21 +780,21 @@ async fn a_server_that_never_answers_times_out() {
     let failure = Client::builder(format!("127.0.0.1:{silent_port}"))
         .session_timeout(Duration::from_millis(600))
         .connect_timeout(Duration::from_millis(1500))
-        .connect_with_report()
+        .connect()
         .await
         .unwrap_err();
-    assert_eq!(failure.error, Error::Timeout);
-    assert_eq!(failure.hosts.len(), 1, "{failure}");
-    assert_eq!(failure.hosts[0].last_cause, ConnectCause::TimedOut);
-    assert_eq!(failure.hosts[0].attempts, 2, "{failure}");
+    assert_eq!(failure, ErrorKind::Timeout);
+    assert_eq!(failure.hosts().len(), 1, "{failure}");
+    assert_eq!(failure.hosts()[0].last_cause, ConnectCause::TimedOut);
+    assert_eq!(failure.hosts()[0].attempts, 2, "{failure}");
     // Given up during the first attempt: that one counts, as timed out.
     let failure = Client::builder(format!("127.0.0.1:{silent_port}"))
         .connect_timeout(Duration::from_millis(300))
-        .connect_with_report()
+        .connect()
         .await
         .unwrap_err();
     assert_eq!(
-        (failure.hosts[0].attempts, &failure.hosts[0].last_cause),
+        (failure.hosts()[0].attempts, &failure.hosts()[0].last_cause),
         (1, &ConnectCause::TimedOut),
         "{failure}"
     );
@@ -738,7 +803,7 @@ async fn a_server_that_never_answers_times_out() {
     let client = Client::builder(format!("127.0.0.1:{silent_port},{}", server.local_addr()))
         .session_timeout(Duration::from_millis(1000))
         .connect_timeout(Duration::from_secs(5))
-        .connect_with_report()
+        .connect()
         .await
         .unwrap();
     client.close().await.unwrap();
@@ -799,13 +864,15 @@ async fn a_protected_create_finds_its_node_after_a_lost_reply() {
             .create_protected("/nowhere/x-", b"", &CreateOptions::persistent())
             .await
             .unwrap_err(),
-        Error::NoNode
+        ErrorKind::NoNode
     );
     assert!(matches!(
         client
             .create_protected("jobs/x", b"", &CreateOptions::persistent())
-            .await,
-        Err(Error::InvalidPath(_))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidPath(_)
     ));
 
     // The reply is lost: the create was applied, and the retry finds it instead of making a
@@ -907,23 +974,37 @@ async fn a_guaranteed_delete_goes_through_connection_loss() {
 
     // Answers that are not about the connection end it at once.
     assert_eq!(
-        client.delete_guaranteed("/gd/missing", None).await,
-        Err(Error::NoNode)
+        client
+            .delete_guaranteed("/gd/missing", None)
+            .await
+            .map_err(zk_client::Error::into_kind),
+        Err(ErrorKind::NoNode)
     );
     assert_eq!(
-        client.delete_guaranteed("/gd/d", Some(5)).await,
-        Err(Error::BadVersion)
+        client
+            .delete_guaranteed("/gd/d", Some(5))
+            .await
+            .map_err(zk_client::Error::into_kind),
+        Err(ErrorKind::BadVersion)
     );
     assert_eq!(
-        client.delete_guaranteed("/gd", None).await,
-        Err(Error::NotEmpty)
+        client
+            .delete_guaranteed("/gd", None)
+            .await
+            .map_err(zk_client::Error::into_kind),
+        Err(ErrorKind::NotEmpty)
     );
     // The end of the session ends it, leaving the node.
     proxy.pause();
     wait_disconnected(&client).await;
     let pending = client.delete_guaranteed("/gd/e", None);
     client.close().await.unwrap();
-    assert_eq!(within("the delete", pending).await, Err(Error::Closed));
+    assert_eq!(
+        within("the delete", pending)
+            .await
+            .map_err(zk_client::Error::into_kind),
+        Err(ErrorKind::Closed)
+    );
     assert!(direct.exists("/gd/e").await.unwrap().is_some());
     server.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! Java): hard limits refused only with `zookeeper.enforceQuota=true`, the refusal taking a
 //! zxid, and the stats node following the writes.
 
-use zk_client::{Client, CreateOptions, Error};
+use zk_client::{Client, CreateOptions, ErrorKind};
 use zk_server::config::Config;
 use zk_server::runtime::{self, ServerHandle};
 use zk_server::storage::log::MemTxnLog;
@@ -64,7 +64,7 @@ async fn hard_limits_only_with_enforce_quota() {
         if enforced {
             assert_eq!(
                 refused.unwrap_err(),
-                Error::Server(zk_proto::ErrorCode::QuotaExceeded)
+                ErrorKind::Server(zk_proto::ErrorCode::QuotaExceeded)
             );
             // The refusal took a zxid, as Java's ErrorTxn does.
             assert_eq!(c.czxid, a.czxid + 2);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use zk_client::{Client, CreateOptions, Error, Op, OpResult};
+use zk_client::{Client, CreateOptions, ErrorKind, Op, OpResult};
 use zk_proto::{AddWatchMode, CreateMode, EventType};
 use zk_server::config::Config;
 use zk_server::runtime::{self, ServerHandle};
@@ -63,9 +63,12 @@ async fn basic_operations_watches_and_multi() {
         zk.create("/a", b"", &CreateOptions::persistent())
             .await
             .unwrap_err(),
-        Error::NodeExists
+        ErrorKind::NodeExists
     );
-    assert_eq!(zk.delete("/a", None).await.unwrap_err(), Error::NotEmpty);
+    assert_eq!(
+        zk.delete("/a", None).await.unwrap_err(),
+        ErrorKind::NotEmpty
+    );
 
     let (_, _, watch) = other.get_data_watch("/a").await.unwrap();
     zk.set_data("/a", b"y", Some(0)).await.unwrap();
@@ -120,7 +123,7 @@ async fn basic_operations_watches_and_multi() {
         .await
         .unwrap_err();
     assert!(
-        matches!(failed, Error::MultiFailed { index: 1, .. }),
+        matches!(failed.kind(), ErrorKind::MultiFailed { index: 1, .. }),
         "{failed:?}"
     );
     assert_eq!(zk.exists("/m2").await.unwrap(), None);
@@ -269,7 +272,7 @@ async fn create_all_and_ensure_path_make_the_missing_ancestors() {
         )
         .await
         .unwrap_err(),
-        Error::NodeExists
+        ErrorKind::NodeExists
     );
     within(zk.ensure_path("/x/y")).await.unwrap();
     within(zk.ensure_path("/p/q/r")).await.unwrap();
@@ -313,10 +316,10 @@ async fn create_all_and_ensure_path_make_the_missing_ancestors() {
         )
         .await
         .unwrap_err(),
-        Error::NoChildrenForEphemerals
+        ErrorKind::NoChildrenForEphemerals
     );
     zk.close().await.unwrap();
-    assert_eq!(zk.wait_connected().await.unwrap_err(), Error::Closed);
+    assert_eq!(zk.wait_connected().await.unwrap_err(), ErrorKind::Closed);
 }
 
 #[tokio::test]
@@ -352,14 +355,14 @@ async fn a_fenced_write_applies_only_while_the_lock_is_held() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::MultiFailed { index: 1, .. }),
+        matches!(err.kind(), ErrorKind::MultiFailed { index: 1, .. }),
         "{err:?}"
     );
     // The lock node goes (an administrator, or the session's expiry): the write is refused.
     other.delete(guard.path(), None).await.unwrap();
     assert_eq!(
         guard.fence(vec![set(b"3")]).await.unwrap_err(),
-        Error::LockLost
+        ErrorKind::LockLost
     );
     assert_eq!(&other.get_data("/counter").await.unwrap().0[..], b"1");
 }
@@ -392,7 +395,7 @@ async fn a_config_node_reads_its_own_writes_at_once() {
     // A compare-and-set on a stale version fails and changes nothing.
     assert_eq!(
         node.set(b"3", Some(first.stat.version)).await.unwrap_err(),
-        Error::BadVersion
+        ErrorKind::BadVersion
     );
     assert_eq!(&*node.current().unwrap().value, "2");
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
 use zk_client::zk_proto::CreateMode;
-use zk_client::{Client, CreateOptions, Error};
+use zk_client::{Client, CreateOptions, Error, ErrorKind};
 
 /// The usage text.
 pub const USAGE: &str = "\
@@ -578,7 +578,9 @@ async fn setup(client: &Client, config: &BenchConfig) -> Result<Layout, BenchErr
     for attempt in 1.. {
         match client.create(&root, b"", &persistent).await {
             Ok(_) => break,
-            Err(Error::NodeExists) if attempt < 100 => root = format!("/zk-bench-{pid}-{attempt}"),
+            Err(e) if e == ErrorKind::NodeExists && attempt < 100 => {
+                root = format!("/zk-bench-{pid}-{attempt}")
+            }
             Err(e) => return Err(fail(&format!("creating {root}"), e)),
         }
     }
@@ -665,7 +667,7 @@ pub async fn delete_all(client: &Client, path: &str) -> Result<usize, Error> {
                 ))
             }
         });
-        let found = pipelined(256, lists, |e| *e == Error::NoNode).await?;
+        let found = pipelined(256, lists, |e| *e == ErrorKind::NoNode).await?;
         level = found.into_iter().flatten().collect();
         all.extend(level.iter().cloned());
     }
@@ -676,7 +678,7 @@ pub async fn delete_all(client: &Client, path: &str) -> Result<usize, Error> {
         let f = client.delete(p, None);
         async move { f.await.map(|()| None::<()>) }
     });
-    pipelined(512, deletes, |e| *e == Error::NoNode).await?;
+    pipelined(512, deletes, |e| *e == ErrorKind::NoNode).await?;
     Ok(count)
 }
 
@@ -749,7 +751,7 @@ async fn run_session(
                     Box::pin(async move {
                         let result = match f.await {
                             Ok(Some(_)) => Ok(None),
-                            Ok(None) => Err(Error::NoNode),
+                            Ok(None) => Err(ErrorKind::NoNode.into()),
                             Err(e) => Err(e),
                         };
                         Done {

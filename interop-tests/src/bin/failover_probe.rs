@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use zk_client::{Client, CreateOptions, Error};
+use zk_client::{Client, CreateOptions, Error, ErrorKind};
 
 const USAGE: &str =
     "usage: failover_probe --server CONNECT_STRING [--writers N] [--session-timeout-ms MS]";
@@ -131,8 +131,12 @@ async fn ensure_node(client: &Client, path: &str) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match client.create(path, b"", &CreateOptions::persistent()).await {
-            Ok(_) | Err(Error::NodeExists) => return Ok(()),
-            Err(Error::ConnectionLoss | Error::Timeout) if Instant::now() < deadline => {
+            Ok(_) => return Ok(()),
+            Err(e) if e == ErrorKind::NodeExists => return Ok(()),
+            Err(e)
+                if matches!(e.kind(), ErrorKind::ConnectionLoss | ErrorKind::Timeout)
+                    && Instant::now() < deadline =>
+            {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             Err(e) => return Err(e),
@@ -149,8 +153,8 @@ async fn writer(client: Client, path: String, progress: Arc<Mutex<Progress>>) {
             .set_data(&path, counter.to_string().as_bytes(), None)
             .await;
         let ended = matches!(
-            result,
-            Err(Error::SessionExpired | Error::Closed | Error::AuthFailed)
+            result.as_ref().map_err(Error::kind),
+            Err(ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed)
         );
         let failed = result.is_err();
         {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use zk_client::{Client, CreateOptions, Error};
+use zk_client::{Client, CreateOptions, ErrorKind};
 
 /// A session (30 s timeout) on `address` (one member, or a connect string).
 pub async fn connect_member(address: &str, wait: Duration) -> Client {
@@ -28,9 +28,11 @@ pub async fn create_retrying(client: &Client, path: &str, data: &[u8], wait: Dur
             .create(path, data, &CreateOptions::persistent())
             .await
         {
-            Ok(_) | Err(Error::NodeExists) => return,
-            Err(Error::ConnectionLoss | Error::Timeout)
-                if tokio::time::Instant::now() < deadline =>
+            Ok(_) => return,
+            Err(e) if e == ErrorKind::NodeExists => return,
+            Err(e)
+                if matches!(e.kind(), ErrorKind::ConnectionLoss | ErrorKind::Timeout)
+                    && tokio::time::Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

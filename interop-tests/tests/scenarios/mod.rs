@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use interop_tests::ServerUnderTest;
-use zk_client::{Client, CreateOptions, Error, Op, OpResult, ReadOp, ReadResult, SessionState};
+use zk_client::{Client, CreateOptions, ErrorKind, Op, OpResult, ReadOp, ReadResult, SessionState};
 use zk_proto::data::{Acl, Id};
 use zk_proto::{perms, AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, WatcherType};
 
@@ -111,19 +111,19 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         zk.create("/a", b"", &CreateOptions::persistent())
             .await
             .unwrap_err(),
-        Error::NodeExists
+        ErrorKind::NodeExists
     );
     assert_eq!(
         zk.create("/nope/x", b"", &CreateOptions::persistent())
             .await
             .unwrap_err(),
-        Error::NoNode
+        ErrorKind::NoNode
     );
     assert_eq!(
         zk.create("/a/eph/kid", b"", &CreateOptions::persistent())
             .await
             .unwrap_err(),
-        Error::NoChildrenForEphemerals
+        ErrorKind::NoChildrenForEphemerals
     );
     assert_eq!(
         zk.create(
@@ -133,7 +133,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         )
         .await
         .unwrap_err(),
-        Error::InvalidAcl,
+        ErrorKind::InvalidAcl,
         "auth: without any authenticated id"
     );
     assert!(
@@ -144,16 +144,18 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
                 &CreateOptions::new(CreateMode::PersistentWithTtl).with_ttl(0)
             )
             .await
-            .unwrap_err(),
-            Error::InvalidArgument(_)
+            .unwrap_err()
+            .kind(),
+            ErrorKind::InvalidArgument(_)
         ),
         "TTL 0 is out of range: refused before sending, as Java does"
     );
     assert!(matches!(
         zk.create("/bad//path", b"", &CreateOptions::persistent())
             .await
-            .unwrap_err(),
-        Error::InvalidPath(_)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidPath(_)
     ));
 
     // Reads.
@@ -161,7 +163,10 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
     assert_eq!(&data[..], b"root");
     assert_eq!(stat.num_children, 3);
     assert_eq!(stat.cversion, 3, "three child creates");
-    assert_eq!(zk.get_data("/missing").await.unwrap_err(), Error::NoNode);
+    assert_eq!(
+        zk.get_data("/missing").await.unwrap_err(),
+        ErrorKind::NoNode
+    );
     assert_eq!(zk.exists("/missing").await.unwrap(), None);
     assert_eq!(zk.exists("/a").await.unwrap().unwrap(), stat);
     let mut children = zk.get_children("/a").await.unwrap();
@@ -183,22 +188,25 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
     assert_eq!(stat.version, 1);
     assert_eq!(
         zk.set_data("/a", b"v2", Some(7)).await.unwrap_err(),
-        Error::BadVersion
+        ErrorKind::BadVersion
     );
     assert_eq!(
         zk.set_data("/missing", b"", None).await.unwrap_err(),
-        Error::NoNode
+        ErrorKind::NoNode
     );
     assert_eq!(zk.set_data("/a", b"v2", None).await.unwrap().version, 2);
 
     // Deletes.
-    assert_eq!(zk.delete("/a", None).await.unwrap_err(), Error::NotEmpty);
+    assert_eq!(
+        zk.delete("/a", None).await.unwrap_err(),
+        ErrorKind::NotEmpty
+    );
     assert_eq!(
         zk.delete(&seq, Some(5)).await.unwrap_err(),
-        Error::BadVersion
+        ErrorKind::BadVersion
     );
     zk.delete(&seq, Some(0)).await.unwrap();
-    assert_eq!(zk.delete(&seq, None).await.unwrap_err(), Error::NoNode);
+    assert_eq!(zk.delete(&seq, None).await.unwrap_err(), ErrorKind::NoNode);
     let (_, stat) = zk.get_children_with_stat("/a").await.unwrap();
     assert_eq!(
         stat.cversion, 4,
@@ -215,7 +223,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         zk.set_acl("/a", read_admin.clone(), Some(0))
             .await
             .unwrap_err(),
-        Error::BadVersion
+        ErrorKind::BadVersion
     );
     // Without ADMIN, setACL fails on the ACL check before the version is looked at.
     let read_only = vec![Acl::new(perms::READ, Id::anyone())];
@@ -224,17 +232,17 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         zk.set_acl("/a", read_only.clone(), Some(7))
             .await
             .unwrap_err(),
-        Error::NoAuth
+        ErrorKind::NoAuth
     );
     assert_eq!(
         zk.set_data("/a", b"x", None).await.unwrap_err(),
-        Error::NoAuth
+        ErrorKind::NoAuth
     );
     assert_eq!(
         zk.set_acl("/a", Acl::open_unsafe(), None)
             .await
             .unwrap_err(),
-        Error::NoAuth
+        ErrorKind::NoAuth
     );
 
     // Multi: all or nothing.
@@ -293,7 +301,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         .unwrap_err();
     assert_eq!(
         failed,
-        Error::MultiFailed {
+        ErrorKind::MultiFailed {
             index: 1,
             code: ErrorCode::NoNode,
             results: vec![
@@ -303,6 +311,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
             ],
         }
     );
+    assert_eq!(failed.path(), Some("/missing"), "the failing op's path");
     assert_eq!(
         zk.exists("/m2").await.unwrap(),
         None,
@@ -318,7 +327,11 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         .unwrap();
     assert!(matches!(&reads[0], ReadResult::Data(d, s) if &d[..] == b"2" && s.version == 1));
     assert!(matches!(&reads[1], ReadResult::Children(c) if c.len() == 2));
-    assert_eq!(reads[2], ReadResult::Error(Error::NoNode));
+    assert!(
+        matches!(&reads[2], ReadResult::Error(e) if *e == ErrorKind::NoNode && e.path() == Some("/missing")),
+        "{:?}",
+        reads[2]
+    );
 
     // sync, whoAmI, getConfig.
     zk.sync("/a").await.unwrap();
@@ -333,7 +346,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
 
     zk.close().await.unwrap();
     assert_eq!(zk.state(), SessionState::Closed);
-    assert_eq!(zk.get_data("/a").await.unwrap_err(), Error::Closed);
+    assert_eq!(zk.get_data("/a").await.unwrap_err(), ErrorKind::Closed);
     let other = connect(&server.connect_string()).await;
     assert_eq!(
         other.exists("/a/eph").await.unwrap(),
@@ -352,7 +365,7 @@ pub async fn ttl_is_unimplemented_without_extended_types(server: &dyn ServerUnde
         )
         .await
         .unwrap_err();
-    assert_eq!(err, Error::Unimplemented);
+    assert_eq!(err, ErrorKind::Unimplemented);
 }
 
 pub async fn digest_auth_and_acls(server: &dyn ServerUnderTest) {
@@ -385,7 +398,10 @@ pub async fn digest_auth_and_acls(server: &dyn ServerUnderTest) {
     );
 
     let bob = connect(&server.connect_string()).await;
-    assert_eq!(bob.get_data("/private").await.unwrap_err(), Error::NoAuth);
+    assert_eq!(
+        bob.get_data("/private").await.unwrap_err(),
+        ErrorKind::NoAuth
+    );
     bob.add_auth("digest", b"alice:secret".to_vec())
         .await
         .unwrap();
@@ -401,13 +417,16 @@ pub async fn digest_auth_and_acls(server: &dyn ServerUnderTest) {
             .add_auth("nosuchscheme", b"x".to_vec())
             .await
             .unwrap_err(),
-        Error::AuthFailed
+        ErrorKind::AuthFailed
     );
     assert_eq!(
         within("AuthFailed", states.next()).await,
         Some(SessionState::AuthFailed)
     );
-    assert_eq!(mallory.exists("/").await.unwrap_err(), Error::AuthFailed);
+    assert_eq!(
+        mallory.exists("/").await.unwrap_err(),
+        ErrorKind::AuthFailed
+    );
 }
 
 pub async fn oneshot_and_persistent_watches(server: &dyn ServerUnderTest) {
@@ -513,7 +532,7 @@ pub async fn oneshot_and_persistent_watches(server: &dyn ServerUnderTest) {
     zk.remove_watches("/w", WatcherType::Any).await.unwrap();
     assert_eq!(
         zk.remove_watches("/w", WatcherType::Any).await.unwrap_err(),
-        Error::NoWatcher
+        ErrorKind::NoWatcher
     );
 }
 
@@ -590,7 +609,7 @@ pub async fn chroot_applies_to_paths_events_and_multi(server: &dyn ServerUnderTe
     assert!(root.exists("/app/y").await.unwrap().is_none());
     assert_eq!(
         zk.delete("/", None).await.unwrap_err(),
-        Error::BadArguments,
+        ErrorKind::BadArguments,
         "delete of / is sent as /"
     );
 }
@@ -713,7 +732,10 @@ pub async fn expiry_is_reported_once_and_ephemerals_go(server: &dyn ServerUnderT
         (e.event_type, e.state),
         (EventType::None, KeeperState::Expired)
     );
-    assert_eq!(zk.get_data("/").await.unwrap_err(), Error::SessionExpired);
+    assert_eq!(
+        zk.get_data("/").await.unwrap_err(),
+        ErrorKind::SessionExpired
+    );
     assert_eq!(zk.state(), SessionState::Expired);
 }
 

@@ -45,7 +45,8 @@ use zk_proto::data::Stat;
 use zk_proto::{AddWatchMode, EventType};
 
 use crate::{
-    Client, CreateOptions, Error, OneshotWatcher, PersistentWatcher, Result, SessionState,
+    Client, CreateOptions, Error, ErrorKind, OneshotWatcher, PersistentWatcher, Result,
+    SessionState,
 };
 
 /// Pause before retrying a read that failed with a retryable error while the client still says
@@ -431,10 +432,10 @@ impl<T, E> ConfigNode<T, E> {
     pub async fn refresh(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(NodeCommand::Refresh(tx)).is_err() {
-            return Err(self.ended().unwrap_or(Error::Closed));
+            return Err(self.ended().unwrap_or(ErrorKind::Closed.into()));
         }
         rx.await
-            .unwrap_or_else(|_| Err(self.ended().unwrap_or(Error::Closed)))
+            .unwrap_or_else(|_| Err(self.ended().unwrap_or(ErrorKind::Closed.into())))
     }
 
     /// Writes `data` (encoded by the caller) to the node, if its version is `version` (`None`:
@@ -502,7 +503,10 @@ impl<T, E> NodeReader<T, E> {
                 Ok((data, stat, watcher)) => {
                     return Ok((self.tracker.on_data(data, stat), watcher))
                 }
-                Err(Error::NoNode) => {}
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => {}
                 Err(e) => return Err(e),
             }
             match self.client.exists_watch(&self.path).await? {
@@ -850,10 +854,10 @@ impl<T, E> ConfigTree<T, E> {
     pub async fn refresh(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(tx).is_err() {
-            return Err(self.ended().unwrap_or(Error::Closed));
+            return Err(self.ended().unwrap_or(ErrorKind::Closed.into()));
         }
         rx.await
-            .unwrap_or_else(|_| Err(self.ended().unwrap_or(Error::Closed)))
+            .unwrap_or_else(|_| Err(self.ended().unwrap_or(ErrorKind::Closed.into())))
     }
 }
 
@@ -986,7 +990,10 @@ impl<T, E> TreeTask<T, E> {
         for (path, read) in paths.iter().zip(reads) {
             match read.await {
                 Ok((data, stat)) => found.push((path.clone(), data, stat)),
-                Err(Error::NoNode) => gone.push(path.clone()),
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => gone.push(path.clone()),
                 Err(e) if unreadable(&e) => warn!(path = %path, error = %e, "skipping a node"),
                 Err(e) => return Err(e),
             }
@@ -1017,7 +1024,10 @@ impl<T, E> TreeTask<T, E> {
                 if let Some(data) = data {
                     match data.await {
                         Ok((data, stat)) => found.push((path.clone(), data, stat)),
-                        Err(Error::NoNode) => {}
+                        Err(Error {
+                            kind: ErrorKind::NoNode,
+                            ..
+                        }) => {}
                         Err(e) if unreadable(&e) => {
                             warn!(path = %path, error = %e, "skipping a node");
                             unread.insert(path.clone());
@@ -1027,7 +1037,10 @@ impl<T, E> TreeTask<T, E> {
                 }
                 match children.await {
                     Ok(names) => next.extend(names.iter().map(|name| child_path(path, name))),
-                    Err(Error::NoNode) => {}
+                    Err(Error {
+                        kind: ErrorKind::NoNode,
+                        ..
+                    }) => {}
                     Err(e) if unreadable(&e) => {
                         warn!(path = %path, error = %e, "skipping a node's children");
                     }
@@ -1120,12 +1133,19 @@ fn child_path(parent: &str, name: &str) -> String {
 /// Errors that concern one node of a tree (its ACL, say) rather than the session or the
 /// connection: that node is skipped instead of ending the watch.
 fn unreadable(e: &Error) -> bool {
-    !e.is_retryable() && !matches!(e, Error::SessionExpired | Error::Closed | Error::AuthFailed)
+    !e.is_retryable()
+        && !matches!(
+            e.kind(),
+            ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed
+        )
 }
 
 /// Why a watch ends when its client's state stream or watch stream closed.
 fn ended_error(client: &Client) -> Error {
-    client.state().terminal_error().unwrap_or(Error::Closed)
+    client
+        .state()
+        .terminal_error()
+        .unwrap_or(ErrorKind::Closed.into())
 }
 
 /// Waits until the client is connected again after a retryable failure; fails once the session
@@ -1173,7 +1193,10 @@ pub(crate) async fn create_with_container_parents(
 pub(crate) async fn create_if_missing(client: &Client, path: &str, data: &[u8]) -> Result<bool> {
     match create_with_container_parents(client, path, data).await {
         Ok(()) => Ok(true),
-        Err(Error::NodeExists) => Ok(false),
+        Err(Error {
+            kind: ErrorKind::NodeExists,
+            ..
+        }) => Ok(false),
         Err(e) => Err(e),
     }
 }

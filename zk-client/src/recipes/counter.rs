@@ -32,7 +32,7 @@ use bytes::Bytes;
 use super::config::{
     create_if_missing, create_with_container_parents, ConfigEvent, ConfigNode, EventStream,
 };
-use crate::{Client, Error, RetryPolicy};
+use crate::{Client, Error, ErrorKind, RetryPolicy};
 
 /// How many times [`SharedCount::add`] and [`DistributedAtomicLong`] try before giving up, by
 /// default.
@@ -162,8 +162,12 @@ impl SharedCount {
             node,
         };
         // Curator's start() fails the same way when its first read finds no node.
-        if let Err(CounterError::Zk(Error::NoNode)) = count.get() {
-            return Err(Error::NoNode.into());
+        if let Err(CounterError::Zk(Error {
+            kind: ErrorKind::NoNode,
+            ..
+        })) = count.get()
+        {
+            return Err(Error::from(ErrorKind::NoNode).with_path(path).into());
         }
         Ok(count)
     }
@@ -189,7 +193,9 @@ impl SharedCount {
                 path: self.path.clone(),
                 source: (*error).clone(),
             }),
-            ConfigEvent::Deleted => Err(Error::NoNode.into()),
+            ConfigEvent::Deleted => Err(Error::from(ErrorKind::NoNode)
+                .with_path(self.path.as_str())
+                .into()),
             ConfigEvent::Ended(e) => Err(e.into()),
         }
     }
@@ -228,7 +234,10 @@ impl SharedCount {
                     .await;
                 Ok(true)
             }
-            Err(Error::BadVersion) => {
+            Err(Error {
+                kind: ErrorKind::BadVersion,
+                ..
+            }) => {
                 // Curator re-reads here so the caller's next attempt starts from the new count.
                 self.node.refresh().await?;
                 Ok(false)
@@ -384,7 +393,10 @@ impl DistributedAtomicLong {
     pub async fn compare_and_set(&self, expected: i64, value: i64) -> Result<bool, CounterError> {
         let (data, stat) = match self.client.get_data(&self.path).await {
             Ok(read) => read,
-            Err(Error::NoNode) => return Ok(false),
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => return Ok(false),
             Err(e) => return Err(e.into()),
         };
         if data[..] != encode_atomic_long(expected) {
@@ -396,7 +408,10 @@ impl DistributedAtomicLong {
             .await
         {
             Ok(_) => Ok(true),
-            Err(Error::BadVersion | Error::NoNode) => Ok(false),
+            Err(Error {
+                kind: ErrorKind::BadVersion | ErrorKind::NoNode,
+                ..
+            }) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -406,13 +421,19 @@ impl DistributedAtomicLong {
         let data = encode_atomic_long(value);
         match self.client.set_data(&self.path, &data, None).await {
             Ok(_) => return Ok(()),
-            Err(Error::NoNode) => {}
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => {}
             Err(e) => return Err(e.into()),
         }
         match create_with_container_parents(&self.client, &self.path, &data).await {
             Ok(()) => Ok(()),
             // Created by someone else meanwhile: overwrite, as Curator does.
-            Err(Error::NodeExists) => {
+            Err(Error {
+                kind: ErrorKind::NodeExists,
+                ..
+            }) => {
                 self.client.set_data(&self.path, &data, None).await?;
                 Ok(())
             }
@@ -436,7 +457,10 @@ impl DistributedAtomicLong {
                 })?;
                 Ok(Some((value, stat.version)))
             }
-            Err(Error::NoNode) => Ok(None),
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -469,7 +493,10 @@ impl DistributedAtomicLong {
                         attempts: attempt,
                     })
                 }
-                Err(Error::NodeExists | Error::BadVersion | Error::NoNode) => {
+                Err(Error {
+                    kind: ErrorKind::NodeExists | ErrorKind::BadVersion | ErrorKind::NoNode,
+                    ..
+                }) => {
                     let pause = match self.policy {
                         Some(policy) => policy.sleep_before(
                             attempt - 1,

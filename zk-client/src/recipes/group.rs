@@ -24,7 +24,9 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::recipes::protected::{join, node_name, retry_or_fail, validate_dir};
-use crate::{AddWatchMode, Client, CreateMode, CreateOptions, Error, EventStream, EventType};
+use crate::{
+    AddWatchMode, Client, CreateMode, CreateOptions, Error, ErrorKind, EventStream, EventType,
+};
 use crate::{Parents, Result, Session, SessionTask, Supervisor};
 
 /// A node kept in existence with the data last set, across deletions and sessions (Curator's
@@ -107,7 +109,7 @@ impl PersistentNode {
             .wait_for(Option::is_some)
             .await
             .map(|_| ())
-            .map_err(|_| Error::Closed)
+            .map_err(|_| Error::from(ErrorKind::Closed))
     }
 
     /// Stops keeping the node and deletes it (a connection loss is waited out; the session
@@ -117,8 +119,15 @@ impl PersistentNode {
         let client = self.supervisor.client().await?;
         loop {
             match client.delete(&self.path, None).await {
-                Ok(()) | Err(Error::NoNode) => return Ok(()),
-                Err(Error::SessionExpired | Error::Closed) => return Ok(()),
+                Ok(())
+                | Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => return Ok(()),
+                Err(Error {
+                    kind: ErrorKind::SessionExpired | ErrorKind::Closed,
+                    ..
+                }) => return Ok(()),
                 Err(e) => retry_or_fail(&client, e).await?,
             }
         }
@@ -144,7 +153,7 @@ impl Keeper {
                     if let Err(e) = retry_or_fail(client, e).await {
                         // The session ended (the supervisor opens the next) or the server
                         // refuses the node (NoAuth, a bad ACL): nothing a retry fixes.
-                        if !matches!(e, Error::SessionExpired | Error::Closed) {
+                        if !matches!(e.kind(), ErrorKind::SessionExpired | ErrorKind::Closed) {
                             tracing::error!(path = %self.path, %e, "cannot keep the node");
                         }
                         return;
@@ -163,11 +172,18 @@ impl Keeper {
             .await
         {
             Ok(_) => {}
-            Err(Error::NodeExists) => {
+            Err(Error {
+                kind: ErrorKind::NodeExists,
+                ..
+            }) => {
                 // Ours from a lost session, someone else's, or ours from a lost reply: make
                 // its data ours; if it goes (its session ends), it is created again below.
                 match client.set_data(&self.path, &data, None).await {
-                    Ok(_) | Err(Error::NoNode) => {}
+                    Ok(_)
+                    | Err(Error {
+                        kind: ErrorKind::NoNode,
+                        ..
+                    }) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -188,19 +204,19 @@ impl Keeper {
                     }
                     if event.event_type == EventType::None {
                         // The session ended; the supervisor brings the next.
-                        return Err(Error::SessionExpired);
+                        return Err(ErrorKind::SessionExpired.into());
                     }
                     // A data change by someone else: look again (and put ours back).
                     return Ok(());
                 }
                 changed = self.data.changed() => {
                     if changed.is_err() {
-                        return Err(Error::Closed);
+                        return Err(ErrorKind::Closed.into());
                     }
                     let data = self.data.borrow_and_update().clone();
                     match client.set_data(&self.path, &data, None).await {
                         Ok(_) => {}
-                        Err(Error::NoNode) => return Ok(()),
+                        Err(Error { kind: ErrorKind::NoNode, .. }) => return Ok(()),
                         Err(e) => return Err(e),
                     }
                 }
@@ -244,7 +260,7 @@ impl GroupMember {
     ) -> Result<GroupMember> {
         validate_dir(group)?;
         if id.is_empty() || id.contains('/') {
-            return Err(Error::InvalidArgument(format!("bad member id {id:?}")));
+            return Err(ErrorKind::InvalidArgument(format!("bad member id {id:?}")).into());
         }
         let node = PersistentNode::start(
             supervisor,
@@ -364,7 +380,10 @@ async fn follow_members(client: Client, group: &str, members: &watch::Sender<Arc
             EventType::NodeDeleted => Ok(None),
             _ => match client.get_data(&event.path).await {
                 Ok((data, _)) => Ok(Some(data)),
-                Err(Error::NoNode) => Ok(None),
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => Ok(None),
                 Err(e) => Err(e),
             },
         };
@@ -394,7 +413,10 @@ async fn follow_members(client: Client, group: &str, members: &watch::Sender<Arc
 async fn read_members(client: &Client, group: &str) -> Result<Members> {
     let ids = match client.get_children(group).await {
         Ok(ids) => ids,
-        Err(Error::NoNode) => return Ok(Members::new()),
+        Err(Error {
+            kind: ErrorKind::NoNode,
+            ..
+        }) => return Ok(Members::new()),
         Err(e) => return Err(e),
     };
     let reads: Vec<_> = ids
@@ -407,7 +429,10 @@ async fn read_members(client: &Client, group: &str) -> Result<Members> {
             Ok((payload, _)) => {
                 members.insert(id, payload);
             }
-            Err(Error::NoNode) => {}
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => {}
             Err(e) => return Err(e),
         }
     }

@@ -37,7 +37,7 @@ use zk_proto::EventType;
 use super::protected::{
     join, node_name, sort_children, validate_dir, wait_connected, PendingNode, ProtectedCreate,
 };
-use crate::{Client, Error, OneshotWatcher, Result, SessionState};
+use crate::{Client, Error, ErrorKind, OneshotWatcher, Result, SessionState};
 
 /// Curator's `LeaderLatch.LOCK_NAME`.
 const LATCH_NAME: &str = "latch-";
@@ -242,8 +242,8 @@ impl LeaderLatch {
                 .client
                 .state()
                 .terminal_error()
-                .unwrap_or(Error::SessionExpired)),
-            _ => Err(Error::Closed),
+                .unwrap_or(ErrorKind::SessionExpired.into())),
+            _ => Err(ErrorKind::Closed.into()),
         }
     }
 
@@ -284,7 +284,10 @@ impl Drop for LeaderLatch {
 async fn participants(client: &Client, dir: &str) -> Result<Vec<Participant>> {
     let mut children = match client.get_children(dir).await {
         Ok(children) => children,
-        Err(Error::NoNode) => return Ok(Vec::new()),
+        Err(Error {
+            kind: ErrorKind::NoNode,
+            ..
+        }) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     sort_children(&mut children, LATCH_NAME);
@@ -298,7 +301,10 @@ async fn participants(client: &Client, dir: &str) -> Result<Vec<Participant>> {
                 node,
             }),
             // Left between the listing and the read.
-            Err(Error::NoNode) => {}
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => {}
             Err(e) => return Err(e),
         }
     }
@@ -416,7 +422,10 @@ impl Election {
         let mut children = match self.client.get_children(&self.dir).await {
             Ok(children) => children,
             // The directory is gone, so our node is too.
-            Err(Error::NoNode) => return Next::Rejoin,
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => return Next::Rejoin,
             Err(e) => return self.on_error(e),
         };
         sort_children(&mut children, LATCH_NAME);
@@ -440,20 +449,26 @@ impl Election {
                 Next::Wait(watcher)
             }
             // Our own node vanished: rejoin. The predecessor vanished: look again.
-            Err(Error::NoNode) if index == 0 => Next::Rejoin,
-            Err(Error::NoNode) => Next::Recheck,
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) if index == 0 => Next::Rejoin,
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => Next::Recheck,
             Err(e) => self.on_error(e),
         }
     }
 
     fn on_error(&self, err: Error) -> Next {
-        match err {
-            Error::SessionExpired | Error::Closed | Error::AuthFailed => Next::Lost,
-            Error::ConnectionLoss => Next::Reconnect,
+        match err.kind() {
+            ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed => Next::Lost,
+            ErrorKind::ConnectionLoss => Next::Reconnect,
             // A throttled request, a refusal (NoAuth on the directory): leadership cannot be
             // told, so not leader; look again in a while.
-            e => {
-                tracing::warn!(error = %e, dir = %self.dir, "leader latch cannot read the election");
+            _ => {
+                tracing::warn!(error = %err, dir = %self.dir, "leader latch cannot read the election");
                 Next::Pause
             }
         }

@@ -50,7 +50,7 @@ use super::protected::{
     delete_guaranteed, fix_for_sorting, join, node_name, retry_or_fail, sort_by_key, validate_dir,
     PendingNode, ProtectedCreate,
 };
-use crate::{Client, Error, Op, OpResult, Result};
+use crate::{Client, Error, ErrorKind, Op, OpResult, Result};
 
 /// Curator's `InterProcessMutex.LOCK_NAME`.
 const LOCK_NAME: &str = "lock-";
@@ -210,7 +210,10 @@ async fn wait_turn(
             Turn::NodeMissing => {
                 // Curator: NoNodeException from the driver, then a retry of the whole attempt.
                 if client.state().is_terminal() || recreates == MAX_NODE_RECREATES {
-                    return Err(client.state().terminal_error().unwrap_or(Error::NoNode));
+                    return Err(client
+                        .state()
+                        .terminal_error()
+                        .unwrap_or(ErrorKind::NoNode.into()));
                 }
                 recreates += 1;
                 pending.path = None;
@@ -222,7 +225,10 @@ async fn wait_turn(
                     Ok((_data, _stat, watcher)) => {
                         watcher.await;
                     }
-                    Err(Error::NoNode) => {}
+                    Err(Error {
+                        kind: ErrorKind::NoNode,
+                        ..
+                    }) => {}
                     Err(e) => retry_or_fail(client, e).await?,
                 }
             }
@@ -355,7 +361,10 @@ impl LockPath {
     async fn participant_nodes(&self, kind: Kind, only: Option<&str>) -> Result<Vec<String>> {
         let mut children = match self.client.get_children(&self.path).await {
             Ok(children) => children,
-            Err(Error::NoNode) => Vec::new(),
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => Vec::new(),
             Err(e) => return Err(e),
         };
         sort_by_key(&mut children, |name| kind.sort_key(name));
@@ -431,10 +440,11 @@ impl ReadWriteLock {
     /// write lock of this path.
     pub async fn read_while_writing(&self, write: &LockGuard) -> Result<LockGuard> {
         if write.kind != Kind::Write || write.lock_path != self.lock.path || !write.is_held() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(ErrorKind::InvalidArgument(format!(
                 "{} is not a held write lock of {}",
                 write.path, self.lock.path
-            )));
+            ))
+            .into());
         }
         self.lock.acquire(Kind::Read, true).await
     }
@@ -515,8 +525,8 @@ impl LockGuard {
     /// check that the lock node still exists, so a holder whose lock was lost (its session
     /// expired while it paused, say, and another process holds the lock now) cannot write.
     /// This is the fencing a lock needs for its writes to be safe, which Curator leaves to its
-    /// users. Returns the results of `ops`; [`Error::LockLost`] if the lock node is gone
-    /// (nothing applied); another op's failure as [`Error::MultiFailed`] indexed in `ops`.
+    /// users. Returns the results of `ops`; [`ErrorKind::LockLost`] if the lock node is gone
+    /// (nothing applied); another op's failure as [`ErrorKind::MultiFailed`] indexed in `ops`.
     ///
     /// ```no_run
     /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
@@ -544,18 +554,26 @@ impl LockGuard {
                 results.remove(0);
                 Ok(results)
             }
-            Err(Error::MultiFailed { index: 0, .. }) => Err(Error::LockLost),
-            Err(Error::MultiFailed {
-                index,
-                code,
-                mut results,
+            Err(Error {
+                kind: ErrorKind::MultiFailed { index: 0, .. },
+                ..
+            }) => Err(ErrorKind::LockLost.into()),
+            Err(Error {
+                kind:
+                    ErrorKind::MultiFailed {
+                        index,
+                        code,
+                        mut results,
+                    },
+                ..
             }) => {
                 results.remove(0);
-                Err(Error::MultiFailed {
+                Err(ErrorKind::MultiFailed {
                     index: index - 1,
                     code,
                     results,
-                })
+                }
+                .into())
             }
             Err(e) => Err(e),
         }
@@ -610,7 +628,10 @@ async fn watch_for_loss(client: Client, path: String, lost: watch::Sender<bool>)
                     _ => {}
                 }
             }
-            Err(Error::NoNode) => break,
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => break,
             Err(e) => {
                 if retry_or_fail(&client, e).await.is_err() {
                     // The session is over, or the server refuses to show us our own node.

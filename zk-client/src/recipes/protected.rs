@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use zk_proto::CreateMode;
 
-use crate::{Client, CreateOptions, Error, NodeData, Result};
+use crate::{Client, CreateOptions, Error, ErrorKind, NodeData, Result};
 
 /// The first characters of every protected name (Curator's `ProtectedUtils.PROTECTED_PREFIX`).
 pub(crate) const PROTECTED_PREFIX: &str = "_c_";
@@ -119,7 +119,8 @@ pub(crate) fn node_name(path: &str) -> &str {
 /// Checks a recipe's directory path the way the client checks any path, so a bad one fails when
 /// the recipe is made rather than at the first create.
 pub(crate) fn validate_dir(dir: &str) -> Result<()> {
-    zk_proto::path::validate_path(dir).map_err(|e| Error::InvalidPath(e.to_string()))
+    zk_proto::path::validate_path(dir)
+        .map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))
 }
 
 /// Waits until the client is connected. Fails with the session's final error (`SessionExpired`,
@@ -137,7 +138,10 @@ pub(crate) async fn wait_connected(client: &Client) -> Result<()> {
         }
         if changes.next().await.is_none() {
             // The stream ends after a final state; report that state.
-            return Err(client.state().terminal_error().unwrap_or(Error::Closed));
+            return Err(client
+                .state()
+                .terminal_error()
+                .unwrap_or(ErrorKind::Closed.into()));
         }
     }
 }
@@ -145,13 +149,13 @@ pub(crate) async fn wait_connected(client: &Client) -> Result<()> {
 /// What to do after an operation failed with `err`: `Ok` to retry (after waiting for the
 /// connection if it was lost), `Err` to give up.
 pub(crate) async fn retry_or_fail(client: &Client, err: Error) -> Result<()> {
-    match err {
-        Error::ConnectionLoss => wait_connected(client).await,
-        e if e.is_retryable() => {
+    match err.kind() {
+        ErrorKind::ConnectionLoss => wait_connected(client).await,
+        _ if err.is_retryable() => {
             tokio::time::sleep(ODD_ERROR_PAUSE).await;
             wait_connected(client).await
         }
-        e => Err(e),
+        _ => Err(err),
     }
 }
 
@@ -210,13 +214,17 @@ impl ProtectedCreate {
             }
             match client.create(&path, data, &options).await {
                 Ok((created, _stat)) => return Ok(created),
-                Err(Error::NoNode) => {
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => {
                     // The server refused it, so nothing was made: make the parents and go again.
                     maybe_applied = false;
                     create_parent_containers(client, &path).await?;
                 }
                 Err(e) => {
-                    maybe_applied = maybe_applied || e == Error::ConnectionLoss || e.is_retryable();
+                    maybe_applied =
+                        maybe_applied || e == ErrorKind::ConnectionLoss || e.is_retryable();
                     retry_or_fail(client, e).await?;
                 }
             }
@@ -229,7 +237,10 @@ impl ProtectedCreate {
             Ok(children) => {
                 Ok(find_own_node(&children, &self.prefix).map(|name| join(&self.dir, name)))
             }
-            Err(Error::NoNode) => Ok(None),
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -246,7 +257,10 @@ impl ProtectedCreate {
                 Ok(None) => return Ok(()),
                 Err(e) => match retry_or_fail(client, e).await {
                     Ok(()) => {}
-                    Err(Error::SessionExpired | Error::Closed | Error::AuthFailed) => return Ok(()),
+                    Err(Error {
+                        kind: ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed,
+                        ..
+                    }) => return Ok(()),
                     Err(e) => return Err(e),
                 },
             }
@@ -311,10 +325,17 @@ impl Drop for PendingNode {
 pub(crate) async fn delete_guaranteed(client: &Client, path: &str) -> Result<()> {
     loop {
         match client.delete(path, None).await {
-            Ok(()) | Err(Error::NoNode) => return Ok(()),
+            Ok(())
+            | Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => return Ok(()),
             Err(e) => match retry_or_fail(client, e).await {
                 Ok(()) => {}
-                Err(Error::SessionExpired | Error::Closed | Error::AuthFailed) => return Ok(()),
+                Err(Error {
+                    kind: ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed,
+                    ..
+                }) => return Ok(()),
                 Err(e) => return Err(e),
             },
         }
@@ -390,7 +411,7 @@ impl Client {
     ) -> Pin<Box<dyn Future<Output = Result<String>> + Send + 'static>> {
         let data = data.into();
         let create = zk_proto::path::validate_create_path(path, options.mode.is_sequential())
-            .map_err(|e| Error::InvalidPath(e.to_string()))
+            .map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))
             .and_then(|()| options.validate())
             .map(|()| {
                 let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
@@ -448,7 +469,10 @@ impl Client {
             loop {
                 match attempt {
                     Ok(()) => return Ok(()),
-                    Err(Error::NoNode) if retried => return Ok(()),
+                    Err(Error {
+                        kind: ErrorKind::NoNode,
+                        ..
+                    }) if retried => return Ok(()),
                     Err(e) => retry_or_fail(&client, e).await?,
                 }
                 retried = true;
@@ -462,7 +486,7 @@ impl Client {
         };
         async move {
             match spawned {
-                Ok(task) => task.await.unwrap_or(Err(Error::Closed)),
+                Ok(task) => task.await.unwrap_or(Err(ErrorKind::Closed.into())),
                 Err(work) => work.await,
             }
         }

@@ -102,7 +102,7 @@ use tokio::task::JoinHandle;
 use super::protected::{
     delete_guaranteed, join, new_protected_prefix, retry_or_fail, validate_dir,
 };
-use crate::{Client, CreateOptions, Error, OneshotWatcher, Op, Parents, Result};
+use crate::{Client, CreateOptions, Error, ErrorKind, OneshotWatcher, Op, Parents, Result};
 
 /// Curator's `DistributedQueue.QUEUE_ITEM_NAME`.
 const CURATOR_PREFIX: &str = "queue-";
@@ -150,15 +150,17 @@ impl Flavor {
             (Flavor::Curator, None) => Ok(CURATOR_PREFIX.to_owned()),
             (Flavor::Curator, Some(p)) => Ok(format!("{CURATOR_PREFIX}{}", curator_priority(p))),
             (Flavor::CuratorSimple, None) => Ok(CURATOR_SIMPLE_PREFIX.to_owned()),
-            (Flavor::CuratorSimple, Some(_)) => Err(Error::InvalidArgument(
+            (Flavor::CuratorSimple, Some(_)) => Err(ErrorKind::InvalidArgument(
                 "Curator's SimpleDistributedQueue has no priorities".into(),
-            )),
+            )
+            .into()),
             (Flavor::Kazoo, p) => {
                 let p = p.unwrap_or(KAZOO_DEFAULT_PRIORITY);
                 if !(0..=999).contains(&p) {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(ErrorKind::InvalidArgument(format!(
                         "kazoo's priorities are 0 to 999, not {p}"
-                    )));
+                    ))
+                    .into());
                 }
                 Ok(format!("{KAZOO_PREFIX}{p:03}-"))
             }
@@ -470,8 +472,12 @@ impl DistributedQueue {
                         })
                         .collect())
                 }
-                Err(Error::MultiFailed {
-                    code: crate::ErrorCode::NoNode,
+                Err(Error {
+                    kind:
+                        ErrorKind::MultiFailed {
+                            code: crate::ErrorCode::NoNode,
+                            ..
+                        },
                     ..
                 }) if recreates < MAX_DIR_RECREATES => {
                     recreates += 1;
@@ -624,7 +630,11 @@ impl Inner {
             };
             loop {
                 match self.client.create_all(dir, &[], &options, parents).await {
-                    Ok(_) | Err(Error::NodeExists) => break,
+                    Ok(_)
+                    | Err(Error {
+                        kind: ErrorKind::NodeExists,
+                        ..
+                    }) => break,
                     Err(e) => retry_or_fail(&self.client, e).await?,
                 }
             }
@@ -648,7 +658,10 @@ impl Inner {
                     .create(&prefix, &data, &CreateOptions::persistent_sequential());
             match create.await {
                 Ok((path, _stat)) => return Ok(path),
-                Err(Error::NoNode) if recreates < MAX_DIR_RECREATES => {
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) if recreates < MAX_DIR_RECREATES => {
                     recreates += 1;
                     self.recreate_dirs().await?;
                 }
@@ -675,7 +688,10 @@ impl Inner {
             };
             match listed {
                 Ok(listed) => return Ok(listed),
-                Err(Error::NoNode) if recreates < MAX_DIR_RECREATES => {
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) if recreates < MAX_DIR_RECREATES => {
                     recreates += 1;
                     self.recreate_dirs().await?;
                 }
@@ -704,7 +720,10 @@ impl Inner {
         loop {
             match self.client.get_data(path).await {
                 Ok(read) => return Ok(Some(read)),
-                Err(Error::NoNode) => return Ok(None),
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => return Ok(None),
                 Err(e) => retry_or_fail(&self.client, e).await?,
             }
         }
@@ -765,7 +784,7 @@ impl Inner {
         }
         let removed = removing
             .await
-            .map_err(|_| Error::Closed)
+            .map_err(|_| Error::from(ErrorKind::Closed))
             .and_then(|removed| removed)?;
         match decoded {
             Err(source) if removed => Err(QueueError::Corrupt { path, data, source }),
@@ -800,13 +819,15 @@ impl Inner {
                 Ok(()) => return Ok(true),
                 Err(e) => e,
             };
-            match (removal, e) {
+            match (removal, e.kind()) {
                 // Another consumer's delete came first.
-                (Removal::Delete { .. }, Error::NoNode | Error::BadVersion) => return Ok(false),
+                (Removal::Delete { .. }, ErrorKind::NoNode | ErrorKind::BadVersion) => {
+                    return Ok(false)
+                }
                 // The item went without our lock (a consumer that does not lock): drop the lock.
                 (
                     Removal::DeleteLocked { lock, .. },
-                    Error::MultiFailed {
+                    ErrorKind::MultiFailed {
                         index: 0,
                         code: crate::ErrorCode::NoNode,
                         ..
@@ -818,14 +839,14 @@ impl Inner {
                 // Our lock is gone (deleted by someone): whoever locks next may have the item.
                 (
                     Removal::DeleteLocked { .. },
-                    Error::MultiFailed {
+                    ErrorKind::MultiFailed {
                         index: 1,
                         code: crate::ErrorCode::NoNode,
                         ..
                     },
                 ) => return Ok(false),
-                (_, e) if e.is_retryable() => {
-                    retry_or_fail(&self.client, e).await?;
+                (_, kind) if kind.is_retryable() => {
+                    retry_or_fail(&self.client, e.clone()).await?;
                     // Did the lost request apply? Only the item node can say.
                     let path = match removal {
                         Removal::Delete { path, .. } | Removal::DeleteLocked { path, .. } => path,
@@ -843,7 +864,7 @@ impl Inner {
                     }
                     outcome = send_removal(&self.client, removal).await;
                 }
-                (_, e) => return Err(e),
+                _ => return Err(e.clone()),
             }
         }
     }
@@ -874,7 +895,10 @@ impl Inner {
             );
             match create.await {
                 Ok(_) => break,
-                Err(Error::NodeExists) => match self.read(&lock.path).await? {
+                Err(Error {
+                    kind: ErrorKind::NodeExists,
+                    ..
+                }) => match self.read(&lock.path).await? {
                     Some((data, stat))
                         if data == lock.token.as_bytes()
                             && stat.ephemeral_owner == self.client.session().session_id =>
@@ -887,7 +911,10 @@ impl Inner {
                         return Ok(None);
                     }
                 },
-                Err(Error::NoNode) if recreates < MAX_DIR_RECREATES => {
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) if recreates < MAX_DIR_RECREATES => {
                     recreates += 1;
                     self.recreate_dirs().await?;
                 }
@@ -906,10 +933,10 @@ impl Inner {
 
     async fn take_locked(self: &Arc<Self>) -> Result<LockedItem, QueueError> {
         if self.lock_dir.is_none() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::from(ErrorKind::InvalidArgument(format!(
                 "the queue at {} has no lock path: take_locked needs curator_locked or kazoo_locking",
                 self.path
-            ))
+            )))
             .into());
         }
         loop {
@@ -1009,16 +1036,27 @@ async fn delete_own_lock(client: &Client, path: &str, token: &str) -> Result<()>
                     && stat.ephemeral_owner == client.session().session_id =>
             {
                 match client.delete(path, Some(stat.version)).await {
-                    Ok(()) | Err(Error::NoNode | Error::BadVersion) => return Ok(()),
+                    Ok(())
+                    | Err(Error {
+                        kind: ErrorKind::NoNode | ErrorKind::BadVersion,
+                        ..
+                    }) => return Ok(()),
                     Err(e) => e,
                 }
             }
-            Ok(_) | Err(Error::NoNode) => return Ok(()),
+            Ok(_)
+            | Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => return Ok(()),
             Err(e) => e,
         };
         match retry_or_fail(client, outcome).await {
             Ok(()) => {}
-            Err(Error::SessionExpired | Error::Closed | Error::AuthFailed) => return Ok(()),
+            Err(Error {
+                kind: ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed,
+                ..
+            }) => return Ok(()),
             Err(e) => return Err(e),
         }
     }
@@ -1053,7 +1091,7 @@ impl LockedItem {
     }
 
     /// Removes the item and the lock in one multi (kazoo's `consume`; Curator deletes the item
-    /// once its consumer returns). Fails, deleting nothing, with [`Error::LockLost`] if someone
+    /// once its consumer returns). Fails, deleting nothing, with [`ErrorKind::LockLost`] if someone
     /// deleted the lock node, and with `SessionExpired` (or `Closed`) once the session ended,
     /// which removed the lock: either way another consumer may have the item now. `NoNode` if
     /// the item was deleted by a consumer that does not lock. A connection loss is waited out.
@@ -1064,18 +1102,25 @@ impl LockedItem {
         loop {
             match self.client.multi(ops.clone()).await {
                 Ok(_) => break,
-                Err(Error::MultiFailed {
-                    index: 0,
-                    code: crate::ErrorCode::NoNode,
+                Err(Error {
+                    kind:
+                        ErrorKind::MultiFailed {
+                            index: 0,
+                            code: crate::ErrorCode::NoNode,
+                            ..
+                        },
                     ..
                 }) => {
                     self.lock.release().await?;
-                    return Err(Error::NoNode);
+                    return Err(ErrorKind::NoNode.into());
                 }
-                Err(Error::MultiFailed { index: 1, .. }) => {
+                Err(Error {
+                    kind: ErrorKind::MultiFailed { index: 1, .. },
+                    ..
+                }) => {
                     let mut lock = self.lock;
                     lock.disarm();
-                    return Err(Error::LockLost);
+                    return Err(ErrorKind::LockLost.into());
                 }
                 Err(e) if e.is_retryable() => {
                     retry_or_fail(&self.client, e).await?;

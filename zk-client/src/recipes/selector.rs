@@ -49,7 +49,7 @@ use tokio::task::JoinHandle;
 use super::leader::Participant;
 use super::lock::{LockGuard, Mutex};
 use super::protected::delete_guaranteed;
-use crate::{Client, Error, Op, OpResult, Result, SessionState};
+use crate::{Client, Error, ErrorKind, Op, OpResult, Result, SessionState};
 
 /// How long to wait before queueing again after the server refused the lock node (`NoAuth` on
 /// the election path, say), with auto-requeue on.
@@ -206,11 +206,11 @@ impl Leadership {
     }
 
     /// Runs `ops` as one multi that applies only while the lock node exists (see
-    /// [`LockGuard::fence`]); [`Error::LockLost`] without a round trip once this leadership is
+    /// [`LockGuard::fence`]); [`ErrorKind::LockLost`] without a round trip once this leadership is
     /// known to be over.
     pub async fn fence(&self, ops: Vec<Op>) -> Result<Vec<OpResult>> {
         if self.over.load(Ordering::SeqCst) {
-            return Err(Error::LockLost);
+            return Err(ErrorKind::LockLost.into());
         }
         self.guard.fence(ops).await
     }
@@ -397,7 +397,10 @@ impl LeaderSelector {
                     node,
                 }),
                 // Left between the listing and the read.
-                Err(Error::NoNode) => {}
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -419,11 +422,14 @@ impl LeaderSelector {
                     }))
                 }
                 // The leader left while we read: look again.
-                Err(Error::NoNode) => {}
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => {}
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::NoNode)
+        Err(ErrorKind::NoNode.into())
     }
 
     /// Leaves the election (Curator's `close()`): ends a leadership in progress (its future is

@@ -44,7 +44,7 @@ use super::protected::{
     delete_guaranteed, fix_for_sorting, join, node_name, retry_or_fail, sort_by_key, validate_dir,
     PendingNode, ProtectedCreate,
 };
-use crate::{Client, Error, EventStream, Result};
+use crate::{Client, Error, ErrorKind, EventStream, Result};
 
 /// Curator's `InterProcessSemaphoreV2.LOCK_PARENT`.
 const LOCK_PARENT: &str = "locks";
@@ -247,7 +247,10 @@ impl Semaphore {
     pub async fn participant_nodes(&self) -> Result<Vec<String>> {
         let mut children = match self.client.get_children(&self.leases_dir).await {
             Ok(children) => children,
-            Err(Error::NoNode) => Vec::new(),
+            Err(Error {
+                kind: ErrorKind::NoNode,
+                ..
+            }) => Vec::new(),
             Err(e) => return Err(e),
         };
         sort_by_key(&mut children, |name| fix_for_sorting(name, LEASE_NAME));
@@ -262,7 +265,7 @@ impl Semaphore {
         deadline: Option<Instant>,
     ) -> Result<Option<Vec<Lease>>> {
         if qty == 0 {
-            return Err(Error::InvalidArgument("qty cannot be 0".to_owned()));
+            return Err(ErrorKind::InvalidArgument("qty cannot be 0".to_owned()).into());
         }
         let mut leases = Vec::with_capacity(qty as usize);
         let outcome = self.acquire_each(qty, deadline, &mut leases).await;
@@ -303,7 +306,7 @@ impl Semaphore {
                             return Err(e);
                         }
                         if recreates == MAX_NODE_RECREATES {
-                            return Err(Error::NoNode);
+                            return Err(ErrorKind::NoNode.into());
                         }
                         recreates += 1;
                     }
@@ -397,7 +400,10 @@ impl Semaphore {
             {
                 Ok(found) => found,
                 // The directory is gone, and our node with it.
-                Err(Error::NoNode) => return Ok(None),
+                Err(Error {
+                    kind: ErrorKind::NoNode,
+                    ..
+                }) => return Ok(None),
                 Err(e) => {
                     retry_or_fail(client, e).await?;
                     continue;

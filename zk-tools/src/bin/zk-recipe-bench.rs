@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use zk_client::recipes::leader::{LatchState, LeaderLatch};
 use zk_client::recipes::lock::Mutex;
 use zk_client::recipes::semaphore::Semaphore;
-use zk_client::{Client, Error};
+use zk_client::{Client, Error, ErrorKind};
 use zk_tools::bench::{cpu_times, delete_all};
 
 const USAGE: &str = "\
@@ -247,10 +247,11 @@ impl Holders {
         tokio::task::yield_now().await;
         self.now.fetch_sub(1, Ordering::SeqCst);
         if holders > self.limit {
-            return Err(Error::InvalidArgument(format!(
+            return Err(ErrorKind::InvalidArgument(format!(
                 "{holders} holders at once, at most {} allowed",
                 self.limit
-            )));
+            ))
+            .into());
         }
         Ok(())
     }
@@ -476,7 +477,7 @@ async fn run(config: &Config) -> Result<String, String> {
     // them now leaves the next run a clean tree.
     let admin = connect(config).await?;
     if let Err(e) = delete_all(&admin, &root).await {
-        if e != Error::NoNode {
+        if e != ErrorKind::NoNode {
             eprintln!("zk-recipe-bench: cleanup of {root} failed: {e}");
         }
     }

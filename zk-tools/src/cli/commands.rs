@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use zk_client::zk_proto::data::Stat;
 use zk_client::zk_proto::{AddWatchMode, CreateMode, EventType};
-use zk_client::{Client, CreateOptions, Error, OneshotWatcher, Op, SessionState, WatchedEvent};
+use zk_client::{
+    Client, CreateOptions, Error, ErrorKind, OneshotWatcher, Op, SessionState, WatchedEvent,
+};
 
 use super::format::{
     acl_entry, check_create_path, check_path, client_config, error_message, parse_acl, stat_block,
@@ -95,9 +97,9 @@ impl Connection {
         }
         let client = builder.connect().await.map_err(|e| {
             self.closed = true;
-            CmdError::new(match e {
-                Error::Timeout => format!("Unable to connect to {}: timed out", self.server),
-                Error::InvalidArgument(m) | Error::InvalidPath(m) => {
+            CmdError::new(match e.kind() {
+                ErrorKind::Timeout => format!("Unable to connect to {}: timed out", self.server),
+                ErrorKind::InvalidArgument(m) | ErrorKind::InvalidPath(m) => {
                     format!("Invalid connect string {}: {m}", self.server)
                 }
                 e => format!("Unable to connect to {}: {e}", self.server),
@@ -445,7 +447,7 @@ async fn visit_subtree(
     while let Some(node) = stack.pop() {
         let mut children = match client.get_children(&node).await {
             Ok(children) => children,
-            Err(Error::NoNode) => continue,
+            Err(e) if e == ErrorKind::NoNode => continue,
             Err(e) => return Err(CmdError::zk(&e, &node)),
         };
         children.sort();
@@ -511,7 +513,7 @@ async fn stat(spec: &CommandSpec, p: &Parsed, conn: &mut Connection, io: &mut Io
             .await
             .map_err(|e| CmdError::zk(&e, path))?,
     };
-    let stat = stat.ok_or_else(|| CmdError::zk(&Error::NoNode, path))?;
+    let stat = stat.ok_or_else(|| CmdError::zk(&ErrorKind::NoNode.into(), path))?;
     print_stat(io, &stat)
 }
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use zk_client::zk_proto::data::{Acl, Id, Stat};
 use zk_client::zk_proto::path::{validate_create_path, validate_path, PathError};
 use zk_client::zk_proto::{perms, ErrorCode};
-use zk_client::Error;
+use zk_client::{Error, ErrorKind};
 
 use super::date::java_date;
 
@@ -145,22 +145,22 @@ fn code_message(code: ErrorCode) -> String {
 /// The message zkCli.sh prints for a failed operation on `path` (`CliWrapperException`): its
 /// own wording for the common codes, else `KeeperErrorCode = <code> for <path>`.
 pub fn error_message(err: &Error, path: &str) -> String {
-    let code = match err {
-        Error::NoNode => return format!("Node does not exist: {path}"),
-        Error::NoChildrenForEphemerals => {
+    let code = match err.kind() {
+        ErrorKind::NoNode => return format!("Node does not exist: {path}"),
+        ErrorKind::NoChildrenForEphemerals => {
             return format!("Ephemerals cannot have children: {path}")
         }
-        Error::NodeExists => return format!("Node already exists: {path}"),
-        Error::NotEmpty => return format!("Node not empty: {path}"),
-        Error::NotReadOnly => return format!("Not a read-only call: {path}"),
-        Error::InvalidAcl => return format!("Acl is not valid : {path}"),
-        Error::NoAuth => return format!("Insufficient permission : {path}"),
-        Error::BadArguments => return format!("Arguments are not valid : {path}"),
-        Error::BadVersion => return format!("version No is not valid : {path}"),
-        Error::Closed => return "Not connected".to_owned(),
-        Error::InvalidPath(msg) | Error::InvalidArgument(msg) | Error::Protocol(msg) => {
-            return msg.clone()
-        }
+        ErrorKind::NodeExists => return format!("Node already exists: {path}"),
+        ErrorKind::NotEmpty => return format!("Node not empty: {path}"),
+        ErrorKind::NotReadOnly => return format!("Not a read-only call: {path}"),
+        ErrorKind::InvalidAcl => return format!("Acl is not valid : {path}"),
+        ErrorKind::NoAuth => return format!("Insufficient permission : {path}"),
+        ErrorKind::BadArguments => return format!("Arguments are not valid : {path}"),
+        ErrorKind::BadVersion => return format!("version No is not valid : {path}"),
+        ErrorKind::Closed => return "Not connected".to_owned(),
+        ErrorKind::InvalidPath(msg)
+        | ErrorKind::InvalidArgument(msg)
+        | ErrorKind::Protocol(msg) => return msg.clone(),
         other => match other.code() {
             Some(ErrorCode::ReconfigInProgress) => {
                 return "Another reconfiguration is in progress -- concurrent reconfigs not \
@@ -271,19 +271,19 @@ mod tests {
     #[test]
     fn errors_match_cli_wrapper_exception() {
         assert_eq!(
-            error_message(&Error::NoNode, "/x"),
+            error_message(&ErrorKind::NoNode.into(), "/x"),
             "Node does not exist: /x"
         );
         assert_eq!(
-            error_message(&Error::BadVersion, "/x"),
+            error_message(&ErrorKind::BadVersion.into(), "/x"),
             "version No is not valid : /x"
         );
         assert_eq!(
-            error_message(&Error::Unimplemented, "/x"),
+            error_message(&ErrorKind::Unimplemented.into(), "/x"),
             "KeeperErrorCode = Unimplemented for /x"
         );
         assert_eq!(
-            error_message(&Error::SessionExpired, "/x"),
+            error_message(&ErrorKind::SessionExpired.into(), "/x"),
             "KeeperErrorCode = Session expired for /x"
         );
         assert_eq!(

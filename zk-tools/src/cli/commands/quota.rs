@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use zk_client::zk_proto::quota::{
     limit_path, quota_path, stat_path, StatsTrack, LIMIT_NODE, PROC_ZOOKEEPER, QUOTA_ZOOKEEPER,
 };
-use zk_client::{Client, CreateOptions, Error};
+use zk_client::{Client, CreateOptions, Error, ErrorKind};
 
 use super::{child_path, visit_subtree, CmdError, CmdResult, CommandSpec, Connection, Io};
 use crate::cli::format::check_path;
@@ -81,7 +81,8 @@ fn requested_limits(option: char, value: &str) -> Result<StatsTrack, CmdError> {
 /// A quota node's text; zkCli dies on what Java's `StatsTrack` cannot read.
 async fn read_stats(client: &Client, path: &str) -> Result<StatsTrack, Error> {
     let (data, _) = client.get_data(path).await?;
-    StatsTrack::parse(Some(&data)).map_err(|e| Error::InvalidArgument(format!("{path}: {e}")))
+    StatsTrack::parse(Some(&data))
+        .map_err(|e| ErrorKind::InvalidArgument(format!("{path}: {e}")).into())
 }
 
 /// Maps a client error on `path` to zkCli's message.
@@ -128,7 +129,7 @@ async fn check_no_child_quota(client: &Client, path: &str) -> CmdResult {
     let real = quota_path(path);
     checked(&real)?;
     match client.get_data(&real).await {
-        Err(Error::NoNode) => return Ok(()),
+        Err(e) if e == ErrorKind::NoNode => return Ok(()),
         Err(e) => return Err(CmdError::zk(&e, &real)),
         Ok(_) => {}
     }
@@ -159,7 +160,7 @@ async fn check_no_parent_quota(client: &Client, path: &str) -> CmdResult {
         quota = format!("{quota}/{part}");
         let children = match client.get_children(&quota).await {
             Ok(children) => children,
-            Err(Error::NoNode) => return Ok(()),
+            Err(e) if e == ErrorKind::NoNode => return Ok(()),
             Err(e) => return Err(CmdError::zk(&e, &quota)),
         };
         if children.is_empty() {
@@ -181,7 +182,8 @@ async fn create_if_missing(client: &Client, node: &str) -> CmdResult {
         return Ok(());
     }
     match client.create(node, b"", &CreateOptions::persistent()).await {
-        Ok(_) | Err(Error::NodeExists) => Ok(()),
+        Ok(_) => Ok(()),
+        Err(e) if e == ErrorKind::NodeExists => Ok(()),
         Err(e) => Err(CmdError::zk(&e, node)),
     }
 }
@@ -199,7 +201,7 @@ async fn create_quota_nodes(
         for node in [PROC_ZOOKEEPER, QUOTA_ZOOKEEPER] {
             match client.create(node, b"", &CreateOptions::persistent()).await {
                 Ok(_) => {}
-                Err(Error::NodeExists) => break,
+                Err(e) if e == ErrorKind::NodeExists => break,
                 Err(e) => return Err(CmdError::zk(&e, node)),
             }
         }
@@ -287,7 +289,7 @@ pub(super) async fn list_quota(
     for node in [&limits_path, &stats_path] {
         match read_stats(&client, checked(node)?).await {
             Ok(track) => tracks.push(track),
-            Err(Error::NoNode) => {
+            Err(e) if e == ErrorKind::NoNode => {
                 return Err(CmdError::new(format!("quota for {path} does not exist.")))
             }
             Err(e) => return Err(CmdError::zk(&e, node)),
@@ -315,12 +317,12 @@ pub(super) async fn del_quota(
         return io.line(&format!("Quota does not exist for {path}"));
     }
     let mut limits = match read_stats(&client, &limits_path).await {
-        Err(Error::NoNode) => return Err(no_quota()),
+        Err(e) if e == ErrorKind::NoNode => return Err(no_quota()),
         other => other.map_err(failed(&limits_path))?,
     };
-    let keep_missing = |e: Error, node: &str| match e {
-        Error::NoNode => no_quota(),
-        e => CmdError::zk(&e, node),
+    let keep_missing = |e: Error, node: &str| match e.kind() {
+        ErrorKind::NoNode => no_quota(),
+        _ => CmdError::zk(&e, node),
     };
     match option {
         None => {
