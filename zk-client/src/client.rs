@@ -24,6 +24,7 @@ use zk_proto::{AddWatchMode, ErrorCode, Jute, OpCode, WatcherType};
 use crate::conn::{Command, ConnConfig, Driver, Shared};
 use crate::connect_string::ConnectString;
 use crate::error::{Error, ErrorKind, Result};
+use crate::retry::RetryPolicy;
 use crate::session::{
     add_chroot, strip_chroot, RawReply, Session, SessionInfo, SessionState, Submission,
     WatchRequest,
@@ -57,12 +58,38 @@ pub struct ClientBuilder {
     sasl: Option<crate::sasl::SaslLogin>,
     tls: Option<TlsOptions>,
     create_chroot: bool,
+    retry_policy: RetryPolicy,
 }
 
 impl ClientBuilder {
     /// The session timeout to ask for (the server clamps it; default 10 s).
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
         self.session_timeout = timeout;
+        self
+    }
+
+    /// How the recipes built on this client ([`crate::recipes`]) retry an operation that
+    /// failed with a retryable error ([`Error::is_retryable`]): Curator's `RetryPolicy`,
+    /// which Curator asks for when a client is made. The default,
+    /// [`RetryPolicy::UntilSessionEnds`], retries for as long as the session lives; with
+    /// [`RetryPolicy::curator_default`], a lock acquire, a queue take or a semaphore lease
+    /// gives up with `ConnectionLoss` after three retries, as Curator's do. Cleanup (deleting
+    /// a recipe's own nodes) always goes on until the session ends.
+    /// [`Client::with_retry_policy`] changes it for one clone.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> zk_client::Result<()> {
+    /// use zk_client::{recipes::lock::Mutex, RetryPolicy};
+    /// let client = zk_client::Client::builder("127.0.0.1:2181")
+    ///     .retry_policy(RetryPolicy::curator_default())
+    ///     .connect()
+    ///     .await?;
+    /// // A connection lost for longer than the retries last fails the acquire.
+    /// let _guard = Mutex::new(&client, "/locks/job")?.acquire().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
         self
     }
 
@@ -246,6 +273,7 @@ impl ClientBuilder {
                 chroot: cs.chroot().map(Arc::from),
                 shared,
                 state: state_rx,
+                retry_policy: self.retry_policy,
             }),
         };
         let auths: Vec<_> = self
@@ -303,6 +331,8 @@ struct Inner {
     chroot: Option<Arc<str>>,
     shared: Arc<Shared>,
     state: watch::Receiver<SessionState>,
+    /// What the recipes on this client do about retryable errors.
+    retry_policy: RetryPolicy,
 }
 
 /// A ZooKeeper session. Cheap to clone: clones share the session. Every operation is put on the
@@ -421,6 +451,7 @@ impl Client {
             sasl: None,
             tls: None,
             create_chroot: false,
+            retry_policy: RetryPolicy::UntilSessionEnds,
         }
     }
 
@@ -494,8 +525,37 @@ impl Client {
                 chroot,
                 shared: self.inner.shared.clone(),
                 state: self.inner.state.clone(),
+                retry_policy: self.inner.retry_policy,
             }),
         }
+    }
+
+    /// The policy the recipes on this client retry with
+    /// ([`ClientBuilder::retry_policy`]).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry_policy
+    }
+
+    /// A clone sharing this session (and root) whose recipes retry with `policy`: for one
+    /// recipe that must give up sooner, or wait longer, than the others.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: zk_client::Client) -> zk_client::Result<()> {
+    /// use std::time::Duration;
+    /// use zk_client::{recipes::lock::Mutex, RetryPolicy};
+    /// let impatient = client.with_retry_policy(RetryPolicy::NTimes {
+    ///     times: 1,
+    ///     sleep: Duration::from_millis(100),
+    /// });
+    /// let _guard = Mutex::new(&impatient, "/locks/report")?.acquire().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> Client {
+        let mut clone = self.with_root(self.inner.chroot.clone());
+        Arc::get_mut(&mut clone.inner)
+            .expect("a fresh Inner has one owner")
+            .retry_policy = policy;
+        clone
     }
 
     fn server_path(&self, path: &str) -> Result<String> {

@@ -6,15 +6,18 @@
 //! waiting for the connection to come back first; any other error, or the policy giving up,
 //! ends it with the last error.
 
-use crate::ErrorKind;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::{Client, Result};
+use crate::{Client, Error, ErrorKind, Result};
 
 /// When to try again and after how long: Curator's `RetryPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryPolicy {
+    /// Again and again while the session lives, 200 ms apart (Curator's `RetryForever`;
+    /// the retries end with the session, which no retry can bring back). The recipes' default
+    /// ([`ClientBuilder::retry_policy`](crate::ClientBuilder::retry_policy)).
+    UntilSessionEnds,
     /// Never again (Curator's `RetryNTimes(0, ..)`).
     Never,
     /// Up to `times` more tries, `sleep` apart (`RetryNTimes`; `RetryOneTime` is 1).
@@ -45,6 +48,10 @@ pub enum RetryPolicy {
     },
 }
 
+/// The pause of [`RetryPolicy::UntilSessionEnds`]: short, since a lost connection is waited
+/// for anyway; long enough not to spin on a throttled server.
+const UNTIL_SESSION_ENDS_SLEEP: Duration = Duration::from_millis(200);
+
 impl RetryPolicy {
     /// Curator's usual choice: `ExponentialBackoffRetry(1000, 3)` (pauses of about 1-2 s,
     /// 1-4 s, 1-8 s).
@@ -74,6 +81,7 @@ impl RetryPolicy {
     /// ```
     pub fn sleep_before(&self, retry: u32, elapsed: Duration, random: u64) -> Option<Duration> {
         match *self {
+            RetryPolicy::UntilSessionEnds => Some(UNTIL_SESSION_ENDS_SLEEP),
             RetryPolicy::Never => None,
             RetryPolicy::NTimes { times, sleep } => (retry < times).then_some(sleep),
             RetryPolicy::ExponentialBackoff {
@@ -121,6 +129,40 @@ impl Client {
     }
 }
 
+/// The retries of one operation so far, against its policy.
+#[derive(Debug)]
+struct RetryCount {
+    policy: RetryPolicy,
+    started: Instant,
+    retries: u32,
+}
+
+impl RetryCount {
+    fn new(policy: RetryPolicy) -> RetryCount {
+        RetryCount {
+            policy,
+            started: Instant::now(),
+            retries: 0,
+        }
+    }
+
+    /// After a failure with `err`: the pause before the next try, or the error to end with
+    /// (`err` itself when it is not retryable or the policy gives up).
+    fn next(&mut self, err: Error, random: u64) -> Result<Duration> {
+        if !err.is_retryable() {
+            return Err(err);
+        }
+        let elapsed = self.started.elapsed();
+        let Some(sleep) = self.policy.sleep_before(self.retries, elapsed, random) else {
+            tracing::debug!(%err, retries = self.retries, "retries exhausted");
+            return Err(err);
+        };
+        tracing::debug!(%err, retry = self.retries, sleep_ms = sleep.as_millis() as u64, "retrying");
+        self.retries += 1;
+        Ok(sleep)
+    }
+}
+
 /// The loop of [`Client::retry`], with the reconnect wait and the randomness passed in.
 async fn retry_with<T, F, Fut, W, WFut>(
     policy: RetryPolicy,
@@ -134,23 +176,60 @@ where
     W: FnMut() -> WFut,
     WFut: Future<Output = Result<()>>,
 {
-    let started = Instant::now();
-    let mut retry = 0;
+    let mut count = RetryCount::new(policy);
     loop {
         let err = match op().await {
             Ok(value) => return Ok(value),
-            Err(e) if e.is_retryable() => e,
-            Err(e) => return Err(e),
+            Err(e) => e,
         };
-        let Some(sleep) = policy.sleep_before(retry, started.elapsed(), random()) else {
-            return Err(err);
-        };
-        tracing::debug!(%err, retry, sleep_ms = sleep.as_millis() as u64, "retrying");
-        tokio::time::sleep(sleep).await;
-        if err == ErrorKind::ConnectionLoss {
+        let lost = err == ErrorKind::ConnectionLoss;
+        tokio::time::sleep(count.next(err, random())?).await;
+        if lost {
             reconnected().await?;
         }
-        retry += 1;
+    }
+}
+
+/// The retries of one step of a recipe, under the client's policy
+/// ([`ClientBuilder::retry_policy`](crate::ClientBuilder::retry_policy)), or until the session
+/// ends for cleanup that must not give up.
+#[derive(Debug)]
+pub(crate) struct Retries<'a> {
+    client: &'a Client,
+    count: RetryCount,
+}
+
+impl<'a> Retries<'a> {
+    /// Under the client's policy.
+    pub(crate) fn new(client: &'a Client) -> Retries<'a> {
+        Retries {
+            client,
+            count: RetryCount::new(client.retry_policy()),
+        }
+    }
+
+    /// Until the session ends, whatever the client's policy (deleting a recipe's own nodes).
+    pub(crate) fn until_session_ends(client: &'a Client) -> Retries<'a> {
+        Retries {
+            client,
+            count: RetryCount::new(RetryPolicy::UntilSessionEnds),
+        }
+    }
+
+    /// After a failure with `err`: `Ok` once it is time to try again (paused as the policy
+    /// says, then connected again or, as Curator's `blockUntilConnectedOrTimedOut`, tired of
+    /// waiting after a session timeout: the try then fails at once and counts), or the error to
+    /// give up with (`err` when it is not retryable or the retries are exhausted; the session's
+    /// end while waiting).
+    pub(crate) async fn pause_or_fail(&mut self, err: Error) -> Result<()> {
+        let sleep = self.count.next(err, random())?;
+        tokio::time::sleep(sleep).await;
+        let timeout_ms = self.client.session().negotiated_timeout_ms.max(1000);
+        let wait = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(1000));
+        match tokio::time::timeout(wait, self.client.wait_connected()).await {
+            Ok(connected) => connected,
+            Err(_still_disconnected) => Ok(()),
+        }
     }
 }
 
@@ -164,7 +243,6 @@ pub(crate) fn random() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Error;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]

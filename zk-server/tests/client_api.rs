@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use zk_client::recipes::lock;
 use zk_client::{
     AddWatchMode, Client, ConnectCause, CreateOptions, ErrorKind, EventType, NodeData, Op,
-    OpResult, ReadOp, ReadResult, SessionState, WatcherType,
+    OpResult, ReadOp, ReadResult, RetryPolicy, SessionState, WatcherType,
 };
 use zk_server::config::Config;
 use zk_server::runtime::{self, ServerHandle};
@@ -607,6 +608,60 @@ async fn errors_name_the_path_the_caller_gave() {
     app.close().await.unwrap();
     let e = root.exists("/a").await.unwrap_err();
     assert_eq!((e.kind(), e.path()), (&ErrorKind::Closed, Some("/a")));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn recipes_retry_as_the_client_policy_says() {
+    let server = start().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let client = Client::builder(proxy.connect_string())
+        .session_timeout(Duration::from_secs(20))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(client.retry_policy(), RetryPolicy::UntilSessionEnds);
+    let impatient = client.with_retry_policy(RetryPolicy::Never);
+    assert_eq!(impatient.retry_policy(), RetryPolicy::Never);
+    assert_eq!(client.retry_policy(), RetryPolicy::UntilSessionEnds);
+    assert_eq!(impatient.session().session_id, client.session().session_id);
+    let direct = Client::builder(server.local_addr().to_string())
+        .retry_policy(RetryPolicy::curator_default())
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(direct.retry_policy(), RetryPolicy::curator_default());
+
+    proxy.pause();
+    wait_disconnected(&client).await;
+    // No retries: the first connection loss ends the acquire.
+    let lost = within(
+        "the impatient acquire",
+        lock::Mutex::new(&impatient, "/locks/r").unwrap().acquire(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(lost, ErrorKind::ConnectionLoss);
+    // The default waits the outage out.
+    let patient = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let guard = lock::Mutex::new(&client, "/locks/r")?.acquire().await?;
+            guard.release().await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!patient.is_finished(), "acquired without a connection?");
+    proxy.resume();
+    within("the patient acquire", patient)
+        .await
+        .unwrap()
+        .unwrap();
+    // The impatient acquire left no node behind (cleanup retries whatever the policy).
+    eventually("the abandoned lock node is removed", || async {
+        sorted_children(&direct, "/locks/r").await.is_empty()
+    })
+    .await;
     server.shutdown().await;
 }
 

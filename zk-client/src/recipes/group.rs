@@ -23,7 +23,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use crate::recipes::protected::{join, node_name, retry_or_fail, validate_dir};
+use crate::recipes::protected::{join, node_name, validate_dir};
+use crate::retry::Retries;
 use crate::{
     AddWatchMode, Client, CreateMode, CreateOptions, Error, ErrorKind, EventStream, EventType,
 };
@@ -128,7 +129,11 @@ impl PersistentNode {
                     kind: ErrorKind::SessionExpired | ErrorKind::Closed,
                     ..
                 }) => return Ok(()),
-                Err(e) => retry_or_fail(&client, e).await?,
+                Err(e) => {
+                    Retries::until_session_ends(&client)
+                        .pause_or_fail(e)
+                        .await?
+                }
             }
         }
     }
@@ -150,7 +155,7 @@ impl Keeper {
             match self.keep_once(&session).await {
                 Ok(()) => {}
                 Err(e) => {
-                    if let Err(e) = retry_or_fail(client, e).await {
+                    if let Err(e) = Retries::until_session_ends(client).pause_or_fail(e).await {
                         // The session ended (the supervisor opens the next) or the server
                         // refuses the node (NoAuth, a bad ACL): nothing a retry fixes.
                         if !matches!(e.kind(), ErrorKind::SessionExpired | ErrorKind::Closed) {
@@ -337,7 +342,11 @@ async fn follow_members(client: Client, group: &str, members: &watch::Sender<Arc
         {
             Ok(watcher) => break watcher,
             Err(e) => {
-                if retry_or_fail(&client, e).await.is_err() {
+                if Retries::until_session_ends(&client)
+                    .pause_or_fail(e)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -352,7 +361,11 @@ async fn follow_members(client: Client, group: &str, members: &watch::Sender<Arc
                     full_read = false;
                 }
                 Err(e) => {
-                    if retry_or_fail(&client, e).await.is_err() {
+                    if Retries::until_session_ends(&client)
+                        .pause_or_fail(e)
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     continue;
@@ -401,7 +414,11 @@ async fn follow_members(client: Client, group: &str, members: &watch::Sender<Arc
             // Lost in the middle: read everything once connected again.
             Err(e) => {
                 full_read = true;
-                if retry_or_fail(&client, e).await.is_err() {
+                if Retries::until_session_ends(&client)
+                    .pause_or_fail(e)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -47,9 +47,10 @@ use tokio::task::JoinHandle;
 use zk_proto::EventType;
 
 use super::protected::{
-    delete_guaranteed, fix_for_sorting, join, node_name, retry_or_fail, sort_by_key, validate_dir,
-    PendingNode, ProtectedCreate,
+    delete_guaranteed, fix_for_sorting, join, node_name, sort_by_key, validate_dir, PendingNode,
+    ProtectedCreate,
 };
+use crate::retry::Retries;
 use crate::{Client, Error, ErrorKind, Op, OpResult, Result};
 
 /// Curator's `InterProcessMutex.LOCK_NAME`.
@@ -188,6 +189,7 @@ async fn wait_turn(
 ) -> Result<String> {
     let client = &pending.client;
     let mut recreates = 0;
+    let mut retries = Retries::new(client);
     loop {
         let path = match &pending.path {
             Some(path) => path.clone(),
@@ -200,7 +202,7 @@ async fn wait_turn(
         let mut children = match client.get_children(dir).await {
             Ok(children) => children,
             Err(e) => {
-                retry_or_fail(client, e).await?;
+                retries.pause_or_fail(e).await?;
                 continue;
             }
         };
@@ -229,7 +231,7 @@ async fn wait_turn(
                         kind: ErrorKind::NoNode,
                         ..
                     }) => {}
-                    Err(e) => retry_or_fail(client, e).await?,
+                    Err(e) => retries.pause_or_fail(e).await?,
                 }
             }
         }
@@ -617,6 +619,7 @@ impl Drop for LockGuard {
 /// The guard's monitor: sets `lost` once the node is deleted or the session ends. A data change
 /// (Curator's revocation request writes `__REVOKE__`) or a removed watch only re-arms the watch.
 async fn watch_for_loss(client: Client, path: String, lost: watch::Sender<bool>) {
+    let mut retries = Retries::until_session_ends(&client);
     loop {
         match client.get_data_watch(&path).await {
             Ok((_data, _stat, watcher)) => {
@@ -633,7 +636,7 @@ async fn watch_for_loss(client: Client, path: String, lost: watch::Sender<bool>)
                 ..
             }) => break,
             Err(e) => {
-                if retry_or_fail(&client, e).await.is_err() {
+                if retries.pause_or_fail(e).await.is_err() {
                     // The session is over, or the server refuses to show us our own node.
                     break;
                 }

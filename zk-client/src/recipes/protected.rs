@@ -20,18 +20,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use zk_proto::CreateMode;
 
+use crate::retry::Retries;
 use crate::{Client, CreateOptions, Error, ErrorKind, NodeData, Result};
 
 /// The first characters of every protected name (Curator's `ProtectedUtils.PROTECTED_PREFIX`).
 pub(crate) const PROTECTED_PREFIX: &str = "_c_";
-
-/// How long to wait before retrying after an error that is neither a connection loss nor the
-/// end of the session (a server hiccup such as a throttled request).
-const ODD_ERROR_PAUSE: Duration = Duration::from_millis(200);
 
 /// `_c_<uuid>-`: the part of a protected name that identifies one logical create.
 pub(crate) fn protected_prefix(uuid: &str) -> String {
@@ -146,30 +142,18 @@ pub(crate) async fn wait_connected(client: &Client) -> Result<()> {
     }
 }
 
-/// What to do after an operation failed with `err`: `Ok` to retry (after waiting for the
-/// connection if it was lost), `Err` to give up.
-pub(crate) async fn retry_or_fail(client: &Client, err: Error) -> Result<()> {
-    match err.kind() {
-        ErrorKind::ConnectionLoss => wait_connected(client).await,
-        _ if err.is_retryable() => {
-            tokio::time::sleep(ODD_ERROR_PAUSE).await;
-            wait_connected(client).await
-        }
-        _ => Err(err),
-    }
-}
-
 /// Creates every missing ancestor of `path` (not `path` itself) as a container, like
 /// Curator's `ZKPaths.mkdirs(..., makeLastNode=false, ..., asContainers=true)`, waiting out
 /// connection losses.
 async fn create_parent_containers(client: &Client, path: &str) -> Result<()> {
+    let mut retries = Retries::new(client);
     loop {
         match client
             .create_ancestors(path, crate::Parents::Container)
             .await
         {
             Ok(()) => return Ok(()),
-            Err(e) => retry_or_fail(client, e).await?,
+            Err(e) => retries.pause_or_fail(e).await?,
         }
     }
 }
@@ -201,13 +185,14 @@ impl ProtectedCreate {
         let options = CreateOptions::new(CreateMode::EphemeralSequential);
         // Whether an earlier attempt's fate is unknown (its reply was lost).
         let mut maybe_applied = false;
+        let mut retries = Retries::new(client);
         loop {
             if maybe_applied {
                 match self.find(client).await {
                     Ok(Some(found)) => return Ok(found),
                     Ok(None) => {}
                     Err(e) => {
-                        retry_or_fail(client, e).await?;
+                        retries.pause_or_fail(e).await?;
                         continue;
                     }
                 }
@@ -225,7 +210,7 @@ impl ProtectedCreate {
                 Err(e) => {
                     maybe_applied =
                         maybe_applied || e == ErrorKind::ConnectionLoss || e.is_retryable();
-                    retry_or_fail(client, e).await?;
+                    retries.pause_or_fail(e).await?;
                 }
             }
         }
@@ -251,11 +236,12 @@ impl ProtectedCreate {
         if let Some(path) = known {
             return delete_guaranteed(client, path).await;
         }
+        let mut retries = Retries::until_session_ends(client);
         loop {
             match self.find(client).await {
                 Ok(Some(path)) => return delete_guaranteed(client, &path).await,
                 Ok(None) => return Ok(()),
-                Err(e) => match retry_or_fail(client, e).await {
+                Err(e) => match retries.pause_or_fail(e).await {
                     Ok(()) => {}
                     Err(Error {
                         kind: ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed,
@@ -323,6 +309,7 @@ impl Drop for PendingNode {
 /// is retried once connected again; `NoNode` and the end of the session count as done, since an
 /// ephemeral node goes with its session. Other errors (`NoAuth`, ...) are returned.
 pub(crate) async fn delete_guaranteed(client: &Client, path: &str) -> Result<()> {
+    let mut retries = Retries::until_session_ends(client);
     loop {
         match client.delete(path, None).await {
             Ok(())
@@ -330,7 +317,7 @@ pub(crate) async fn delete_guaranteed(client: &Client, path: &str) -> Result<()>
                 kind: ErrorKind::NoNode,
                 ..
             }) => return Ok(()),
-            Err(e) => match retry_or_fail(client, e).await {
+            Err(e) => match retries.pause_or_fail(e).await {
                 Ok(()) => {}
                 Err(Error {
                     kind: ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed,
@@ -356,13 +343,14 @@ impl ProtectedCreate {
         maybe_applied: &mut bool,
     ) -> Result<String> {
         let path = join(&self.dir, &format!("{}{}", self.prefix, self.name));
+        let mut retries = Retries::new(client);
         loop {
             if *maybe_applied {
                 match self.find(client).await {
                     Ok(Some(found)) => return Ok(found),
                     Ok(None) => {}
                     Err(e) => {
-                        retry_or_fail(client, e).await?;
+                        retries.pause_or_fail(e).await?;
                         continue;
                     }
                 }
@@ -371,7 +359,7 @@ impl ProtectedCreate {
                 Ok((created, _stat)) => return Ok(created),
                 Err(e) => {
                     *maybe_applied = *maybe_applied || e.is_retryable();
-                    retry_or_fail(client, e).await?;
+                    retries.pause_or_fail(e).await?;
                 }
             }
         }
@@ -466,6 +454,7 @@ impl Client {
         let work = async move {
             let mut attempt = first.await;
             let mut retried = false;
+            let mut retries = Retries::until_session_ends(&client);
             loop {
                 match attempt {
                     Ok(()) => return Ok(()),
@@ -473,7 +462,7 @@ impl Client {
                         kind: ErrorKind::NoNode,
                         ..
                     }) if retried => return Ok(()),
-                    Err(e) => retry_or_fail(&client, e).await?,
+                    Err(e) => retries.pause_or_fail(e).await?,
                 }
                 retried = true;
                 attempt = client.delete(&path, version).await;

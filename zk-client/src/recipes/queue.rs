@@ -99,9 +99,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use super::protected::{
-    delete_guaranteed, join, new_protected_prefix, retry_or_fail, validate_dir,
-};
+use super::protected::{delete_guaranteed, join, new_protected_prefix, validate_dir};
+use crate::retry::Retries;
 use crate::{Client, CreateOptions, Error, ErrorKind, OneshotWatcher, Op, Parents, Result};
 
 /// Curator's `DistributedQueue.QUEUE_ITEM_NAME`.
@@ -628,6 +627,7 @@ impl Inner {
                 Flavor::CuratorSimple => (CreateOptions::container(), Parents::Container),
                 Flavor::Kazoo => (CreateOptions::persistent(), Parents::Persistent),
             };
+            let mut retries = Retries::new(&self.client);
             loop {
                 match self.client.create_all(dir, &[], &options, parents).await {
                     Ok(_)
@@ -635,7 +635,7 @@ impl Inner {
                         kind: ErrorKind::NodeExists,
                         ..
                     }) => break,
-                    Err(e) => retry_or_fail(&self.client, e).await?,
+                    Err(e) => retries.pause_or_fail(e).await?,
                 }
             }
         }
@@ -679,6 +679,7 @@ impl Inner {
     ) -> Result<(Vec<String>, Option<OneshotWatcher>)> {
         self.ensure_dirs().await?;
         let mut recreates = 0;
+        let mut retries = Retries::new(&self.client);
         loop {
             let listed = if watch {
                 let listed = self.client.get_children_watch(dir).await;
@@ -695,7 +696,7 @@ impl Inner {
                     recreates += 1;
                     self.recreate_dirs().await?;
                 }
-                Err(e) => retry_or_fail(&self.client, e).await?,
+                Err(e) => retries.pause_or_fail(e).await?,
             }
         }
     }
@@ -717,6 +718,7 @@ impl Inner {
 
     /// A node's data and Stat; `None` once it is gone.
     async fn read(&self, path: &str) -> Result<Option<(Bytes, crate::Stat)>> {
+        let mut retries = Retries::new(&self.client);
         loop {
             match self.client.get_data(path).await {
                 Ok(read) => return Ok(Some(read)),
@@ -724,7 +726,7 @@ impl Inner {
                     kind: ErrorKind::NoNode,
                     ..
                 }) => return Ok(None),
-                Err(e) => retry_or_fail(&self.client, e).await?,
+                Err(e) => retries.pause_or_fail(e).await?,
             }
         }
     }
@@ -814,6 +816,7 @@ impl Inner {
     /// Whether `removal` (already sent as `first_try`) removed the item for us.
     async fn finish_removal(&self, removal: &Removal, first_try: Request) -> Result<bool> {
         let mut outcome = first_try.await;
+        let mut retries = Retries::new(&self.client);
         loop {
             let e = match outcome {
                 Ok(()) => return Ok(true),
@@ -846,7 +849,7 @@ impl Inner {
                     },
                 ) => return Ok(false),
                 (_, kind) if kind.is_retryable() => {
-                    retry_or_fail(&self.client, e.clone()).await?;
+                    retries.pause_or_fail(e.clone()).await?;
                     // Did the lost request apply? Only the item node can say.
                     let path = match removal {
                         Removal::Delete { path, .. } | Removal::DeleteLocked { path, .. } => path,
@@ -887,6 +890,7 @@ impl Inner {
             armed: true,
         };
         let mut recreates = 0;
+        let mut retries = Retries::new(&self.client);
         loop {
             let create = self.client.create(
                 &lock.path,
@@ -918,7 +922,7 @@ impl Inner {
                     recreates += 1;
                     self.recreate_dirs().await?;
                 }
-                Err(e) => retry_or_fail(&self.client, e).await?,
+                Err(e) => retries.pause_or_fail(e).await?,
             }
         }
         match self.read(&join(&self.items_dir, name)).await? {
@@ -1029,6 +1033,7 @@ impl Drop for HeldLock {
 /// it sent earlier on this session has been applied or refused by the time the read is
 /// answered. The end of the session counts as done: the node goes with it.
 async fn delete_own_lock(client: &Client, path: &str, token: &str) -> Result<()> {
+    let mut retries = Retries::until_session_ends(client);
     loop {
         let outcome = match client.get_data(path).await {
             Ok((data, stat))
@@ -1051,7 +1056,7 @@ async fn delete_own_lock(client: &Client, path: &str, token: &str) -> Result<()>
             }) => return Ok(()),
             Err(e) => e,
         };
-        match retry_or_fail(client, outcome).await {
+        match retries.pause_or_fail(outcome).await {
             Ok(()) => {}
             Err(Error {
                 kind: ErrorKind::SessionExpired | ErrorKind::Closed | ErrorKind::AuthFailed,
@@ -1099,6 +1104,7 @@ impl LockedItem {
         let ops = delete_item_and_lock(&self.path, &self.lock.path);
         // If this future is dropped, `self.lock` still goes (after the multi: one connection
         // keeps the order), so the item is consumed or given back, never stuck.
+        let mut retries = Retries::new(&self.client);
         loop {
             match self.client.multi(ops.clone()).await {
                 Ok(_) => break,
@@ -1123,7 +1129,7 @@ impl LockedItem {
                     return Err(ErrorKind::LockLost.into());
                 }
                 Err(e) if e.is_retryable() => {
-                    retry_or_fail(&self.client, e).await?;
+                    retries.pause_or_fail(e).await?;
                     // The lost multi applied if the item is gone (only the lock holder
                     // deletes a locked item).
                     if self.client.exists(&self.path).await?.is_none() {

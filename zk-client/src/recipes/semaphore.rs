@@ -41,9 +41,10 @@ use super::config::ConfigEvent;
 use super::counter::{FormatError, SharedCount};
 use super::lock::Mutex;
 use super::protected::{
-    delete_guaranteed, fix_for_sorting, join, node_name, retry_or_fail, sort_by_key, validate_dir,
-    PendingNode, ProtectedCreate,
+    delete_guaranteed, fix_for_sorting, join, node_name, sort_by_key, validate_dir, PendingNode,
+    ProtectedCreate,
 };
+use crate::retry::Retries;
 use crate::{Client, Error, ErrorKind, EventStream, Result};
 
 /// Curator's `InterProcessSemaphoreV2.LOCK_PARENT`.
@@ -395,6 +396,7 @@ impl Semaphore {
         };
         let mut max_changes = self.max_leases.changes();
         let mut max_leases = self.max_leases.current(0);
+        let mut retries = Retries::new(client);
         loop {
             let (children, _stat, watcher) = match client.get_children_watch(&self.leases_dir).await
             {
@@ -405,7 +407,7 @@ impl Semaphore {
                     ..
                 }) => return Ok(None),
                 Err(e) => {
-                    retry_or_fail(client, e).await?;
+                    retries.pause_or_fail(e).await?;
                     continue;
                 }
             };
