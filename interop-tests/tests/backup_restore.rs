@@ -165,17 +165,17 @@ async fn round(
                 let ops = vec![
                     Op::Create {
                         path: path.clone(),
-                        data: data.clone().into_bytes(),
+                        data: data.clone().into_bytes().into(),
                         options: open.clone(),
                     },
                     Op::SetData {
                         path: path.clone(),
-                        data: b"multi".to_vec(),
+                        data: b"multi".to_vec().into(),
                         version: Some(0),
                     },
                     Op::Create {
                         path: format!("{path}-2"),
-                        data: Vec::new(),
+                        data: Vec::new().into(),
                         options: open.clone(),
                     },
                 ];
@@ -188,7 +188,7 @@ async fn round(
                 let ops = vec![
                     Op::Create {
                         path: path.clone(),
-                        data: Vec::new(),
+                        data: Vec::new().into(),
                         options: open.clone(),
                     },
                     Op::Check {

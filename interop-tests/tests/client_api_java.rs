@@ -13,7 +13,7 @@ use std::time::Duration;
 use interop_tests::{
     JavaProgram, JavaZkServer, PausableProxy, RustZkServer, ServerUnderTest, TestPki,
 };
-use zk_client::{Client, ConnectCause, CreateOptions, Error, ErrorKind, NodeData};
+use zk_client::{Client, ConnectCause, CreateOptions, Error, ErrorKind, NodeData, Op};
 
 const EVENT_WAIT: Duration = Duration::from_secs(10);
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -92,6 +92,23 @@ async fn null_data_crosses_between_the_java_and_rust_clients(server: &dyn Server
     client.create("/nd/r-text", "t", &open).await.unwrap();
     client.create("/nd/r-set", "x", &open).await.unwrap();
     client.set_data("/nd/r-set", None, None).await.unwrap();
+    // The same through a multi.
+    client.create("/nd/m-set", "x", &open).await.unwrap();
+    client
+        .multi(vec![
+            Op::Create {
+                path: "/nd/m-null".into(),
+                data: NodeData::Null,
+                options: open.clone(),
+            },
+            Op::SetData {
+                path: "/nd/m-set".into(),
+                data: NodeData::Null,
+                version: None,
+            },
+        ])
+        .await
+        .unwrap();
 
     let outcomes = java_steps(
         &server.connect_string(),
@@ -100,6 +117,8 @@ async fn null_data_crosses_between_the_java_and_rust_clients(server: &dyn Server
             "get /nd/r-empty",
             "get /nd/r-text",
             "get /nd/r-set",
+            "get /nd/m-null",
+            "get /nd/m-set",
             "create /nd/j-null null",
             "create /nd/j-empty empty",
             "create /nd/j-set text:x",
@@ -109,7 +128,7 @@ async fn null_data_crosses_between_the_java_and_rust_clients(server: &dyn Server
     .await;
     assert_eq!(
         outcomes,
-        ["null", "empty", "text:t", "null", "ok", "ok", "ok", "ok"]
+        ["null", "empty", "text:t", "null", "null", "null", "ok", "ok", "ok", "ok"]
     );
     let mut ours = Vec::new();
     for path in ["/nd/j-null", "/nd/j-empty", "/nd/j-set"] {

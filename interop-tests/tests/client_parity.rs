@@ -445,7 +445,7 @@ impl Script {
             }
             Op::Create {
                 path,
-                data: data.as_bytes().to_vec(),
+                data: data.as_bytes().to_vec().into(),
                 options,
             }
         };
@@ -455,7 +455,7 @@ impl Script {
                 create(m.clone(), "1", Persistent, None),
                 Op::SetData {
                     path: m.clone(),
-                    data: b"2".to_vec(),
+                    data: b"2".to_vec().into(),
                     version: Some(0),
                 },
                 Op::Check {
@@ -488,7 +488,7 @@ impl Script {
                 },
                 Op::SetData {
                     path: m.clone(),
-                    data: b"x".to_vec(),
+                    data: b"x".to_vec().into(),
                     version: None,
                 },
             ],

@@ -470,12 +470,12 @@ async fn populate(connect_string: &str) -> Client {
         c.multi(vec![
             Op::Create {
                 path: "/multi-made".into(),
-                data: b"m".to_vec(),
+                data: b"m".to_vec().into(),
                 options: open.clone(),
             },
             Op::SetData {
                 path: "/app/empty".into(),
-                data: Vec::new(),
+                data: Vec::new().into(),
                 version: Some(0),
             },
             Op::Delete {
@@ -494,7 +494,7 @@ async fn populate(connect_string: &str) -> Client {
         c.multi(vec![
             Op::Create {
                 path: "/never".into(),
-                data: b"n".to_vec(),
+                data: b"n".to_vec().into(),
                 options: open.clone(),
             },
             Op::Check {
@@ -599,7 +599,7 @@ async fn java_writes_more(connect_string: &str) {
         c.multi(vec![
             Op::Create {
                 path: "/java/m".into(),
-                data: b"m".to_vec(),
+                data: b"m".to_vec().into(),
                 options: CreateOptions::persistent().with_acl(Acl::creator_all()),
             },
             Op::Delete {

@@ -483,7 +483,7 @@ async fn selector_requeue_interrupt_and_lost_node(server: &dyn ServerUnderTest) 
                     let write = leadership
                         .fence(vec![Op::SetData {
                             path: "/fenced".into(),
-                            data: leadership.node().as_bytes().to_vec(),
+                            data: leadership.node().as_bytes().to_vec().into(),
                             version: None,
                         }])
                         .await

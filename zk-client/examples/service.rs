@@ -154,7 +154,7 @@ async fn locked_work(supervisor: &Supervisor) -> zk_client::Result<()> {
     match guard
         .fence(vec![Op::SetData {
             path: counter.clone(),
-            data: next.clone().into_bytes(),
+            data: next.clone().into_bytes().into(),
             version: Some(stat.version),
         }])
         .await

@@ -1113,7 +1113,7 @@ impl Client {
                 validate_create_path(&path, options.mode.is_sequential())
                     .map_err(|e| Error::from(ErrorKind::InvalidPath(e.to_string())))?;
                 let path = add_chroot(self.inner.chroot.as_deref(), &path);
-                let data = Some(Bytes::from(data));
+                let data = data.into_option();
                 let flags = options.mode.flags();
                 match options.mode.opcode(false) {
                     OpCode::CreateTtl => MultiOp::CreateTtl(CreateTtlRequest {
@@ -1147,7 +1147,7 @@ impl Client {
                 version,
             } => MultiOp::SetData(SetDataRequest {
                 path: self.server_path(&path)?,
-                data: Some(Bytes::from(data)),
+                data: data.into_option(),
                 version: version.unwrap_or(-1),
             }),
             Op::Check { path, version } => MultiOp::Check(CheckVersionRequest {

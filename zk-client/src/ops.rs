@@ -221,8 +221,8 @@ pub enum Op {
     Create {
         /// Path (sequential modes get a suffix).
         path: String,
-        /// Data.
-        data: Vec<u8>,
+        /// Data ([`NodeData::Null`] for Java's null).
+        data: NodeData,
         /// Mode, ACL, TTL.
         options: CreateOptions,
     },
@@ -237,8 +237,8 @@ pub enum Op {
     SetData {
         /// Path.
         path: String,
-        /// New data.
-        data: Vec<u8>,
+        /// New data ([`NodeData::Null`] for Java's null).
+        data: NodeData,
         /// Expected version.
         version: Option<i32>,
     },

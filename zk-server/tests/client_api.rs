@@ -319,6 +319,44 @@ async fn null_data_is_written_and_read_apart_from_empty_data() {
         .await
         .unwrap();
     assert_eq!(zk.get_data_nullable(&protected).await.unwrap().0, None);
+
+    // And a multi's creates and sets.
+    zk.multi(vec![
+        Op::Create {
+            path: "/multi-null".into(),
+            data: NodeData::Null,
+            options: open.clone(),
+        },
+        Op::Create {
+            path: "/multi-empty".into(),
+            data: NodeData::from(&b""[..]),
+            options: open.clone(),
+        },
+    ])
+    .await
+    .unwrap();
+    let read = |path: &'static str| {
+        let zk = zk.clone();
+        async move { zk.get_data_nullable(path).await.unwrap().0 }
+    };
+    assert_eq!(read("/multi-null").await, None);
+    assert_eq!(read("/multi-empty").await.as_deref(), Some(&b""[..]));
+    zk.multi(vec![
+        Op::SetData {
+            path: "/multi-empty".into(),
+            data: NodeData::Null,
+            version: None,
+        },
+        Op::SetData {
+            path: "/multi-null".into(),
+            data: b"back".into(),
+            version: None,
+        },
+    ])
+    .await
+    .unwrap();
+    assert_eq!(read("/multi-empty").await, None);
+    assert_eq!(read("/multi-null").await.as_deref(), Some(&b"back"[..]));
     server.shutdown().await;
 }
 
@@ -466,12 +504,12 @@ async fn a_rooted_client_shares_the_session_and_maps_every_path() {
         .multi(vec![
             Op::Create {
                 path: "/m-".into(),
-                data: b"m".to_vec(),
+                data: b"m".to_vec().into(),
                 options: CreateOptions::ephemeral_sequential(),
             },
             Op::SetData {
                 path: "/later".into(),
-                data: b"y".to_vec(),
+                data: b"y".to_vec().into(),
                 version: None,
             },
         ])

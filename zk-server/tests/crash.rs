@@ -99,12 +99,12 @@ async fn load(cs: String, round: u32, acked: Arc<Mutex<Acked>>) {
         let multi = zk.multi(vec![
             Op::Create {
                 path: a.clone(),
-                data: b"m".to_vec(),
+                data: b"m".to_vec().into(),
                 options: CreateOptions::persistent(),
             },
             Op::Create {
                 path: b.clone(),
-                data: b"m".to_vec(),
+                data: b"m".to_vec().into(),
                 options: CreateOptions::persistent(),
             },
         ]);

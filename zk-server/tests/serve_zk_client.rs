@@ -91,7 +91,7 @@ async fn basic_operations_watches_and_multi() {
         .multi(vec![
             Op::Create {
                 path: "/m".into(),
-                data: vec![],
+                data: vec![].into(),
                 options: CreateOptions::persistent(),
             },
             Op::Check {
@@ -112,7 +112,7 @@ async fn basic_operations_watches_and_multi() {
         .multi(vec![
             Op::Create {
                 path: "/m2".into(),
-                data: vec![],
+                data: vec![].into(),
                 options: CreateOptions::persistent(),
             },
             Op::Delete {
@@ -338,7 +338,7 @@ async fn a_fenced_write_applies_only_while_the_lock_is_held() {
         .unwrap();
     let set = |data: &[u8]| Op::SetData {
         path: "/counter".into(),
-        data: data.to_vec(),
+        data: data.to_vec().into(),
         version: None,
     };
     let results = guard.fence(vec![set(b"1")]).await.unwrap();

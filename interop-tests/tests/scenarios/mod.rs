@@ -250,12 +250,12 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         .multi(vec![
             Op::Create {
                 path: "/m".into(),
-                data: b"1".to_vec(),
+                data: b"1".to_vec().into(),
                 options: CreateOptions::persistent(),
             },
             Op::SetData {
                 path: "/m".into(),
-                data: b"2".to_vec(),
+                data: b"2".to_vec().into(),
                 version: Some(0),
             },
             Op::Check {
@@ -264,7 +264,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
             },
             Op::Create {
                 path: "/mbox".into(),
-                data: vec![],
+                data: vec![].into(),
                 options: CreateOptions::new(CreateMode::Container),
             },
         ])
@@ -284,7 +284,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
         .multi(vec![
             Op::Create {
                 path: "/m2".into(),
-                data: vec![],
+                data: vec![].into(),
                 options: CreateOptions::persistent(),
             },
             Op::Delete {
@@ -293,7 +293,7 @@ pub async fn every_operation_and_its_errors(server: &dyn ServerUnderTest) {
             },
             Op::SetData {
                 path: "/m".into(),
-                data: vec![],
+                data: vec![].into(),
                 version: None,
             },
         ])
@@ -589,7 +589,7 @@ pub async fn chroot_applies_to_paths_events_and_multi(server: &dyn ServerUnderTe
         .multi(vec![
             Op::Create {
                 path: "/m-".into(),
-                data: vec![],
+                data: vec![].into(),
                 options: CreateOptions::new(CreateMode::PersistentSequential),
             },
             Op::Delete {

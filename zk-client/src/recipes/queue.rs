@@ -454,7 +454,7 @@ impl DistributedQueue {
             .iter()
             .map(|item| Op::Create {
                 path: prefix.clone(),
-                data: item.to_vec(),
+                data: item.to_vec().into(),
                 options: CreateOptions::persistent_sequential(),
             })
             .collect();
