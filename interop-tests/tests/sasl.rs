@@ -178,7 +178,10 @@ async fn zk_client_steps(connect_string: String) -> Vec<String> {
         .expect("bob logs in");
     steps.push(format!(
         "bob get {:?}",
-        bob.get_data("/zc").await.map(|(d, _)| d)
+        bob.get_data("/zc")
+            .await
+            .map(|(d, _)| d)
+            .map_err(zk_client::Error::into_kind)
     ));
     bob.close().await.expect("close");
 
@@ -186,12 +189,18 @@ async fn zk_client_steps(connect_string: String) -> Vec<String> {
         .sasl_digest("alice", "wrong")
         .connect()
         .await;
-    steps.push(format!("wrong password {:?}", wrong.map(|_| ())));
+    steps.push(format!(
+        "wrong password {:?}",
+        wrong.map(|_| ()).map_err(zk_client::Error::into_kind)
+    ));
     let unknown = Client::builder(&connect_string)
         .sasl_digest("mallory", "x")
         .connect()
         .await;
-    steps.push(format!("unknown user {:?}", unknown.map(|_| ())));
+    steps.push(format!(
+        "unknown user {:?}",
+        unknown.map(|_| ()).map_err(zk_client::Error::into_kind)
+    ));
     steps
 }
 

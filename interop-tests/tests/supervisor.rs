@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use interop_tests::{JavaProgram, PausableProxy, ServerUnderTest};
 use zk_client::recipes::group::{GroupMember, Members, PersistentNode};
+use zk_client::recipes::leader::{LatchState, SupervisedLatch};
 use zk_client::{
     AddWatchMode, Client, ConnectionState, CreateOptions, EventStream, EventType, Supervisor,
 };
@@ -267,6 +268,83 @@ async fn an_expired_session_is_replaced_at_once(server: &dyn ServerUnderTest) {
     assert_eq!(&observer.get_data("/kept/n").await.unwrap().0[..], b"v2");
 }
 
+/// Two supervised latches: the leader's session is ended from elsewhere while its connection
+/// is cut; the other takes over, and the first, once through, joins again in its new session
+/// behind it (Leader, Suspended, Starting, Waiting); closing the new leader hands leadership
+/// back, and closing the first leaves no node.
+async fn a_supervised_latch_joins_again_in_the_next_session(server: &dyn ServerUnderTest) {
+    const PATH: &str = "/elections/supervised";
+    let observer = plain(server).await;
+    let proxy = PausableProxy::start(server.addr()).expect("proxy");
+    let cut_off = supervised(&proxy.connect_string());
+    let steady = supervised(&server.connect_string());
+    let first = SupervisedLatch::start(&cut_off, PATH, "first").expect("first latch");
+    within("first leads", first.wait_leader())
+        .await
+        .expect("first leads");
+    let second = SupervisedLatch::start(&steady, PATH, "second").expect("second latch");
+    let mut second_changes = second.changes();
+    within("second waits", async {
+        while second_changes.next().await != Some(LatchState::Waiting) {}
+    })
+    .await;
+    let mut first_changes = first.changes();
+    assert_eq!(first_changes.next().await, Some(LatchState::Leader));
+
+    let victim = cut_off.current().expect("live session");
+    let info = victim.session();
+    proxy.pause();
+    let killer = Client::builder(server.connect_string())
+        .resume_session(info.session_id, info.password.clone())
+        .connect()
+        .await
+        .expect("re-attach to the session");
+    killer.close().await.expect("close the session");
+    within("second leads", second.wait_leader())
+        .await
+        .expect("second leads");
+    proxy.resume();
+    let mut seen = Vec::new();
+    within("first waits in its new session", async {
+        while seen.last() != Some(&LatchState::Waiting) {
+            seen.push(first_changes.next().await.expect("first's changes ended"));
+        }
+    })
+    .await;
+    assert_eq!(
+        seen,
+        [
+            LatchState::Suspended,
+            LatchState::Starting,
+            LatchState::Waiting
+        ]
+    );
+    let new_session = cut_off.client().await.expect("new session");
+    assert_ne!(new_session.session().session_id, info.session_id);
+    let line: Vec<(String, bool)> = first
+        .participants()
+        .await
+        .expect("participants")
+        .into_iter()
+        .map(|p| (p.id, p.is_leader))
+        .collect();
+    assert_eq!(line, [("second".into(), true), ("first".into(), false)]);
+
+    let mut second_after = second.changes();
+    second.close().await;
+    let mut last = None;
+    while let Some(state) = second_after.next().await {
+        last = Some(state);
+    }
+    assert_eq!(last, Some(LatchState::Closed));
+    within("first leads again", first.wait_leader())
+        .await
+        .expect("first leads again");
+    first.close().await;
+    let left = observer.get_children(PATH).await.unwrap_or_default();
+    assert!(left.is_empty(), "nodes left: {left:?}");
+}
+
 /// Curator's GroupMember and ours in one group: each sees the other's id and payload, and a
 /// Curator member leaving is seen leave.
 async fn rust_and_curator_members_share_a_group(server: &dyn ServerUnderTest) {
@@ -303,5 +381,6 @@ async fn rust_and_curator_members_share_a_group(server: &dyn ServerUnderTest) {
 interop_tests::against_both_servers! {
     a_session_lost_to_a_cut_is_replaced_and_rebuilt,
     an_expired_session_is_replaced_at_once,
+    a_supervised_latch_joins_again_in_the_next_session,
     rust_and_curator_members_share_a_group,
 }

@@ -258,7 +258,7 @@ impl std::fmt::Display for HostAttempts {
 ///     other => panic!("unexpected {other}"),
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     pub(crate) kind: ErrorKind,
     // Boxed so the common case (`Result<T, Error>`) stays two words plus the kind.
@@ -321,7 +321,9 @@ impl Error {
 
     /// The error with the per-server report of a failed connect.
     pub(crate) fn with_hosts(mut self, hosts: Vec<HostAttempts>) -> Error {
-        self.context.get_or_insert_with(Box::default).hosts = hosts;
+        if !hosts.is_empty() {
+            self.context.get_or_insert_with(Box::default).hosts = hosts;
+        }
         self
     }
 
@@ -348,6 +350,25 @@ impl From<ErrorKind> for Error {
 impl PartialEq<ErrorKind> for Error {
     fn eq(&self, kind: &ErrorKind) -> bool {
         self.kind == *kind
+    }
+}
+
+/// The kind alone when there is no context (`NoNode`), else the fields that are set
+/// (`Error { kind: NoNode, path: "/a" }`).
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(context) = &self.context else {
+            return self.kind.fmt(f);
+        };
+        let mut s = f.debug_struct("Error");
+        s.field("kind", &self.kind);
+        if let Some(path) = &context.path {
+            s.field("path", path);
+        }
+        if !context.hosts.is_empty() {
+            s.field("hosts", &context.hosts);
+        }
+        s.finish()
     }
 }
 
@@ -403,5 +424,10 @@ mod tests {
         assert_ne!(e, Error::from(ErrorKind::NodeExists));
         assert_eq!(e, ErrorKind::NodeExists);
         assert_eq!(e.hosts(), &[]);
+        assert_eq!(
+            format!("{e:?}"),
+            r#"Error { kind: NodeExists, path: "/a" }"#
+        );
+        assert_eq!(format!("{:?}", Error::from(ErrorKind::Closed)), "Closed");
     }
 }

@@ -602,9 +602,9 @@ async fn run(shared: Arc<Shared>, builder: ClientBuilder) {
     }
 }
 
-/// Resolves once the supervisor is closing (the guard `wait_for` returns is not `Send`, so it
-/// must not outlive this function in a spawned future).
-async fn closed(closing: &mut watch::Receiver<bool>) {
+/// Resolves once `closing` is set, as the supervisor's and recipes' close flags are (the guard
+/// `wait_for` returns is not `Send`, so it must not outlive this function in a spawned future).
+pub(crate) async fn closed(closing: &mut watch::Receiver<bool>) {
     let _ = closing.wait_for(|c| *c).await;
 }
 

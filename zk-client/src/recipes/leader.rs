@@ -16,8 +16,9 @@
 //!
 //! When the session ends (expired, or the client closed) the node is gone and the latch reports
 //! [`LatchState::Lost`]; it is finished then. Curator would create a new node in its
-//! framework's new session; a [`Client`] is one session, so here a new client and a new
-//! [`LeaderLatch`] are needed to take part again.
+//! framework's new session; a [`Client`] is one session, so here that is what
+//! [`SupervisedLatch`] does: on a [`Supervisor`](crate::Supervisor), it runs a latch in every
+//! session.
 //!
 //! # Differences from Curator
 //!
@@ -30,14 +31,18 @@
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use zk_proto::EventType;
 
 use super::protected::{
     join, node_name, sort_children, validate_dir, wait_connected, PendingNode, ProtectedCreate,
 };
+use crate::stream::{FinalState, StateCast};
+
+mod supervised;
 use crate::{Client, Error, ErrorKind, OneshotWatcher, Result, SessionState};
+pub use supervised::SupervisedLatch;
 
 /// Curator's `LeaderLatch.LOCK_NAME`.
 const LATCH_NAME: &str = "latch-";
@@ -87,30 +92,13 @@ pub struct Participant {
 /// What the latch task and the handles share.
 #[derive(Debug)]
 struct Shared {
-    state: watch::Sender<LatchState>,
-    /// Subscribers of every change ([`LeaderLatch::changes`]).
-    listeners: StdMutex<Vec<mpsc::UnboundedSender<LatchState>>>,
+    state: StateCast<LatchState>,
     node: StdMutex<Option<String>>,
 }
 
-impl Shared {
-    /// Publishes `state` if it differs. Final states stick.
-    fn set(&self, state: LatchState) {
-        let mut listeners = self.listeners.lock().expect("latch listeners");
-        let old = *self.state.borrow();
-        if old == state || old.is_final() {
-            return;
-        }
-        self.state.send_replace(state);
-        listeners.retain(|tx| tx.send(state).is_ok());
-        if state.is_final() {
-            // Ends every `changes()` stream.
-            listeners.clear();
-        }
-    }
-
-    fn get(&self) -> LatchState {
-        *self.state.borrow()
+impl FinalState for LatchState {
+    fn is_final(self) -> bool {
+        LatchState::is_final(self)
     }
 }
 
@@ -152,10 +140,8 @@ impl LeaderLatch {
     /// when the session ends first.
     pub async fn start(client: &Client, path: &str, id: &str) -> Result<LeaderLatch> {
         validate_dir(path)?;
-        let (state, _) = watch::channel(LatchState::Starting);
         let shared = Arc::new(Shared {
-            state,
-            listeners: StdMutex::new(Vec::new()),
+            state: StateCast::new(LatchState::Starting),
             node: StdMutex::new(None),
         });
         // Cancelled or failed half-way, the start must not leave a node in the line.
@@ -194,7 +180,7 @@ impl LeaderLatch {
 
     /// The current state.
     pub fn state(&self) -> LatchState {
-        self.shared.get()
+        self.shared.state.get()
     }
 
     /// Whether this participant leads now (Curator's `hasLeadership`).
@@ -211,20 +197,13 @@ impl LeaderLatch {
     /// after a final state (`Lost`, `Closed`). Unlike [`watch`](Self::watch) it skips nothing,
     /// so a leader that lost and regained leadership sees both.
     pub fn changes(&self) -> crate::EventStream<LatchState> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut listeners = self.shared.listeners.lock().expect("latch listeners");
-        let now = self.shared.get();
-        let _ = tx.send(now);
-        if !now.is_final() {
-            listeners.push(tx);
-        }
-        crate::EventStream::new(rx)
+        self.shared.state.changes()
     }
 
     /// The state as a `watch` channel: always the latest state, intermediate ones may be
     /// skipped.
     pub fn watch(&self) -> watch::Receiver<LatchState> {
-        self.shared.state.subscribe()
+        self.shared.state.watch()
     }
 
     /// Waits until this participant leads (`Ok`), or the latch ends (`Err(SessionExpired)`
@@ -369,7 +348,7 @@ impl Election {
             let wait = match next {
                 Next::Recheck => continue,
                 Next::Lost => {
-                    self.shared.set(LatchState::Lost);
+                    self.shared.state.set(LatchState::Lost);
                     return Ok(());
                 }
                 Next::Rejoin => {
@@ -388,7 +367,7 @@ impl Election {
                         }
                         Err(_) => {
                             // Only the end of the session (or a refusal) stops a create.
-                            self.shared.set(LatchState::Lost);
+                            self.shared.state.set(LatchState::Lost);
                             return Ok(());
                         }
                     }
@@ -398,19 +377,19 @@ impl Election {
                 Next::Wait(watcher) => Wait::Watch(watcher),
             };
             if !matches!(wait, Wait::Watch(_)) {
-                self.shared.set(LatchState::Suspended);
+                self.shared.state.set(LatchState::Suspended);
             }
             let waited = tokio::select! {
                 _ = &mut close => break,
                 lost = self.wait(wait, &mut states) => lost,
             };
             if waited {
-                self.shared.set(LatchState::Lost);
+                self.shared.state.set(LatchState::Lost);
                 return Ok(());
             }
         }
         // Closing: leave the election, whatever state the node is in.
-        self.shared.set(LatchState::Closed);
+        self.shared.state.set(LatchState::Closed);
         let known = node.clone();
         create.remove(&self.client, known.as_deref()).await?;
         *self.shared.node.lock().expect("latch node") = None;
@@ -441,7 +420,7 @@ impl Election {
         };
         match self.client.get_data_watch(&watched).await {
             Ok((_data, _stat, watcher)) => {
-                self.shared.set(if index == 0 {
+                self.shared.state.set(if index == 0 {
                     LatchState::Leader
                 } else {
                     LatchState::Waiting
@@ -495,7 +474,7 @@ impl Election {
                 state = states.next() => match state {
                     None => return true,
                     Some(s) if s.is_terminal() => return true,
-                    Some(SessionState::Disconnected) => self.shared.set(LatchState::Suspended),
+                    Some(SessionState::Disconnected) => self.shared.state.set(LatchState::Suspended),
                     // Reconnected: the watch was re-registered, but look again anyway
                     // (Curator's RECONNECTED handling), since we reported Suspended.
                     Some(s) if s.is_connected() => return false,
@@ -503,36 +482,5 @@ impl Election {
                 },
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn final_states_stick_and_repeats_are_not_reported() {
-        let (state, _) = watch::channel(LatchState::Starting);
-        let shared = Shared {
-            state,
-            listeners: StdMutex::new(Vec::new()),
-            node: StdMutex::new(None),
-        };
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        shared.listeners.lock().unwrap().push(tx);
-        shared.set(LatchState::Waiting);
-        shared.set(LatchState::Waiting);
-        shared.set(LatchState::Leader);
-        shared.set(LatchState::Lost);
-        shared.set(LatchState::Leader);
-        let mut seen = Vec::new();
-        while let Ok(s) = rx.try_recv() {
-            seen.push(s);
-        }
-        assert_eq!(
-            seen,
-            [LatchState::Waiting, LatchState::Leader, LatchState::Lost]
-        );
-        assert_eq!(shared.get(), LatchState::Lost);
     }
 }

@@ -40,7 +40,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -49,6 +49,7 @@ use tokio::task::JoinHandle;
 use super::leader::Participant;
 use super::lock::{LockGuard, Mutex};
 use super::protected::delete_guaranteed;
+use crate::stream::{FinalState, StateCast};
 use crate::{Client, Error, ErrorKind, Op, OpResult, Result, SessionState};
 
 /// How long to wait before queueing again after the server refused the lock node (`NoAuth` on
@@ -104,10 +105,7 @@ impl SelectorState {
 /// What the selector task and the handle share.
 #[derive(Debug)]
 struct Shared {
-    state: watch::Sender<SelectorState>,
-    /// Subscribers of every change ([`LeaderSelector::changes`]), under the same lock as every
-    /// transition.
-    listeners: StdMutex<Vec<mpsc::UnboundedSender<SelectorState>>>,
+    state: StateCast<SelectorState>,
     /// How many times [`LeaderSelector::interrupt_leadership`] was called. A leadership heeds
     /// only the calls made after it began, so a call that came too late for one leadership
     /// cannot end the next.
@@ -117,47 +115,15 @@ struct Shared {
 impl Shared {
     fn new() -> Shared {
         Shared {
-            state: watch::channel(SelectorState::Queued).0,
-            listeners: StdMutex::new(Vec::new()),
+            state: StateCast::new(SelectorState::Queued),
             interrupts: watch::channel(0).0,
         }
     }
+}
 
-    fn get(&self) -> SelectorState {
-        *self.state.borrow()
-    }
-
-    /// Publishes `state` if it differs. Final states stick.
-    fn set(&self, state: SelectorState) {
-        self.set_if(|_| true, state);
-    }
-
-    /// Moves to `state` if the current state passes `from`; says whether it did.
-    fn set_if(&self, from: impl Fn(SelectorState) -> bool, state: SelectorState) -> bool {
-        let mut listeners = self.listeners.lock().expect("selector listeners");
-        let old = self.get();
-        if old.is_final() || !from(old) {
-            return false;
-        }
-        if old != state {
-            self.state.send_replace(state);
-            listeners.retain(|tx| tx.send(state).is_ok());
-            if state.is_final() {
-                listeners.clear();
-            }
-        }
-        true
-    }
-
-    fn subscribe(&self) -> crate::EventStream<SelectorState> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut listeners = self.listeners.lock().expect("selector listeners");
-        let now = self.get();
-        let _ = tx.send(now);
-        if !now.is_final() {
-            listeners.push(tx);
-        }
-        crate::EventStream::new(rx)
+impl FinalState for SelectorState {
+    fn is_final(self) -> bool {
+        SelectorState::is_final(self)
     }
 }
 
@@ -342,7 +308,7 @@ impl LeaderSelector {
 
     /// The current state.
     pub fn state(&self) -> SelectorState {
-        self.shared.get()
+        self.shared.state.get()
     }
 
     /// Whether this participant leads now (Curator's `hasLeadership`).
@@ -353,12 +319,12 @@ impl LeaderSelector {
     /// Every change of state from now on, starting with the current state; the stream ends
     /// after a final state. Skips nothing (unlike [`watch`](Self::watch)).
     pub fn changes(&self) -> crate::EventStream<SelectorState> {
-        self.shared.subscribe()
+        self.shared.state.changes()
     }
 
     /// The state as a `watch` channel: always the latest, intermediate states may be skipped.
     pub fn watch(&self) -> watch::Receiver<SelectorState> {
-        self.shared.state.subscribe()
+        self.shared.state.watch()
     }
 
     /// Queues again after a leadership ended without auto-requeue (Curator's `requeue()`):
@@ -367,6 +333,7 @@ impl LeaderSelector {
     pub fn requeue(&self) -> bool {
         let queued = self
             .shared
+            .state
             .set_if(|s| s == SelectorState::Idle, SelectorState::Queued);
         queued && self.commands.send(Command::Requeue).is_ok()
     }
@@ -481,7 +448,7 @@ where
     async fn run(mut self) -> Result<()> {
         let mut result = Ok(());
         loop {
-            self.shared.set(SelectorState::Queued);
+            self.shared.state.set(SelectorState::Queued);
             match self.queue().await {
                 Queue::Acquired(guard) => {
                     result = self.lead(guard).await;
@@ -498,15 +465,15 @@ where
                 }
             }
             if self.closing {
-                self.shared.set(SelectorState::Closed);
+                self.shared.state.set(SelectorState::Closed);
                 return result;
             }
             if self.client.state().is_terminal() {
-                self.shared.set(SelectorState::Lost);
+                self.shared.state.set(SelectorState::Lost);
                 return result;
             }
             if !self.auto_requeue && !self.wait_requeue().await {
-                self.shared.set(SelectorState::Closed);
+                self.shared.state.set(SelectorState::Closed);
                 return result;
             }
         }
@@ -545,7 +512,7 @@ where
         let over = Arc::new(AtomicBool::new(false));
         // Interrupts from before this leadership are seen already.
         let mut interrupts = self.shared.interrupts.subscribe();
-        self.shared.set(SelectorState::Leading);
+        self.shared.state.set(SelectorState::Leading);
         let mut leader = tokio::spawn((self.take_leadership)(Leadership {
             guard: guard.clone(),
             over: over.clone(),
@@ -556,7 +523,7 @@ where
         loop {
             if lost {
                 over.store(true, Ordering::SeqCst);
-                self.shared.set(SelectorState::Releasing);
+                self.shared.state.set(SelectorState::Releasing);
             }
             if cancel {
                 // Not told first: a future being cancelled must not get to run on the news.
@@ -600,7 +567,7 @@ where
         // The leader's future is gone: now the lock may go.
         over.store(true, Ordering::SeqCst);
         revoke.send_replace(true);
-        self.shared.set(SelectorState::Releasing);
+        self.shared.state.set(SelectorState::Releasing);
         match Arc::try_unwrap(guard) {
             Ok(guard) => guard.release().await,
             // The leader kept its Leadership somewhere: delete the node under it.
@@ -620,7 +587,7 @@ where
 
     /// Waits out of line for [`Command::Requeue`]; false when closing instead.
     async fn wait_requeue(&mut self) -> bool {
-        self.shared.set(SelectorState::Idle);
+        self.shared.state.set(SelectorState::Idle);
         let mut states = self.client.state_changes();
         loop {
             tokio::select! {
@@ -634,7 +601,7 @@ where
                 state = states.next() => {
                     if state.is_none_or(|s| s.is_terminal()) {
                         // Final: requeue() can no longer succeed.
-                        self.shared.set(SelectorState::Lost);
+                        self.shared.state.set(SelectorState::Lost);
                         return false;
                     }
                 }
@@ -667,19 +634,21 @@ mod tests {
     #[test]
     fn requeue_only_moves_an_idle_selector_and_final_states_stick() {
         let shared = Shared::new();
-        let mut changes = shared.subscribe();
-        let idle_to_queued =
-            |s: &Shared| s.set_if(|s| s == SelectorState::Idle, SelectorState::Queued);
+        let mut changes = shared.state.changes();
+        let idle_to_queued = |s: &Shared| {
+            s.state
+                .set_if(|s| s == SelectorState::Idle, SelectorState::Queued)
+        };
         assert!(!idle_to_queued(&shared), "queued already");
-        shared.set(SelectorState::Leading);
+        shared.state.set(SelectorState::Leading);
         assert!(!idle_to_queued(&shared), "leading");
-        shared.set(SelectorState::Releasing);
-        shared.set(SelectorState::Idle);
+        shared.state.set(SelectorState::Releasing);
+        shared.state.set(SelectorState::Idle);
         assert!(idle_to_queued(&shared));
         assert!(!idle_to_queued(&shared), "a second requeue finds it queued");
-        shared.set(SelectorState::Lost);
-        shared.set(SelectorState::Leading);
-        shared.set(SelectorState::Idle);
+        shared.state.set(SelectorState::Lost);
+        shared.state.set(SelectorState::Leading);
+        shared.state.set(SelectorState::Idle);
         assert!(!idle_to_queued(&shared), "finished");
         let mut seen = Vec::new();
         while let Some(s) = changes.try_next() {
@@ -687,6 +656,6 @@ mod tests {
         }
         use SelectorState::*;
         assert_eq!(seen, [Queued, Leading, Releasing, Idle, Queued, Lost]);
-        assert_eq!(shared.get(), Lost);
+        assert_eq!(shared.state.get(), Lost);
     }
 }
