@@ -10,7 +10,7 @@
 //!
 //! - `/services/demo/members/<id>`: this process (`GroupMember`), holding its address;
 //! - `/services/demo/config`: a UTF-8 setting (`ConfigNode`), created with a default;
-//! - `/services/demo/leader`: the election (`LeaderLatch`); the leader writes a heartbeat;
+//! - `/services/demo/leader`: the election (`LeaderLatch`, joined again in every session);
 //! - `/services/demo/lock`: a mutex (`InterProcessMutex`) around a fenced counter update.
 //!
 //! Prints one line per thing that happens (`state Lost`, `members [..]`, `config ..`,
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use zk_client::recipes::config::{ConfigEvent, ConfigNode};
 use zk_client::recipes::group::GroupMember;
-use zk_client::recipes::leader::{LatchState, LeaderLatch};
+use zk_client::recipes::leader::{LatchState, SupervisedLatch};
 use zk_client::recipes::lock::Mutex;
 use zk_client::{Client, ErrorKind, Op, Session, Supervisor};
 
@@ -64,11 +64,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    // 2. Configuration and 3. leadership: per-session recipes, started again by the
-    // supervisor in each new session (the futures of a lost session are dropped).
+    // 2. Configuration: a per-session recipe, started again by the supervisor in each new
+    // session (the future of a lost session is dropped).
     let _config = supervisor.on_session(follow_config);
-    let leader_id = id.clone();
-    let _leadership = supervisor.on_session(move |session| lead(session, leader_id.clone()));
+
+    // 3. Leadership: a latch that joins the election again in every session.
+    let latch = SupervisedLatch::start(&supervisor, &format!("{ROOT}/leader"), &id)?;
+    let mut leadership = latch.changes();
+    tokio::spawn(async move {
+        while let Some(state) = leadership.next().await {
+            match state {
+                LatchState::Leader => println!("leader"),
+                LatchState::Waiting => println!("follower"),
+                LatchState::Suspended => println!("leadership suspended"),
+                other if other.is_final() => return println!("election over: {other:?}"),
+                _ => {}
+            }
+        }
+    });
 
     // 4. Work under a lock, every second, with whatever session is live.
     let work = async {
@@ -91,6 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         () = work => {}
         () = stop => {}
     }
+    latch.close().await;
     member.leave().await?;
     supervisor.close().await;
     println!("closed");
@@ -113,23 +127,6 @@ async fn follow_config(session: Session) {
             ConfigEvent::DecodeFailed { error, .. } => println!("config unreadable: {error}"),
             // The session ended; the supervisor runs this again in the next one.
             ConfigEvent::Ended(e) => return println!("config ended: {e}"),
-        }
-    }
-}
-
-async fn lead(session: Session, id: String) {
-    let latch = match LeaderLatch::start(&session.client, &format!("{ROOT}/leader"), &id).await {
-        Ok(latch) => latch,
-        Err(e) => return println!("election unavailable in this session: {e}"),
-    };
-    let mut changes = latch.changes();
-    while let Some(state) = changes.next().await {
-        match state {
-            LatchState::Leader => println!("leader"),
-            LatchState::Waiting => println!("follower"),
-            LatchState::Suspended => println!("leadership suspended"),
-            other if other.is_final() => return println!("election over: {other:?}"),
-            _ => {}
         }
     }
 }
