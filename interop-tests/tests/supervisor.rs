@@ -42,6 +42,18 @@ async fn plain(server: &dyn ServerUnderTest) -> Client {
         .expect("connect")
 }
 
+/// Ends `victim`'s session on the server from a second connection (re-attached with its id
+/// and password, then closed): on its next reconnect the server answers SessionExpired.
+async fn end_session_from_elsewhere(server: &dyn ServerUnderTest, victim: &Client) {
+    let info = victim.session();
+    let killer = Client::builder(server.connect_string())
+        .resume_session(info.session_id, info.password.clone())
+        .connect()
+        .await
+        .expect("re-attach to the session");
+    killer.close().await.expect("close the session");
+}
+
 /// Reads states until `wanted`; panics on anything not in `allowed` on the way.
 async fn expect_state(
     states: &mut EventStream<ConnectionState>,
@@ -243,12 +255,7 @@ async fn an_expired_session_is_replaced_at_once(server: &dyn ServerUnderTest) {
     let cut_at = std::time::Instant::now();
     proxy.pause();
     expect_state(&mut states, ConnectionState::Suspended, &[]).await;
-    let killer = Client::builder(server.connect_string())
-        .resume_session(info.session_id, info.password.clone())
-        .connect()
-        .await
-        .expect("re-attach to the session");
-    killer.close().await.expect("close the session");
+    end_session_from_elsewhere(server, &victim).await;
     proxy.resume();
     expect_state(&mut states, ConnectionState::Lost, &[]).await;
     assert!(
@@ -294,12 +301,7 @@ async fn a_supervised_latch_joins_again_in_the_next_session(server: &dyn ServerU
     let victim = cut_off.current().expect("live session");
     let info = victim.session();
     proxy.pause();
-    let killer = Client::builder(server.connect_string())
-        .resume_session(info.session_id, info.password.clone())
-        .connect()
-        .await
-        .expect("re-attach to the session");
-    killer.close().await.expect("close the session");
+    end_session_from_elsewhere(server, &victim).await;
     within("second leads", second.wait_leader())
         .await
         .expect("second leads");

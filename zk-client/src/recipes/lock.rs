@@ -537,7 +537,7 @@ impl LockGuard {
     /// guard
     ///     .fence(vec![Op::SetData {
     ///         path: "/billing/next-invoice".into(),
-    ///         data: b"1042".to_vec(),
+    ///         data: b"1042".into(),
     ///         version: None,
     ///     }])
     ///     .await?;
