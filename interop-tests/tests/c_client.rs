@@ -58,8 +58,16 @@ fn cli_mt(server: &dyn ServerUnderTest, command: &str) -> String {
 /// Drops run-dependent lines, renames zxids (`czxid=f`) in order of first appearance.
 fn normalise(transcript: &str, zxids: &mut HashMap<String, usize>) -> String {
     let mut out = String::new();
+    // cli_mt prints the session event from its watcher thread and the command's lines from
+    // the main thread: their interleaving is a thread race, so session events go first.
+    let mut session_events = String::new();
     for line in transcript.lines() {
         let line = line.trim_end();
+        if line.starts_with("Watcher SESSION_EVENT") {
+            session_events.push_str(line);
+            session_events.push('\n');
+            continue;
+        }
         if line.is_empty()
             || line.contains("time = ")
             || line.starts_with("Got a new session id")
@@ -83,7 +91,7 @@ fn normalise(transcript: &str, zxids: &mut HashMap<String, usize>) -> String {
         out.push_str(&line);
         out.push('\n');
     }
-    out
+    session_events + &out
 }
 
 #[test]
@@ -116,4 +124,8 @@ fn normalise_renames_zxids_and_drops_run_dependent_lines() {
         normalise(text, &mut zxids),
         "\tczxid=Z1\n\tmzxid=Z2\n\tpzxid=Z1\n"
     );
+    // Wherever the watcher thread's line landed, it comes first.
+    let early = "Watcher SESSION_EVENT state = CONNECTED_STATE\nCreating [/a]\n";
+    let late = "Creating [/a]\nWatcher SESSION_EVENT state = CONNECTED_STATE\n";
+    assert_eq!(normalise(early, &mut zxids), normalise(late, &mut zxids));
 }
