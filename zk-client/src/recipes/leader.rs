@@ -209,21 +209,13 @@ impl LeaderLatch {
     /// Waits until this participant leads (`Ok`), or the latch ends (`Err(SessionExpired)`
     /// after `Lost`, `Err(Closed)` after `Closed`). Curator's `await`.
     pub async fn wait_leader(&self) -> Result<()> {
-        let mut state = self.watch();
-        let end = state
-            .wait_for(|s| *s == LatchState::Leader || s.is_final())
-            .await
-            .map(|s| *s)
-            .unwrap_or(LatchState::Closed);
-        match end {
-            LatchState::Leader => Ok(()),
-            LatchState::Lost => Err(self
-                .client
+        wait_leader_on(&self.shared.state, || {
+            self.client
                 .state()
                 .terminal_error()
-                .unwrap_or(ErrorKind::SessionExpired.into())),
-            _ => Err(ErrorKind::Closed.into()),
-        }
+                .unwrap_or(ErrorKind::SessionExpired.into())
+        })
+        .await
     }
 
     /// The participants in line order, leader first, with their ids (Curator's
@@ -256,6 +248,22 @@ impl Drop for LeaderLatch {
     fn drop(&mut self) {
         // Dropping the sender tells the task to leave the election; it runs on by itself.
         self.close.take();
+    }
+}
+
+/// Waits on `state` until it is `Leader` (`Ok`) or final: `lost()` after `Lost`, `Closed`
+/// after `Closed`.
+async fn wait_leader_on(state: &StateCast<LatchState>, lost: impl FnOnce() -> Error) -> Result<()> {
+    let end = state
+        .watch()
+        .wait_for(|s| *s == LatchState::Leader || s.is_final())
+        .await
+        .map(|s| *s)
+        .unwrap_or(LatchState::Closed);
+    match end {
+        LatchState::Leader => Ok(()),
+        LatchState::Lost => Err(lost()),
+        _ => Err(ErrorKind::Closed.into()),
     }
 }
 

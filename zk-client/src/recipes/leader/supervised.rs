@@ -126,17 +126,7 @@ impl SupervisedLatch {
     /// Waits until this participant leads, in whichever session; fails once the latch is
     /// over (`Closed`, or why it was lost).
     pub async fn wait_leader(&self) -> Result<()> {
-        let mut state = self.shared.state.watch();
-        let end = state
-            .wait_for(|s| *s == LatchState::Leader || s.is_final())
-            .await
-            .map(|s| *s)
-            .unwrap_or(LatchState::Closed);
-        match end {
-            LatchState::Leader => Ok(()),
-            LatchState::Lost => Err(self.lost_error()),
-            _ => Err(ErrorKind::Closed.into()),
-        }
+        super::wait_leader_on(&self.shared.state, || self.lost_error()).await
     }
 
     fn lost_error(&self) -> Error {
